@@ -1,0 +1,24 @@
+//! git-dispatch: hand a bounded task to a coding-agent CLI in an isolated git worktree.
+//!
+//! The modules mirror the pipeline of one dispatch:
+//! `packet` (parse, validate) -> `scope` (WRITE SCOPE globs) -> `workspace` (gix worktree, base,
+//! pool, snapshot) -> `agent` (runner and adapters, over `process`, the one place that spawns) ->
+//! `changes` (tree diff) and `patch` (git-format rendering) -> `guard` (the shared git dir and the
+//! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
+//! folder, atomic writes) -> `handback` (review, apply, merge). `cli` and `commands` sit on top and
+//! only orchestrate; lower layers never import them.
+
+pub mod agent;
+pub mod artifacts;
+pub mod changes;
+pub mod cli;
+pub mod commands;
+pub mod guard;
+pub mod handback;
+pub mod packet;
+pub mod patch;
+pub mod policy;
+pub mod process;
+pub mod prompt;
+pub mod scope;
+pub mod workspace;
