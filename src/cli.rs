@@ -1,1 +1,302 @@
-//! Command-line definitions (clap derive).
+//! The command line (clap derive): `git dispatch <command>` and the seed's own `git dispatch --task F`.
+//!
+//! Each `///` comment is the help text. Values given on the command line or in their environment
+//! variable win over the packet's own fields (`AGENT`, `BASE`, `TIMEOUT SEC`, ...), which win over
+//! the built-in defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::agent::AgentKind;
+
+/// Default hard timeout of an agent run, in seconds (the seed's).
+pub const DEFAULT_TIMEOUT_SEC: u64 = 1800;
+/// Default heartbeat (longest silence on the agent's stdout), in seconds (the seed's).
+pub const DEFAULT_HEARTBEAT_SEC: u64 = 300;
+/// Default quota gate, in percent of the 5-hour window (the seed's).
+pub const DEFAULT_QUOTA_GATE: f64 = 85.0;
+
+/// Hand a bounded task to a coding-agent CLI (Codex, Claude Code) in an isolated git worktree,
+/// check what it changed against the task's WRITE SCOPE, and offer the result back for review.
+#[derive(Debug, Parser)]
+#[command(name = "git-dispatch", bin_name = "git dispatch", version, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Run `git dispatch demo` for a complete dispatch with a built-in replay agent (no API key).\n\
+Exit codes: 0 dispatched, no violation; 1 could not start; 2 blocked before the agent ran; 3 the run failed or violated policy.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The seed's form: `git dispatch --task PACKET` is `git dispatch run --task PACKET`.
+    #[command(flatten)]
+    pub run: Option<RunArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dispatch one task packet (or several, in parallel with -j).
+    Run(RunArgs),
+    /// Show a run: verdict, changed paths with their scope verdict, and the patch.
+    Review(ReviewArgs),
+    /// Hand an offered result back: apply its patch to your checkout (3-way), or merge its branch.
+    Apply(ApplyArgs),
+    /// List the runs of this repository, newest first.
+    List(ListArgs),
+    /// Show one run's summary.
+    Show(ShowArgs),
+    /// Remove worktrees, scratch branches and (with --artifacts) run folders.
+    Clean(CleanArgs),
+    /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
+    Demo(DemoArgs),
+    /// Show what is installed and usable: git, agent CLIs, sandbox, pool.
+    Doctor(DoctorArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+    /// Internal: the built-in replay agent used by `demo`.
+    #[command(hide = true, name = "__replay-agent")]
+    ReplayAgent(ReplayAgentArgs),
+}
+
+/// Which confinement the agent runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxChoice {
+    /// bubblewrap if usable, else Landlock, else none (with a warning)
+    #[default]
+    Auto,
+    Bwrap,
+    Landlock,
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Task packet(s) to dispatch (Markdown with MODE, WORKDIR, OBJECTIVE, WRITE SCOPE, ...).
+    #[arg(long = "task", value_name = "PACKET", num_args = 1.., required = true)]
+    pub tasks: Vec<PathBuf>,
+
+    /// Root folder for run folders [default: <WORKDIR>/.codex-dispatch/runs].
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Let a worker run even when its WRITE SCOPE covers files you have uncommitted changes in.
+    #[arg(long)]
+    pub allow_dirty_overlap: bool,
+
+    /// Build the prompt and the run folder without calling the agent or creating a worktree.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    pub timeout_sec: Option<u64>,
+
+    /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_HEARTBEAT_SEC")]
+    pub heartbeat_sec: Option<u64>,
+
+    /// Refuse to dispatch when the Codex 5-hour usage is at or above this percent.
+    #[arg(long, value_name = "PCT", env = "CODEX_DISPATCH_QUOTA_GATE", default_value_t = DEFAULT_QUOTA_GATE)]
+    pub quota_gate: f64,
+
+    /// Dispatch even when over the quota gate.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The agent CLI to drive [default: the packet's AGENT, else codex].
+    #[arg(long, value_enum, env = "GIT_DISPATCH_AGENT")]
+    pub agent: Option<AgentKind>,
+
+    /// Base revision for the worktree, used as it is [default: HEAD plus your uncommitted changes].
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// Keep the worktree after the run (it is listed by `git dispatch list` and removed by `clean`).
+    #[arg(long)]
+    pub keep_worktree: bool,
+
+    /// Create a new worktree instead of taking one from the warm pool.
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// Run the packet's VERIFICATION commands in the result worktree; a failure means nothing is offered.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Print a machine-readable summary on stdout instead of the run folder path.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many packets run at once.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+
+    /// No live status line on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Confinement of the agent process (Linux).
+    #[arg(long, value_enum, env = "GIT_DISPATCH_SANDBOX", default_value_t = SandboxChoice::Auto)]
+    pub sandbox: SandboxChoice,
+
+    /// Extra path the confined agent may write (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub writable: Vec<PathBuf>,
+
+    /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit (repeatable).
+    #[arg(long, value_name = "KIND")]
+    pub allow: Vec<String>,
+
+    /// Accepted for compatibility with the seed; the changed set is exact, so nothing is fingerprinted.
+    #[arg(long, value_name = "N", hide = true)]
+    pub fingerprint_limit: Option<usize>,
+
+    /// Accepted for compatibility with the seed: status lines under this prefix are left out of the
+    /// status snapshots (repeatable).
+    #[arg(long, value_name = "PREFIX", hide = true)]
+    pub ignore_status_prefix: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunSelector {
+    /// Run id, a unique prefix of one, or nothing for the newest run.
+    pub run: Option<String>,
+
+    /// The repository (or WORKDIR) whose runs to look at [default: the current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Root folder of the run folders, if runs were written with --output-dir.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub selector: RunSelector,
+    /// Colour the patch: auto (on a terminal), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub selector: RunSelector,
+    /// Merge the scratch branch into the current branch instead of applying the patch.
+    #[arg(long)]
+    pub merge: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The repository (or WORKDIR) whose runs to list [default: the current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Root folder of the run folders, if runs were written with --output-dir.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// One JSON object per run.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub selector: RunSelector,
+    /// Print policy.json and run.json as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Run id or unique prefix to clean.
+    pub run: Option<String>,
+    /// Clean every run.
+    #[arg(long, conflicts_with = "run")]
+    pub all: bool,
+    /// Clean runs older than this (e.g. 30m, 12h, 7d).
+    #[arg(long, value_name = "AGE", conflicts_with = "run")]
+    pub older_than: Option<String>,
+    /// Also empty the warm pool of idle worktrees.
+    #[arg(long)]
+    pub pool: bool,
+    /// Find and remove what killed runs left behind (worktrees, branches, stale locks).
+    #[arg(long)]
+    pub recover: bool,
+    /// Also delete the run folders.
+    #[arg(long)]
+    pub artifacts: bool,
+    /// Also clean offered results that were not applied.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the throw-away repository and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+    /// No live status line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Do not contact the quota endpoint.
+    #[arg(long)]
+    pub offline: bool,
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayAgentArgs {
+    /// Everything the runner passes (the codex command line).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_form_and_run_form_parse_alike() {
+        let seed = Cli::try_parse_from(["git-dispatch", "--task", "a.md", "--dry-run"]).expect("seed form");
+        assert!(seed.command.is_none());
+        let run = seed.run.expect("flattened run args");
+        assert_eq!(run.tasks, vec![PathBuf::from("a.md")]);
+        assert!(run.dry_run);
+        let sub = Cli::try_parse_from(["git-dispatch", "run", "--task", "a.md", "b.md", "-j", "2"]).expect("run");
+        match sub.command {
+            Some(Command::Run(args)) => {
+                assert_eq!(args.tasks.len(), 2);
+                assert_eq!(args.jobs, 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,1 +1,32 @@
-//! One file per subcommand; orchestration only.
+//! One file per subcommand; each only orchestrates the library modules below it.
+
+pub mod run;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+
+/// Run the parsed command line; returns the process exit code (SPEC §1).
+pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    match (cli.command, cli.run) {
+        (Some(Command::Run(args)), _) | (None, Some(args)) => run::cmd_run(&args, stdout),
+        (Some(other), _) => anyhow::bail!("`{}` is not available yet", command_name(&other)),
+        (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),
+    }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Run(_) => "run",
+        Command::Review(_) => "review",
+        Command::Apply(_) => "apply",
+        Command::List(_) => "list",
+        Command::Show(_) => "show",
+        Command::Clean(_) => "clean",
+        Command::Demo(_) => "demo",
+        Command::Doctor(_) => "doctor",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
+        Command::ReplayAgent(_) => "__replay-agent",
+    }
+}
