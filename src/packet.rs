@@ -166,7 +166,7 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
     )?;
     let deliverable = text_value(require("DELIVERABLE"), "DELIVERABLE", "expected the result to return")?;
 
-    let optional_text = |name: &'static str| field(name).map(|raw| join_text(raw)).filter(|text| !text.is_empty());
+    let optional_text = |name: &'static str| field(name).map(join_text).filter(|text| !text.is_empty());
     let packet = Packet {
         mode,
         workdir: PathBuf::from(&workdir_text),
@@ -258,7 +258,7 @@ fn split_fields(text: &str) -> Result<Vec<(&'static str, RawField)>, PacketError
             if let Some((_, first)) = fields.iter().find(|(existing, _)| *existing == name) {
                 return Err(PacketError::Duplicate { field: name, line: line_no, first: first.line });
             }
-            let inline = (!value.is_empty()).then(|| (line_no, value));
+            let inline = (!value.is_empty()).then_some((line_no, value));
             fields.push((name, RawField { line: line_no, inline, body: Vec::new() }));
             current = Some(fields.len() - 1);
             continue;
@@ -379,11 +379,7 @@ fn split_top_level_commas(text: &str) -> Vec<String> {
 /// Remove a trailing `(NEW)`-style annotation and surrounding backticks or quotes.
 pub fn strip_annotation(item: &str) -> String {
     let mut text = item.trim();
-    loop {
-        let Some(open) = text.rfind(" (") else { break };
-        if !text.ends_with(')') {
-            break;
-        }
+    while let Some(open) = text.rfind(" (").filter(|_| text.ends_with(')')) {
         text = text[..open].trim_end();
     }
     for quote in ['`', '"', '\''] {
