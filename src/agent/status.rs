@@ -221,3 +221,72 @@ fn terminal_width() -> usize {
         .filter(|&width: &usize| width > 0)
         .unwrap_or(80)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn elapsed_and_tokens_are_short() {
+        assert_eq!(format_elapsed(Duration::from_secs(42)), "42s");
+        assert_eq!(format_elapsed(Duration::from_secs(65)), "1m05s");
+        assert_eq!(format_elapsed(Duration::from_secs(7380)), "2h03m");
+        assert_eq!(format_tokens(360), "360");
+        assert_eq!(format_tokens(12_345), "12.3k");
+        assert_eq!(format_tokens(4_500_000), "4.5M");
+    }
+
+    #[test]
+    fn the_line_shows_time_tokens_and_activity_within_the_width() {
+        let line = status_line(
+            "codex",
+            Duration::from_secs(65),
+            Some("$ cargo test"),
+            12_345,
+            80,
+        );
+        assert_eq!(line, "codex 1m05s 12.3k tokens | $ cargo test");
+        let long = status_line("codex", Duration::ZERO, Some(&"x".repeat(200)), 0, 40);
+        assert_eq!(long.chars().count(), 39);
+        assert!(long.starts_with("codex 0s | xxx") && long.ends_with("..."));
+        assert_eq!(shorten("a\tb\nc", 10), "a b c");
+    }
+
+    #[test]
+    fn a_started_status_redraws_in_place_and_ends_with_the_summary() {
+        let buffer = SharedBuffer::default();
+        let status = LiveStatus::start_on("claude", Box::new(buffer.clone()));
+        status.update(Some("$ ls"), 1500);
+        status.finish("claude: exited 0 after 0s, 1.5k tokens, 1 command");
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        assert_eq!(
+            text,
+            "\rclaude 0s 1.5k tokens | $ ls\x1b[K\r\x1b[Kclaude: exited 0 after 0s, 1.5k tokens, 1 command\n"
+        );
+    }
+
+    #[test]
+    fn a_quiet_status_writes_nothing() {
+        let status = LiveStatus::start("codex", true);
+        assert!(status.running.is_none());
+        status.update(Some("anything"), 1);
+        status.finish("summary");
+    }
+}

@@ -87,3 +87,80 @@ impl Transcript {
             .unwrap_or_else(|_| path.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::events::parse_line;
+    use crate::agent::AgentKind;
+
+    const WORKTREE: &str = "/home/dev/project.dispatch/wt";
+
+    /// Observes `stream` line by line, recording the activity after each line.
+    fn replay(kind: AgentKind, stream: &[u8]) -> (Transcript, Vec<Option<String>>) {
+        let mut transcript = Transcript::new(Path::new(WORKTREE));
+        let mut activities = Vec::new();
+        for line in stream
+            .split(|&byte| byte == b'\n')
+            .filter(|line| !line.is_empty())
+        {
+            transcript.observe(&parse_line(kind, line));
+            activities.push(transcript.activity.clone());
+        }
+        (transcript, activities)
+    }
+
+    #[test]
+    fn codex_activity_follows_the_stream() {
+        let stream = include_bytes!("../../tests/data/agents/codex-events.jsonl");
+        let (transcript, activities) = replay(AgentKind::Codex, stream);
+        let activities: Vec<&str> = activities.iter().flatten().map(String::as_str).collect();
+        assert_eq!(
+            activities,
+            [
+                "starting",
+                "starting",
+                "Planning create hello.txt first",
+                "$ printf 'hello from exec_command\\\\n' > hello.txt && cat hello.txt",
+                "$ printf 'hello from exec_command\\\\n' > hello.txt && cat hello.txt",
+                "editing hello.txt, notes.md",
+                "editing hello.txt, notes.md",
+                "All done: created hello.txt and notes.md.",
+                "turn completed",
+            ]
+        );
+        assert_eq!(transcript.commands.len(), 1);
+        assert_eq!(transcript.tokens_so_far().total(), 360);
+    }
+
+    #[test]
+    fn claude_tokens_add_up_per_message_while_running() {
+        let stream = include_bytes!("../../tests/data/agents/claude-stream.jsonl");
+        let lines: Vec<&[u8]> = stream.split(|&byte| byte == b'\n').collect();
+        let mut transcript = Transcript::new(Path::new(WORKTREE));
+        for line in &lines[..5] {
+            transcript.observe(&parse_line(AgentKind::Claude, line));
+        }
+        // msg_0003 (two events, counted once) and msg_0006: 100 in + 1 out each.
+        assert_eq!(transcript.tokens_so_far().total(), 202);
+        assert_eq!(transcript.activity.as_deref(), Some("Write notes.md"));
+        for line in &lines[5..] {
+            transcript.observe(&parse_line(AgentKind::Claude, line));
+        }
+        assert_eq!(transcript.tokens_so_far().total(), 360);
+        assert_eq!(transcript.activity.as_deref(), Some("finished"));
+        assert!(transcript.last_result.is_some());
+    }
+
+    #[test]
+    fn errors_are_kept_once_and_raw_lines_for_diagnostics() {
+        let stream = include_bytes!("../../tests/data/agents/codex-events-http500.jsonl");
+        let (mut transcript, _) = replay(AgentKind::Codex, stream);
+        assert_eq!(
+            transcript.errors,
+            ["We’re currently experiencing high demand, which may cause temporary errors."]
+        );
+        transcript.observe(&parse_line(AgentKind::Codex, b"not json"));
+        assert_eq!(transcript.raw_lines, ["not json"]);
+    }
+}
