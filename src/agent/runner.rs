@@ -100,11 +100,12 @@ fn stream(
     };
     let mut transcript = Transcript::new(request.worktree);
     let mut write_error: Option<std::io::Error> = None;
+    let mut line_buffer = Vec::new();
     let outcome = process::run_streaming(
         spec,
         &mut |line| {
             if write_error.is_none() {
-                write_error = write_line(&mut events, line).err();
+                write_error = write_line(&mut events, &mut line_buffer, line).err();
             }
             transcript.observe(&parse_line(request.kind, line));
             status.update(
@@ -125,11 +126,13 @@ fn stream(
     })
 }
 
-/// Appends one event line and flushes it, so that a reader of the run folder sees it now.
-fn write_line(file: &mut File, line: &[u8]) -> std::io::Result<()> {
-    file.write_all(line)?;
-    file.write_all(b"\n")?;
-    file.flush()
+/// Appends one event line with its newline in one write (unbuffered: a reader of the run folder
+/// sees it at once, and never without its newline unless the disk is full).
+fn write_line(file: &mut File, buffer: &mut Vec<u8>, line: &[u8]) -> std::io::Result<()> {
+    buffer.clear();
+    buffer.extend_from_slice(line);
+    buffer.push(b'\n');
+    file.write_all(buffer)
 }
 
 /// The agent's result, or the reason it has none.
