@@ -231,3 +231,19 @@ fn run_captured_keeps_both_streams() {
     assert_eq!(captured.stderr, b"err");
     assert_eq!(captured.dropped_bytes, 0);
 }
+
+#[test]
+fn a_child_that_closed_its_pipes_is_still_timed_out() {
+    let spec = sh("echo bye; exec >/dev/null 2>&1; sleep 30").timeout(Duration::from_millis(500));
+    let (outcome, lines, _) = run(&spec);
+    assert_eq!(lines, vec!["bye"]);
+    assert_eq!(
+        outcome.killed,
+        Some(KillReason::Timeout(Duration::from_millis(500)))
+    );
+    assert!(
+        outcome.duration < Duration::from_secs(4),
+        "{:?}",
+        outcome.duration
+    );
+}

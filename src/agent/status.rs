@@ -76,7 +76,7 @@ impl LiveStatus {
         }
     }
 
-    /// New facts from the event stream; redrawn at most every [`MIN_REDRAW_GAP`].
+    /// New facts from the event stream; redrawn at most every 100 ms.
     pub fn update(&self, activity: Option<&str>, tokens: u64) {
         let Some(running) = &self.running else {
             return;
