@@ -83,3 +83,200 @@ pub mod exit {
     pub const BLOCKED: i32 = 2;
     pub const VIOLATION: i32 = 3;
 }
+
+/// What the agent run produced, as far as the verdict cares.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFacts {
+    pub exit_code: Option<i32>,
+    pub watchdog_killed: bool,
+    pub watchdog_reason: Option<String>,
+    pub interrupted: bool,
+    /// `None` when the structured result was usable, else why not.
+    pub result_problem: Option<String>,
+    /// The agent's `changed_files`, when it gave a usable result.
+    pub claimed: Option<Vec<String>>,
+    pub errors: Vec<String>,
+}
+
+/// Everything the verdict is decided from.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub mode: crate::packet::Mode,
+    pub scope: &'a crate::scope::Scope,
+    /// WORKDIR relative to the repository root (`""` at the root), to read the agent's claims.
+    pub workdir_in_repo: &'a str,
+    pub changes: &'a [crate::changes::Change],
+    pub agent: AgentFacts,
+    pub git_dir_tampered: Vec<String>,
+    pub main_checkout_changed: Vec<String>,
+    pub sensitive: Vec<SensitiveChange>,
+    pub verification_failed: Option<bool>,
+}
+
+/// Is a change in scope? A rename needs both of its paths in scope.
+pub fn change_in_scope(scope: &crate::scope::Scope, change: &crate::changes::Change) -> bool {
+    scope.contains(&change.path) && change.old_path.as_deref().is_none_or(|old| scope.contains(old))
+}
+
+/// Decide the verdict: fill `verdict` from `facts`, add one message per violation, set
+/// `policy_violation`, `scope_ok`, `offered` and `exit_code`.
+pub fn judge(verdict: &mut Verdict, facts: &Facts) {
+    let paths: Vec<String> = facts.changes.iter().map(|change| change.path.clone()).collect();
+    verdict.changed_paths = paths.clone();
+    verdict.changed_after = paths.clone();
+    verdict.modified_all = paths;
+    verdict.removed_dirty = Vec::new();
+    let mut violations = Vec::new();
+
+    judge_agent(verdict, &facts.agent, &mut violations);
+    if facts.mode.is_read_only() {
+        verdict.scope_ok = facts.changes.is_empty();
+        if !verdict.scope_ok {
+            verdict.out_of_scope_changes = verdict.changed_paths.clone();
+            violations.push(format!("POLICY VIOLATION: {} mode changed working tree.", facts.mode));
+        }
+    } else {
+        let out: Vec<String> = facts
+            .changes
+            .iter()
+            .filter(|change| !change_in_scope(facts.scope, change))
+            .map(describe_out_of_scope)
+            .collect();
+        verdict.scope_ok = out.is_empty();
+        if !out.is_empty() {
+            violations.push("POLICY VIOLATION: worker changed files outside WRITE SCOPE.".to_string());
+        }
+        verdict.out_of_scope_removed = facts
+            .changes
+            .iter()
+            .filter(|change| {
+                change.status == crate::changes::ChangeStatus::Deleted && !facts.scope.contains(&change.path)
+            })
+            .map(|change| change.path.clone())
+            .collect();
+        verdict.out_of_scope_changes = out;
+    }
+    judge_repository(verdict, facts, &mut violations);
+    verdict.claims_mismatch = claims_mismatch(facts);
+    if let Some(mismatch) = &verdict.claims_mismatch {
+        verdict.messages.push(format!(
+            "WARNING: the agent's changed_files do not match the computed change set (claimed, not changed: {}; changed, not claimed: {}).",
+            list_or_none(&mismatch.claimed_not_changed),
+            list_or_none(&mismatch.changed_not_claimed)
+        ));
+    }
+    verdict.policy_violation = !violations.is_empty();
+    verdict.messages.extend(violations);
+    verdict.exit_code = if verdict.policy_violation { exit::VIOLATION } else { exit::OK };
+    verdict.offered =
+        !verdict.policy_violation && facts.mode == crate::packet::Mode::Worker && !facts.changes.is_empty();
+}
+
+fn describe_out_of_scope(change: &crate::changes::Change) -> String {
+    match &change.old_path {
+        Some(old) => format!("{old} -> {}", change.path),
+        None => change.path.clone(),
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn judge_agent(verdict: &mut Verdict, agent: &AgentFacts, violations: &mut Vec<String>) {
+    verdict.codex_exit_code = agent.exit_code;
+    verdict.agent_exit_code = agent.exit_code;
+    verdict.watchdog_killed = agent.watchdog_killed;
+    verdict.watchdog_reason = agent.watchdog_reason.clone();
+    verdict.interrupted = agent.interrupted;
+    verdict.structured_result_ok = agent.result_problem.is_none();
+    if agent.interrupted {
+        violations.push("POLICY VIOLATION: the run was interrupted; the agent was stopped.".to_string());
+    } else if agent.watchdog_killed {
+        let reason = agent.watchdog_reason.as_deref().unwrap_or("watchdog");
+        violations.push(format!("POLICY VIOLATION: the watchdog killed the agent ({reason})."));
+    } else if agent.exit_code != Some(0) {
+        let code = agent.exit_code.map_or("a signal".to_string(), |code| code.to_string());
+        violations.push(format!("Agent exited non-zero: {code}"));
+    }
+    for error in &agent.errors {
+        verdict.messages.push(format!("Agent error: {error}"));
+    }
+    if let Some(problem) = &agent.result_problem {
+        violations.push(format!("POLICY VIOLATION: no usable structured result: {problem}"));
+    }
+}
+
+fn judge_repository(verdict: &mut Verdict, facts: &Facts, violations: &mut Vec<String>) {
+    verdict.git_dir_tampered = facts.git_dir_tampered.clone();
+    verdict.main_checkout_changed = facts.main_checkout_changed.clone();
+    verdict.sensitive_changes = facts.sensitive.clone();
+    if !facts.git_dir_tampered.is_empty() {
+        violations.push(format!(
+            "POLICY VIOLATION: the shared git directory was changed during the run ({}); restored, tampered copies kept in tampered/.",
+            facts.git_dir_tampered.join(", ")
+        ));
+    }
+    if !facts.main_checkout_changed.is_empty() {
+        violations.push(format!(
+            "POLICY VIOLATION: your checkout changed during the run ({}).",
+            facts.main_checkout_changed.join(", ")
+        ));
+    }
+    let forbidden: Vec<&SensitiveChange> = facts.sensitive.iter().filter(|change| !change.allowed).collect();
+    if !forbidden.is_empty() {
+        let list: Vec<String> = forbidden.iter().map(|change| format!("{} ({})", change.path, change.kind)).collect();
+        violations.push(format!("POLICY VIOLATION: sensitive changes: {}.", list.join(", ")));
+    }
+    if facts.verification_failed == Some(true) {
+        verdict.verification_failed = true;
+        violations.push("POLICY VIOLATION: verification failed (see verification.json).".to_string());
+    }
+}
+
+/// Compare the agent's claimed `changed_files` with the computed set (claims may be relative to
+/// WORKDIR or to the repository, with or without `./`).
+fn claims_mismatch(facts: &Facts) -> Option<ClaimsMismatch> {
+    let claimed = facts.agent.claimed.as_ref()?;
+    let prefix = if facts.workdir_in_repo.is_empty() { String::new() } else { format!("{}/", facts.workdir_in_repo) };
+    let changed: std::collections::BTreeSet<&str> = facts
+        .changes
+        .iter()
+        .flat_map(|change| std::iter::once(change.path.as_str()).chain(change.old_path.as_deref()))
+        .collect();
+    let normalize = |claim: &str| {
+        let mut claim = claim.trim();
+        while let Some(rest) = claim.strip_prefix("./") {
+            claim = rest;
+        }
+        claim.trim_end_matches('/').to_string()
+    };
+    let matches = |claim: &str, path: &str| {
+        path == claim || path == format!("{prefix}{claim}") || claim.ends_with(&format!("/{path}"))
+    };
+    let claimed: Vec<String> = claimed.iter().map(|claim| normalize(claim)).filter(|claim| !claim.is_empty()).collect();
+    let mut claimed_not_changed: Vec<String> =
+        claimed.iter().filter(|claim| !changed.iter().any(|path| matches(claim, path))).cloned().collect();
+    let mut changed_not_claimed: Vec<String> = facts
+        .changes
+        .iter()
+        .map(|change| change.path.clone())
+        .filter(|path| !claimed.iter().any(|claim| matches(claim, path)))
+        .collect();
+    claimed_not_changed.sort();
+    claimed_not_changed.dedup();
+    changed_not_claimed.sort();
+    if claimed_not_changed.is_empty() && changed_not_claimed.is_empty() {
+        None
+    } else {
+        Some(ClaimsMismatch { claimed_not_changed, changed_not_claimed })
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

@@ -106,10 +106,7 @@ impl ProcessSpec {
 
     /// The command line as text, for messages and records.
     pub fn display_argv(&self) -> Vec<String> {
-        std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|part| part.to_string_lossy().into_owned())
-            .collect()
+        std::iter::once(&self.program).chain(&self.args).map(|part| part.to_string_lossy().into_owned()).collect()
     }
 }
 
@@ -186,10 +183,7 @@ pub fn run_streaming(
         Ok(())
     };
     let mut on_stderr = |chunk: &[u8]| {
-        stderr_sink
-            .write_all(chunk)
-            .and_then(|()| stderr_sink.flush())
-            .context("writing the child's stderr")
+        stderr_sink.write_all(chunk).and_then(|()| stderr_sink.flush()).context("writing the child's stderr")
     };
     let mut outcome = supervise::run(spec, &mut on_stdout, &mut on_stderr)?;
     splitter.finish(on_line);
@@ -213,12 +207,7 @@ pub fn run_captured(spec: &ProcessSpec) -> anyhow::Result<Captured> {
             Ok(())
         },
     )?;
-    Ok(Captured {
-        outcome,
-        dropped_bytes: stdout.dropped + stderr.dropped,
-        stdout: stdout.bytes,
-        stderr: stderr.bytes,
-    })
+    Ok(Captured { outcome, dropped_bytes: stdout.dropped + stderr.dropped, stdout: stdout.bytes, stderr: stderr.bytes })
 }
 
 /// Keeps the first [`MAX_CAPTURED_BYTES`] pushed and counts the rest.

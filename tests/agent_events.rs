@@ -9,9 +9,7 @@ use git_dispatch::agent::AgentKind;
 use serde_json::json;
 
 fn data(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/agents")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/agents").join(name);
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
@@ -78,23 +76,11 @@ const CODEX_SUCCESS: [&str; 9] = [
 
 #[test]
 fn codex_streams_decode_into_known_events() {
-    assert_eq!(
-        shapes(AgentKind::Codex, "codex-events.jsonl"),
-        CODEX_SUCCESS
-    );
-    assert_eq!(
-        shapes(AgentKind::Codex, "codex-events-schema.jsonl"),
-        CODEX_SUCCESS
-    );
+    assert_eq!(shapes(AgentKind::Codex, "codex-events.jsonl"), CODEX_SUCCESS);
+    assert_eq!(shapes(AgentKind::Codex, "codex-events-schema.jsonl"), CODEX_SUCCESS);
     let failed = ["thread.started", "turn.started", "error", "turn.failed"];
-    assert_eq!(
-        shapes(AgentKind::Codex, "codex-events-failed.jsonl"),
-        failed
-    );
-    assert_eq!(
-        shapes(AgentKind::Codex, "codex-events-http500.jsonl"),
-        failed
-    );
+    assert_eq!(shapes(AgentKind::Codex, "codex-events-failed.jsonl"), failed);
+    assert_eq!(shapes(AgentKind::Codex, "codex-events-http500.jsonl"), failed);
 }
 
 #[test]
@@ -103,14 +89,7 @@ fn codex_fields_hold_the_printed_values() {
     let AgentEvent::Codex(CodexEvent::TurnCompleted { usage }) = &events[8] else {
         panic!("not turn.completed: {:?}", events[8]);
     };
-    assert_eq!(
-        (
-            usage.input_tokens,
-            usage.cached_input_tokens,
-            usage.output_tokens
-        ),
-        (300, 30, 60)
-    );
+    assert_eq!((usage.input_tokens, usage.cached_input_tokens, usage.output_tokens), (300, 30, 60));
     assert_eq!(usage.reasoning_output_tokens, 15);
     let AgentEvent::Codex(CodexEvent::ItemCompleted { item }) = &events[4] else {
         panic!("not item.completed: {:?}", events[4]);
@@ -131,79 +110,34 @@ fn codex_fields_hold_the_printed_values() {
     let CodexItemDetails::FileChange { changes, .. } = &item.details else {
         panic!("not a file change: {item:?}");
     };
-    let paths: Vec<(&str, &str)> = changes
-        .iter()
-        .map(|change| (change.path.as_str(), change.kind.as_str()))
-        .collect();
+    let paths: Vec<(&str, &str)> = changes.iter().map(|change| (change.path.as_str(), change.kind.as_str())).collect();
     assert_eq!(
         paths,
-        [
-            ("/home/dev/project.dispatch/wt/hello.txt", "update"),
-            ("/home/dev/project.dispatch/wt/notes.md", "add")
-        ]
+        [("/home/dev/project.dispatch/wt/hello.txt", "update"), ("/home/dev/project.dispatch/wt/notes.md", "add")]
     );
     let failed = parse_stream(AgentKind::Codex, &data("codex-events-failed.jsonl"));
     let AgentEvent::Codex(CodexEvent::TurnFailed { error }) = &failed[3] else {
         panic!("not turn.failed: {:?}", failed[3]);
     };
-    assert_eq!(
-        error.message,
-        "stream disconnected before completion: mock model failure"
-    );
+    assert_eq!(error.message, "stream disconnected before completion: mock model failure");
 }
 
 #[test]
 fn claude_streams_decode_into_known_events() {
-    let plain = [
-        "system/init",
-        "assistant",
-        "assistant",
-        "user",
-        "assistant",
-        "user",
-        "assistant",
-        "result",
-    ];
+    let plain = ["system/init", "assistant", "assistant", "user", "assistant", "user", "assistant", "result"];
     assert_eq!(shapes(AgentKind::Claude, "claude-stream.jsonl"), plain);
-    let schema = [
-        "system/init",
-        "assistant",
-        "assistant",
-        "user",
-        "assistant",
-        "user",
-        "assistant",
-        "user",
-        "result",
-    ];
-    assert_eq!(
-        shapes(AgentKind::Claude, "claude-stream-schema.jsonl"),
-        schema
-    );
-    assert_eq!(
-        shapes(AgentKind::Claude, "claude-stream-http400.jsonl"),
-        ["system/init", "assistant", "result"]
-    );
+    let schema = ["system/init", "assistant", "assistant", "user", "assistant", "user", "assistant", "user", "result"];
+    assert_eq!(shapes(AgentKind::Claude, "claude-stream-schema.jsonl"), schema);
+    assert_eq!(shapes(AgentKind::Claude, "claude-stream-http400.jsonl"), ["system/init", "assistant", "result"]);
     assert_eq!(
         shapes(AgentKind::Claude, "claude-stream-http500.jsonl"),
         ["system/init", "system/api_retry", "assistant", "result"]
     );
     let partial = shapes(AgentKind::Claude, "claude-stream-partial-messages.jsonl");
     assert_eq!(partial.len(), 32);
-    assert_eq!(
-        partial
-            .iter()
-            .filter(|shape| *shape == "stream_event")
-            .count(),
-        21
-    );
-    assert_eq!(
-        partial.iter().filter(|shape| *shape == "assistant").count(),
-        4
-    );
-    assert!(partial
-        .iter()
-        .all(|shape| shape != "OTHER" && shape != "RAW"));
+    assert_eq!(partial.iter().filter(|shape| *shape == "stream_event").count(), 21);
+    assert_eq!(partial.iter().filter(|shape| *shape == "assistant").count(), 4);
+    assert!(partial.iter().all(|shape| shape != "OTHER" && shape != "RAW"));
     assert_eq!(partial.last().map(String::as_str), Some("result"));
 }
 
@@ -221,32 +155,21 @@ fn claude_results_hold_the_printed_values() {
     assert_eq!(schema.is_error, Some(false));
     assert_eq!(
         schema.structured_output,
-        Some(
-            json!({"status": "done", "summary": "created hello.txt and notes.md",
-                    "files_changed": ["hello.txt", "notes.md"]})
-        )
+        Some(json!({"status": "done", "summary": "created hello.txt and notes.md",
+                    "files_changed": ["hello.txt", "notes.md"]}))
     );
-    assert_eq!(
-        (schema.usage.input_tokens, schema.usage.output_tokens),
-        (300, 60)
-    );
+    assert_eq!((schema.usage.input_tokens, schema.usage.output_tokens), (300, 60));
     assert_eq!(schema.num_turns, Some(4));
 
     let plain = last_result("claude-stream.jsonl");
     assert_eq!(plain.structured_output, None);
-    assert_eq!(
-        plain.result.as_deref(),
-        Some("All done: created hello.txt and notes.md.")
-    );
+    assert_eq!(plain.result.as_deref(), Some("All done: created hello.txt and notes.md."));
 
     let failed = last_result("claude-stream-http500.jsonl");
     assert_eq!(failed.is_error, Some(true));
     assert_eq!(failed.api_error_status, Some(500));
     assert_eq!(failed.terminal_reason.as_deref(), Some("api_error"));
-    assert!(failed
-        .result
-        .as_deref()
-        .is_some_and(|text| text.starts_with("API Error: 500 mock internal error.")));
+    assert!(failed.result.as_deref().is_some_and(|text| text.starts_with("API Error: 500 mock internal error.")));
 
     let standalone = parse_line(AgentKind::Claude, data("claude-result.json").trim_ascii());
     assert_eq!(shape(&standalone), "result");
@@ -274,12 +197,7 @@ fn claude_tool_use_blocks_are_typed() {
 #[test]
 fn unknown_events_and_non_json_lines_are_kept() {
     let unknown = parse_line(AgentKind::Codex, br#"{"type":"turn.paused","why":"x"}"#);
-    assert_eq!(
-        unknown,
-        AgentEvent::Codex(CodexEvent::Other(
-            json!({"type": "turn.paused", "why": "x"})
-        ))
-    );
+    assert_eq!(unknown, AgentEvent::Codex(CodexEvent::Other(json!({"type": "turn.paused", "why": "x"}))));
     let odd_item = parse_line(
         AgentKind::Codex,
         br#"{"type":"item.completed","item":{"id":"i9","type":"web_search","query":"q"}}"#,

@@ -17,10 +17,7 @@ fn an_interrupt_stops_the_agent_and_is_recorded() {
     let program = fixture.agent(
         "codex",
         "codex-cli 0.171.0",
-        &format!(
-            "sleep 1000 & echo $! > '{}'\necho '{{\"type\":\"turn.started\"}}'\nwait",
-            pid_file.display()
-        ),
+        &format!("sleep 1000 & echo $! > '{}'\necho '{{\"type\":\"turn.started\"}}'\nwait", pid_file.display()),
     );
     let trigger = std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(500));
@@ -36,19 +33,10 @@ fn an_interrupt_stops_the_agent_and_is_recorded() {
     assert_eq!(report.watchdog_reason, None);
     assert_eq!(
         report.result,
-        StructuredResult::Blocked {
-            reason: "the agent was stopped before it gave a result: interrupted".into()
-        }
+        StructuredResult::Blocked { reason: "the agent was stopped before it gave a result: interrupted".into() }
     );
     assert_eq!(fixture.result_json()["result"], "blocked");
     assert!(started.elapsed() < Duration::from_secs(5));
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("a pid");
-    assert!(
-        agent_support::wait_dead(pid),
-        "background process {pid} survived"
-    );
+    let pid: u32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+    assert!(agent_support::wait_dead(pid), "background process {pid} survived");
 }

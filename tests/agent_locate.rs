@@ -23,21 +23,14 @@ fn the_first_executable_on_path_wins() {
     program(&first, "codex", 0o644);
     let expected = program(&second, "codex", 0o755);
     let path_var = std::env::join_paths([&first, &second]).expect("PATH");
-    assert_eq!(
-        locate_with(AgentKind::Codex, None, Some(&path_var)),
-        Ok(expected)
-    );
+    assert_eq!(locate_with(AgentKind::Codex, None, Some(&path_var)), Ok(expected));
 }
 
 #[test]
 fn an_override_path_is_used_as_is() {
     let dir = tempfile::tempdir().expect("temp dir");
     let custom = program(dir.path(), "my-claude", 0o755);
-    let found = locate_with(
-        AgentKind::Claude,
-        Some(custom.as_os_str()),
-        Some(OsStr::new("")),
-    );
+    let found = locate_with(AgentKind::Claude, Some(custom.as_os_str()), Some(OsStr::new("")));
     assert_eq!(found, Ok(custom));
 }
 
@@ -45,29 +38,20 @@ fn an_override_path_is_used_as_is() {
 fn an_override_name_is_looked_up_on_path() {
     let dir = tempfile::tempdir().expect("temp dir");
     let custom = program(dir.path(), "fake-agent", 0o755);
-    let found = locate_with(
-        AgentKind::Codex,
-        Some(OsStr::new("fake-agent")),
-        Some(dir.path().as_os_str()),
-    );
+    let found = locate_with(AgentKind::Codex, Some(OsStr::new("fake-agent")), Some(dir.path().as_os_str()));
     assert_eq!(found, Ok(custom));
 }
 
 #[test]
 fn a_bad_override_names_the_variable() {
-    let error = locate_with(AgentKind::Codex, Some(OsStr::new("/nowhere/codex")), None)
-        .expect_err("not there");
-    assert_eq!(
-        error.to_string(),
-        "GIT_DISPATCH_CODEX_BIN is set to /nowhere/codex, which is not an executable file"
-    );
+    let error = locate_with(AgentKind::Codex, Some(OsStr::new("/nowhere/codex")), None).expect_err("not there");
+    assert_eq!(error.to_string(), "GIT_DISPATCH_CODEX_BIN is set to /nowhere/codex, which is not an executable file");
 }
 
 #[test]
 fn not_found_says_how_to_install() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let codex = locate_with(AgentKind::Codex, None, Some(dir.path().as_os_str()))
-        .expect_err("empty PATH dir");
+    let codex = locate_with(AgentKind::Codex, None, Some(dir.path().as_os_str())).expect_err("empty PATH dir");
     assert_eq!(
         codex.to_string(),
         "codex not found on PATH: install it with `npm install -g @openai/codex`, \

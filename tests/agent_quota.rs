@@ -12,10 +12,7 @@ use git_dispatch::agent::quota::{check_quota_with, QuotaSource, QuotaVerdict};
 /// Serves one request with `status` and `body`; sends the request head back to the test.
 fn serve_once(status: &str, body: &str) -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-    let url = format!(
-        "http://{}/backend-api/wham/usage",
-        listener.local_addr().expect("addr")
-    );
+    let url = format!("http://{}/backend-api/wham/usage", listener.local_addr().expect("addr"));
     let (sender, receiver) = mpsc::channel();
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -51,11 +48,7 @@ fn auth_file(token: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn source(auth: PathBuf, url: String) -> QuotaSource {
-    QuotaSource {
-        auth_file: Some(auth),
-        url,
-        timeout: Duration::from_secs(5),
-    }
+    QuotaSource { auth_file: Some(auth), url, timeout: Duration::from_secs(5) }
 }
 
 fn skipped_reason(verdict: QuotaVerdict) -> String {
@@ -73,31 +66,17 @@ fn under_the_gate_goes_on_and_sends_the_bearer_token() {
     let verdict = check_quota_with(85.0, &source(auth, url));
     assert_eq!(verdict, QuotaVerdict::Under { used_percent: 42.0 });
     let head = request.recv().expect("the server saw a request");
-    assert!(
-        head.starts_with("GET /backend-api/wham/usage HTTP/1.1\r\n"),
-        "{head}"
-    );
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("authorization: bearer tok-123\r\n"),
-        "{head}"
-    );
+    assert!(head.starts_with("GET /backend-api/wham/usage HTTP/1.1\r\n"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("authorization: bearer tok-123\r\n"), "{head}");
 }
 
 #[test]
 fn at_or_over_the_gate_is_over_with_the_reset_time() {
     let (_home, auth) = auth_file("tok");
-    let body =
-        r#"{"rate_limit":{"primary_window":{"used_percent":85.0,"reset_after_seconds":3900}}}"#;
+    let body = r#"{"rate_limit":{"primary_window":{"used_percent":85.0,"reset_after_seconds":3900}}}"#;
     let (url, _request) = serve_once("200 OK", body);
     let verdict = check_quota_with(85.0, &source(auth, url));
-    assert_eq!(
-        verdict,
-        QuotaVerdict::Over {
-            used_percent: 85.0,
-            reset_after_seconds: Some(3900)
-        }
-    );
+    assert_eq!(verdict, QuotaVerdict::Over { used_percent: 85.0, reset_after_seconds: Some(3900) });
     assert_eq!(
         verdict.message(85.0),
         "Codex 5h window at 85% (>= 85% gate); reset in 1h 05m. Use --force to override."
@@ -109,10 +88,7 @@ fn a_garbage_answer_skips_the_gate() {
     let (_home, auth) = auth_file("tok");
     let (url, _request) = serve_once("200 OK", "<html>sign in</html>");
     let reason = skipped_reason(check_quota_with(85.0, &source(auth, url)));
-    assert!(
-        reason.starts_with("the usage answer is not JSON"),
-        "{reason}"
-    );
+    assert!(reason.starts_with("the usage answer is not JSON"), "{reason}");
 }
 
 #[test]
@@ -120,10 +96,7 @@ fn an_answer_without_the_window_skips_the_gate() {
     let (_home, auth) = auth_file("tok");
     let (url, _request) = serve_once("200 OK", r#"{"rate_limit":null}"#);
     let reason = skipped_reason(check_quota_with(85.0, &source(auth, url)));
-    assert_eq!(
-        reason,
-        "the usage answer has no rate_limit.primary_window.used_percent"
-    );
+    assert_eq!(reason, "the usage answer has no rate_limit.primary_window.used_percent");
 }
 
 #[test]
@@ -156,15 +129,8 @@ fn a_server_that_never_answers_is_given_up_on() {
     silent.timeout = Duration::from_millis(500);
     let started = Instant::now();
     let verdict = check_quota_with(85.0, &silent);
-    assert!(
-        matches!(verdict, QuotaVerdict::Skipped { .. }),
-        "{verdict:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(matches!(verdict, QuotaVerdict::Skipped { .. }), "{verdict:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     drop(listener);
 }
 
@@ -174,17 +140,11 @@ fn no_login_skips_the_gate() {
     let missing = dir.path().join("auth.json");
     let verdict = check_quota_with(85.0, &source(missing.clone(), "http://127.0.0.1:9/".into()));
     let reason = skipped_reason(verdict);
-    assert!(
-        reason.starts_with(&format!("reading {}", missing.display())),
-        "{reason}"
-    );
+    assert!(reason.starts_with(&format!("reading {}", missing.display())), "{reason}");
 
     std::fs::write(&missing, r#"{"OPENAI_API_KEY":"sk-x"}"#).expect("auth.json");
     let verdict = check_quota_with(85.0, &source(missing.clone(), "http://127.0.0.1:9/".into()));
-    assert_eq!(
-        skipped_reason(verdict),
-        format!("{} has no tokens.access_token", missing.display())
-    );
+    assert_eq!(skipped_reason(verdict), format!("{} has no tokens.access_token", missing.display()));
 }
 
 #[test]
@@ -204,8 +164,5 @@ fn the_environment_chooses_the_files_and_endpoint() {
     assert_eq!(from_env.url, "http://127.0.0.1:1/usage");
     assert_eq!(from_env.timeout, Duration::from_secs(5));
     std::env::remove_var("GIT_DISPATCH_USAGE_URL");
-    assert_eq!(
-        QuotaSource::from_env().url,
-        "https://chatgpt.com/backend-api/wham/usage"
-    );
+    assert_eq!(QuotaSource::from_env().url, "https://chatgpt.com/backend-api/wham/usage");
 }

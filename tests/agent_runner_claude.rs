@@ -17,11 +17,7 @@ fn blocked_reason(result: &StructuredResult) -> &str {
 }
 
 fn claude(fixture: &Fixture, stream: &str, code: i32) -> std::path::PathBuf {
-    fixture.agent(
-        "claude",
-        "2.1.332 (Claude Code)",
-        &format!("cat \"$DATA/{stream}\"\nexit {code}"),
-    )
+    fixture.agent("claude", "2.1.332 (Claude Code)", &format!("cat \"$DATA/{stream}\"\nexit {code}"))
 }
 
 #[test]
@@ -30,8 +26,7 @@ fn the_structured_output_of_the_result_event_is_the_result() {
     let program = claude(&fixture, "claude-stream-schema.jsonl", 0);
     let report = agent::run(&fixture.request(AgentKind::Claude, &program)).expect("run");
 
-    let schema: serde_json::Value =
-        serde_json::from_str(agent_support::SCHEMA).expect("schema is JSON");
+    let schema: serde_json::Value = serde_json::from_str(agent_support::SCHEMA).expect("schema is JSON");
     assert_eq!(
         fixture.recorded_argv(),
         [
@@ -51,19 +46,10 @@ fn the_structured_output_of_the_result_event_is_the_result() {
                           "files_changed": ["hello.txt", "notes.md"]});
     assert_eq!(report.result, StructuredResult::Valid(expected.clone()));
     assert_eq!(fixture.result_json(), expected);
-    assert_eq!(
-        (report.usage.input_tokens, report.usage.output_tokens),
-        (300, 60)
-    );
-    assert_eq!(
-        report.commands,
-        ["printf 'hello from Bash\\n' > hello.txt && cat hello.txt"]
-    );
+    assert_eq!((report.usage.input_tokens, report.usage.output_tokens), (300, 60));
+    assert_eq!(report.commands, ["printf 'hello from Bash\\n' > hello.txt && cat hello.txt"]);
     assert_eq!(report.errors, Vec::<String>::new());
-    assert_eq!(
-        fixture.read_run_file("events.jsonl"),
-        data("claude-stream-schema.jsonl")
-    );
+    assert_eq!(fixture.read_run_file("events.jsonl"), data("claude-stream-schema.jsonl"));
 }
 
 #[test]
@@ -72,14 +58,8 @@ fn a_null_structured_output_is_blocked_and_the_text_kept() {
     let program = claude(&fixture, "claude-stream.jsonl", 0);
     let report = agent::run(&fixture.request(AgentKind::Claude, &program)).expect("run");
     assert_eq!(report.exit_code, Some(0));
-    assert_eq!(
-        blocked_reason(&report.result),
-        "the agent gave no structured result (structured_output is null)"
-    );
-    assert_eq!(
-        fixture.read_run_file("result.raw.txt"),
-        "All done: created hello.txt and notes.md."
-    );
+    assert_eq!(blocked_reason(&report.result), "the agent gave no structured result (structured_output is null)");
+    assert_eq!(fixture.read_run_file("result.raw.txt"), "All done: created hello.txt and notes.md.");
     assert_eq!(fixture.result_json()["result"], "blocked");
 }
 
@@ -89,10 +69,7 @@ fn is_error_is_a_failed_result() {
     let program = claude(&fixture, "claude-stream-http400.jsonl", 1);
     let report = agent::run(&fixture.request(AgentKind::Claude, &program)).expect("run");
     assert_eq!(report.exit_code, Some(1));
-    assert_eq!(
-        blocked_reason(&report.result),
-        "the agent reported an error: API Error: 400 mock bad request"
-    );
+    assert_eq!(blocked_reason(&report.result), "the agent reported an error: API Error: 400 mock bad request");
     assert_eq!(report.errors, ["API Error: 400 mock bad request"]);
     assert_eq!(report.usage.total(), 0);
 }
@@ -100,11 +77,7 @@ fn is_error_is_a_failed_result() {
 #[test]
 fn a_stream_without_a_result_event_is_blocked() {
     let fixture = Fixture::new();
-    let program = fixture.agent(
-        "claude",
-        "2.1.332 (Claude Code)",
-        "head -n 1 \"$DATA/claude-stream.jsonl\"",
-    );
+    let program = fixture.agent("claude", "2.1.332 (Claude Code)", "head -n 1 \"$DATA/claude-stream.jsonl\"");
     let report = agent::run(&fixture.request(AgentKind::Claude, &program)).expect("run");
     assert_eq!(report.exit_code, Some(0));
     assert_eq!(blocked_reason(&report.result), "the agent gave no result");
@@ -126,16 +99,11 @@ fn the_refusal_to_skip_permissions_as_root_is_explained() {
     );
     let report = agent::run(&fixture.request(AgentKind::Claude, &program)).expect("run");
     let reason = blocked_reason(&report.result);
-    assert!(
-        reason.starts_with("Claude Code refuses --dangerously-skip-permissions when run as root")
-    );
+    assert!(reason.starts_with("Claude Code refuses --dangerously-skip-permissions when run as root"));
     assert!(reason.contains("set IS_SANDBOX=1 yourself; git-dispatch does not set it"));
     assert_eq!(report.errors, [reason]);
     let inherited = std::env::var("IS_SANDBOX").unwrap_or_else(|_| "unset".into());
-    assert_eq!(
-        std::fs::read_to_string(&seen).expect("seen").trim(),
-        inherited
-    );
+    assert_eq!(std::fs::read_to_string(&seen).expect("seen").trim(), inherited);
 }
 
 #[test]
@@ -144,8 +112,5 @@ fn a_missing_schema_file_is_our_error() {
     std::fs::remove_file(fixture.run_dir.join("result.schema.json")).expect("remove schema");
     let program = claude(&fixture, "claude-stream-schema.jsonl", 0);
     let error = agent::run(&fixture.request(AgentKind::Claude, &program)).expect_err("no schema");
-    assert!(
-        format!("{error:#}").contains("result.schema.json"),
-        "{error:#}"
-    );
+    assert!(format!("{error:#}").contains("result.schema.json"), "{error:#}");
 }

@@ -11,8 +11,7 @@ use git_dispatch::agent::{self, AgentKind, StructuredResult};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-const VALID_RESULT: &str =
-    r#"{"result":"done","summary":"created hello.txt","changed_files":["hello.txt"]}"#;
+const VALID_RESULT: &str = r#"{"result":"done","summary":"created hello.txt","changed_files":["hello.txt"]}"#;
 
 fn blocked_reason(result: &StructuredResult) -> &str {
     match result {
@@ -74,30 +73,12 @@ fn a_successful_run_is_recorded_in_full() {
             json!({"result": "done", "summary": "created hello.txt", "changed_files": ["hello.txt"]})
         )
     );
-    assert_eq!(
-        (report.usage.input_tokens, report.usage.cached_input_tokens),
-        (300, 30)
-    );
-    assert_eq!(
-        (
-            report.usage.output_tokens,
-            report.usage.reasoning_output_tokens
-        ),
-        (60, 15)
-    );
-    assert_eq!(
-        report.commands,
-        ["printf 'hello from exec_command\\\\n' > hello.txt && cat hello.txt"]
-    );
+    assert_eq!((report.usage.input_tokens, report.usage.cached_input_tokens), (300, 30));
+    assert_eq!((report.usage.output_tokens, report.usage.reasoning_output_tokens), (60, 15));
+    assert_eq!(report.commands, ["printf 'hello from exec_command\\\\n' > hello.txt && cat hello.txt"]);
     assert_eq!(report.errors, Vec::<String>::new());
-    assert_eq!(
-        fixture.read_run_file("events.jsonl"),
-        data("codex-events-schema.jsonl")
-    );
-    assert_eq!(
-        fixture.read_run_file("stderr.txt"),
-        "Reading additional input from stdin...\n"
-    );
+    assert_eq!(fixture.read_run_file("events.jsonl"), data("codex-events-schema.jsonl"));
+    assert_eq!(fixture.read_run_file("stderr.txt"), "Reading additional input from stdin...\n");
     assert_eq!(fixture.read_run_file("result.json"), VALID_RESULT);
     assert!(!fixture.run_dir.join("result.raw.txt").exists());
     assert!(report.ended_at >= report.started_at);
@@ -125,10 +106,7 @@ fn an_empty_result_is_blocked() {
     let fixture = Fixture::new();
     let program = codex(&fixture, "codex-events.jsonl", Some(""), 0);
     let report = agent::run(&fixture.request(AgentKind::Codex, &program)).expect("run");
-    assert_eq!(
-        blocked_reason(&report.result),
-        "the agent's result is empty"
-    );
+    assert_eq!(blocked_reason(&report.result), "the agent's result is empty");
     assert_eq!(fixture.result_json()["result"], "blocked");
 }
 
@@ -138,16 +116,10 @@ fn a_prose_result_is_blocked_and_kept_raw() {
     let prose = "All done: created hello.txt and notes.md.";
     let program = codex(&fixture, "codex-events.jsonl", Some(prose), 0);
     let report = agent::run(&fixture.request(AgentKind::Codex, &program)).expect("run");
-    assert_eq!(
-        blocked_reason(&report.result),
-        "the agent's result is not JSON (expected value at line 1 column 1)"
-    );
+    assert_eq!(blocked_reason(&report.result), "the agent's result is not JSON (expected value at line 1 column 1)");
     assert_eq!(report.exit_code, Some(0));
     assert_eq!(fixture.read_run_file("result.raw.txt"), prose);
-    assert_eq!(
-        fixture.result_json()["summary"],
-        "the agent's result is not JSON (expected value at line 1 column 1)"
-    );
+    assert_eq!(fixture.result_json()["summary"], "the agent's result is not JSON (expected value at line 1 column 1)");
 }
 
 #[test]
@@ -159,10 +131,7 @@ fn a_failed_turn_reports_its_error() {
     assert_eq!(report.exit_code, Some(1));
     assert!(!report.exited_cleanly());
     assert_eq!(report.errors, [message]);
-    assert_eq!(
-        blocked_reason(&report.result),
-        format!("the agent gave no result: {message}")
-    );
+    assert_eq!(blocked_reason(&report.result), format!("the agent gave no result: {message}"));
     assert_eq!(report.usage.total(), 0);
 }
 
@@ -182,15 +151,8 @@ fn the_hard_timeout_stops_the_agent() {
     assert!(!report.interrupted);
     assert_eq!(report.exit_code, None);
     assert_eq!(report.signal, Some(15));
-    assert_eq!(
-        blocked_reason(&report.result),
-        "the agent was stopped before it gave a result: hard timeout (1s)"
-    );
-    assert!(
-        report.duration < Duration::from_secs(5),
-        "{:?}",
-        report.duration
-    );
+    assert_eq!(blocked_reason(&report.result), "the agent was stopped before it gave a result: hard timeout (1s)");
+    assert!(report.duration < Duration::from_secs(5), "{:?}", report.duration);
 }
 
 #[test]
@@ -205,15 +167,9 @@ fn the_heartbeat_stops_a_silent_agent() {
     request.heartbeat = Duration::from_secs(1);
     let report = agent::run(&request).expect("run");
     assert!(report.watchdog_killed);
-    assert_eq!(
-        report.watchdog_reason.as_deref(),
-        Some("heartbeat stall (1s without stdout)")
-    );
+    assert_eq!(report.watchdog_reason.as_deref(), Some("heartbeat stall (1s without stdout)"));
     assert_eq!(fixture.read_run_file("stderr.txt"), "Reconnecting... 1/5\n");
-    assert_eq!(
-        fixture.read_run_file("events.jsonl"),
-        "{\"type\":\"turn.started\"}\n"
-    );
+    assert_eq!(fixture.read_run_file("events.jsonl"), "{\"type\":\"turn.started\"}\n");
 }
 
 #[test]
@@ -267,35 +223,22 @@ fn a_background_process_of_the_agent_is_dead_afterwards() {
     );
     let report = agent::run(&fixture.request(AgentKind::Codex, &program)).expect("run");
     assert_eq!(report.exit_code, Some(0));
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("a pid");
-    assert!(
-        agent_support::wait_dead(pid),
-        "background process {pid} survived"
-    );
+    let pid: u32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+    assert!(agent_support::wait_dead(pid), "background process {pid} survived");
 }
 
 #[test]
 fn wrapper_and_extra_env_reach_the_agent() {
     let fixture = Fixture::new();
     let seen = fixture.dir.path().join("seen");
-    let program = fixture.agent(
-        "codex",
-        "codex-cli 0.171.0",
-        &format!("echo \"$WRAPPED $EXTRA\" > '{}'", seen.display()),
-    );
+    let program =
+        fixture.agent("codex", "codex-cli 0.171.0", &format!("echo \"$WRAPPED $EXTRA\" > '{}'", seen.display()));
     let mut request = fixture.request(AgentKind::Codex, &program);
     request.wrapper = vec!["env".into(), "WRAPPED=yes".into()];
     request.extra_env = vec![("EXTRA".into(), "also".into())];
     let report = agent::run(&request).expect("run");
     assert_eq!(std::fs::read_to_string(&seen).expect("seen"), "yes also\n");
-    assert_eq!(
-        report.argv[..3],
-        ["env", "WRAPPED=yes", &program.display().to_string()]
-    );
+    assert_eq!(report.argv[..3], ["env", "WRAPPED=yes", &program.display().to_string()]);
 }
 
 #[test]

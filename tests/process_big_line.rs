@@ -8,15 +8,8 @@ use git_dispatch::process::{self, ProcessSpec, MAX_LINE_BYTES};
 /// The peak resident set size of this process, in bytes.
 fn peak_rss() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .expect("a VmHWM line");
-    let kib: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|value| value.parse().ok())
-        .expect("VmHWM in kB");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("a VmHWM line");
+    let kib: usize = line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).expect("VmHWM in kB");
     kib * 1024
 }
 
@@ -27,12 +20,8 @@ fn a_hundred_megabyte_line_is_cut_without_exhausting_memory() {
         .arg("head -c 104857600 /dev/zero | tr '\\0' 'y'; printf '\\nafter\\n'")
         .timeout(Duration::from_secs(120));
     let mut lengths = Vec::new();
-    let outcome = process::run_streaming(
-        &spec,
-        &mut |line| lengths.push(line.len()),
-        &mut std::io::sink(),
-    )
-    .expect("the child starts");
+    let outcome = process::run_streaming(&spec, &mut |line| lengths.push(line.len()), &mut std::io::sink())
+        .expect("the child starts");
     assert_eq!(outcome.exit_code, Some(0));
     assert_eq!(lengths, vec![MAX_LINE_BYTES, 5]);
     assert_eq!(outcome.truncated_lines, 1);

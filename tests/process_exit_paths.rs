@@ -7,26 +7,16 @@ use std::time::{Duration, Instant};
 use git_dispatch::process::{self, KillReason, ProcessSpec};
 
 fn sh(script: &str) -> ProcessSpec {
-    ProcessSpec::new("sh", std::env::temp_dir())
-        .arg("-c")
-        .arg(script)
-        .timeout(Duration::from_secs(60))
+    ProcessSpec::new("sh", std::env::temp_dir()).arg("-c").arg(script).timeout(Duration::from_secs(60))
 }
 
 fn run(spec: &ProcessSpec) -> (process::Outcome, Vec<String>, String) {
     let mut lines = Vec::new();
     let mut stderr = Vec::new();
-    let outcome = process::run_streaming(
-        spec,
-        &mut |line| lines.push(String::from_utf8_lossy(line).into_owned()),
-        &mut stderr,
-    )
-    .expect("the child starts");
-    (
-        outcome,
-        lines,
-        String::from_utf8(stderr).expect("utf-8 stderr"),
-    )
+    let outcome =
+        process::run_streaming(spec, &mut |line| lines.push(String::from_utf8_lossy(line).into_owned()), &mut stderr)
+            .expect("the child starts");
+    (outcome, lines, String::from_utf8(stderr).expect("utf-8 stderr"))
 }
 
 /// True when the process is gone or a zombie (dead, waiting to be reaped by init).
@@ -34,9 +24,7 @@ fn is_dead(pid: u32) -> bool {
     let status = Path::new("/proc").join(pid.to_string()).join("status");
     match std::fs::read_to_string(status) {
         Err(_) => true,
-        Ok(text) => text
-            .lines()
-            .any(|line| line.starts_with("State:") && line.contains('Z')),
+        Ok(text) => text.lines().any(|line| line.starts_with("State:") && line.contains('Z')),
     }
 }
 
@@ -90,25 +78,14 @@ fn stdin_is_dev_null_and_cwd_and_env_apply() {
     let (outcome, lines, _) = run(&spec);
     assert_eq!(outcome.exit_code, Some(0));
     let cwd = dir.path().canonicalize().expect("canonical temp dir");
-    assert_eq!(
-        lines,
-        vec![
-            cwd.to_string_lossy().into_owned(),
-            "here".into(),
-            "unset".into()
-        ]
-    );
+    assert_eq!(lines, vec![cwd.to_string_lossy().into_owned(), "here".into(), "unset".into()]);
 }
 
 #[test]
 fn a_missing_program_is_an_error() {
     let spec = ProcessSpec::new("/nonexistent/git-dispatch-no-such-program", "/");
     let error = process::run_captured(&spec).expect_err("cannot start");
-    assert!(
-        format!("{error:#}")
-            .starts_with("starting /nonexistent/git-dispatch-no-such-program in /:"),
-        "{error:#}"
-    );
+    assert!(format!("{error:#}").starts_with("starting /nonexistent/git-dispatch-no-such-program in /:"), "{error:#}");
 }
 
 #[test]
@@ -116,47 +93,26 @@ fn timeout_terminates_the_group() {
     let started = Instant::now();
     let spec = sh("echo started; sleep 30").timeout(Duration::from_millis(300));
     let (outcome, lines, _) = run(&spec);
-    assert_eq!(
-        outcome.killed,
-        Some(KillReason::Timeout(Duration::from_millis(300)))
-    );
+    assert_eq!(outcome.killed, Some(KillReason::Timeout(Duration::from_millis(300))));
     assert_eq!(outcome.signal, Some(15));
     assert_eq!(lines, vec!["started"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        KillReason::Timeout(Duration::from_secs(30)).to_string(),
-        "hard timeout (30s)"
-    );
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(KillReason::Timeout(Duration::from_secs(30)).to_string(), "hard timeout (30s)");
 }
 
 #[test]
 fn heartbeat_kills_a_silent_child() {
     let spec = sh("echo hello; sleep 30").heartbeat(Duration::from_millis(400));
     let (outcome, lines, _) = run(&spec);
-    assert_eq!(
-        outcome.killed,
-        Some(KillReason::Heartbeat(Duration::from_millis(400)))
-    );
+    assert_eq!(outcome.killed, Some(KillReason::Heartbeat(Duration::from_millis(400))));
     assert_eq!(lines, vec!["hello"]);
-    assert!(
-        outcome.duration < Duration::from_secs(4),
-        "{:?}",
-        outcome.duration
-    );
-    assert_eq!(
-        KillReason::Heartbeat(Duration::from_secs(300)).to_string(),
-        "heartbeat stall (300s without stdout)"
-    );
+    assert!(outcome.duration < Duration::from_secs(4), "{:?}", outcome.duration);
+    assert_eq!(KillReason::Heartbeat(Duration::from_secs(300)).to_string(), "heartbeat stall (300s without stdout)");
 }
 
 #[test]
 fn heartbeat_spares_a_child_that_keeps_talking() {
-    let spec = sh("for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.1; done")
-        .heartbeat(Duration::from_millis(600));
+    let spec = sh("for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.1; done").heartbeat(Duration::from_millis(600));
     let (outcome, lines, _) = run(&spec);
     assert_eq!(outcome.killed, None);
     assert_eq!(outcome.exit_code, Some(0));
@@ -170,21 +126,10 @@ fn a_child_ignoring_sigterm_gets_sigkill_after_the_grace_period() {
         .grace(Duration::from_millis(700));
     let (outcome, lines, _) = run(&spec);
     assert_eq!(lines, vec!["ready"]);
-    assert_eq!(
-        outcome.killed,
-        Some(KillReason::Timeout(Duration::from_millis(200)))
-    );
+    assert_eq!(outcome.killed, Some(KillReason::Timeout(Duration::from_millis(200))));
     assert_eq!(outcome.signal, Some(9));
-    assert!(
-        outcome.duration >= Duration::from_millis(850),
-        "{:?}",
-        outcome.duration
-    );
-    assert!(
-        outcome.duration < Duration::from_secs(4),
-        "{:?}",
-        outcome.duration
-    );
+    assert!(outcome.duration >= Duration::from_millis(850), "{:?}", outcome.duration);
+    assert!(outcome.duration < Duration::from_secs(4), "{:?}", outcome.duration);
 }
 
 #[test]
@@ -192,11 +137,7 @@ fn a_background_grandchild_is_dead_after_a_normal_exit() {
     let (outcome, lines, _) = run(&sh("sleep 1000 & echo $!; exit 0"));
     assert_eq!(outcome.exit_code, Some(0));
     let pid: u32 = lines[0].parse().expect("a pid");
-    assert!(
-        outcome.duration < Duration::from_secs(3),
-        "{:?}",
-        outcome.duration
-    );
+    assert!(outcome.duration < Duration::from_secs(3), "{:?}", outcome.duration);
     assert!(wait_dead(pid), "grandchild {pid} still alive");
 }
 
@@ -214,18 +155,14 @@ fn grandchildren_die_with_a_timed_out_child() {
     let spec = sh("sleep 1000 & echo $!; trap '' TERM; wait").timeout(Duration::from_millis(300));
     let spec = spec.grace(Duration::from_millis(300));
     let (outcome, lines, _) = run(&spec);
-    assert_eq!(
-        outcome.killed,
-        Some(KillReason::Timeout(Duration::from_millis(300)))
-    );
+    assert_eq!(outcome.killed, Some(KillReason::Timeout(Duration::from_millis(300))));
     let pid: u32 = lines[0].parse().expect("a pid");
     assert!(wait_dead(pid), "grandchild {pid} still alive");
 }
 
 #[test]
 fn run_captured_keeps_both_streams() {
-    let captured = process::run_captured(&sh("printf 'a\\nb'; printf 'err' >&2; exit 4"))
-        .expect("the child starts");
+    let captured = process::run_captured(&sh("printf 'a\\nb'; printf 'err' >&2; exit 4")).expect("the child starts");
     assert_eq!(captured.outcome.exit_code, Some(4));
     assert_eq!(captured.stdout, b"a\nb");
     assert_eq!(captured.stderr, b"err");
@@ -237,13 +174,6 @@ fn a_child_that_closed_its_pipes_is_still_timed_out() {
     let spec = sh("echo bye; exec >/dev/null 2>&1; sleep 30").timeout(Duration::from_millis(500));
     let (outcome, lines, _) = run(&spec);
     assert_eq!(lines, vec!["bye"]);
-    assert_eq!(
-        outcome.killed,
-        Some(KillReason::Timeout(Duration::from_millis(500)))
-    );
-    assert!(
-        outcome.duration < Duration::from_secs(4),
-        "{:?}",
-        outcome.duration
-    );
+    assert_eq!(outcome.killed, Some(KillReason::Timeout(Duration::from_millis(500))));
+    assert!(outcome.duration < Duration::from_secs(4), "{:?}", outcome.duration);
 }

@@ -19,12 +19,8 @@ fn an_interrupt_stops_the_child_group() {
     });
     let started = Instant::now();
     let mut lines = Vec::new();
-    let outcome = process::run_streaming(
-        &spec,
-        &mut |line| lines.push(line.to_vec()),
-        &mut std::io::sink(),
-    )
-    .expect("the child starts");
+    let outcome = process::run_streaming(&spec, &mut |line| lines.push(line.to_vec()), &mut std::io::sink())
+        .expect("the child starts");
     trigger.join().expect("trigger thread");
     assert_eq!(outcome.killed, Some(KillReason::Interrupted));
     assert_eq!(outcome.signal, Some(15));

@@ -27,37 +27,21 @@ fn only_the_process_module_spawns() {
             let text = std::fs::read_to_string(file).expect("source file");
             text.lines().any(names_std_command)
         })
-        .map(|file| {
-            file.strip_prefix(&src)
-                .expect("under src")
-                .display()
-                .to_string()
-        })
+        .map(|file| file.strip_prefix(&src).expect("under src").display().to_string())
         .collect();
-    assert_eq!(
-        offenders,
-        Vec::<String>::new(),
-        "spawn through crate::process instead"
-    );
+    assert_eq!(offenders, Vec::<String>::new(), "spawn through crate::process instead");
 }
 
 /// `std::process::Command`, or `Command` imported from `std::process` on the same line.
 fn names_std_command(line: &str) -> bool {
-    line.contains("process::Command")
-        || (line.contains("std::process::{") && line.contains("Command"))
+    line.contains("process::Command") || (line.contains("std::process::{") && line.contains("Command"))
 }
 
 #[test]
 fn the_check_recognises_the_usual_spellings() {
     assert!(names_std_command("use std::process::Command;"));
-    assert!(names_std_command(
-        "use std::process::{Child, Command, Stdio};"
-    ));
-    assert!(names_std_command(
-        "let c = std::process::Command::new(\"git\");"
-    ));
+    assert!(names_std_command("use std::process::{Child, Command, Stdio};"));
+    assert!(names_std_command("let c = std::process::Command::new(\"git\");"));
     assert!(!names_std_command("use std::process::ExitCode;"));
-    assert!(!names_std_command(
-        "let cmd = clap::Command::new(\"git-dispatch\");"
-    ));
+    assert!(!names_std_command("let cmd = clap::Command::new(\"git-dispatch\");"));
 }

@@ -8,10 +8,7 @@ use git_dispatch::process::{self, ProcessSpec};
 const TEN_MB: usize = 10 * 1024 * 1024;
 
 fn sh(script: &str) -> ProcessSpec {
-    ProcessSpec::new("sh", std::env::temp_dir())
-        .arg("-c")
-        .arg(script)
-        .timeout(Duration::from_secs(120))
+    ProcessSpec::new("sh", std::env::temp_dir()).arg("-c").arg(script).timeout(Duration::from_secs(120))
 }
 
 /// 10 MB of 100-byte lines on stdout while 10 MB go to stderr, written concurrently.

@@ -22,14 +22,8 @@ pub(super) fn args(request: &AgentRequest<'_>) -> anyhow::Result<Vec<OsString>> 
     let schema = compact_schema(&request.run_dir.join("result.schema.json"))?;
     let mut args: Vec<OsString> = vec!["-p".into(), request.prompt.into()];
     args.extend(
-        [
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--dangerously-skip-permissions",
-            "--json-schema",
-        ]
-        .map(OsString::from),
+        ["--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions", "--json-schema"]
+            .map(OsString::from),
     );
     args.push(schema.into());
     args.push("--no-session-persistence".into());
@@ -39,18 +33,14 @@ pub(super) fn args(request: &AgentRequest<'_>) -> anyhow::Result<Vec<OsString>> 
 /// The schema file as one line of JSON.
 fn compact_schema(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let schema: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("parsing the result schema {}", path.display()))?;
+    let schema: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("parsing the result schema {}", path.display()))?;
     Ok(schema.to_string())
 }
 
 pub(super) fn observe(transcript: &mut Transcript, event: &ClaudeEvent) {
     match event {
-        ClaudeEvent::System {
-            subtype,
-            error_status,
-            ..
-        } => match subtype.as_deref() {
+        ClaudeEvent::System { subtype, error_status, .. } => match subtype.as_deref() {
             Some("init") => transcript.set_activity("starting"),
             Some("api_retry") => transcript.set_activity(match error_status {
                 Some(status) => format!("retrying after HTTP {status}"),
@@ -60,9 +50,7 @@ pub(super) fn observe(transcript: &mut Transcript, event: &ClaudeEvent) {
         },
         ClaudeEvent::Assistant { message, error } => {
             if let (Some(id), Some(usage)) = (&message.id, &message.usage) {
-                transcript
-                    .message_usage
-                    .insert(id.clone(), token_usage(usage));
+                transcript.message_usage.insert(id.clone(), token_usage(usage));
             }
             for block in &message.content {
                 observe_block(transcript, block, error.is_some());
@@ -109,15 +97,10 @@ fn observe_block(transcript: &mut Transcript, block: &ContentBlock, is_api_error
 /// Claude's usage in Codex's convention: cache reads and writes count as input.
 fn token_usage(usage: &ClaudeUsage) -> TokenUsage {
     TokenUsage {
-        input_tokens: usage.input_tokens
-            + usage.cache_read_input_tokens
-            + usage.cache_creation_input_tokens,
+        input_tokens: usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens,
         cached_input_tokens: usage.cache_read_input_tokens,
         output_tokens: usage.output_tokens,
-        reasoning_output_tokens: usage
-            .output_tokens_details
-            .as_ref()
-            .map_or(0, |details| details.thinking_tokens),
+        reasoning_output_tokens: usage.output_tokens_details.as_ref().map_or(0, |details| details.thinking_tokens),
     }
 }
 
@@ -127,16 +110,10 @@ pub(super) fn structured_result(transcript: &Transcript) -> Option<Judged> {
     let text = result.result.clone().map(String::into_bytes);
     if result.is_error == Some(true) {
         let message = result.result.as_deref().unwrap_or("no message");
-        return Some(Judged::blocked(
-            format!("the agent reported an error: {message}"),
-            text,
-        ));
+        return Some(Judged::blocked(format!("the agent reported an error: {message}"), text));
     }
     Some(match &result.structured_output {
-        None => Judged::blocked(
-            "the agent gave no structured result (structured_output is null)",
-            text,
-        ),
+        None => Judged::blocked("the agent gave no structured result (structured_output is null)", text),
         Some(value) => judge_value(value.clone()),
     })
 }

@@ -13,14 +13,8 @@ use super::{AgentRequest, TokenUsage};
 /// `exec --json --dangerously-bypass-approvals-and-sandbox -C <cwd> --output-schema <schema>
 /// -o <result> <prompt>` (the program itself not included).
 pub(super) fn args(request: &AgentRequest<'_>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = [
-        "exec",
-        "--json",
-        "--dangerously-bypass-approvals-and-sandbox",
-    ]
-    .into_iter()
-    .map(OsString::from)
-    .collect();
+    let mut args: Vec<OsString> =
+        ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox"].into_iter().map(OsString::from).collect();
     args.push("-C".into());
     args.push(request.cwd.into());
     args.push("--output-schema".into());
@@ -36,9 +30,9 @@ pub(super) fn observe(transcript: &mut Transcript, event: &CodexEvent) {
         CodexEvent::ThreadStarted { .. } | CodexEvent::TurnStarted => {
             transcript.set_activity("starting");
         }
-        CodexEvent::ItemStarted { item }
-        | CodexEvent::ItemUpdated { item }
-        | CodexEvent::ItemCompleted { item } => observe_item(transcript, item),
+        CodexEvent::ItemStarted { item } | CodexEvent::ItemUpdated { item } | CodexEvent::ItemCompleted { item } => {
+            observe_item(transcript, item)
+        }
         CodexEvent::TurnCompleted { usage } => {
             transcript.usage.add(&TokenUsage {
                 input_tokens: usage.input_tokens,
@@ -68,10 +62,7 @@ fn observe_item(transcript: &mut Transcript, item: &CodexItem) {
             transcript.set_activity(format!("$ {shown}"));
         }
         CodexItemDetails::FileChange { changes, .. } => {
-            let paths: Vec<String> = changes
-                .iter()
-                .map(|change| transcript.relative(&change.path))
-                .collect();
+            let paths: Vec<String> = changes.iter().map(|change| transcript.relative(&change.path)).collect();
             transcript.set_activity(format!("editing {}", paths.join(", ")));
         }
         CodexItemDetails::AgentMessage { text } | CodexItemDetails::Reasoning { text } => {
@@ -90,10 +81,7 @@ fn shell_body(command: &str) -> &str {
         .map(|rest| {
             rest.strip_prefix('"')
                 .and_then(|inner| inner.strip_suffix('"'))
-                .or_else(|| {
-                    rest.strip_prefix('\'')
-                        .and_then(|inner| inner.strip_suffix('\''))
-                })
+                .or_else(|| rest.strip_prefix('\'').and_then(|inner| inner.strip_suffix('\'')))
                 .unwrap_or(rest)
         })
         .unwrap_or(command)
@@ -116,10 +104,7 @@ mod tests {
 
     #[test]
     fn shell_wrappers_are_peeled_for_display() {
-        assert_eq!(
-            shell_body("/bin/bash -lc \"printf 'x' > a && cat a\""),
-            "printf 'x' > a && cat a"
-        );
+        assert_eq!(shell_body("/bin/bash -lc \"printf 'x' > a && cat a\""), "printf 'x' > a && cat a");
         assert_eq!(shell_body("bash -lc 'ls -la'"), "ls -la");
         assert_eq!(shell_body("cargo test"), "cargo test");
     }

@@ -12,22 +12,14 @@ pub enum AgentNotFound {
         "{program} not found on PATH: install it with `npm install -g {package}`, \
          or set {env} to its path"
     )]
-    NotOnPath {
-        program: String,
-        package: &'static str,
-        env: &'static str,
-    },
+    NotOnPath { program: String, package: &'static str, env: &'static str },
     #[error("{env} is set to {}, which is not an executable file", path.display())]
     BadOverride { env: &'static str, path: PathBuf },
 }
 
 /// Locates the program of `kind` from the process environment.
 pub fn locate(kind: AgentKind) -> Result<PathBuf, AgentNotFound> {
-    locate_with(
-        kind,
-        std::env::var_os(kind.override_env()).as_deref(),
-        std::env::var_os("PATH").as_deref(),
-    )
+    locate_with(kind, std::env::var_os(kind.override_env()).as_deref(), std::env::var_os("PATH").as_deref())
 }
 
 /// Locates the program of `kind` given the override variable's value and `PATH`.
@@ -45,10 +37,7 @@ pub fn locate_with(
             return if is_executable(&path) {
                 Ok(path)
             } else {
-                Err(AgentNotFound::BadOverride {
-                    env: kind.override_env(),
-                    path,
-                })
+                Err(AgentNotFound::BadOverride { env: kind.override_env(), path })
             };
         }
         Some(value) => value.to_owned(),
@@ -71,9 +60,7 @@ fn search_path(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path)
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(path).map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 #[cfg(not(unix))]

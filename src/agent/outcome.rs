@@ -13,12 +13,7 @@ pub(crate) struct Judged {
 
 impl Judged {
     pub(crate) fn blocked(reason: impl Into<String>, raw: Option<Vec<u8>>) -> Judged {
-        Judged {
-            result: StructuredResult::Blocked {
-                reason: reason.into(),
-            },
-            raw,
-        }
+        Judged { result: StructuredResult::Blocked { reason: reason.into() }, raw }
     }
 }
 
@@ -29,25 +24,16 @@ pub(crate) fn judge_result_text(bytes: &[u8]) -> Judged {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value) => judge_value(value),
-        Err(error) => Judged::blocked(
-            format!("the agent's result is not JSON ({error})"),
-            Some(bytes.to_vec()),
-        ),
+        Err(error) => Judged::blocked(format!("the agent's result is not JSON ({error})"), Some(bytes.to_vec())),
     }
 }
 
 /// Judges a result given as JSON: it must be an object.
 pub(crate) fn judge_value(value: Value) -> Judged {
     match value {
-        Value::Object(_) => Judged {
-            result: StructuredResult::Valid(value),
-            raw: None,
-        },
+        Value::Object(_) => Judged { result: StructuredResult::Valid(value), raw: None },
         Value::Null => Judged::blocked("the agent's result is null", None),
-        other => Judged::blocked(
-            "the agent's result is not a JSON object",
-            Some(other.to_string().into_bytes()),
-        ),
+        other => Judged::blocked("the agent's result is not a JSON object", Some(other.to_string().into_bytes())),
     }
 }
 
@@ -80,10 +66,7 @@ mod tests {
     #[test]
     fn an_object_is_valid() {
         let judged = judge_result_text(br#"{"result":"done"}"#);
-        assert_eq!(
-            judged.result,
-            StructuredResult::Valid(json!({"result": "done"}))
-        );
+        assert_eq!(judged.result, StructuredResult::Valid(json!({"result": "done"})));
         assert_eq!(judged.raw, None);
     }
 
@@ -97,19 +80,13 @@ mod tests {
     #[test]
     fn prose_is_blocked_and_kept() {
         let judged = judge_result_text(b"All done!");
-        assert_eq!(
-            reason(&judged),
-            "the agent's result is not JSON (expected value at line 1 column 1)"
-        );
+        assert_eq!(reason(&judged), "the agent's result is not JSON (expected value at line 1 column 1)");
         assert_eq!(judged.raw.as_deref(), Some(&b"All done!"[..]));
     }
 
     #[test]
     fn null_and_scalars_are_blocked() {
-        assert_eq!(
-            reason(&judge_result_text(b"null")),
-            "the agent's result is null"
-        );
+        assert_eq!(reason(&judge_result_text(b"null")), "the agent's result is null");
         let judged = judge_result_text(b"[1, 2]");
         assert_eq!(reason(&judged), "the agent's result is not a JSON object");
         assert_eq!(judged.raw.as_deref(), Some(&b"[1,2]"[..]));

@@ -27,10 +27,7 @@ pub enum QuotaVerdict {
     /// Below the gate.
     Under { used_percent: f64 },
     /// At or above the gate: blocked unless `--force`.
-    Over {
-        used_percent: f64,
-        reset_after_seconds: Option<u64>,
-    },
+    Over { used_percent: f64, reset_after_seconds: Option<u64> },
 }
 
 impl QuotaVerdict {
@@ -41,10 +38,7 @@ impl QuotaVerdict {
             QuotaVerdict::Under { used_percent } => {
                 format!("Codex 5h window at {used_percent}% (< {gate_percent}% gate)")
             }
-            QuotaVerdict::Over {
-                used_percent,
-                reset_after_seconds,
-            } => {
+            QuotaVerdict::Over { used_percent, reset_after_seconds } => {
                 let seconds = reset_after_seconds.unwrap_or(0);
                 format!(
                     "Codex 5h window at {used_percent}% (>= {gate_percent}% gate); reset in \
@@ -92,38 +86,25 @@ pub fn check_quota(gate_percent: f64) -> QuotaVerdict {
 /// The gate against `source`.
 pub fn check_quota_with(gate_percent: f64, source: &QuotaSource) -> QuotaVerdict {
     if gate_percent <= 0.0 {
-        return QuotaVerdict::Skipped {
-            reason: "the gate is off (0%)".to_string(),
-        };
+        return QuotaVerdict::Skipped { reason: "the gate is off (0%)".to_string() };
     }
     match ask(source) {
         Ok((used_percent, reset_after_seconds)) if used_percent >= gate_percent => {
-            QuotaVerdict::Over {
-                used_percent,
-                reset_after_seconds,
-            }
+            QuotaVerdict::Over { used_percent, reset_after_seconds }
         }
         Ok((used_percent, _)) => QuotaVerdict::Under { used_percent },
-        Err(error) => QuotaVerdict::Skipped {
-            reason: format!("{error:#}"),
-        },
+        Err(error) => QuotaVerdict::Skipped { reason: format!("{error:#}") },
     }
 }
 
 /// `(used_percent, reset_after_seconds)` of the primary window.
 fn ask(source: &QuotaSource) -> anyhow::Result<(f64, Option<u64>)> {
     let token = access_token(source)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(source.timeout))
-        .build()
-        .into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(source.timeout)).build().into();
     let body = agent
         .get(&source.url)
         .header("Authorization", &format!("Bearer {token}"))
-        .header(
-            "User-Agent",
-            concat!("git-dispatch/", env!("CARGO_PKG_VERSION")),
-        )
+        .header("User-Agent", concat!("git-dispatch/", env!("CARGO_PKG_VERSION")))
         .call()
         .with_context(|| format!("asking {}", source.url))?
         .body_mut()
@@ -137,8 +118,7 @@ fn access_token(source: &QuotaSource) -> anyhow::Result<String> {
         bail!("neither CODEX_HOME nor HOME is set");
     };
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let auth: Value =
-        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let auth: Value = serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
     match auth.pointer("/tokens/access_token").and_then(Value::as_str) {
         Some(token) if !token.is_empty() => Ok(token.to_string()),
         _ => bail!("{} has no tokens.access_token", path.display()),

@@ -52,10 +52,8 @@ fn process_spec(request: &AgentRequest<'_>) -> anyhow::Result<ProcessSpec> {
     let mut argv: Vec<OsString> = request.wrapper.clone();
     argv.push(request.program.clone().into());
     argv.extend(agent_args);
-    let mut spec = ProcessSpec::new(argv.remove(0), request.cwd)
-        .args(argv)
-        .timeout(request.timeout)
-        .heartbeat(request.heartbeat);
+    let mut spec =
+        ProcessSpec::new(argv.remove(0), request.cwd).args(argv).timeout(request.timeout).heartbeat(request.heartbeat);
     spec.env = request.extra_env.clone();
     Ok(spec)
 }
@@ -71,10 +69,7 @@ fn probe_version(request: &AgentRequest<'_>) -> Option<String> {
         return None;
     }
     let text = String::from_utf8_lossy(&captured.stdout);
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_string)
+    text.lines().map(str::trim).find(|line| !line.is_empty()).map(str::to_string)
 }
 
 /// What the streaming phase produced.
@@ -84,18 +79,12 @@ struct Streamed {
     stderr_tail: Vec<u8>,
 }
 
-fn stream(
-    request: &AgentRequest<'_>,
-    spec: &ProcessSpec,
-    status: &LiveStatus,
-) -> anyhow::Result<Streamed> {
+fn stream(request: &AgentRequest<'_>, spec: &ProcessSpec, status: &LiveStatus) -> anyhow::Result<Streamed> {
     let events_path = request.run_dir.join("events.jsonl");
-    let mut events = File::create(&events_path)
-        .with_context(|| format!("creating {}", events_path.display()))?;
+    let mut events = File::create(&events_path).with_context(|| format!("creating {}", events_path.display()))?;
     let stderr_path = request.run_dir.join("stderr.txt");
     let mut stderr = TailingFile {
-        file: File::create(&stderr_path)
-            .with_context(|| format!("creating {}", stderr_path.display()))?,
+        file: File::create(&stderr_path).with_context(|| format!("creating {}", stderr_path.display()))?,
         tail: Vec::new(),
     };
     let mut transcript = Transcript::new(request.worktree);
@@ -108,10 +97,7 @@ fn stream(
                 write_error = write_line(&mut events, &mut line_buffer, line).err();
             }
             transcript.observe(&parse_line(request.kind, line));
-            status.update(
-                transcript.activity.as_deref(),
-                transcript.tokens_so_far().total(),
-            );
+            status.update(transcript.activity.as_deref(), transcript.tokens_so_far().total());
         },
         &mut stderr,
     );
@@ -119,11 +105,7 @@ fn stream(
     if let Some(error) = write_error {
         return Err(error).with_context(|| format!("writing {}", events_path.display()));
     }
-    Ok(Streamed {
-        outcome,
-        transcript,
-        stderr_tail: stderr.tail,
-    })
+    Ok(Streamed { outcome, transcript, stderr_tail: stderr.tail })
 }
 
 /// Appends one event line with its newline in one write (unbuffered: a reader of the run folder
@@ -180,12 +162,7 @@ fn missing_reason(outcome: &Outcome, transcript: &Transcript) -> String {
 
 /// Writes `result.json` (Codex's valid `-o` file is kept as Codex wrote it) and, for an
 /// unusable result, `result.raw.txt` with what the agent gave.
-fn write_result(
-    kind: AgentKind,
-    result_path: &Path,
-    raw_path: &Path,
-    judged: &Judged,
-) -> anyhow::Result<()> {
+fn write_result(kind: AgentKind, result_path: &Path, raw_path: &Path, judged: &Judged) -> anyhow::Result<()> {
     match &judged.result {
         StructuredResult::Valid(_) if kind == AgentKind::Codex => {}
         StructuredResult::Valid(value) => write_json(result_path, value)?,
@@ -209,8 +186,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
-    std::fs::write(&temporary, bytes)
-        .with_context(|| format!("writing {}", Path::new(&temporary).display()))?;
+    std::fs::write(&temporary, bytes).with_context(|| format!("writing {}", Path::new(&temporary).display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
 }
 
@@ -231,19 +207,13 @@ fn report(
     result: StructuredResult,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> AgentReport {
-    let Streamed {
-        outcome,
-        mut transcript,
-        ..
-    } = streamed;
+    let Streamed { outcome, mut transcript, .. } = streamed;
     if let StructuredResult::Blocked { reason } = &result {
         if reason == claude::ROOT_REFUSAL {
             transcript.push_error(claude::ROOT_REFUSAL);
         }
     }
-    let watchdog = outcome
-        .killed
-        .filter(|reason| *reason != KillReason::Interrupted);
+    let watchdog = outcome.killed.filter(|reason| *reason != KillReason::Interrupted);
     AgentReport {
         kind: request.kind,
         argv: spec.display_argv(),

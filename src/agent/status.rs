@@ -67,13 +67,7 @@ impl LiveStatus {
                 }
             }
         });
-        LiveStatus {
-            running: Some(Running {
-                shared,
-                stop,
-                ticker,
-            }),
-        }
+        LiveStatus { running: Some(Running { shared, stop, ticker }) }
     }
 
     /// New facts from the event stream; redrawn at most every 100 ms.
@@ -86,9 +80,7 @@ impl LiveStatus {
         };
         shown.activity = activity.map(str::to_string);
         shown.tokens = tokens;
-        let due = shown
-            .drawn_at
-            .is_none_or(|drawn| drawn.elapsed() >= MIN_REDRAW_GAP);
+        let due = shown.drawn_at.is_none_or(|drawn| drawn.elapsed() >= MIN_REDRAW_GAP);
         if due {
             shown.draw();
         }
@@ -126,13 +118,8 @@ impl Drop for LiveStatus {
 
 impl Shown {
     fn draw(&mut self) {
-        let line = status_line(
-            &self.label,
-            self.started.elapsed(),
-            self.activity.as_deref(),
-            self.tokens,
-            terminal_width(),
-        );
+        let line =
+            status_line(&self.label, self.started.elapsed(), self.activity.as_deref(), self.tokens, terminal_width());
         let _ = write!(self.out, "\r{line}{CLEAR_TO_END}");
         let _ = self.out.flush();
         self.drawn_at = Some(Instant::now());
@@ -140,13 +127,7 @@ impl Shown {
 }
 
 /// `codex 1m05s 12.3k tokens | $ cargo test`, cut to `width - 1` characters.
-pub fn status_line(
-    label: &str,
-    elapsed: Duration,
-    activity: Option<&str>,
-    tokens: u64,
-    width: usize,
-) -> String {
+pub fn status_line(label: &str, elapsed: Duration, activity: Option<&str>, tokens: u64, width: usize) -> String {
     let mut line = format!("{label} {}", format_elapsed(elapsed));
     if tokens > 0 {
         line.push_str(&format!(" {} tokens", format_tokens(tokens)));
@@ -202,10 +183,7 @@ pub fn format_tokens(tokens: u64) -> String {
 
 /// At most `max` characters; a cut line ends with `...`.
 pub fn shorten(text: &str, max: usize) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if one_line.chars().count() <= max {
         return one_line;
     }
@@ -215,11 +193,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 
 /// `$COLUMNS`, else 80.
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .filter(|&width: &usize| width > 0)
-        .unwrap_or(80)
+    std::env::var("COLUMNS").ok().and_then(|value| value.parse().ok()).filter(|&width: &usize| width > 0).unwrap_or(80)
 }
 
 #[cfg(test)]
@@ -255,13 +229,7 @@ mod tests {
 
     #[test]
     fn the_line_shows_time_tokens_and_activity_within_the_width() {
-        let line = status_line(
-            "codex",
-            Duration::from_secs(65),
-            Some("$ cargo test"),
-            12_345,
-            80,
-        );
+        let line = status_line("codex", Duration::from_secs(65), Some("$ cargo test"), 12_345, 80);
         assert_eq!(line, "codex 1m05s 12.3k tokens | $ cargo test");
         let long = status_line("codex", Duration::ZERO, Some(&"x".repeat(200)), 0, 40);
         assert_eq!(long.chars().count(), 39);

@@ -27,10 +27,7 @@ pub(crate) struct Transcript {
 
 impl Transcript {
     pub(crate) fn new(worktree: &Path) -> Transcript {
-        Transcript {
-            worktree: worktree.to_path_buf(),
-            ..Transcript::default()
-        }
+        Transcript { worktree: worktree.to_path_buf(), ..Transcript::default() }
     }
 
     pub(crate) fn observe(&mut self, event: &AgentEvent) {
@@ -100,10 +97,7 @@ mod tests {
     fn replay(kind: AgentKind, stream: &[u8]) -> (Transcript, Vec<Option<String>>) {
         let mut transcript = Transcript::new(Path::new(WORKTREE));
         let mut activities = Vec::new();
-        for line in stream
-            .split(|&byte| byte == b'\n')
-            .filter(|line| !line.is_empty())
-        {
+        for line in stream.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
             transcript.observe(&parse_line(kind, line));
             activities.push(transcript.activity.clone());
         }
@@ -156,10 +150,7 @@ mod tests {
     fn errors_are_kept_once_and_raw_lines_for_diagnostics() {
         let stream = include_bytes!("../../tests/data/agents/codex-events-http500.jsonl");
         let (mut transcript, _) = replay(AgentKind::Codex, stream);
-        assert_eq!(
-            transcript.errors,
-            ["We’re currently experiencing high demand, which may cause temporary errors."]
-        );
+        assert_eq!(transcript.errors, ["We’re currently experiencing high demand, which may cause temporary errors."]);
         transcript.observe(&parse_line(AgentKind::Codex, b"not json"));
         assert_eq!(transcript.raw_lines, ["not json"]);
     }

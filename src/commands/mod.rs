@@ -1,5 +1,6 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
+// pub mod dispatch; (enabled once workspace and guard land)
 pub mod run;
 
 use std::io::Write;

@@ -49,14 +49,22 @@ pub struct Summary {
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let dispatches = args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()?;
+    if !args.dry_run {
+        for dispatch in &dispatches {
+            crate::agent::locate(dispatch.agent)?;
+        }
+        crate::process::install_interrupt_handler()?;
+    }
+    let outcomes = run_all(&dispatches, args);
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
-    for dispatch in &dispatches {
-        let (run_dir, verdict) = if args.dry_run {
-            dry_run(dispatch, args)?
-        } else {
-            anyhow::bail!("dispatching an agent is not available yet; use --dry-run")
-        };
+    for outcome in outcomes {
+        let (run_dir, verdict) = outcome?;
+        if verdict.exit_code == exit::CANNOT_START {
+            if let Some(message) = verdict.messages.iter().rev().find(|m| m.starts_with("ERROR")) {
+                eprintln!("error: {message} (run folder {})", run_dir.path.display());
+            }
+        }
         worst = worst.max(verdict.exit_code);
         summaries.push(Summary {
             run_id: run_dir.id.clone(),
@@ -68,8 +76,62 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             messages: verdict.messages.clone(),
         });
     }
+    if summaries.len() > 1 {
+        eprint!("{}", summary_table(&summaries));
+    }
     print_summaries(&summaries, args.json, stdout)?;
     Ok(worst)
+}
+
+/// Run every dispatch, at most `args.jobs` at once; results in packet order.
+/// One finished dispatch: its run folder and verdict.
+type Finished = anyhow::Result<(RunDir, Verdict)>;
+
+fn run_all(dispatches: &[Dispatch], args: &RunArgs) -> Vec<Finished> {
+    let run_one = |dispatch: &Dispatch| if args.dry_run { dry_run(dispatch, args) } else { anyhow::bail!("not yet") };
+    let jobs = args.jobs.max(1).min(dispatches.len().max(1));
+    if jobs == 1 {
+        return dispatches.iter().map(run_one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Finished>>> =
+        dispatches.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(dispatch) = dispatches.get(index) else { break };
+                let outcome = run_one(dispatch);
+                *slots[index].lock().expect("a slot is only written by one thread") = Some(outcome);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| Err(anyhow::anyhow!("a dispatch thread panicked")))
+        })
+        .collect()
+}
+
+/// One line per run: id, mode, exit code, verdict.
+fn summary_table(summaries: &[Summary]) -> String {
+    let width = summaries.iter().map(|s| s.run_id.len()).max().unwrap_or(6).max(6);
+    let mut out = format!("{:<width$}  {:<11}  {:>4}  {}\n", "RUN", "MODE", "EXIT", "VERDICT");
+    for summary in summaries {
+        let verdict = match summary.exit_code {
+            0 if summary.offered => "offered",
+            0 => "ok, nothing offered",
+            2 => "blocked",
+            1 => "could not start",
+            _ => "violation",
+        };
+        out.push_str(&format!(
+            "{:<width$}  {:<11}  {:>4}  {}\n",
+            summary.run_id, summary.mode, summary.exit_code, verdict
+        ));
+    }
+    out
 }
 
 fn print_summaries(summaries: &[Summary], json: bool, stdout: &mut dyn Write) -> anyhow::Result<()> {
@@ -178,6 +240,7 @@ fn dry_run(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, Verdi
     verdict.stage = "done".to_string();
     verdict.messages.push("Dry run: no worktree was created and no agent was called.".to_string());
     run_dir.write_json("policy.json", &verdict)?;
+    run_dir.write("result.md", artifacts::render_result_md(&verdict, &[], &result).as_bytes())?;
     Ok((run_dir, verdict))
 }
 

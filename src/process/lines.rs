@@ -10,12 +10,7 @@ pub(super) struct LineSplitter {
 
 impl LineSplitter {
     pub(super) fn new(cap: usize) -> LineSplitter {
-        LineSplitter {
-            line: Vec::new(),
-            cap,
-            overflowed: false,
-            truncated_lines: 0,
-        }
+        LineSplitter { line: Vec::new(), cap, overflowed: false, truncated_lines: 0 }
     }
 
     /// Feeds `chunk`; every completed line (without its `\n`) goes to `emit`.
@@ -76,10 +71,7 @@ mod tests {
     #[test]
     fn lines_across_chunks_are_joined() {
         let (lines, truncated) = split(&[b"ab", b"c\nd", b"e\n\nf"], 100);
-        assert_eq!(
-            lines,
-            vec![b"abc".to_vec(), b"de".to_vec(), b"".to_vec(), b"f".to_vec()]
-        );
+        assert_eq!(lines, vec![b"abc".to_vec(), b"de".to_vec(), b"".to_vec(), b"f".to_vec()]);
         assert_eq!(truncated, 0);
     }
 

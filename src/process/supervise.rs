@@ -55,21 +55,12 @@ impl Drop for Guarded {
 }
 
 /// Runs `spec`, handing stdout and stderr chunks to the sinks as they arrive.
-pub(super) fn run(
-    spec: &ProcessSpec,
-    on_stdout: &mut Sink<'_>,
-    on_stderr: &mut Sink<'_>,
-) -> anyhow::Result<Outcome> {
+pub(super) fn run(spec: &ProcessSpec, on_stdout: &mut Sink<'_>, on_stderr: &mut Sink<'_>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let mut guarded = Guarded {
-        child: spawn(spec)?,
-        status: None,
-    };
+    let mut guarded = Guarded { child: spawn(spec)?, status: None };
     let receiver = start_readers(&mut guarded.child)?;
     let killed = watch(spec, &mut guarded, &receiver, on_stdout, on_stderr, started)?;
-    let status = guarded
-        .status
-        .expect("watch returns only after the child was reaped");
+    let status = guarded.status.expect("watch returns only after the child was reaped");
     Ok(Outcome {
         exit_code: status.code(),
         signal: group::exit_signal(&status),
@@ -81,12 +72,7 @@ pub(super) fn run(
 
 fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
     let mut command = Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .current_dir(&spec.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(&spec.args).current_dir(&spec.cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for key in &spec.env_remove {
         command.env_remove(key);
     }
@@ -94,13 +80,7 @@ fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
         command.env(key, value);
     }
     group::own_group(&mut command);
-    command.spawn().with_context(|| {
-        format!(
-            "starting {} in {}",
-            spec.program.to_string_lossy(),
-            spec.cwd.display()
-        )
-    })
+    command.spawn().with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
 }
 
 fn start_readers(child: &mut Child) -> anyhow::Result<Receiver<Piped>> {
@@ -169,10 +149,7 @@ fn watch(
                 Err(RecvTimeoutError::Disconnected) => pipes_open = false,
             }
         } else if guarded.status.is_none() {
-            guarded.status = guarded
-                .child
-                .wait_timeout(TICK)
-                .context("waiting for the child")?;
+            guarded.status = guarded.child.wait_timeout(TICK).context("waiting for the child")?;
         }
         let now = Instant::now();
         if now.duration_since(last_check) < TICK && pipes_open {
@@ -198,9 +175,7 @@ fn watch(
                 Some(reason) => {
                     killed = Some(reason);
                     group::signal(&mut guarded.child, GroupSignal::Terminate);
-                    Stopping::Terminated {
-                        kill_at: now + spec.grace,
-                    }
+                    Stopping::Terminated { kill_at: now + spec.grace }
                 }
                 None => Stopping::No,
             },
@@ -214,12 +189,7 @@ fn watch(
 }
 
 /// The reason to stop the child now, if any: interrupt first, then timeout, then heartbeat.
-fn expired(
-    spec: &ProcessSpec,
-    started: Instant,
-    last_stdout: Instant,
-    now: Instant,
-) -> Option<KillReason> {
+fn expired(spec: &ProcessSpec, started: Instant, last_stdout: Instant, now: Instant) -> Option<KillReason> {
     if interrupted() {
         return Some(KillReason::Interrupted);
     }

@@ -34,11 +34,7 @@ impl Fixture {
         std::fs::create_dir_all(&worktree).expect("worktree dir");
         std::fs::create_dir_all(&run_dir).expect("run dir");
         std::fs::write(run_dir.join("result.schema.json"), SCHEMA).expect("schema");
-        Fixture {
-            dir,
-            worktree,
-            run_dir,
-        }
+        Fixture { dir, worktree, run_dir }
     }
 
     /// Writes an executable `sh` script named `name` whose body follows a prelude that answers
@@ -93,8 +89,7 @@ impl Fixture {
     }
 
     pub fn read_run_file(&self, name: &str) -> String {
-        std::fs::read_to_string(self.run_dir.join(name))
-            .unwrap_or_else(|error| panic!("{name}: {error}"))
+        std::fs::read_to_string(self.run_dir.join(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
     }
 
     pub fn result_json(&self) -> serde_json::Value {
@@ -120,9 +115,7 @@ pub fn is_dead(pid: u32) -> bool {
     let status = Path::new("/proc").join(pid.to_string()).join("status");
     match std::fs::read_to_string(status) {
         Err(_) => true,
-        Ok(text) => text
-            .lines()
-            .any(|line| line.starts_with("State:") && line.contains('Z')),
+        Ok(text) => text.lines().any(|line| line.starts_with("State:") && line.contains('Z')),
     }
 }
 

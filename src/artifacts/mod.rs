@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use crate::packet::Mode;
 
+pub mod report;
+pub use report::{render_result_md, ChangeRecord, ChangesFile, RunRecord};
+
 /// The folder, below WORKDIR, that holds the run folders (the seed's place).
 pub const RUNS_SUBDIR: &str = ".codex-dispatch/runs";
 /// The line added to `.git/info/exclude` so run folders never show up as untracked files.

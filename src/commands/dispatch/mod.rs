@@ -1,0 +1,383 @@
+//! One dispatch, end to end: run folder -> dirty-overlap check -> quota gate -> base -> worktree ->
+//! SETUP -> agent -> guard -> snapshot -> changed set and patch -> `--verify` -> verdict -> artifacts
+//! -> offer (keep the branch) or not (delete it).
+//!
+//! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
+//! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::run::{create_run_dir, initial_verdict, write_inputs, Dispatch};
+use crate::agent::{self, AgentKind, AgentReport, StructuredResult};
+use crate::artifacts::{self, ChangeRecord, ChangesFile, RunDir, RunRecord};
+use crate::changes::Change;
+use crate::cli::RunArgs;
+use crate::guard;
+use crate::policy::{self, exit, AgentFacts, Facts, Verdict};
+use crate::process::{self, ProcessSpec};
+use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
+
+mod verify;
+
+/// The state of one dispatch while it runs.
+struct Run<'a> {
+    dispatch: &'a Dispatch,
+    args: &'a RunArgs,
+    run_dir: RunDir,
+    verdict: Verdict,
+    record: RunRecord,
+    result: serde_json::Value,
+    changes: Vec<ChangeRecord>,
+    clock: Instant,
+}
+
+/// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
+/// folder records what happened and the verdict carries the exit code.
+pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, Verdict)> {
+    let run_dir = create_run_dir(dispatch, args)?;
+    let verdict = initial_verdict(dispatch, &run_dir);
+    let record = RunRecord {
+        run_id: run_dir.id.clone(),
+        repository: dispatch.repo_root.display().to_string(),
+        workdir: dispatch.packet.workdir.display().to_string(),
+        packet: dispatch.packet_path.display().to_string(),
+        mode: dispatch.packet.mode.to_string(),
+        agent: dispatch.agent.program_name().to_string(),
+        pid: std::process::id(),
+        started_at: now(),
+        ..RunRecord::default()
+    };
+    let mut run = Run { dispatch, args, run_dir, verdict, record, result: serde_json::Value::Null, changes: Vec::new(), clock: Instant::now() };
+    if let Err(err) = run.execute() {
+        run.fail(&err);
+    }
+    run.finish()?;
+    Ok((run.run_dir, run.verdict))
+}
+
+fn now() -> String {
+    chrono::Local::now().to_rfc3339()
+}
+
+fn hex(id: gix::ObjectId) -> String {
+    id.to_hex().to_string()
+}
+
+impl Run<'_> {
+    /// Record the stage about to start in run.json and policy.json.
+    fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
+        let elapsed = self.clock.elapsed().as_millis() as u64;
+        if !self.record.stage.is_empty() {
+            self.record.durations_ms.insert(self.record.stage.clone(), elapsed);
+        }
+        self.clock = Instant::now();
+        self.record.stage = stage.to_string();
+        self.verdict.stage = stage.to_string();
+        self.run_dir.write_json("run.json", &self.record)?;
+        self.run_dir.write_json("policy.json", &self.verdict)
+    }
+
+    fn workspace_options(&self) -> WorkspaceOptions {
+        WorkspaceOptions {
+            worktrees_root: std::env::var_os("GIT_DISPATCH_WORKTREES").map(PathBuf::from),
+            fresh: self.args.fresh,
+            pool_size: std::env::var("GIT_DISPATCH_POOL_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
+        }
+    }
+
+    fn execute(&mut self) -> anyhow::Result<()> {
+        self.stage("inputs")?;
+        write_inputs(self.dispatch, &self.run_dir)?;
+        self.run_dir.write("pre-status.txt", self.status_text()?.as_bytes())?;
+        self.run_dir.write("pre-diff-stat.txt", guard::diff_stat(&self.dispatch.repo_root)?.as_bytes())?;
+
+        self.stage("base")?;
+        let base = workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref())?;
+        self.verdict.dirty_file_count_before = base.dirty_paths.len();
+        self.verdict.base_commit = Some(hex(base.commit));
+        self.record.base_commit = Some(hex(base.commit));
+        self.record.base_includes_uncommitted = base.includes_uncommitted;
+        if self.blocked_by_dirty_overlap(&base.dirty_paths) || self.blocked_by_quota() {
+            return Ok(());
+        }
+
+        self.stage("guard-before")?;
+        let guard_scope = self.guard_scope()?;
+        let before = guard::capture(&guard_scope)?;
+
+        self.stage("worktree")?;
+        let options = self.workspace_options();
+        let ws = workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options)?;
+        self.record.branch = Some(ws.branch.clone());
+        self.record.worktree = Some(ws.path.display().to_string());
+        self.record.warm_start = ws.warm;
+        self.verdict.branch = Some(ws.branch.clone());
+        let outcome = self.in_worktree(&ws, &guard_scope, &before);
+        let offered = outcome.is_ok() && self.verdict.offered;
+        self.release(&ws, &options, offered);
+        outcome
+    }
+
+    /// Everything that happens while the worktree exists.
+    fn in_worktree(&mut self, ws: &Workspace, guard_scope: &guard::GuardScope, before: &guard::Fingerprint) -> anyhow::Result<()> {
+        let cwd = if self.dispatch.workdir_in_repo.is_empty() { ws.path.clone() } else { ws.path.join(&self.dispatch.workdir_in_repo) };
+        if !self.dispatch.packet.setup.is_empty() {
+            self.stage("setup")?;
+            if !self.run_setup(&cwd)? {
+                return Ok(());
+            }
+        }
+        self.stage("agent")?;
+        let report = self.run_agent(ws, &cwd)?;
+
+        self.stage("guard-after")?;
+        let after = guard::capture(guard_scope)?;
+        let guard_report = guard::compare(before, &after);
+        if !guard_report.git_dir_tampered.is_empty() {
+            guard::restore(guard_scope, before, &after, &guard_report, &self.run_dir.path)?;
+        }
+
+        self.stage("snapshot")?;
+        let snapshot = workspace::snapshot(ws)?;
+        self.verdict.result_commit = Some(hex(snapshot.result_commit));
+        self.record.result_commit = Some(hex(snapshot.result_commit));
+        self.verdict.ignored_written = snapshot.ignored_written.clone();
+
+        self.stage("changes")?;
+        let repo = gix::open(&self.dispatch.common_dir).context("cannot open the repository")?;
+        let changes = crate::changes::changed_set(&repo, ws.base_commit, snapshot.result_commit)?;
+        let patch = crate::patch::render(&repo, ws.base_commit, snapshot.result_commit)?;
+        self.run_dir.write("result.patch", &patch)?;
+        self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
+        self.write_changes(ws, &snapshot, &changes)?;
+
+        let verification_failed = if self.args.verify {
+            self.stage("verify")?;
+            Some(verify::run_verification(&self.dispatch.packet.verification, &cwd, self.dispatch.timeout_sec, &self.run_dir)?)
+        } else {
+            None
+        };
+
+        self.stage("verdict")?;
+        let facts = Facts {
+            mode: self.dispatch.packet.mode,
+            scope: &self.dispatch.scope,
+            workdir_in_repo: &self.dispatch.workdir_in_repo,
+            changes: &changes,
+            agent: agent_facts(&report),
+            git_dir_tampered: guard_report.git_dir_tampered,
+            main_checkout_changed: guard_report.main_checkout_changed,
+            sensitive: Vec::new(),
+            verification_failed,
+        };
+        policy::judge(&mut self.verdict, &facts);
+        Ok(())
+    }
+
+    fn write_changes(&mut self, ws: &Workspace, snapshot: &workspace::Snapshot, changes: &[Change]) -> anyhow::Result<()> {
+        let records: Vec<ChangeRecord> = changes
+            .iter()
+            .map(|change| {
+                let in_scope = !self.dispatch.packet.mode.is_read_only() && policy::change_in_scope(&self.dispatch.scope, change);
+                ChangeRecord::new(change, in_scope)
+            })
+            .collect();
+        let file = ChangesFile {
+            base: hex(ws.base_commit),
+            result: hex(snapshot.result_commit),
+            changes: records.clone(),
+            ignored_written: snapshot.ignored_written.clone(),
+        };
+        self.run_dir.write_json("changes.json", &file)?;
+        self.changes = records;
+        Ok(())
+    }
+
+    fn run_agent(&mut self, ws: &Workspace, cwd: &std::path::Path) -> anyhow::Result<AgentReport> {
+        let program = agent::locate(self.dispatch.agent)?;
+        let prompt = std::fs::read_to_string(self.run_dir.file("prompt.md")).context("cannot read prompt.md")?;
+        let request = agent::AgentRequest {
+            kind: self.dispatch.agent,
+            program,
+            cwd,
+            worktree: &ws.path,
+            prompt: &prompt,
+            run_dir: &self.run_dir.path,
+            timeout: Duration::from_secs(self.dispatch.timeout_sec),
+            heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
+            quiet: self.args.quiet || self.args.json || self.args.tasks.len() > 1,
+            wrapper: Vec::new(),
+            extra_env: Vec::new(),
+        };
+        let report = agent::run(&request)?;
+        self.record.agent_argv = report.argv.clone();
+        self.record.agent_version = report.version.clone();
+        self.record.token_usage = serde_json::to_value(&report.usage).ok();
+        Ok(report)
+    }
+
+    /// SETUP commands, in order, in the worktree; the first failure blocks the run (exit 2).
+    fn run_setup(&mut self, cwd: &std::path::Path) -> anyhow::Result<bool> {
+        for command in &self.dispatch.packet.setup {
+            let spec = ProcessSpec::new("sh", cwd).arg("-c").arg(command).timeout(Duration::from_secs(self.dispatch.timeout_sec));
+            let captured = process::run_captured(&spec)?;
+            if !captured.outcome.success() {
+                let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
+                self.block(format!("BLOCKED: SETUP command `{command}` failed ({:?}): {tail}", captured.outcome.exit_code));
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn blocked_by_dirty_overlap(&mut self, dirty: &[String]) -> bool {
+        if self.dispatch.packet.mode.is_read_only() || dirty.is_empty() {
+            return false;
+        }
+        let (inside, outside): (Vec<String>, Vec<String>) = dirty.iter().cloned().partition(|path| self.dispatch.scope.contains(path));
+        self.verdict.pre_existing_dirty_outside_scope = outside;
+        if inside.is_empty() || self.dispatch.allow_dirty_overlap {
+            return false;
+        }
+        self.verdict.dirty_overlap = inside;
+        self.block(
+            "BLOCKED: write scope overlaps existing dirty files. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk."
+                .to_string(),
+        );
+        true
+    }
+
+    fn blocked_by_quota(&mut self) -> bool {
+        if self.dispatch.agent != AgentKind::Codex {
+            return false;
+        }
+        match agent::check_quota(self.args.quota_gate) {
+            agent::QuotaVerdict::Over { used_percent, reset_after_seconds } if !self.args.force => {
+                let reset = reset_after_seconds.map(|s| format!("; resets in {s} s")).unwrap_or_default();
+                self.block(format!(
+                    "BLOCKED: Codex 5-hour usage is {used_percent:.1}%, at or above the quota gate of {}%{reset}. Pass --force to dispatch anyway.",
+                    self.args.quota_gate
+                ));
+                true
+            }
+            agent::QuotaVerdict::Over { used_percent, .. } => {
+                self.verdict.messages.push(format!("Quota gate overridden with --force at {used_percent:.1}% usage."));
+                false
+            }
+            agent::QuotaVerdict::Skipped { reason } => {
+                self.verdict.messages.push(format!("Quota gate skipped: {reason}"));
+                false
+            }
+            agent::QuotaVerdict::Under { .. } => false,
+        }
+    }
+
+    fn block(&mut self, message: String) {
+        self.verdict.blocked = true;
+        self.verdict.policy_violation = true;
+        self.verdict.exit_code = exit::BLOCKED;
+        self.verdict.messages.push(message);
+        self.result = serde_json::json!({"result": "blocked", "summary": "Blocked before the agent ran.", "risks": self.verdict.messages});
+    }
+
+    /// An internal error part way: the run folder says where it stopped; nothing is offered.
+    fn fail(&mut self, err: &anyhow::Error) {
+        let stage = self.record.stage.clone();
+        self.verdict.policy_violation = true;
+        self.verdict.offered = false;
+        let agent_ran = matches!(stage.as_str(), "agent" | "guard-after" | "snapshot" | "changes" | "verify" | "verdict");
+        self.verdict.exit_code = if agent_ran { exit::VIOLATION } else { exit::CANNOT_START };
+        self.verdict.messages.push(format!("ERROR at stage {stage}: {err:#}"));
+        self.verdict.stage = format!("failed at {stage}");
+        self.record.stage = self.verdict.stage.clone();
+    }
+
+    fn release(&mut self, ws: &Workspace, options: &WorkspaceOptions, offered: bool) {
+        if self.args.keep_worktree {
+            self.record.worktree_kept = true;
+            return;
+        }
+        let branch = if offered { Release::KeepBranch } else { Release::DeleteBranch };
+        if let Err(err) = workspace::release(ws, branch, options) {
+            self.verdict.messages.push(format!("WARNING: could not release the worktree {}: {err:#}", ws.path.display()));
+        }
+        if !offered {
+            self.verdict.branch = None;
+        }
+    }
+
+    fn status_text(&self) -> anyhow::Result<String> {
+        let status = guard::status_short(&self.dispatch.repo_root)?;
+        let prefixes = &self.args.ignore_status_prefix;
+        if prefixes.is_empty() {
+            return Ok(status);
+        }
+        let kept: Vec<&str> = status.lines().filter(|line| !prefixes.iter().any(|p| line.get(3..).is_some_and(|path| path.starts_with(p.as_str())))).collect();
+        Ok(kept.iter().map(|line| format!("{line}\n")).collect())
+    }
+
+    fn guard_scope(&self) -> anyhow::Result<guard::GuardScope> {
+        let repo = gix::open(&self.dispatch.repo_root).context("cannot open the repository")?;
+        let options = self.workspace_options();
+        Ok(guard::GuardScope {
+            common_dir: self.dispatch.common_dir.clone(),
+            user_root: self.dispatch.repo_root.clone(),
+            user_git_dir: std::fs::canonicalize(repo.git_dir()).unwrap_or_else(|_| repo.git_dir().to_path_buf()),
+            own_worktrees_root: workspace::worktrees_root(&options),
+        })
+    }
+
+    /// Write the closing artifacts: post-status files, result.md, policy.json, run.json.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let _ = self.stage("artifacts");
+        if let Ok(status) = self.status_text() {
+            self.run_dir.write("post-status.txt", status.as_bytes())?;
+        }
+        if let Ok(stat) = guard::diff_stat(&self.dispatch.repo_root) {
+            self.run_dir.write("post-diff-stat.txt", stat.as_bytes())?;
+        }
+        if let Ok(names) = guard::diff_name_only(&self.dispatch.repo_root) {
+            self.run_dir.write("post-diff-name-only.txt", names.as_bytes())?;
+        }
+        if self.result.is_null() {
+            self.result = self.run_dir.read_json("result.json").unwrap_or(serde_json::Value::Null);
+        }
+        if self.verdict.blocked && !self.run_dir.file("result.json").exists() {
+            self.run_dir.write_json("result.json", &self.result)?;
+        }
+        if !self.verdict.stage.starts_with("failed") {
+            self.verdict.stage = "done".to_string();
+            self.record.stage = "done".to_string();
+        }
+        self.record.ended_at = Some(now());
+        self.record.exit_code = Some(self.verdict.exit_code);
+        self.run_dir.write("result.md", artifacts::render_result_md(&self.verdict, &self.changes, &self.result).as_bytes())?;
+        self.run_dir.write_json("policy.json", &self.verdict)?;
+        self.run_dir.write_json("run.json", &self.record)
+    }
+}
+
+fn agent_facts(report: &AgentReport) -> AgentFacts {
+    let (result_problem, claimed) = match &report.result {
+        StructuredResult::Valid(value) => {
+            let claimed = value.get("changed_files").and_then(|files| files.as_array()).map(|files| {
+                files.iter().filter_map(|file| file.as_str().map(str::to_string)).collect::<Vec<_>>()
+            });
+            (None, claimed)
+        }
+        StructuredResult::Blocked { reason } => (Some(reason.clone()), None),
+    };
+    AgentFacts {
+        exit_code: report.exit_code,
+        watchdog_killed: report.watchdog_killed,
+        watchdog_reason: report.watchdog_reason.clone(),
+        interrupted: report.interrupted,
+        result_problem,
+        claimed,
+        errors: report.errors.clone(),
+    }
+}
