@@ -1,6 +1,7 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
 // pub mod dispatch; (enabled once workspace and guard land)
+pub mod completions;
 pub mod run;
 
 use std::io::Write;
@@ -11,6 +12,8 @@ use crate::cli::{Cli, Command};
 pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     match (cli.command, cli.run) {
         (Some(Command::Run(args)), _) | (None, Some(args)) => run::cmd_run(&args, stdout),
+        (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
+        (Some(Command::Man), _) => completions::cmd_man(stdout),
         (Some(other), _) => anyhow::bail!("`{}` is not available yet", command_name(&other)),
         (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),
     }
