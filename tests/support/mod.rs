@@ -2,5 +2,6 @@
 //! Each test crate uses a different subset, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fixtures;
 pub mod git;

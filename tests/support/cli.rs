@@ -1,0 +1,77 @@
+//! Running the built `git-dispatch` binary the way a user does, in a hermetic environment whose
+//! HOME, caches and worktrees live in the fixture's temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::fixtures::Fixture;
+use super::git::hermetic_env_with_home;
+
+/// The binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-dispatch"))
+}
+
+/// A command for the binary with the fixture's hermetic environment.
+pub fn command(fx: &Fixture) -> Command {
+    let mut command = Command::new(binary());
+    command.env_clear();
+    for (key, value) in hermetic_env_with_home(&fx.home) {
+        command.env(key, value);
+    }
+    command
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("XDG_CACHE_HOME", fx.root.join("cache"))
+        .env("GIT_DISPATCH_WORKTREES", fx.worktrees_root())
+        .env("GIT_DISPATCH_USAGE_URL", "http://127.0.0.1:9/unreachable")
+        .current_dir(&fx.repo)
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Run the binary with `args` in the fixture's repository.
+pub fn run(fx: &Fixture, args: &[&str]) -> Output {
+    command(fx).args(args).output().expect("git-dispatch can be spawned")
+}
+
+/// Write a packet file into the fixture's root (outside the repository) and return its path.
+pub fn write_packet(fx: &Fixture, name: &str, text: &str) -> PathBuf {
+    let path = fx.root.join(name);
+    std::fs::write(&path, text).expect("packet can be written");
+    path
+}
+
+/// A worker packet for the fixture's repository with the given WRITE SCOPE lines.
+pub fn worker_packet(repo: &Path, scope: &str) -> String {
+    format!(
+        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test for add().\n\nWRITE SCOPE:\n{scope}\n\nNON-GOALS:\n- Do not modify src/.\n\nVERIFICATION:\n- python3 -m pytest -q tests\n\nDELIVERABLE:\n- A passing test.\n",
+        repo.display()
+    )
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The last line printed on stdout (the run folder, by contract).
+pub fn last_line(output: &Output) -> String {
+    stdout(output).lines().last().unwrap_or_default().to_string()
+}
+
+/// The run folders below `<repo>/.codex-dispatch/runs`.
+pub fn run_dirs(repo: &Path) -> Vec<PathBuf> {
+    let root = repo.join(".codex-dispatch/runs");
+    let Ok(entries) = std::fs::read_dir(&root) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
+    dirs.sort();
+    dirs
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
