@@ -117,7 +117,7 @@ impl Emitter {
                 }
                 let uuid = self.uuid();
                 self.event(json!({
-                    "type": "system", "subtype": "init", "cwd": self.cwd, "session_id": THREAD_ID,
+                    "type": "system", "subtype": "init", "cwd": self.cwd.to_string_lossy(), "session_id": THREAD_ID,
                     "tools": tools, "mcp_servers": [], "model": CLAUDE_MODEL,
                     "permissionMode": "bypassPermissions", "apiKeySource": "none",
                     "claude_code_version": "2.1.332", "uuid": uuid,
@@ -159,7 +159,9 @@ impl Emitter {
             Activity::FileChange { changes, error, .. } => {
                 let changes: Vec<Value> = changes
                     .iter()
-                    .map(|(path, kind)| json!({"path": path, "kind": kind.name()}))
+                    .map(
+                        |(path, kind)| json!({"path": path.to_string_lossy(), "kind": kind.name()}),
+                    )
                     .collect();
                 let item = |status: &str| json!({"id": id, "type": "file_change", "changes": changes, "status": status});
                 self.event(json!({"type": "item.started", "item": item("in_progress")}))?;
@@ -192,9 +194,10 @@ impl Emitter {
                 ..
             } => {
                 let (name, input) = match written {
-                    Some((path, preview)) => {
-                        ("Write", json!({"file_path": path, "content": preview}))
-                    }
+                    Some((path, preview)) => (
+                        "Write",
+                        json!({"file_path": path.to_string_lossy(), "content": preview}),
+                    ),
                     None => (
                         "Bash",
                         json!({"command": command, "description": "fake agent step"}),

@@ -246,6 +246,12 @@ impl Runner {
     }
 
     fn file_outcome(&mut self, outcome: FileOutcome) -> Result<()> {
+        if let Activity::FileChange {
+            error: Some(error), ..
+        } = &outcome.activity
+        {
+            eprintln!("fake-agent: step {} failed: {error}", self.steps_run - 1);
+        }
         for path in &outcome.touched {
             if let Some(relative) = self.workspace.relative(path) {
                 self.touched.insert(relative);
@@ -266,7 +272,7 @@ impl Runner {
             })
             .collect();
         let record = json!({
-            "argv": self.invocation.argv, "cwd": self.invocation.cwd, "style": self.invocation.style.name(),
+            "argv": self.invocation.argv, "cwd": self.invocation.cwd.to_string_lossy(), "style": self.invocation.style.name(),
             "prompt": self.invocation.prompt, "schema_offered": self.invocation.schema_offered,
             "pid": std::process::id(), "ppid": nix::unistd::getppid().as_raw(), "env": env,
         });
