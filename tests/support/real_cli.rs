@@ -64,14 +64,20 @@ fn is_executable(path: &Path) -> bool {
 /// The real CLI's path: `GIT_DISPATCH_*_BIN`, else PATH, else /tmp/npmcache, else the install
 /// script's cache. Missing: prints "SKIPPED: ..." and returns `None`, but panics under `CI=true`.
 pub fn find(cli: Cli) -> Option<PathBuf> {
-    if let Some(path) = candidates(cli).into_iter().find(|path| is_executable(path)) {
-        return Some(path);
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    locate(cli, &candidates(cli), ci)
+}
+
+/// The first executable of `candidates`; when there is none, skip (`None`) or, with `ci`, panic.
+pub fn locate(cli: Cli, candidates: &[PathBuf], ci: bool) -> Option<PathBuf> {
+    if let Some(path) = candidates.iter().find(|path| is_executable(path)) {
+        return Some(path.clone());
     }
     let message = format!(
         "{} not installed (run scripts/install-agent-clis.sh)",
         cli.program()
     );
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if ci {
         panic!("{message}; CI=true makes a missing agent CLI a failure, not a skip");
     }
     eprintln!("SKIPPED: {message}");
@@ -298,5 +304,14 @@ impl Drop for Running {
         if self.is_running() {
             self.kill_group();
         }
+    }
+}
+
+/// The environment for `cli` against a server at `base_url` ([`codex_env`] or [`claude_env`]):
+/// what a test passes to the CLI, or to git-dispatch (`env_clear().envs(..)`).
+pub fn agent_env(cli: Cli, root: &Path, base_url: &str, bin: &Path) -> Vec<(String, OsString)> {
+    match cli {
+        Cli::Codex => codex_env(root, base_url, bin),
+        Cli::Claude => claude_env(root, base_url, bin),
     }
 }
