@@ -5,7 +5,7 @@
 //! an argv with `-p`/`--print` is claude, else the program name (`codex`, `claude`) decides.
 //! codex style runs in the `-C DIR` directory, writes JSONL like `codex exec --json`
 //! (`thread.started`, `turn.started`, `item.*`, `turn.completed` / `turn.failed`) and writes the final
-//! message to the `-o FILE`. claude style runs in its cwd, writes `stream-json` (`system/init`,
+//! message to the `-o FILE` (created empty at start when missing, as codex does). claude style runs in its cwd, writes `stream-json` (`system/init`,
 //! `assistant`, `user`, `result`) and puts the result in the last event's `structured_output` when
 //! `--json-schema` was given. `--version` prints the real CLI's version line.
 //! With `FAKE_AGENT_ROOT_CHECK=1`, claude style refuses `--dangerously-skip-permissions` as root
@@ -42,9 +42,9 @@
 //! | `setsid_daemon` | `pidfile`, `sleep_secs`=30, `stdio`=`inherit`/`null` | a double-forked daemon in its own session; the step returns once `pidfile` holds its pid |
 //! | `fork_bomb` | `max`, `sleep_secs`=30, `pidfile`? | a tree of exactly `max` sleeping processes; every pid appended to `pidfile` |
 //! | `kill_parent` | `signal`=`KILL` (`TERM`, `INT`, `HUP`) | signal the parent process |
-//! | `result` | `value` | the structured result to hand back (any JSON) |
+//! | `result` | `value` | the structured result to hand back (any JSON; `null` gives claude `structured_output: null`) |
 //! | `result_raw` | `text` | hand back this text verbatim (e.g. not JSON) |
-//! | `no_result` | | hand back nothing (codex: no `-o` file; claude: `structured_output: null`) |
+//! | `no_result` | | hand back nothing (codex: the `-o` file stays as it was, empty if it was missing; claude: no `structured_output` field) |
 //! | `exit` | `code`, `abrupt`=false | stop; closing events and result still written unless `abrupt` |
 //! | `fail` | `message` | a failed turn (codex `error` + `turn.failed`, claude `is_error: true`), exit 1 |
 //! | `record` | `path`, `env`=[] | write `{argv, cwd, style, prompt, schema_offered, pid, ppid, env}` as JSON |

@@ -205,3 +205,25 @@ fn shell_runs_in_the_cwd_and_its_output_and_exit_code_show_as_a_command() {
     );
     assert_eq!(tool_result["is_error"], true);
 }
+
+#[test]
+fn delete_dot_removes_the_working_directory_itself() {
+    let repo = ScratchRepo::new();
+    let run = run_codex(
+        &repo,
+        &json!([{"step": "delete", "path": "."}, {"step": "write", "path": "x", "content": "x"}]),
+    );
+    assert_eq!(run.code(), Some(0));
+    assert!(!repo.root.exists(), "the worktree is gone");
+    assert!(
+        run.stderr.contains("fake-agent: step 1 failed: opening"),
+        "stderr: {}",
+        run.stderr
+    );
+    let result: Value = serde_json::from_str(run.result_file.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        result["changed_files"],
+        json!(["x"]),
+        "the cwd itself is no changed file"
+    );
+}

@@ -87,18 +87,26 @@ fn result_raw_hands_back_text_that_is_not_json() {
     assert_eq!(codex.result_file.as_deref(), Some("all good, trust me"));
     let claude = run_claude(&repo, &steps);
     let result = claude.last_event();
-    assert_eq!(result["structured_output"], Value::Null);
+    assert_eq!(
+        result.get("structured_output"),
+        None,
+        "as the real claude: no field"
+    );
     assert_eq!(result["result"], "all good, trust me");
     assert_eq!(result["is_error"], false);
 }
 
 #[test]
-fn no_result_leaves_no_output_file_and_a_null_structured_output() {
+fn no_result_leaves_an_empty_output_file_and_no_structured_output() {
     let repo = ScratchRepo::new();
     let steps = json!([{"step": "no_result"}]);
     let codex = run_codex(&repo, &steps);
     assert_eq!(codex.code(), Some(0));
-    assert_eq!(codex.result_file, None);
+    assert_eq!(
+        codex.result_file.as_deref(),
+        Some(""),
+        "created empty at start, as codex does"
+    );
     assert_eq!(
         codex.event_types(),
         vec!["thread.started", "turn.started", "turn.completed"]
@@ -106,7 +114,41 @@ fn no_result_leaves_no_output_file_and_a_null_structured_output() {
     let claude = run_claude(&repo, &steps);
     assert_eq!(claude.code(), Some(0));
     assert_eq!(claude.event_types(), vec!["system", "result"]);
-    assert_eq!(claude.last_event()["structured_output"], Value::Null);
+    assert_eq!(claude.last_event().get("structured_output"), None);
+}
+
+#[test]
+fn a_null_result_value_gives_claude_a_null_structured_output() {
+    let repo = ScratchRepo::new();
+    let claude = run_claude(&repo, &json!([{"step": "result", "value": null}]));
+    assert_eq!(claude.event_types(), vec!["system", "assistant", "result"]);
+    assert_eq!(claude.last_event()["result"], "null");
+    assert_eq!(
+        claude.last_event().get("structured_output"),
+        Some(&Value::Null)
+    );
+}
+
+#[test]
+fn an_existing_output_file_is_replaced_by_a_result_and_kept_by_a_failure() {
+    let repo = ScratchRepo::new();
+    let stale = repo.base().join("result.json");
+    let plan = write_plan(&repo.base(), &json!([{"step": "fail", "message": "boom"}]));
+    std::fs::write(&stale, "stale").unwrap();
+    let failed = collect(
+        &mut fake_agent::codex_command(&repo.root, &plan, &stale),
+        Some(&stale),
+    );
+    assert_eq!(failed.result_file.as_deref(), Some("stale"));
+    let plan = write_plan(
+        &repo.base(),
+        &json!([{"step": "result_raw", "text": "fresh"}]),
+    );
+    let done = collect(
+        &mut fake_agent::codex_command(&repo.root, &plan, &stale),
+        Some(&stale),
+    );
+    assert_eq!(done.result_file.as_deref(), Some("fresh"));
 }
 
 #[test]
@@ -127,7 +169,7 @@ fn exit_keeps_the_closing_events_unless_abrupt() {
     let abrupt = run_codex(&repo, &json!([{"step": "exit", "code": 5, "abrupt": true}]));
     assert_eq!(abrupt.code(), Some(5));
     assert_eq!(abrupt.event_types(), vec!["thread.started", "turn.started"]);
-    assert_eq!(abrupt.result_file, None);
+    assert_eq!(abrupt.result_file.as_deref(), Some(""));
 }
 
 #[test]
@@ -136,7 +178,7 @@ fn fail_reports_a_failed_turn_in_each_style() {
     let steps = json!([{"step": "fail", "message": "mock model failure"}]);
     let codex = run_codex(&repo, &steps);
     assert_eq!(codex.code(), Some(1));
-    assert_eq!(codex.result_file, None);
+    assert_eq!(codex.result_file.as_deref(), Some(""));
     let events = codex.events();
     assert_eq!(
         events[2],

@@ -275,7 +275,8 @@ impl Emitter {
         final_text: Option<&str>,
         structured: Option<&Value>,
     ) -> io::Result<()> {
-        if let (true, Some(value)) = (self.schema_offered, structured) {
+        let tool_input = structured.filter(|value| !value.is_null());
+        if let (true, Some(value)) = (self.schema_offered, tool_input) {
             self.claude_tool(
                 "StructuredOutput",
                 value.clone(),
@@ -294,8 +295,9 @@ impl Emitter {
                       "cache_read_input_tokens": 0, "output_tokens": 20},
             "permission_denials": [], "terminal_reason": "completed", "uuid": uuid,
         });
-        if self.schema_offered {
-            result["structured_output"] = structured.cloned().unwrap_or(Value::Null);
+        // Like the real CLI: the field exists only when a schema was offered and a value came back.
+        if let (true, Some(value)) = (self.schema_offered, structured) {
+            result["structured_output"] = value.clone();
         }
         self.event(result)
     }

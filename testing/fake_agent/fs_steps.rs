@@ -29,8 +29,9 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Relative paths are joined to the cwd; `.` components are dropped, so `"."` is the cwd itself.
     pub fn resolve(&self, path: &PathArg) -> Result<PathBuf> {
-        Ok(self.cwd.join(path.to_path()?))
+        Ok(self.cwd.join(path.to_path()?).components().collect())
     }
 
     /// The path relative to the cwd when it lies below it (for `changed_files`).

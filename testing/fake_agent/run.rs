@@ -63,6 +63,7 @@ impl Runner {
 
     /// Runs every step and the closing events; returns the process exit code.
     pub fn run(mut self, steps: &[Step]) -> Result<i32> {
+        self.touch_output_file()?;
         self.emitter.start().context("writing to stdout")?;
         let mut flow = Flow::Continue;
         for (index, step) in steps.iter().enumerate() {
@@ -93,6 +94,19 @@ impl Runner {
                 Ok(1)
             }
         }
+    }
+
+    /// codex creates a missing `-o` file empty when it starts (and leaves an existing one alone
+    /// until it has a final message), so a failed run leaves an empty file behind.
+    fn touch_output_file(&self) -> Result<()> {
+        if let (Style::Codex, Some(path)) = (self.invocation.style, &self.invocation.output_file) {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .with_context(|| format!("creating the result file {}", path.display()))?;
+        }
+        Ok(())
     }
 
     fn step(&mut self, step: &Step) -> Result<Flow> {
