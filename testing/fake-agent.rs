@@ -4,10 +4,12 @@
 //! `FAKE_AGENT_STYLE=codex|claude` decides; otherwise `fake-agent exec ...` is codex,
 //! an argv with `-p`/`--print` is claude, else the program name (`codex`, `claude`) decides.
 //! codex style runs in the `-C DIR` directory, writes JSONL like `codex exec --json`
-//! (`thread.started`, `turn.started`, `item.*`, `turn.completed` / `turn.failed`) and writes the final
-//! message to the `-o FILE` (created empty at start when missing, as codex does). claude style runs in its cwd, writes `stream-json` (`system/init`,
-//! `assistant`, `user`, `result`) and puts the result in the last event's `structured_output` when
-//! `--json-schema` was given. `--version` prints the real CLI's version line.
+//! (`thread.started`, `turn.started`, `item.*`, `turn.completed` / `turn.failed`) and writes the
+//! final message to the `-o FILE` (created empty at start when missing, as codex does).
+//! claude style runs in its cwd, writes `stream-json` (`system/init`, `assistant`, `user`,
+//! `result`) and puts the result in the last event's `structured_output` when `--json-schema` was
+//! given and a JSON value came back (a text result leaves the field out, as the real claude does).
+//! `--version` prints the real CLI's version line.
 //! With `FAKE_AGENT_ROOT_CHECK=1`, claude style refuses `--dangerously-skip-permissions` as root
 //! unless `IS_SANDBOX=1`, with the real CLI's message and exit 1.
 //!
