@@ -1,0 +1,290 @@
+//! `apply`: hand an offered run back to the user's checkout, after checking everything an agent
+//! could have rewritten.
+//!
+//! Checks, in order: the run was offered and not applied yet; its scratch branch still points at the
+//! recorded result commit; the patch recomputed from the base and result commits in the object
+//! store equals `result.patch` and the hash in `policy.json`. Then:
+//!
+//! - as a patch (the default): a 3-way merge with the base as ancestor, the user's working tree as
+//!   "ours" (HEAD, staged and unstaged changes, untracked files, hashed in memory) and the result as
+//!   "theirs". Only the paths where the merged tree differs from the working tree are written.
+//!   Like `git apply` without `--index`: the user's index and their unrelated uncommitted edits are
+//!   left alone, nothing is committed.
+//! - as a merge (`--merge`): see the `merge` module.
+//!
+//! A conflict, or an untracked or ignored file in the way, changes nothing and names the paths.
+//! Every computation runs with object memory: a refusal leaves no objects behind either. gix runs
+//! no hooks.
+
+use std::path::Path;
+
+use anyhow::Context;
+use gix::ObjectId;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::checkout;
+use super::files;
+use super::runs::{self, Applied, RunRecord, APPLIED_FILE};
+
+/// How a result is handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyHow {
+    /// Write the changes into the working tree (3-way), nothing staged or committed.
+    Patch,
+    /// Merge the scratch branch into the current branch.
+    Merge,
+}
+
+impl ApplyHow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyHow::Patch => "patch",
+            ApplyHow::Merge => "merge",
+        }
+    }
+}
+
+/// What `apply --merge` made of the current branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeKind {
+    /// HEAD was the base: the branch now points at the result commit.
+    FastForward,
+    /// A merge commit with parents HEAD and the result commit.
+    MergeCommit,
+    /// One commit on HEAD with the merged tree (the base held uncommitted state that must not enter
+    /// the branch's history).
+    SingleCommit,
+}
+
+/// A successful hand-back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub how: ApplyHow,
+    /// The paths written or deleted in the working tree, sorted.
+    pub paths: Vec<String>,
+    /// The commit the current branch now points at (`--merge` only).
+    pub commit: Option<ObjectId>,
+    pub merge: Option<MergeKind>,
+}
+
+/// Why a run was not applied. Every variant is exit 1 in the CLI; each message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("run {run} was not offered: {reason}")]
+    NotOffered { run: String, reason: String },
+    #[error("run {run} was already applied ({how}, {at})")]
+    AlreadyApplied { run: String, how: String, at: String },
+    #[error("run {run} is incomplete: {reason}")]
+    Incomplete { run: String, reason: String },
+    #[error("the branch {branch} is gone: the result cannot be checked")]
+    BranchMissing { branch: String },
+    #[error("the branch {branch} moved: it points at {found}, the run recorded {expected}")]
+    BranchMoved { branch: String, expected: String, found: String },
+    #[error("result.patch cannot be trusted: {reason}")]
+    PatchTampered { reason: String },
+    #[error("the result conflicts with your checkout in {}; nothing was changed", .paths.join(", "))]
+    Conflict { paths: Vec<String> },
+    #[error("untracked or ignored files are in the way: {}; nothing was changed", .paths.join(", "))]
+    InTheWay { paths: Vec<String> },
+    #[error("your uncommitted changes touch paths the merge changes: {}; commit or stash them, or apply without --merge", .paths.join(", "))]
+    DirtyForMerge { paths: Vec<String> },
+    #[error("HEAD is detached: check out the branch to merge into, or apply without --merge")]
+    DetachedHead,
+    #[error("HEAD has no commit yet: apply without --merge")]
+    UnbornHead,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Renders the patch base..result from the object store (`crate::patch::render` in the product).
+pub type PatchRenderer<'a> = &'a dyn Fn(&gix::Repository, ObjectId, ObjectId) -> anyhow::Result<Vec<u8>>;
+
+/// Apply `run` to the repository whose checkout is at `repo_root`, with the product's patch renderer.
+pub fn apply(run: &RunRecord, repo_root: &Path, how: ApplyHow) -> Result<ApplyOutcome, ApplyError> {
+    apply_with(run, repo_root, how, &product_renderer)
+}
+
+/// Until `crate::patch::render` lands (h-iso), the product cannot recompute patches.
+fn product_renderer(_repo: &gix::Repository, _base: ObjectId, _result: ObjectId) -> anyhow::Result<Vec<u8>> {
+    anyhow::bail!("patch rendering is not available in this build")
+}
+
+/// [`apply`] with the patch renderer given (tests substitute their own).
+pub fn apply_with(
+    run: &RunRecord,
+    repo_root: &Path,
+    how: ApplyHow,
+    render: PatchRenderer<'_>,
+) -> Result<ApplyOutcome, ApplyError> {
+    require_offered(run)?;
+    let repo = gix::discover(repo_root)
+        .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
+        .with_object_memory();
+    let commits = verified_commits(run, &repo, render)?;
+    let outcome = match how {
+        ApplyHow::Patch => apply_patch(&repo, &commits)?,
+        ApplyHow::Merge => super::merge::merge(repo, run, &commits)?,
+    };
+    record_applied(run, &outcome)?;
+    Ok(outcome)
+}
+
+/// The run's base and result commits, once verified.
+#[derive(Debug, Clone, Copy)]
+pub struct RunCommits {
+    pub base: ObjectId,
+    pub result: ObjectId,
+}
+
+fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
+    if let Some(problem) = &run.problem {
+        return Err(ApplyError::NotOffered { run: run.id.clone(), reason: problem.clone() });
+    }
+    if !run.policy.offered {
+        return Err(ApplyError::NotOffered { run: run.id.clone(), reason: not_offered_reason(run) });
+    }
+    // Read again: the record may be older than another apply.
+    if let Some(applied) = runs::load_applied(&run.path)?.or_else(|| run.applied.clone()) {
+        return Err(ApplyError::AlreadyApplied { run: run.id.clone(), how: applied.how, at: applied.applied_at });
+    }
+    Ok(())
+}
+
+fn not_offered_reason(run: &RunRecord) -> String {
+    let policy = &run.policy;
+    let first_message = policy.messages.first().cloned();
+    if policy.dry_run {
+        "it was a dry run".into()
+    } else if policy.blocked {
+        first_message.unwrap_or_else(|| "it was blocked before the agent ran".into())
+    } else if !policy.mode.is_empty() && policy.mode != "worker" {
+        format!("it is a {} run; only a worker's result is offered", policy.mode)
+    } else {
+        first_message.unwrap_or_else(|| "the run failed or violated policy".into())
+    }
+}
+
+fn incomplete(run: &RunRecord, reason: &str) -> ApplyError {
+    ApplyError::Incomplete { run: run.id.clone(), reason: reason.to_string() }
+}
+
+fn parse_commit(run: &RunRecord, value: &Option<String>, field: &str) -> Result<ObjectId, ApplyError> {
+    let text = value.as_deref().ok_or_else(|| incomplete(run, &format!("policy.json has no {field}")))?;
+    ObjectId::from_hex(text.as_bytes()).map_err(|_| incomplete(run, &format!("{field} `{text}` is no commit id")))
+}
+
+/// Check the branch and the patch; trust nothing else the run folder says.
+fn verified_commits(
+    run: &RunRecord,
+    repo: &gix::Repository,
+    render: PatchRenderer<'_>,
+) -> Result<RunCommits, ApplyError> {
+    let base = parse_commit(run, &run.policy.base_commit, "base_commit")?;
+    let result = parse_commit(run, &run.policy.result_commit, "result_commit")?;
+    let branch = run.policy.branch.clone().unwrap_or_else(|| format!("dispatch/{}", run.id));
+    let full_name = if branch.starts_with("refs/") { branch.clone() } else { format!("refs/heads/{branch}") };
+    let reference = repo
+        .try_find_reference(full_name.as_str())
+        .with_context(|| format!("cannot read the branch {branch}"))?
+        .ok_or_else(|| ApplyError::BranchMissing { branch: branch.clone() })?;
+    let found = reference.clone().peel_to_id().with_context(|| format!("cannot resolve the branch {branch}"))?;
+    if found.detach() != result {
+        return Err(ApplyError::BranchMoved { branch, expected: result.to_string(), found: found.to_string() });
+    }
+    check_patch(run, repo, base, result, render)?;
+    Ok(RunCommits { base, result })
+}
+
+fn check_patch(
+    run: &RunRecord,
+    repo: &gix::Repository,
+    base: ObjectId,
+    result: ObjectId,
+    render: PatchRenderer<'_>,
+) -> Result<(), ApplyError> {
+    let tampered = |reason: &str| ApplyError::PatchTampered { reason: reason.to_string() };
+    let recomputed = render(repo, base, result).context("cannot recompute the patch from the object store")?;
+    let on_disk = match std::fs::read(run.file("result.patch")) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(tampered("the file is missing")),
+        Err(err) => return Err(anyhow::Error::from(err).context("cannot read result.patch").into()),
+    };
+    if on_disk != recomputed {
+        return Err(tampered("it differs from the patch recomputed from the base and result commits"));
+    }
+    let digest = format!("{:x}", sha2::Sha256::digest(&recomputed));
+    match run.policy.patch_sha256.as_deref() {
+        Some(recorded) if recorded.eq_ignore_ascii_case(&digest) => Ok(()),
+        Some(_) => Err(tampered("its sha256 differs from patch_sha256 in policy.json")),
+        None => Err(tampered("policy.json records no patch_sha256")),
+    }
+}
+
+/// The tree of a commit.
+pub fn tree_of(repo: &gix::Repository, commit: ObjectId) -> anyhow::Result<ObjectId> {
+    let commit = repo.find_commit(commit).with_context(|| format!("cannot read the commit {commit}"))?;
+    Ok(commit.tree_id().with_context(|| format!("cannot read the tree of {}", commit.id))?.detach())
+}
+
+/// Merge the trees `ancestor`, `ours`, `theirs`; any unresolved conflict is an error naming its paths.
+pub fn merge_trees(
+    repo: &gix::Repository,
+    ancestor: ObjectId,
+    ours: ObjectId,
+    theirs: ObjectId,
+) -> Result<ObjectId, ApplyError> {
+    use gix::merge::tree::TreatAsUnresolved;
+    let labels = gix::merge::blob::builtin_driver::text::Labels {
+        ancestor: Some("base".into()),
+        current: Some("yours".into()),
+        other: Some("result".into()),
+    };
+    let options = repo.tree_merge_options().context("cannot read the merge options")?;
+    let mut outcome =
+        repo.merge_trees(ancestor, ours, theirs, labels, options).context("cannot merge the result's tree")?;
+    if outcome.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+        let mut paths: Vec<String> = outcome
+            .conflicts
+            .iter()
+            .filter(|conflict| conflict.is_unresolved(TreatAsUnresolved::git()))
+            .flat_map(|conflict| [conflict.ours.location(), conflict.theirs.location()])
+            .map(|path| path.to_string())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        return Err(ApplyError::Conflict { paths });
+    }
+    Ok(outcome.tree.write().context("cannot write the merged tree")?.detach())
+}
+
+/// The default hand-back: 3-way into the working tree, index untouched.
+fn apply_patch(repo: &gix::Repository, commits: &RunCommits) -> Result<ApplyOutcome, ApplyError> {
+    let workdir = repo.workdir().context("the repository has no working tree")?.to_path_buf();
+    let head_tree = repo.head_tree_id_or_empty().context("cannot read HEAD")?.detach();
+    let dirty = checkout::dirty_paths(repo)?;
+    let ours = checkout::worktree_tree(repo, head_tree, &dirty)?;
+    let merged = merge_trees(repo, tree_of(repo, commits.base)?, ours, tree_of(repo, commits.result)?)?;
+    let edits = files::path_edits(repo, ours, merged)?;
+    let blocked = files::blocked_paths(&workdir, &edits);
+    if !blocked.is_empty() {
+        return Err(ApplyError::InTheWay { paths: blocked });
+    }
+    files::write_edits(repo, &workdir, &edits)?;
+    let paths = edits.iter().map(files::PathEdit::path_lossy).collect();
+    Ok(ApplyOutcome { how: ApplyHow::Patch, paths, commit: None, merge: None })
+}
+
+/// Write `applied.json` into the run folder.
+fn record_applied(run: &RunRecord, outcome: &ApplyOutcome) -> anyhow::Result<()> {
+    let applied = Applied {
+        applied_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        how: outcome.how.as_str().to_string(),
+        commit: outcome.commit.map(|id| id.to_string()),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&applied).context("cannot serialize applied.json")?;
+    bytes.push(b'\n');
+    crate::artifacts::write_atomic(&run.file(APPLIED_FILE), &bytes)
+}

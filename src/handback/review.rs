@@ -1,0 +1,282 @@
+//! The review text of a run: the verdict first, then the changed paths with their scope marks
+//! (✓ in scope, ✗ out of scope), then the patch, optionally with ANSI colours.
+//!
+//! Review reads the run folder as it is; `apply` is the step that re-checks the patch against the
+//! object store.
+
+use std::io::Write;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::runs::RunRecord;
+use crate::policy::Verdict;
+
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const RESET: &str = "\x1b[0m";
+
+/// One entry of `changes.json` as review needs it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangeEntry {
+    pub path: String,
+    pub status: String,
+    #[serde(default)]
+    pub old_path: Option<String>,
+    #[serde(default)]
+    pub in_scope: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesFile {
+    #[serde(default)]
+    changes: Vec<ChangeEntry>,
+}
+
+/// A short word for a run's verdict: `offered`, `violation`, `blocked`, `dry run`, `not offered`,
+/// or `unreadable` when its policy.json could not be read.
+pub fn verdict_label(run: &RunRecord) -> &'static str {
+    let policy: &Verdict = &run.policy;
+    if run.problem.is_some() {
+        "unreadable"
+    } else if policy.dry_run {
+        "dry run"
+    } else if policy.blocked {
+        "blocked"
+    } else if policy.offered {
+        "offered"
+    } else if policy.policy_violation {
+        "violation"
+    } else {
+        "not offered"
+    }
+}
+
+/// Write the review of `run` to `out`; `color` adds ANSI colours.
+pub fn review(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    write_verdict(run, out).context("cannot write the review")?;
+    write_changes(run, color, out)?;
+    writeln!(out).context("cannot write the review")?;
+    match std::fs::read(run.file("result.patch")) {
+        Ok(patch) if patch.is_empty() => writeln!(out, "(the patch is empty)")?,
+        Ok(patch) if color => write_colored_patch(&patch, out)?,
+        Ok(patch) => out.write_all(&patch)?,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => writeln!(out, "(no result.patch)")?,
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", run.file("result.patch").display())),
+    }
+    Ok(())
+}
+
+fn write_verdict(run: &RunRecord, out: &mut dyn Write) -> std::io::Result<()> {
+    let policy = &run.policy;
+    writeln!(out, "run:      {}", run.id)?;
+    writeln!(out, "verdict:  {}", verdict_label(run))?;
+    if let Some(problem) = &run.problem {
+        writeln!(out, "problem:  {problem}")?;
+    }
+    writeln!(out, "mode:     {}    exit code: {}", or_dash(&policy.mode), policy.exit_code)?;
+    let commit = |id: &Option<String>| id.as_deref().map(short_id).unwrap_or("-").to_string();
+    writeln!(out, "base:     {}    result: {}", commit(&policy.base_commit), commit(&policy.result_commit))?;
+    if let Some(branch) = &policy.branch {
+        writeln!(out, "branch:   {branch}")?;
+    }
+    if let Some(applied) = &run.applied {
+        let commit = applied.commit.as_deref().map(|id| format!(" (commit {})", short_id(id))).unwrap_or_default();
+        writeln!(out, "applied:  {} by {}{commit}", applied.applied_at, applied.how)?;
+    }
+    if !policy.messages.is_empty() {
+        writeln!(out, "messages:")?;
+        for message in &policy.messages {
+            writeln!(out, "  - {message}")?;
+        }
+    }
+    Ok(())
+}
+
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() {
+        "-"
+    } else {
+        text
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked.
+fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
+    let path = run.file("changes.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let file: ChangesFile =
+                serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))?;
+            Ok(file.changes)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(run
+            .policy
+            .changed_paths
+            .iter()
+            .map(|path| ChangeEntry { path: path.clone(), status: "changed".into(), old_path: None, in_scope: None })
+            .collect()),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_changes(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let changes = load_changes(run)?;
+    writeln!(out, "changed paths ({}):", changes.len())?;
+    for change in &changes {
+        let (mark, paint) = match change.in_scope {
+            Some(true) => ("✓", GREEN),
+            Some(false) => ("✗", RED),
+            None => ("?", ""),
+        };
+        let mark = if color && !paint.is_empty() { format!("{paint}{mark}{RESET}") } else { mark.to_string() };
+        let from = change.old_path.as_deref().map(|old| format!(" (from {old})")).unwrap_or_default();
+        writeln!(out, "  {mark} {:<12} {}{from}", change.status, change.path)?;
+    }
+    Ok(())
+}
+
+/// Where a patch line sits: in a header, or inside a hunk with lines left on each side.
+#[derive(Default)]
+struct HunkState {
+    old_left: u64,
+    new_left: u64,
+}
+
+impl HunkState {
+    fn in_hunk(&self) -> bool {
+        self.old_left > 0 || self.new_left > 0
+    }
+
+    /// The colour of a line inside a hunk, or None when the line ends the hunk.
+    fn hunk_line(&mut self, line: &[u8]) -> Option<&'static str> {
+        match line.first() {
+            Some(b' ') => {
+                self.old_left = self.old_left.saturating_sub(1);
+                self.new_left = self.new_left.saturating_sub(1);
+                Some("")
+            }
+            Some(b'-') => {
+                self.old_left = self.old_left.saturating_sub(1);
+                Some(RED)
+            }
+            Some(b'+') => {
+                self.new_left = self.new_left.saturating_sub(1);
+                Some(GREEN)
+            }
+            Some(b'\\') => Some(""),
+            _ => {
+                *self = HunkState::default();
+                None
+            }
+        }
+    }
+
+    /// Start a hunk from its `@@ -a,b +c,d @@` line; false when the line is no hunk header.
+    fn start(&mut self, line: &[u8]) -> bool {
+        let Some(rest) = line.strip_prefix(b"@@ -") else { return false };
+        let text = String::from_utf8_lossy(rest);
+        let mut ranges = text.split(' ');
+        let old = ranges.next().map(range_length);
+        let new = ranges.next().and_then(|range| range.strip_prefix('+')).map(range_length);
+        match (old, new) {
+            (Some(Some(old_left)), Some(Some(new_left))) => {
+                *self = HunkState { old_left, new_left };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `a,b` -> b, `a` -> 1.
+fn range_length(range: &str) -> Option<u64> {
+    match range.split_once(',') {
+        Some((_, length)) => length.parse().ok(),
+        None => range.parse::<u64>().ok().map(|_| 1),
+    }
+}
+
+const HEADER_PREFIXES: &[&[u8]] = &[
+    b"diff --git ",
+    b"index ",
+    b"--- ",
+    b"+++ ",
+    b"old mode ",
+    b"new mode ",
+    b"deleted file mode ",
+    b"new file mode ",
+    b"similarity index ",
+    b"dissimilarity index ",
+    b"rename from ",
+    b"rename to ",
+    b"copy from ",
+    b"copy to ",
+    b"Binary files ",
+    b"GIT binary patch",
+];
+
+/// Write `patch` with `+` lines green, `-` lines red, `@@` lines cyan and file headers bold.
+pub fn write_colored_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut state = HunkState::default();
+    for line in patch.split_inclusive(|byte| *byte == b'\n') {
+        let (text, newline) = match line.strip_suffix(b"\n") {
+            Some(text) => (text, &b"\n"[..]),
+            None => (line, &b""[..]),
+        };
+        let in_hunk_paint = if state.in_hunk() { state.hunk_line(text) } else { None };
+        let paint = match in_hunk_paint {
+            Some(paint) => paint,
+            None if state.start(text) => CYAN,
+            None if HEADER_PREFIXES.iter().any(|prefix| text.starts_with(prefix)) => BOLD,
+            None => "",
+        };
+        if paint.is_empty() {
+            out.write_all(line)?;
+        } else {
+            out.write_all(paint.as_bytes())?;
+            out.write_all(text)?;
+            out.write_all(RESET.as_bytes())?;
+            out.write_all(newline)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colored(patch: &str) -> String {
+        let mut out = Vec::new();
+        write_colored_patch(patch.as_bytes(), &mut out).expect("writes to a Vec");
+        String::from_utf8(out)
+            .expect("utf-8")
+            .replace(BOLD, "<b>")
+            .replace(RED, "<r>")
+            .replace(GREEN, "<g>")
+            .replace(CYAN, "<c>")
+            .replace(RESET, "</>")
+    }
+
+    #[test]
+    fn colours_follow_hunk_counts() {
+        let patch = "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n--- old\n keep\n+++ new\n\\ No newline at end of file\ndiff --git a/y b/y\n";
+        assert_eq!(
+            colored(patch),
+            "<b>diff --git a/x b/x</>\n<b>index 1..2 100644</>\n<b>--- a/x</>\n<b>+++ b/x</>\n<c>@@ -1,2 +1,2 @@</>\n<r>--- old</>\n keep\n<g>+++ new</>\n\\ No newline at end of file\n<b>diff --git a/y b/y</>\n"
+        );
+    }
+
+    #[test]
+    fn single_line_ranges() {
+        assert_eq!(colored("@@ -1 +1 @@\n-a\n+b\n"), "<c>@@ -1 +1 @@</>\n<r>-a</>\n<g>+b</>\n");
+        assert_eq!(colored("@@ -0,0 +1 @@\n+a\nplain"), "<c>@@ -0,0 +1 @@</>\n<g>+a</>\nplain");
+    }
+}
