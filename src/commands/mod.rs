@@ -1,8 +1,12 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
 // pub mod dispatch; (enabled once workspace and guard land)
+pub mod apply;
 pub mod completions;
+pub mod list;
+pub mod review;
 pub mod run;
+pub mod runs;
 
 use std::io::Write;
 
@@ -12,6 +16,10 @@ use crate::cli::{Cli, Command};
 pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     match (cli.command, cli.run) {
         (Some(Command::Run(args)), _) | (None, Some(args)) => run::cmd_run(&args, stdout),
+        (Some(Command::Review(args)), _) => review::cmd_review(&args, stdout),
+        (Some(Command::Show(args)), _) => review::cmd_show(&args, stdout),
+        (Some(Command::Apply(args)), _) => apply::cmd_apply(&args, stdout),
+        (Some(Command::List(args)), _) => list::cmd_list(&args, stdout),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
         (Some(Command::Man), _) => completions::cmd_man(stdout),
         (Some(other), _) => anyhow::bail!("`{}` is not available yet", command_name(&other)),

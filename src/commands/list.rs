@@ -1,0 +1,63 @@
+//! `git dispatch list`: the runs of this repository, newest first, one line each.
+
+use std::io::Write;
+
+use crate::cli::ListArgs;
+use crate::handback;
+
+pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let root = match super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref()) {
+        Ok(root) => root,
+        Err(_) if !args.json => {
+            writeln!(stdout, "no runs")?;
+            return Ok(0);
+        }
+        Err(err) => return Err(err),
+    };
+    let runs = handback::list_runs(&root)?;
+    if args.json {
+        for run in &runs {
+            let line = serde_json::json!({
+                "run_id": run.id,
+                "mode": run.policy.mode,
+                "verdict": handback::verdict_label(run),
+                "offered": run.policy.offered,
+                "applied": run.applied.is_some(),
+                "exit_code": run.policy.exit_code,
+                "run_dir": run.path.display().to_string(),
+            });
+            writeln!(stdout, "{line}")?;
+        }
+        return Ok(0);
+    }
+    let width = runs.iter().map(|run| run.id.len()).max().unwrap_or(2).max(2);
+    writeln!(stdout, "{:<width$}  {:<11}  {:<22}  {:<7}  AGE", "ID", "MODE", "VERDICT", "OFFERED")?;
+    for run in &runs {
+        let offered = match (run.policy.offered, &run.applied) {
+            (true, Some(_)) => "applied",
+            (true, None) => "yes",
+            _ => "no",
+        };
+        writeln!(
+            stdout,
+            "{:<width$}  {:<11}  {:<22}  {:<7}  {}",
+            run.id,
+            run.policy.mode,
+            handback::verdict_label(run),
+            offered,
+            age(run.modified)
+        )?;
+    }
+    Ok(0)
+}
+
+/// "5s", "3m", "2h", "4d" since `time`.
+pub fn age(time: std::time::SystemTime) -> String {
+    let seconds = time.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86400),
+    }
+}

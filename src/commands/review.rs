@@ -1,0 +1,60 @@
+//! `git dispatch review [RUN]` and `git dispatch show [RUN] [--json]`.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ReviewArgs, ShowArgs};
+use crate::handback;
+
+pub fn cmd_review(args: &ReviewArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
+    let run = handback::select_run(&root, args.selector.run.as_deref())?;
+    let color = match args.color.as_str() {
+        "always" => true,
+        "never" => false,
+        "auto" => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        other => anyhow::bail!("--color: expected auto, always or never, not `{other}`"),
+    };
+    handback::review(&run, color, stdout)?;
+    Ok(0)
+}
+
+pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
+    let run = handback::select_run(&root, args.selector.run.as_deref())?;
+    let record: serde_json::Value = std::fs::read(run.file("run.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(serde_json::Value::Null);
+    if args.json {
+        let value = serde_json::json!({
+            "run_id": run.id,
+            "run_dir": run.path.display().to_string(),
+            "verdict": handback::verdict_label(&run),
+            "applied": run.applied,
+            "policy": run.policy,
+            "run": record,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(0);
+    }
+    let policy = &run.policy;
+    writeln!(stdout, "run:      {}", run.id)?;
+    writeln!(stdout, "folder:   {}", run.path.display())?;
+    writeln!(stdout, "mode:     {}", policy.mode)?;
+    writeln!(stdout, "verdict:  {}", handback::verdict_label(&run))?;
+    writeln!(stdout, "exit:     {}", policy.exit_code)?;
+    if let Some(branch) = &policy.branch {
+        writeln!(stdout, "branch:   {branch}")?;
+    }
+    if let Some(applied) = &run.applied {
+        writeln!(stdout, "applied:  {} ({})", applied.applied_at, applied.how)?;
+    }
+    writeln!(stdout, "changed:  {}", policy.changed_paths.len())?;
+    for path in &policy.changed_paths {
+        writeln!(stdout, "  {path}")?;
+    }
+    for message in &policy.messages {
+        writeln!(stdout, "message:  {message}")?;
+    }
+    Ok(0)
+}
