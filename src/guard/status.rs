@@ -1,0 +1,244 @@
+//! `git status --short --untracked-files=all` and `git diff --name-only` of a checkout, computed
+//! in-process with gix (no git CLI: no hooks, no fsmonitor) and without writing its index.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use gix::bstr::BString;
+use gix::status::index_worktree::Item as WorktreeItem;
+use gix::status::plumbing::index_as_worktree::{Change, Conflict, EntryStatus};
+
+use super::quote::{quote_path, Quoting};
+
+/// How a tracked file differs between the index and the worktree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorktreeKind {
+    Modified,
+    Deleted,
+    TypeChanged,
+    IntentToAdd,
+    /// A submodule: `M` (other commit), `m` (modified content) or `?` (untracked content).
+    Submodule(char),
+    Conflicted(Conflict),
+}
+
+/// One tracked path whose worktree version differs from its index entry.
+#[derive(Clone, Debug)]
+pub(crate) struct WorktreeChange {
+    pub(crate) path: BString,
+    pub(crate) kind: WorktreeKind,
+    pub(crate) index_id: gix::ObjectId,
+    pub(crate) index_mode: gix::index::entry::Mode,
+}
+
+/// One line of the short status: the two status letters, the path, and the rename source.
+#[derive(Clone, Debug)]
+struct ShortLine {
+    staged: char,
+    unstaged: char,
+    source: Option<BString>,
+}
+
+/// `git status --short --untracked-files=all` of the checkout at `repo_root` (repository-relative
+/// paths, tracked changes first, then untracked files, each sorted by path).
+pub fn status_short(repo_root: &Path) -> Result<String> {
+    let repo = open(repo_root)?;
+    let quoting = quoting(&repo, true);
+    let dirwalk = repo
+        .dirwalk_options()
+        .context("reading the directory-walk options")?
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
+        .emit_ignored(None)
+        .emit_empty_directories(false);
+    let iter = repo
+        .status(gix::progress::Discard)
+        .context("preparing the status")?
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: false })
+        .index_worktree_options_mut(|opts| opts.dirwalk_options = Some(dirwalk))
+        .into_iter(Vec::<BString>::new())
+        .context("starting the status")?;
+    let mut lines: BTreeMap<BString, ShortLine> = BTreeMap::new();
+    let mut untracked: BTreeSet<BString> = BTreeSet::new();
+    for item in iter {
+        match item.context("computing the status")? {
+            gix::status::Item::TreeIndex(change) => record_staged(&mut lines, &change),
+            gix::status::Item::IndexWorktree(item) => record_worktree(&mut lines, &mut untracked, item),
+        }
+    }
+    let mut out = String::new();
+    for (path, line) in &lines {
+        out.push(line.staged);
+        out.push(line.unstaged);
+        out.push(' ');
+        if let Some(source) = &line.source {
+            out.push_str(&quote_path(source, quoting));
+            out.push_str(" -> ");
+        }
+        out.push_str(&quote_path(path, quoting));
+        out.push('\n');
+    }
+    for path in &untracked {
+        out.push_str("?? ");
+        out.push_str(&quote_path(path, quoting));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `git diff --name-only` (worktree against index) of the checkout at `repo_root`.
+pub fn diff_name_only(repo_root: &Path) -> Result<String> {
+    let repo = open(repo_root)?;
+    let quoting = quoting(&repo, false);
+    let mut out = String::new();
+    for change in worktree_changes(&repo)? {
+        out.push_str(&quote_path(&change.path, quoting));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Opens the repository of a checkout (its own configuration applies, as for `git status`).
+pub(crate) fn open(repo_root: &Path) -> Result<gix::Repository> {
+    gix::open(repo_root).with_context(|| format!("opening the repository at {}", repo_root.display()))
+}
+
+/// Path quoting as configured (`core.quotePath`), with quoted spaces for the short status.
+pub(crate) fn quoting(repo: &gix::Repository, quote_space: bool) -> Quoting {
+    let quote_high_bytes = repo.config_snapshot().boolean("core.quotePath").unwrap_or(true);
+    Quoting { quote_high_bytes, quote_space }
+}
+
+/// Tracked paths whose worktree version differs from the index, sorted by path, one per path.
+pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeChange>> {
+    let iter = repo
+        .status(gix::progress::Discard)
+        .context("preparing the status")?
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: false })
+        .index_worktree_options_mut(|opts| opts.dirwalk_options = None)
+        .into_index_worktree_iter(Vec::<BString>::new())
+        .context("starting the status")?;
+    let mut changes: BTreeMap<BString, WorktreeChange> = BTreeMap::new();
+    for item in iter {
+        if let WorktreeItem::Modification { entry, rela_path, status, .. } = item.context("computing the status")? {
+            if let Some(kind) = worktree_kind(&status) {
+                let change = WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
+                changes.entry(rela_path).or_insert(change);
+            }
+        }
+    }
+    Ok(changes.into_values().collect())
+}
+
+fn worktree_kind(status: &EntryStatus<(), gix::submodule::Status>) -> Option<WorktreeKind> {
+    Some(match status {
+        EntryStatus::Conflict { summary, .. } => WorktreeKind::Conflicted(*summary),
+        EntryStatus::Change(Change::Removed) => WorktreeKind::Deleted,
+        EntryStatus::Change(Change::Type { .. }) => WorktreeKind::TypeChanged,
+        EntryStatus::Change(Change::Modification { .. }) => WorktreeKind::Modified,
+        EntryStatus::Change(Change::SubmoduleModification(sub)) => WorktreeKind::Submodule(submodule_letter(sub)?),
+        EntryStatus::IntentToAdd => WorktreeKind::IntentToAdd,
+        EntryStatus::NeedsUpdate(_) => return None,
+    })
+}
+
+fn submodule_letter(sub: &gix::submodule::Status) -> Option<char> {
+    if sub.checked_out_head_id.is_some() && sub.checked_out_head_id != sub.index_id {
+        return Some('M');
+    }
+    let changes = sub.changes.as_deref().unwrap_or_default();
+    let is_untracked = |item: &gix::status::Item| {
+        matches!(item, gix::status::Item::IndexWorktree(WorktreeItem::DirectoryContents { entry, .. })
+            if entry.status == gix::dir::entry::Status::Untracked)
+    };
+    if changes.iter().any(|item| !is_untracked(item)) {
+        Some('m')
+    } else if !changes.is_empty() {
+        Some('?')
+    } else {
+        None
+    }
+}
+
+fn record_staged(lines: &mut BTreeMap<BString, ShortLine>, change: &gix::diff::index::Change) {
+    use gix::diff::index::ChangeRef;
+    let (path, letter, source) = match change {
+        ChangeRef::Addition { location, .. } => (location, 'A', None),
+        ChangeRef::Deletion { location, .. } => (location, 'D', None),
+        ChangeRef::Modification { location, previous_entry_mode, entry_mode, .. } => {
+            let letter = if type_of(*previous_entry_mode) == type_of(*entry_mode) { 'M' } else { 'T' };
+            (location, letter, None)
+        }
+        ChangeRef::Rewrite { source_location, location, copy, .. } => {
+            (location, if *copy { 'C' } else { 'R' }, Some(source_location.as_ref().to_owned()))
+        }
+    };
+    let line = lines.entry(path.as_ref().to_owned()).or_insert(ShortLine { staged: ' ', unstaged: ' ', source: None });
+    if !is_conflict(line) {
+        line.staged = letter;
+        line.source = source;
+    }
+}
+
+fn record_worktree(lines: &mut BTreeMap<BString, ShortLine>, untracked: &mut BTreeSet<BString>, item: WorktreeItem) {
+    match item {
+        WorktreeItem::Modification { rela_path, status, .. } => {
+            let Some(kind) = worktree_kind(&status) else { return };
+            let line = lines.entry(rela_path).or_insert(ShortLine { staged: ' ', unstaged: ' ', source: None });
+            let unstaged = match kind {
+                WorktreeKind::Modified => 'M',
+                WorktreeKind::Deleted => 'D',
+                WorktreeKind::TypeChanged => 'T',
+                WorktreeKind::IntentToAdd => 'A',
+                WorktreeKind::Submodule(letter) => letter,
+                WorktreeKind::Conflicted(conflict) => {
+                    (line.staged, line.unstaged) = conflict_letters(conflict);
+                    line.source = None;
+                    return;
+                }
+            };
+            if !is_conflict(line) {
+                line.unstaged = unstaged;
+            }
+        }
+        WorktreeItem::DirectoryContents { entry, .. } | WorktreeItem::Rewrite { dirwalk_entry: entry, .. } => {
+            if entry.status == gix::dir::entry::Status::Untracked {
+                let mut path = entry.rela_path;
+                if matches!(entry.disk_kind, Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository)) {
+                    path.push(b'/');
+                }
+                untracked.insert(path);
+            }
+        }
+    }
+}
+
+fn is_conflict(line: &ShortLine) -> bool {
+    matches!((line.staged, line.unstaged), ('U', _) | (_, 'U') | ('A', 'A') | ('D', 'D'))
+}
+
+fn conflict_letters(conflict: Conflict) -> (char, char) {
+    match conflict {
+        Conflict::BothDeleted => ('D', 'D'),
+        Conflict::AddedByUs => ('A', 'U'),
+        Conflict::DeletedByThem => ('U', 'D'),
+        Conflict::AddedByThem => ('U', 'A'),
+        Conflict::DeletedByUs => ('D', 'U'),
+        Conflict::BothAdded => ('A', 'A'),
+        Conflict::BothModified => ('U', 'U'),
+    }
+}
+
+/// File, symlink or submodule: a change between these is a type change (`T`), not `M`.
+fn type_of(mode: gix::index::entry::Mode) -> u8 {
+    if mode.is_submodule() {
+        2
+    } else if mode == gix::index::entry::Mode::SYMLINK {
+        1
+    } else {
+        0
+    }
+}
+
