@@ -180,7 +180,7 @@ fn quote_with_prefix(prefix: &str, path: &BStr) -> Vec<u8> {
 pub fn quote(path: &BStr) -> Vec<u8> {
     let needs = path
         .iter()
-        .any(|&b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f);
+        .any(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
     if !needs {
         return path.to_vec();
     }
@@ -196,7 +196,7 @@ pub fn quote(path: &BStr) -> Vec<u8> {
             0x0b => out.extend_from_slice(b"\\v"),
             0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
-            b if b < 0x20 || b >= 0x7f => out.extend_from_slice(format!("\\{b:03o}").as_bytes()),
+            b if !(0x20..0x7f).contains(&b) => out.extend_from_slice(format!("\\{b:03o}").as_bytes()),
             b => out.push(b),
         }
     }
