@@ -47,7 +47,10 @@ fn crashed_runs_are_pruned_live_ones_kept() {
     let is_live = |id: &str| id == "live" || id == "offered";
     let report = workspace::prune(fx.path(), &opts, &is_live).unwrap();
 
-    assert_eq!(report.removed_worktrees, [crashed.path.clone()]);
+    assert_eq!(
+        report.removed_worktrees,
+        std::slice::from_ref(&crashed.path)
+    );
     assert_eq!(report.pruned_admin_dirs.len(), 1);
     let mut deleted = report.deleted_branches.clone();
     deleted.sort();
