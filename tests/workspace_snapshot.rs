@@ -297,3 +297,44 @@ fn ignored_files_present_before_the_run_are_not_listed() {
     let snap = workspace::snapshot(&s.ws).unwrap();
     assert_eq!(snap.ignored_written, ["build/o.txt"]);
 }
+
+#[test]
+fn submodules_are_recorded_as_gitlinks() {
+    let s = setup("submodule", "");
+    let wt = &s.ws.path;
+    assert_eq!(s.base.commit.to_string(), rev(s.fx.path(), "HEAD"));
+    let snap = workspace::snapshot(&s.ws).unwrap();
+    assert_eq!(
+        snap.result_commit, s.base.commit,
+        "an uninitialized submodule is no change"
+    );
+    sh(wt, "echo more >> README.md");
+    let snap = workspace::snapshot(&s.ws).unwrap();
+    let names = git(
+        wt,
+        &[
+            "diff",
+            "--name-only",
+            &s.base.commit.to_string(),
+            &snap.result_commit.to_string(),
+        ],
+    );
+    assert_eq!(names, "README.md\n");
+
+    // A submodule moved in the user's checkout is part of the base.
+    sh(
+        s.fx.path(),
+        "git -C vendor/lib commit -q --allow-empty -m moved",
+    );
+    let moved = workspace::resolve_base(s.fx.path(), None).unwrap();
+    assert!(moved.includes_uncommitted);
+    assert_eq!(moved.dirty_paths, ["vendor/lib"]);
+    let gitlink = git(
+        s.fx.path(),
+        &["rev-parse", &format!("{}:vendor/lib", moved.commit)],
+    );
+    assert_eq!(
+        gitlink,
+        git(&s.fx.path().join("vendor/lib"), &["rev-parse", "HEAD"])
+    );
+}
