@@ -255,3 +255,55 @@ fn per_repository_folder_is_named_after_the_repository() {
     assert_eq!(ws.layout_dir.parent().unwrap(), fx.worktrees_root());
     workspace::release(&ws, Release::DeleteBranch, &opts).unwrap();
 }
+
+#[test]
+fn no_hook_or_fsmonitor_runs() {
+    let fx = fixture("python-project");
+    let marker = fx.root.join("hook-ran");
+    let hook = format!("#!/bin/sh\necho \"$0\" >> '{}'\n", marker.display());
+    for name in [
+        "post-checkout",
+        "pre-commit",
+        "post-commit",
+        "reference-transaction",
+        "post-index-change",
+        "fsmonitor",
+    ] {
+        let path = fx.path().join(".git/hooks").join(name);
+        std::fs::write(&path, &hook).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    git(
+        fx.path(),
+        &[
+            "config",
+            "core.fsmonitor",
+            fx.path().join(".git/hooks/fsmonitor").to_str().unwrap(),
+        ],
+    );
+    std::fs::write(fx.path().join("dirty.txt"), "d\n").unwrap();
+    let opts = WorkspaceOptions {
+        worktrees_root: Some(fx.worktrees_root()),
+        fresh: false,
+        pool_size: 1,
+    };
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let ws = workspace::create(fx.path(), "hooks", &base, &opts).unwrap();
+    std::fs::write(ws.path.join("x.txt"), "x\n").unwrap();
+    workspace::snapshot(&ws).unwrap();
+    workspace::release(&ws, Release::DeleteBranch, &opts).unwrap();
+    let again = workspace::create(fx.path(), "hooks-2", &base, &opts).unwrap();
+    workspace::release(&again, Release::DeleteBranch, &opts).unwrap();
+    assert!(
+        !marker.exists(),
+        "a hook ran: {}",
+        std::fs::read_to_string(&marker).unwrap_or_default()
+    );
+    // The planted hooks do work for the git CLI, so the assertion above can fail.
+    git(
+        fx.path(),
+        &["commit", "-q", "--allow-empty", "-m", "hooked"],
+    );
+    assert!(marker.exists());
+}

@@ -154,7 +154,15 @@ pub fn create(
         }
     }
     let (name, path, warm) = result?;
-    let included = include::copy_includes(&repo, &path)?;
+    let included = match include::copy_includes(&repo, &path) {
+        Ok(included) => included,
+        Err(err) => {
+            let _ = pool::remove_worktree(&repo, &path);
+            let _ = layout.forget(&name);
+            let _ = repo::delete_ref(&repo, &branch);
+            return Err(err);
+        }
+    };
     Ok(Workspace {
         run_id: run_id.to_string(),
         repo_root: repo

@@ -93,7 +93,7 @@ fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Re
 
 /// Removes a linked worktree and its admin dir (forcefully); a folder that is not a registered
 /// worktree is just deleted.
-fn remove_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
+pub fn remove_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
     let registered = registered_worktree(repo, path)?;
     if registered.is_some() {
         repo.remove_worktree(

@@ -37,8 +37,9 @@ pub struct Scan {
     pub staged: BTreeMap<BString, Edit>,
     /// index -> worktree differences and untracked files (these win over `staged`).
     pub unstaged: BTreeMap<BString, Edit>,
-    /// Ignored files (with `list_ignored`), sorted.
-    pub ignored: Vec<BString>,
+    /// Ignored entries (with `list_ignored`): `(path, is_directory)`, sorted; an ignored
+    /// directory stands for everything below it.
+    pub ignored: Vec<(BString, bool)>,
     /// The index the scan compared against.
     pub index: gix::index::File,
 }
@@ -101,8 +102,8 @@ pub struct RawStatus {
     pub removed: Vec<BString>,
     /// Untracked, not ignored files, symlinks and nested repositories.
     pub untracked: Vec<(BString, gix::dir::entry::Kind)>,
-    /// Ignored files and symlinks (only with `list_ignored`).
-    pub ignored: Vec<BString>,
+    /// Ignored files, symlinks and whole directories (only with `list_ignored`): `(path, is_dir)`.
+    pub ignored: Vec<(BString, bool)>,
 }
 
 /// Runs status of `repo`'s working tree against `index`, and of `index` against `compare_tree`.
@@ -221,11 +222,11 @@ fn record_dir_entry(entry: gix::dir::Entry, out: &mut RawStatus) {
                 out.untracked.push((entry.rela_path, kind))
             }
         }
-        Status::Ignored(_) => {
-            if matches!(entry.disk_kind, Some(Kind::File | Kind::Symlink)) {
-                out.ignored.push(entry.rela_path);
-            }
-        }
+        Status::Ignored(_) => match entry.disk_kind {
+            Some(Kind::File | Kind::Symlink) => out.ignored.push((entry.rela_path, false)),
+            Some(Kind::Directory) => out.ignored.push((entry.rela_path, true)),
+            _ => {}
+        },
         Status::Tracked | Status::Pruned => {}
     }
 }

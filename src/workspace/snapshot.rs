@@ -11,6 +11,7 @@ use gix::bstr::{BString, ByteSlice};
 use gix::refs::transaction::PreviousValue;
 use gix::ObjectId;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// See [`super::snapshot`].
@@ -85,22 +86,41 @@ fn write_index(mut index: gix::index::File) -> anyhow::Result<()> {
         .with_context(|| format!("writing index {}", index.path().display()))
 }
 
-/// The `ignored` paths whose inode changed after `since` (written, renamed or chmodded by the agent).
-fn written_since(workdir: &std::path::Path, ignored: &[BString], since: SystemTime) -> Vec<String> {
+/// The ignored files whose inode changed after `since` (written, renamed or chmodded by the
+/// agent); ignored directories are searched file by file.
+fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime) -> Vec<String> {
+    let mut out = Vec::new();
+    for (rela, is_dir) in ignored {
+        let path = super::scan::join(workdir, rela.as_bstr());
+        if *is_dir {
+            collect_newer_files(&path, &rela.to_str_lossy(), since, &mut out);
+        } else if changed_after(&path, since) {
+            out.push(rela.to_str_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn collect_newer_files(dir: &Path, rela: &str, since: SystemTime, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child_rela = format!("{rela}/{name}");
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_newer_files(&entry.path(), &child_rela, since, out),
+            Ok(_) if changed_after(&entry.path(), since) => out.push(child_rela),
+            _ => {}
+        }
+    }
+}
+
+fn changed_after(path: &Path, since: SystemTime) -> bool {
     use std::os::unix::fs::MetadataExt;
-    ignored
-        .iter()
-        .filter(|rela| {
-            let path = super::scan::join(workdir, rela.as_bstr());
-            std::fs::symlink_metadata(path).is_ok_and(|md| {
-                let ctime = SystemTime::UNIX_EPOCH
-                    + Duration::new(
-                        md.ctime().max(0) as u64,
-                        md.ctime_nsec().clamp(0, 999_999_999) as u32,
-                    );
-                ctime > since
-            })
-        })
-        .map(|p| p.to_str_lossy().into_owned())
-        .collect()
+    std::fs::symlink_metadata(path).is_ok_and(|md| {
+        let nanos = md.ctime_nsec().clamp(0, 999_999_999) as u32;
+        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) > since
+    })
 }

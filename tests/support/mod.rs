@@ -5,3 +5,4 @@
 pub mod cli;
 pub mod fixtures;
 pub mod git;
+pub mod scenarios;
