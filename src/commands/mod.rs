@@ -1,8 +1,8 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
-// pub mod dispatch; (enabled once workspace and guard land)
 pub mod apply;
 pub mod completions;
+pub mod dispatch;
 pub mod list;
 pub mod review;
 pub mod run;

@@ -88,7 +88,13 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
 type Finished = anyhow::Result<(RunDir, Verdict)>;
 
 fn run_all(dispatches: &[Dispatch], args: &RunArgs) -> Vec<Finished> {
-    let run_one = |dispatch: &Dispatch| if args.dry_run { dry_run(dispatch, args) } else { anyhow::bail!("not yet") };
+    let run_one = |dispatch: &Dispatch| {
+        if args.dry_run {
+            dry_run(dispatch, args)
+        } else {
+            super::dispatch::dispatch(dispatch, args)
+        }
+    };
     let jobs = args.jobs.max(1).min(dispatches.len().max(1));
     if jobs == 1 {
         return dispatches.iter().map(run_one).collect();

@@ -105,8 +105,7 @@ fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<HashMap<PathBuf, FileStat>
     let wake = Condvar::new();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
     let results: Vec<Result<Vec<(PathBuf, FileStat)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> =
-            (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a walker panicked")))).collect()
     });
     let mut files = HashMap::new();
@@ -177,7 +176,7 @@ fn list_dir(
             Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", path.display())),
         };
         if meta.is_dir() {
-            if !skip_dirs.iter().any(|skip| *skip == path) {
+            if !skip_dirs.contains(&path) {
                 subdirs.push((path, rel.join(&name)));
             }
         } else {

@@ -124,7 +124,8 @@ pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeCha
     for item in iter {
         if let WorktreeItem::Modification { entry, rela_path, status, .. } = item.context("computing the status")? {
             if let Some(kind) = worktree_kind(&status) {
-                let change = WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
+                let change =
+                    WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
                 changes.entry(rela_path).or_insert(change);
             }
         }
@@ -206,7 +207,8 @@ fn record_worktree(lines: &mut BTreeMap<BString, ShortLine>, untracked: &mut BTr
         WorktreeItem::DirectoryContents { entry, .. } | WorktreeItem::Rewrite { dirwalk_entry: entry, .. } => {
             if entry.status == gix::dir::entry::Status::Untracked {
                 let mut path = entry.rela_path;
-                if matches!(entry.disk_kind, Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository)) {
+                if matches!(entry.disk_kind, Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository))
+                {
                     path.push(b'/');
                 }
                 untracked.insert(path);
@@ -241,4 +243,3 @@ fn type_of(mode: gix::index::entry::Mode) -> u8 {
         0
     }
 }
-

@@ -75,3 +75,63 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
+
+/// The fake agent binary built for the tests.
+pub fn fake_agent() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fake-agent"))
+}
+
+/// A command for the binary whose agent (codex and claude alike) is the fake agent following `plan`.
+pub fn command_with_plan(fx: &Fixture, plan: &serde_json::Value) -> Command {
+    let plan_path = fx.root.join(format!("plan-{}.json", unique()));
+    std::fs::write(&plan_path, plan.to_string()).expect("plan can be written");
+    let mut command = command(fx);
+    command
+        .env("GIT_DISPATCH_CODEX_BIN", fake_agent())
+        .env("GIT_DISPATCH_CLAUDE_BIN", fake_agent())
+        .env("FAKE_AGENT_PLAN", plan_path);
+    command
+}
+
+/// Dispatch `packet` with the fake agent following `plan`; `extra` flags are appended.
+pub fn dispatch(fx: &Fixture, packet: &Path, plan: &serde_json::Value, extra: &[&str]) -> Output {
+    command_with_plan(fx, plan)
+        .arg("run")
+        .arg("--task")
+        .arg(packet)
+        .args(extra)
+        .output()
+        .expect("git-dispatch can be spawned")
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    COUNTER.fetch_add(1, Ordering::SeqCst)
+}
+
+/// The run folder a dispatch printed last, checked to exist.
+pub fn printed_run_dir(output: &Output) -> PathBuf {
+    let path = PathBuf::from(last_line(output));
+    assert!(
+        path.join("policy.json").is_file(),
+        "no run folder at {:?}; stdout {:?} stderr {:?}",
+        path,
+        stdout(output),
+        stderr(output)
+    );
+    path
+}
+
+/// Lines of a fingerprint without the run folders, the git dir's info/ (where the exclude line goes)
+/// and the scratch branches `dispatch/*` with their reflogs (an offered result keeps its branch).
+pub fn user_visible(fingerprint: &str) -> String {
+    fingerprint
+        .lines()
+        .filter(|line| !line.starts_with(".codex-dispatch") && !line.starts_with(".git/info"))
+        .filter(|line| {
+            !line.starts_with(".git/refs/heads/dispatch") && !line.starts_with(".git/logs/refs/heads/dispatch")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

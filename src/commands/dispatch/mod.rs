@@ -51,7 +51,16 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         started_at: now(),
         ..RunRecord::default()
     };
-    let mut run = Run { dispatch, args, run_dir, verdict, record, result: serde_json::Value::Null, changes: Vec::new(), clock: Instant::now() };
+    let mut run = Run {
+        dispatch,
+        args,
+        run_dir,
+        verdict,
+        record,
+        result: serde_json::Value::Null,
+        changes: Vec::new(),
+        clock: Instant::now(),
+    };
     if let Err(err) = run.execute() {
         run.fail(&err);
     }
@@ -123,8 +132,17 @@ impl Run<'_> {
     }
 
     /// Everything that happens while the worktree exists.
-    fn in_worktree(&mut self, ws: &Workspace, guard_scope: &guard::GuardScope, before: &guard::Fingerprint) -> anyhow::Result<()> {
-        let cwd = if self.dispatch.workdir_in_repo.is_empty() { ws.path.clone() } else { ws.path.join(&self.dispatch.workdir_in_repo) };
+    fn in_worktree(
+        &mut self,
+        ws: &Workspace,
+        guard_scope: &guard::GuardScope,
+        before: &guard::Fingerprint,
+    ) -> anyhow::Result<()> {
+        let cwd = if self.dispatch.workdir_in_repo.is_empty() {
+            ws.path.clone()
+        } else {
+            ws.path.join(&self.dispatch.workdir_in_repo)
+        };
         if !self.dispatch.packet.setup.is_empty() {
             self.stage("setup")?;
             if !self.run_setup(&cwd)? {
@@ -157,7 +175,12 @@ impl Run<'_> {
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
-            Some(verify::run_verification(&self.dispatch.packet.verification, &cwd, self.dispatch.timeout_sec, &self.run_dir)?)
+            Some(verify::run_verification(
+                &self.dispatch.packet.verification,
+                &cwd,
+                self.dispatch.timeout_sec,
+                &self.run_dir,
+            )?)
         } else {
             None
         };
@@ -178,11 +201,17 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn write_changes(&mut self, ws: &Workspace, snapshot: &workspace::Snapshot, changes: &[Change]) -> anyhow::Result<()> {
+    fn write_changes(
+        &mut self,
+        ws: &Workspace,
+        snapshot: &workspace::Snapshot,
+        changes: &[Change],
+    ) -> anyhow::Result<()> {
         let records: Vec<ChangeRecord> = changes
             .iter()
             .map(|change| {
-                let in_scope = !self.dispatch.packet.mode.is_read_only() && policy::change_in_scope(&self.dispatch.scope, change);
+                let in_scope =
+                    !self.dispatch.packet.mode.is_read_only() && policy::change_in_scope(&self.dispatch.scope, change);
                 ChangeRecord::new(change, in_scope)
             })
             .collect();
@@ -216,18 +245,24 @@ impl Run<'_> {
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
         self.record.agent_version = report.version.clone();
-        self.record.token_usage = serde_json::to_value(&report.usage).ok();
+        self.record.token_usage = serde_json::to_value(report.usage).ok();
         Ok(report)
     }
 
     /// SETUP commands, in order, in the worktree; the first failure blocks the run (exit 2).
     fn run_setup(&mut self, cwd: &std::path::Path) -> anyhow::Result<bool> {
         for command in &self.dispatch.packet.setup {
-            let spec = ProcessSpec::new("sh", cwd).arg("-c").arg(command).timeout(Duration::from_secs(self.dispatch.timeout_sec));
+            let spec = ProcessSpec::new("sh", cwd)
+                .arg("-c")
+                .arg(command)
+                .timeout(Duration::from_secs(self.dispatch.timeout_sec));
             let captured = process::run_captured(&spec)?;
             if !captured.outcome.success() {
                 let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
-                self.block(format!("BLOCKED: SETUP command `{command}` failed ({:?}): {tail}", captured.outcome.exit_code));
+                self.block(format!(
+                    "BLOCKED: SETUP command `{command}` failed ({:?}): {tail}",
+                    captured.outcome.exit_code
+                ));
                 return Ok(false);
             }
         }
@@ -238,7 +273,8 @@ impl Run<'_> {
         if self.dispatch.packet.mode.is_read_only() || dirty.is_empty() {
             return false;
         }
-        let (inside, outside): (Vec<String>, Vec<String>) = dirty.iter().cloned().partition(|path| self.dispatch.scope.contains(path));
+        let (inside, outside): (Vec<String>, Vec<String>) =
+            dirty.iter().cloned().partition(|path| self.dispatch.scope.contains(path));
         self.verdict.pre_existing_dirty_outside_scope = outside;
         if inside.is_empty() || self.dispatch.allow_dirty_overlap {
             return false;
@@ -289,7 +325,8 @@ impl Run<'_> {
         let stage = self.record.stage.clone();
         self.verdict.policy_violation = true;
         self.verdict.offered = false;
-        let agent_ran = matches!(stage.as_str(), "agent" | "guard-after" | "snapshot" | "changes" | "verify" | "verdict");
+        let agent_ran =
+            matches!(stage.as_str(), "agent" | "guard-after" | "snapshot" | "changes" | "verify" | "verdict");
         self.verdict.exit_code = if agent_ran { exit::VIOLATION } else { exit::CANNOT_START };
         self.verdict.messages.push(format!("ERROR at stage {stage}: {err:#}"));
         self.verdict.stage = format!("failed at {stage}");
@@ -303,7 +340,9 @@ impl Run<'_> {
         }
         let branch = if offered { Release::KeepBranch } else { Release::DeleteBranch };
         if let Err(err) = workspace::release(ws, branch, options) {
-            self.verdict.messages.push(format!("WARNING: could not release the worktree {}: {err:#}", ws.path.display()));
+            self.verdict
+                .messages
+                .push(format!("WARNING: could not release the worktree {}: {err:#}", ws.path.display()));
         }
         if !offered {
             self.verdict.branch = None;
@@ -316,7 +355,10 @@ impl Run<'_> {
         if prefixes.is_empty() {
             return Ok(status);
         }
-        let kept: Vec<&str> = status.lines().filter(|line| !prefixes.iter().any(|p| line.get(3..).is_some_and(|path| path.starts_with(p.as_str())))).collect();
+        let kept: Vec<&str> = status
+            .lines()
+            .filter(|line| !prefixes.iter().any(|p| line.get(3..).is_some_and(|path| path.starts_with(p.as_str()))))
+            .collect();
         Ok(kept.iter().map(|line| format!("{line}\n")).collect())
     }
 
@@ -327,7 +369,7 @@ impl Run<'_> {
             common_dir: self.dispatch.common_dir.clone(),
             user_root: self.dispatch.repo_root.clone(),
             user_git_dir: std::fs::canonicalize(repo.git_dir()).unwrap_or_else(|_| repo.git_dir().to_path_buf()),
-            own_worktrees_root: workspace::worktrees_root(&options),
+            own_worktrees_root: workspace::worktrees_root(&options)?,
         })
     }
 
@@ -355,7 +397,8 @@ impl Run<'_> {
         }
         self.record.ended_at = Some(now());
         self.record.exit_code = Some(self.verdict.exit_code);
-        self.run_dir.write("result.md", artifacts::render_result_md(&self.verdict, &self.changes, &self.result).as_bytes())?;
+        self.run_dir
+            .write("result.md", artifacts::render_result_md(&self.verdict, &self.changes, &self.result).as_bytes())?;
         self.run_dir.write_json("policy.json", &self.verdict)?;
         self.run_dir.write_json("run.json", &self.record)
     }
@@ -364,9 +407,10 @@ impl Run<'_> {
 fn agent_facts(report: &AgentReport) -> AgentFacts {
     let (result_problem, claimed) = match &report.result {
         StructuredResult::Valid(value) => {
-            let claimed = value.get("changed_files").and_then(|files| files.as_array()).map(|files| {
-                files.iter().filter_map(|file| file.as_str().map(str::to_string)).collect::<Vec<_>>()
-            });
+            let claimed = value
+                .get("changed_files")
+                .and_then(|files| files.as_array())
+                .map(|files| files.iter().filter_map(|file| file.as_str().map(str::to_string)).collect::<Vec<_>>());
             (None, claimed)
         }
         StructuredResult::Blocked { reason } => (Some(reason.clone()), None),
