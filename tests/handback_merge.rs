@@ -169,3 +169,18 @@ fn a_conflicting_commit_on_the_branch_changes_nothing() {
     assert!(matches!(&err, ApplyError::Conflict { paths } if paths == &vec!["src/lib.rs".to_string()]), "{err:?}");
     assert_eq!(fixture.fingerprint(), before);
 }
+
+#[test]
+fn refused_while_another_git_process_holds_the_index() {
+    let fixture = Fixture::new();
+    let base = fixture.head();
+    let result = edit_lib(&fixture, &base);
+    let run = fixture.write_run(RUN, &base, &result);
+    std::fs::write(fixture.path(".git/index.lock"), "").expect("lock");
+    let before = fixture.fingerprint();
+
+    let err = fixture.apply(&run, ApplyHow::Merge).expect_err("refused");
+
+    assert!(err.to_string().ends_with("index.lock exists: another git process is using the index"), "{err}");
+    assert_eq!(fixture.fingerprint(), before);
+}

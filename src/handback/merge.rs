@@ -50,6 +50,7 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
     if !blocked.is_empty() {
         return Err(ApplyError::InTheWay { paths: blocked });
     }
+    require_index_unlocked(&repo)?;
     let kind = merge_kind(&repo, head_id, commits.base)?;
     let (author, committer) = identity(&repo)?;
     let new_tip = match kind {
@@ -78,6 +79,13 @@ fn current_branch_tip(repo: &gix::Repository) -> Result<ObjectId, ApplyError> {
         return Err(ApplyError::DetachedHead);
     }
     head.id().map(|id| id.detach()).ok_or(ApplyError::UnbornHead)
+}
+
+/// Refuse before writing anything when another git process holds the index.
+fn require_index_unlocked(repo: &gix::Repository) -> anyhow::Result<()> {
+    let lock = repo.index_path().with_extension("lock");
+    anyhow::ensure!(!lock.exists(), "{} exists: another git process is using the index", lock.display());
+    Ok(())
 }
 
 /// `ancestor` is `descendant` or in its history.
