@@ -1,1 +1,234 @@
-//! TODO
+//! `result.patch`: the base..result changes rendered as a `git apply`-able patch, byte-exact
+//! (`git diff --binary --full-index -M` style): git headers with modes, renames and full index
+//! lines, C-quoted odd paths, `\ No newline at end of file`, CRLF kept as bytes, binary files
+//! as `GIT binary patch`, submodules as `Subproject commit` lines, type changes as delete + add.
+
+mod binary;
+mod hunks;
+
+use crate::changes::{self, ChangeStatus, RawChange, Side};
+use anyhow::Context as _;
+use gix::bstr::{BStr, ByteSlice};
+use gix::objs::tree::EntryKind;
+use gix::ObjectId;
+
+/// Renders the patch from `base` to `result` (commits or trees).
+pub fn render(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for change in changes::raw_changes(repo, base, result)? {
+        render_change(repo, &change, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn render_change(
+    repo: &gix::Repository,
+    change: &RawChange,
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
+    match (change.status, &change.old, &change.new) {
+        (ChangeStatus::TypeChanged, Some(old), Some(new)) => {
+            render_pair(repo, Some(old), None, None, out)?;
+            render_pair(repo, None, Some(new), None, out)
+        }
+        (ChangeStatus::Renamed, old, new) => {
+            render_pair(repo, old.as_ref(), new.as_ref(), change.similarity, out)
+        }
+        (_, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), None, out),
+    }
+}
+
+/// One `diff --git` block. A missing side is `/dev/null`; `similarity` marks a rename.
+fn render_pair(
+    repo: &gix::Repository,
+    old: Option<&Side>,
+    new: Option<&Side>,
+    similarity: Option<u8>,
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
+    let path_a = old
+        .or(new)
+        .map(|s| s.path.as_bstr())
+        .expect("a change has a side");
+    let path_b = new
+        .or(old)
+        .map(|s| s.path.as_bstr())
+        .expect("a change has a side");
+    let name_a = quote_with_prefix("a/", path_a);
+    let name_b = quote_with_prefix("b/", path_b);
+    line(out, &[b"diff --git ", &name_a, b" ", &name_b]);
+    write_mode_lines(old, new, out);
+    if let (Some(pct), Some(o), Some(n)) = (similarity, old, new) {
+        line(out, &[format!("similarity index {pct}%").as_bytes()]);
+        line(out, &[b"rename from ", &quote(o.path.as_bstr())]);
+        line(out, &[b"rename to ", &quote(n.path.as_bstr())]);
+    }
+    let old_id = old.map(|s| s.id);
+    let new_id = new.map(|s| s.id);
+    if old_id == new_id {
+        return Ok(());
+    }
+    let null = ObjectId::null(gix::hash::Kind::Sha1);
+    let mut index = format!(
+        "index {}..{}",
+        old_id.unwrap_or(null),
+        new_id.unwrap_or(null)
+    );
+    if let (Some(o), Some(n)) = (old, new) {
+        if o.mode == n.mode {
+            index.push_str(&format!(" {}", changes::mode_string(o.mode)));
+        }
+    }
+    line(out, &[index.as_bytes()]);
+    let old_data = content(repo, old)?;
+    let new_data = content(repo, new)?;
+    if is_binary(&old_data) || is_binary(&new_data) {
+        binary::write_binary_patch(out, &old_data, &new_data);
+        return Ok(());
+    }
+    if old_data.is_empty() && new_data.is_empty() {
+        return Ok(());
+    }
+    let label_a = if old.is_some() {
+        name_a
+    } else {
+        b"/dev/null".to_vec()
+    };
+    let label_b = if new.is_some() {
+        name_b
+    } else {
+        b"/dev/null".to_vec()
+    };
+    file_label(out, b"--- ", &label_a);
+    file_label(out, b"+++ ", &label_b);
+    hunks::write_hunks(out, &old_data, &new_data);
+    Ok(())
+}
+
+fn write_mode_lines(old: Option<&Side>, new: Option<&Side>, out: &mut Vec<u8>) {
+    match (old, new) {
+        (None, Some(n)) => line(
+            out,
+            &[b"new file mode ", changes::mode_string(n.mode).as_bytes()],
+        ),
+        (Some(o), None) => line(
+            out,
+            &[
+                b"deleted file mode ",
+                changes::mode_string(o.mode).as_bytes(),
+            ],
+        ),
+        (Some(o), Some(n)) if o.mode != n.mode => {
+            line(
+                out,
+                &[b"old mode ", changes::mode_string(o.mode).as_bytes()],
+            );
+            line(
+                out,
+                &[b"new mode ", changes::mode_string(n.mode).as_bytes()],
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `--- a/name`, with git's trailing tab when the name contains a space.
+fn file_label(out: &mut Vec<u8>, marker: &[u8], name: &[u8]) {
+    out.extend_from_slice(marker);
+    out.extend_from_slice(name);
+    if name.contains(&b' ') {
+        out.push(b'\t');
+    }
+    out.push(b'\n');
+}
+
+fn line(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out.push(b'\n');
+}
+
+/// The bytes a side contributes to the diff: blob data, or `Subproject commit <id>` for gitlinks.
+fn content(repo: &gix::Repository, side: Option<&Side>) -> anyhow::Result<Vec<u8>> {
+    let Some(side) = side else {
+        return Ok(Vec::new());
+    };
+    if side.mode.kind() == EntryKind::Commit {
+        return Ok(format!("Subproject commit {}\n", side.id).into_bytes());
+    }
+    let object = repo
+        .find_object(side.id)
+        .with_context(|| format!("reading blob {} of {}", side.id, side.path))?;
+    Ok(object.detach().data)
+}
+
+/// Content that cannot travel as text lines: any NUL byte.
+fn is_binary(data: &[u8]) -> bool {
+    data.contains(&0)
+}
+
+/// `prefix + path`, C-quoted as a whole when the path needs it (git's `quote_two`).
+fn quote_with_prefix(prefix: &str, path: &BStr) -> Vec<u8> {
+    let mut joined = prefix.as_bytes().to_vec();
+    joined.extend_from_slice(path);
+    quote(joined.as_bstr())
+}
+
+/// git's `quote_c_style` with `core.quotePath=true`: quoted when a byte is `"`, `\`, a control
+/// character or not ASCII.
+pub fn quote(path: &BStr) -> Vec<u8> {
+    let needs = path
+        .iter()
+        .any(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
+    if !needs {
+        return path.to_vec();
+    }
+    let mut out = vec![b'"'];
+    for &b in path.iter() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0b => out.extend_from_slice(b"\\v"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b if !(0x20..0x7f).contains(&b) => {
+                out.extend_from_slice(format!("\\{b:03o}").as_bytes())
+            }
+            b => out.push(b),
+        }
+    }
+    out.push(b'"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_git() {
+        let q = |s: &[u8]| String::from_utf8(quote(s.as_bstr())).unwrap();
+        assert_eq!(q(b"plain/path with space.txt"), "plain/path with space.txt");
+        assert_eq!(q(b"tab\there"), "\"tab\\there\"");
+        assert_eq!(q(b"quote\"d"), "\"quote\\\"d\"");
+        assert_eq!(q(b"back\\slash"), "\"back\\\\slash\"");
+        assert_eq!(q("caf\u{e9}".as_bytes()), "\"caf\\303\\251\"");
+        assert_eq!(
+            String::from_utf8(quote_with_prefix("a/", b"x\ty".as_bstr())).unwrap(),
+            "\"a/x\\ty\""
+        );
+    }
+
+    #[test]
+    fn labels_with_spaces_get_a_tab() {
+        let mut out = Vec::new();
+        file_label(&mut out, b"--- ", b"a/read me.txt");
+        file_label(&mut out, b"+++ ", b"b/x");
+        assert_eq!(out, b"--- a/read me.txt\t\n+++ b/x\n");
+    }
+}

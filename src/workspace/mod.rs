@@ -1,2 +1,325 @@
 //! The isolated workspace: a linked gix worktree on `dispatch/<run-id>`, its base commit, the
 //! warm pool, `.worktreeinclude` copies, and the snapshot of the agent's final state.
+//!
+//! Everything here runs in-process with gix: no `git` CLI, so no hooks and no fsmonitor run,
+//! whatever an agent planted in the shared git dir. The user's checkout, index and refs are
+//! only read; the only refs written are `refs/heads/dispatch/<run-id>`.
+
+mod base;
+pub mod include;
+pub mod layout;
+mod pool;
+mod repo;
+pub mod scan;
+mod snapshot;
+pub mod sync;
+
+use anyhow::Context as _;
+use gix::refs::transaction::PreviousValue;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
+
+pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
+pub use pool::PruneReport;
+pub use repo::{FALLBACK_EMAIL, FALLBACK_NAME};
+
+/// Errors callers may want to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("invalid run id {0:?}: use letters, digits, '.', '_' and '-'")]
+    InvalidRunId(String),
+    #[error("branch dispatch/{0} already exists")]
+    BranchExists(String),
+    #[error("the repository has no commits yet")]
+    NoCommits,
+    #[error("no cache directory: set XDG_CACHE_HOME, HOME or GIT_DISPATCH_WORKTREES")]
+    NoCacheDir,
+    #[error("the worktrees folder {root} is inside the repository {repo}; choose one outside it")]
+    RootInsideRepository { root: PathBuf, repo: PathBuf },
+}
+
+/// How workspaces are placed and reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceOptions {
+    /// `GIT_DISPATCH_WORKTREES` override; `None` = `${XDG_CACHE_HOME:-~/.cache}/git-dispatch/worktrees`.
+    pub worktrees_root: Option<PathBuf>,
+    /// Never take a worktree from the pool.
+    pub fresh: bool,
+    /// How many idle worktrees to keep per repository (0 disables the pool).
+    pub pool_size: usize,
+}
+
+impl Default for WorkspaceOptions {
+    fn default() -> Self {
+        WorkspaceOptions {
+            worktrees_root: None,
+            fresh: false,
+            pool_size: 2,
+        }
+    }
+}
+
+impl WorkspaceOptions {
+    /// Defaults, with `worktrees_root` from `GIT_DISPATCH_WORKTREES` when set and not empty.
+    pub fn from_env() -> Self {
+        let root = std::env::var_os("GIT_DISPATCH_WORKTREES").filter(|v| !v.is_empty());
+        WorkspaceOptions {
+            worktrees_root: root.map(PathBuf::from),
+            ..Default::default()
+        }
+    }
+}
+
+/// The commit a dispatch starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    pub commit: gix::ObjectId,
+    /// The user's HEAD commit (`None` when unborn).
+    pub head: Option<gix::ObjectId>,
+    /// True when `commit` is HEAD plus the user's uncommitted state.
+    pub includes_uncommitted: bool,
+    /// The user's uncommitted/untracked paths, repository-relative, sorted.
+    pub dirty_paths: Vec<String>,
+}
+
+/// HEAD + the user's uncommitted tracked changes, deletions, untracked non-ignored files as a
+/// commit (rev=None), or the given revision as it is. Never changes the user's checkout, index or refs.
+pub fn resolve_base(repo_root: &Path, rev: Option<&str>) -> anyhow::Result<Base> {
+    base::resolve_base(repo_root, rev)
+}
+
+/// A worktree given to one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub run_id: String,
+    /// The user's worktree root.
+    pub repo_root: PathBuf,
+    /// The shared git dir.
+    pub common_dir: PathBuf,
+    /// The linked worktree.
+    pub path: PathBuf,
+    /// `"dispatch/<run-id>"`
+    pub branch: String,
+    pub base_commit: gix::ObjectId,
+    /// True when taken from the pool.
+    pub warm: bool,
+    /// `.worktreeinclude` matches copied in (directories end with `/`).
+    pub included: Vec<String>,
+    /// The per-repository folder (`<root>/<repo-name>-<hash>`).
+    pub layout_dir: PathBuf,
+    /// The worktree's name (its folder's basename, its pool marker's name).
+    pub name: String,
+    /// Files of the worktree whose inode changed after this instant count as written by the run.
+    pub ready_at: SystemTime,
+}
+
+impl Workspace {
+    /// Restarts the clock for `ignored_written` (e.g. after SETUP commands ran).
+    pub fn mark_ready(&mut self) -> anyhow::Result<()> {
+        self.ready_at = fs_now(&self.layout_dir)?;
+        Ok(())
+    }
+}
+
+/// Create (or take from the pool, unless opts.fresh) a worktree at `base` on
+/// refs/heads/dispatch/<run_id>; copies .worktreeinclude matches from the user's checkout.
+pub fn create(
+    repo_root: &Path,
+    run_id: &str,
+    base: &Base,
+    opts: &WorkspaceOptions,
+) -> anyhow::Result<Workspace> {
+    validate_run_id(run_id)?;
+    let repo = repo::open(repo_root)?;
+    let layout = repo_layout(&repo, opts)?;
+    layout.ensure()?;
+    let branch = repo::branch_name(run_id)?;
+    if repo::ref_target(&repo, &branch)?.is_some() {
+        return Err(WorkspaceError::BranchExists(run_id.to_string()).into());
+    }
+    repo::set_ref(
+        &repo,
+        &branch,
+        base.commit,
+        PreviousValue::MustNotExist,
+        "git-dispatch: base",
+    )?;
+    let mut claimed = None;
+    let result = place_worktree(&repo, &layout, run_id, &branch, base, opts, &mut claimed);
+    if result.is_err() {
+        let _ = repo::delete_ref(&repo, &branch);
+        if let Some(name) = &claimed {
+            let _ = layout.forget(name);
+        }
+    }
+    let (name, path, warm) = result?;
+    let included = match include::copy_includes(&repo, &path) {
+        Ok(included) => included,
+        Err(err) => {
+            let _ = pool::remove_worktree(&repo, &path);
+            let _ = layout.forget(&name);
+            let _ = repo::delete_ref(&repo, &branch);
+            return Err(err);
+        }
+    };
+    Ok(Workspace {
+        run_id: run_id.to_string(),
+        repo_root: repo
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo_root.to_path_buf()),
+        common_dir: canonical(repo.common_dir()),
+        path,
+        branch: format!("dispatch/{run_id}"),
+        base_commit: base.commit,
+        warm,
+        included,
+        ready_at: fs_now(&layout.dir)?,
+        layout_dir: layout.dir,
+        name,
+    })
+}
+
+/// Takes a pooled worktree or adds a new one; `claimed` receives the marker name once owned.
+fn place_worktree(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    run_id: &str,
+    branch: &gix::refs::FullName,
+    base: &Base,
+    opts: &WorkspaceOptions,
+    claimed: &mut Option<String>,
+) -> anyhow::Result<(String, PathBuf, bool)> {
+    if !opts.fresh {
+        if let Some((name, path)) = pool::take(repo, layout, run_id, branch, base.commit)? {
+            *claimed = Some(name.clone());
+            return Ok((name, path, true));
+        }
+    }
+    let name = unique_name(layout, run_id);
+    layout.mark_busy(&name, run_id)?;
+    *claimed = Some(name.clone());
+    let path = layout.worktree_path(&name);
+    let head = gix::worktree::add::Head::Attached(branch.clone());
+    repo.add_worktree(&path, head, gix::progress::Discard, &AtomicBool::new(false))
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("adding worktree {}", path.display()))?;
+    Ok((name, path, false))
+}
+
+fn unique_name(layout: &RepoLayout, run_id: &str) -> String {
+    let taken = |n: &str| {
+        layout.worktree_path(n).symlink_metadata().is_ok()
+            || layout.pool_dir().join(n).exists()
+            || layout.busy_dir().join(n).exists()
+    };
+    if !taken(run_id) {
+        return run_id.to_string();
+    }
+    (2..)
+        .map(|i| format!("{run_id}-{i}"))
+        .find(|n| !taken(n))
+        .expect("some suffix is free")
+}
+
+/// The per-repository layout of `repo` under the configured root, refusing a root inside the repository.
+fn repo_layout(repo: &gix::Repository, opts: &WorkspaceOptions) -> anyhow::Result<RepoLayout> {
+    let root = layout::canonical_prefix(&worktrees_root(opts)?);
+    let common_dir = canonical(repo.common_dir());
+    let inside = |dir: &Path| root.starts_with(dir);
+    if let Some(workdir) = repo.workdir().map(canonical) {
+        if inside(&workdir) {
+            return Err(WorkspaceError::RootInsideRepository {
+                root,
+                repo: workdir,
+            }
+            .into());
+        }
+    }
+    if inside(&common_dir) {
+        return Err(WorkspaceError::RootInsideRepository {
+            root,
+            repo: common_dir,
+        }
+        .into());
+    }
+    Ok(RepoLayout::new(&root, &common_dir, &repo_name(&common_dir)))
+}
+
+/// The repository's name: the main checkout's folder name (or the bare repository's, minus `.git`).
+fn repo_name(common_dir: &Path) -> String {
+    let name = if common_dir.file_name().is_some_and(|n| n == ".git") {
+        common_dir.parent().and_then(Path::file_name)
+    } else {
+        common_dir.file_name()
+    };
+    let name = name
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.strip_suffix(".git")
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// "Now" as the filesystem clock sees it (file timestamps use a coarser clock than `SystemTime`).
+fn fs_now(dir: &Path) -> anyhow::Result<SystemTime> {
+    let stamp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a stamp file in {}", dir.display()))?;
+    let md = stamp
+        .as_file()
+        .metadata()
+        .context("reading the stamp file")?;
+    md.modified().context("reading the stamp file's mtime")
+}
+
+/// The result of [`snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub result_commit: gix::ObjectId,
+    /// Ignored files written (or renamed, chmodded) after the workspace was ready; not committed.
+    pub ignored_written: Vec<String>,
+}
+
+/// Commit the worktree's final state to refs/heads/dispatch/<run-id> with parent = the agent's
+/// commits on that branch if they descend from base, else base. Respects core.fileMode/autocrlf/.gitattributes.
+pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
+    snapshot::snapshot(ws)
+}
+
+/// What to do with the run's branch on release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    DeleteBranch,
+    KeepBranch,
+}
+
+/// Remove the worktree or return it to the pool (detached, clean); delete or keep the branch.
+pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
+    pool::release(ws, branch, opts)
+}
+
+/// Find worktrees and dispatch/* branches left by crashed runs (worktree dirs gone, or worktrees
+/// and branches whose run is not alive per `is_live`), remove them. `is_live` must also answer
+/// true for runs whose branch is to be kept (an offered result not applied yet).
+pub fn prune(
+    repo_root: &Path,
+    opts: &WorkspaceOptions,
+    is_live: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<PruneReport> {
+    pool::prune(repo_root, opts, is_live)
+}
+
+/// Removes every idle pooled worktree of the repository; returns how many.
+pub fn clear_pool(repo_root: &Path, opts: &WorkspaceOptions) -> anyhow::Result<usize> {
+    pool::clear(repo_root, opts)
+}
+
+/// The per-repository folder for the repository at `repo_root`.
+pub fn layout_for(repo_root: &Path, opts: &WorkspaceOptions) -> anyhow::Result<RepoLayout> {
+    repo_layout(&repo::open(repo_root)?, opts)
+}

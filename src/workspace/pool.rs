@@ -1,0 +1,284 @@
+//! The warm pool and the end of a workspace's life: taking an idle worktree for a new run
+//! (moved to the new base touching only differing paths), returning one (cleaned, detached),
+//! removing worktrees and branches, emptying the pool, and pruning what crashed runs left.
+
+use super::layout::RepoLayout;
+use super::{repo, sync, Release, Workspace, WorkspaceOptions};
+use anyhow::Context as _;
+use gix::refs::FullName;
+use gix::ObjectId;
+use std::path::{Path, PathBuf};
+
+/// What [`prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Worktree checkouts removed (crashed runs, orphans, broken pool entries).
+    pub removed_worktrees: Vec<PathBuf>,
+    /// Admin dirs (`<git-dir>/worktrees/<name>`) of worktrees whose folder was gone.
+    pub pruned_admin_dirs: Vec<PathBuf>,
+    /// `dispatch/<run-id>` branches deleted (short names).
+    pub deleted_branches: Vec<String>,
+}
+
+/// Claims an idle worktree and moves it to `base` on `branch`. Broken pool entries are removed.
+pub fn take(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    run_id: &str,
+    branch: &FullName,
+    base: ObjectId,
+) -> anyhow::Result<Option<(String, PathBuf)>> {
+    for name in layout.pooled()? {
+        if !layout.claim(&name)? {
+            continue;
+        }
+        layout.mark_busy(&name, run_id)?;
+        let path = layout.worktree_path(&name);
+        match prepare_pooled(repo, &path, branch, base) {
+            Ok(()) => return Ok(Some((name, path))),
+            Err(_) => {
+                let _ = remove_worktree(repo, &path);
+                let _ = layout.forget(&name);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn prepare_pooled(
+    repo: &gix::Repository,
+    path: &Path,
+    branch: &FullName,
+    base: ObjectId,
+) -> anyhow::Result<()> {
+    let wt = repo::open(path)?;
+    let same_repo = wt.common_dir().canonicalize().ok() == repo.common_dir().canonicalize().ok();
+    anyhow::ensure!(
+        same_repo,
+        "{} is not a worktree of this repository",
+        path.display()
+    );
+    sync::retarget(&wt, repo::commit_tree(repo, base)?)?;
+    repo::attach_head(&wt, branch)
+}
+
+/// See [`super::release`].
+pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
+    let repo = repo::open(&ws.common_dir)?;
+    let layout = RepoLayout {
+        dir: ws.layout_dir.clone(),
+    };
+    let branch_name = repo::branch_name(&ws.run_id)?;
+    let pooled = opts.pool_size > 0
+        && layout.pooled()?.len() < opts.pool_size
+        && park(&repo, ws, &branch_name).is_ok()
+        && layout.park(&ws.name).is_ok();
+    if !pooled {
+        remove_worktree(&repo, &ws.path)?;
+        layout.forget(&ws.name)?;
+    }
+    if branch == Release::DeleteBranch {
+        repo::delete_ref(&repo, &branch_name)?;
+    }
+    Ok(())
+}
+
+/// Cleans the worktree to its branch tip and detaches HEAD there.
+fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Result<()> {
+    let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
+    let wt = repo::open(&ws.path)?;
+    sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
+    repo::detach_head(&wt, tip)
+}
+
+/// Removes a linked worktree and its admin dir (forcefully); a folder that is not a registered
+/// worktree is just deleted.
+pub fn remove_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
+    let registered = registered_worktree(repo, path)?;
+    if registered.is_some() {
+        repo.remove_worktree(
+            path,
+            gix::worktree::remove::Force::OverrideLock,
+            gix::progress::Discard,
+        )
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("removing worktree {}", path.display()))?;
+    }
+    if path.symlink_metadata().is_ok() {
+        std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The admin dir of the worktree registered at `path`, if any.
+fn registered_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let wanted = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    for proxy in repo.worktrees().context("listing worktrees")? {
+        let Ok(base) = proxy.base() else { continue };
+        if base.canonicalize().unwrap_or(base) == wanted {
+            return Ok(Some(proxy.git_dir().to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
+/// See [`super::clear_pool`].
+pub fn clear(repo_root: &Path, opts: &WorkspaceOptions) -> anyhow::Result<usize> {
+    let repo = repo::open(repo_root)?;
+    let layout = super::repo_layout(&repo, opts)?;
+    let mut removed = 0;
+    for name in layout.pooled()? {
+        if !layout.claim(&name)? {
+            continue;
+        }
+        remove_worktree(&repo, &layout.worktree_path(&name))?;
+        layout.forget(&name)?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// See [`super::prune`].
+pub fn prune(
+    repo_root: &Path,
+    opts: &WorkspaceOptions,
+    is_live: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<PruneReport> {
+    let repo = repo::open(repo_root)?;
+    let layout = super::repo_layout(&repo, opts)?;
+    let mut report = PruneReport::default();
+    prune_missing_checkouts(&repo, &layout, &mut report)?;
+    prune_dead_owners(&repo, &layout, is_live, &mut report)?;
+    prune_broken_pool(&repo, &layout, &mut report)?;
+    prune_orphans(&repo, &layout, &mut report)?;
+    prune_branches(&repo, is_live, &mut report)?;
+    Ok(report)
+}
+
+/// Admin dirs of our worktrees whose checkout folder is gone.
+fn prune_missing_checkouts(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    report: &mut PruneReport,
+) -> anyhow::Result<()> {
+    let ours = layout.worktrees_dir();
+    for proxy in repo.worktrees().context("listing worktrees")? {
+        let Ok(base) = proxy.base() else { continue };
+        if base.starts_with(&ours) && base.symlink_metadata().is_err() {
+            let admin = proxy.git_dir().to_path_buf();
+            std::fs::remove_dir_all(&admin)
+                .with_context(|| format!("removing {}", admin.display()))?;
+            report.pruned_admin_dirs.push(admin);
+        }
+    }
+    Ok(())
+}
+
+fn prune_dead_owners(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    is_live: &dyn Fn(&str) -> bool,
+    report: &mut PruneReport,
+) -> anyhow::Result<()> {
+    for (name, owner) in layout.busy()? {
+        if is_live(&owner) {
+            continue;
+        }
+        let path = layout.worktree_path(&name);
+        if path.symlink_metadata().is_ok() || registered_worktree(repo, &path)?.is_some() {
+            remove_worktree(repo, &path)?;
+            report.removed_worktrees.push(path);
+        }
+        layout.forget(&name)?;
+    }
+    Ok(())
+}
+
+fn prune_broken_pool(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    report: &mut PruneReport,
+) -> anyhow::Result<()> {
+    for name in layout.pooled()? {
+        let path = layout.worktree_path(&name);
+        if registered_worktree(repo, &path)?.is_some() && path.join(".git").is_file() {
+            continue;
+        }
+        if !layout.claim(&name)? {
+            continue;
+        }
+        if path.symlink_metadata().is_ok() {
+            remove_worktree(repo, &path)?;
+            report.removed_worktrees.push(path);
+        }
+        layout.forget(&name)?;
+    }
+    Ok(())
+}
+
+/// Worktree folders with no marker (a crash between removal steps).
+fn prune_orphans(
+    repo: &gix::Repository,
+    layout: &RepoLayout,
+    report: &mut PruneReport,
+) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(layout.worktrees_dir()) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.context("listing worktrees folder")?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let marked =
+            layout.pool_dir().join(&name).exists() || layout.busy_dir().join(&name).exists();
+        if !marked {
+            let path = entry.path();
+            remove_worktree(repo, &path)?;
+            report.removed_worktrees.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn prune_branches(
+    repo: &gix::Repository,
+    is_live: &dyn Fn(&str) -> bool,
+    report: &mut PruneReport,
+) -> anyhow::Result<()> {
+    let checked_out = checked_out_branches(repo)?;
+    let refs = repo.references().context("reading references")?;
+    let mut dead = Vec::new();
+    for reference in refs
+        .prefixed("refs/heads/dispatch/")
+        .context("listing dispatch branches")?
+    {
+        let reference = reference
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("reading a dispatch branch")?;
+        let name = reference.name().to_owned();
+        let short = name.as_bstr().to_string();
+        let run_id = short.trim_start_matches("refs/heads/dispatch/").to_string();
+        if !is_live(&run_id) && !checked_out.contains(&name) {
+            dead.push((name, run_id));
+        }
+    }
+    for (name, run_id) in dead {
+        repo::delete_ref(repo, &name)?;
+        report.deleted_branches.push(format!("dispatch/{run_id}"));
+    }
+    Ok(())
+}
+
+fn checked_out_branches(repo: &gix::Repository) -> anyhow::Result<Vec<FullName>> {
+    let mut out = Vec::new();
+    for proxy in repo.worktrees().context("listing worktrees")? {
+        if let Ok(wt) = proxy.into_repo_with_possibly_inaccessible_worktree() {
+            if let Ok(Some(name)) = repo::head_branch(&wt) {
+                out.push(name);
+            }
+        }
+    }
+    if let Ok(Some(name)) = repo::head_branch(repo) {
+        out.push(name);
+    }
+    Ok(out)
+}

@@ -1,0 +1,189 @@
+//! Small gix helpers shared by the workspace steps: opening, commit identity, writing commits,
+//! creating/deleting the scratch branch and pointing a worktree's HEAD.
+
+use anyhow::Context as _;
+use gix::bstr::BString;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use gix::ObjectId;
+use std::path::Path;
+
+/// The identity used for dispatch commits when git has none configured.
+pub const FALLBACK_NAME: &str = "git-dispatch";
+/// The e-mail of the fallback identity.
+pub const FALLBACK_EMAIL: &str = "git-dispatch@localhost";
+
+/// Opens the repository whose working tree (or git dir) is `path`.
+pub fn open(path: &Path) -> anyhow::Result<gix::Repository> {
+    gix::open(path).with_context(|| format!("opening git repository at {}", path.display()))
+}
+
+/// `refs/heads/dispatch/<run_id>`
+pub fn branch_name(run_id: &str) -> anyhow::Result<FullName> {
+    let name = format!("refs/heads/dispatch/{run_id}");
+    FullName::try_from(name.as_str()).with_context(|| format!("invalid branch name {name}"))
+}
+
+/// The committer (and author) for dispatch commits: git's configured identity, else the fallback.
+pub fn signatures(repo: &gix::Repository) -> (gix::actor::Signature, gix::actor::Signature) {
+    let fallback = || gix::actor::Signature {
+        name: FALLBACK_NAME.into(),
+        email: FALLBACK_EMAIL.into(),
+        time: gix::date::Time::now_local_or_utc(),
+    };
+    let configured = |sig: Option<gix::Result<gix::actor::SignatureRef<'_>>>| {
+        sig.and_then(Result::ok).and_then(|s| s.to_owned().ok())
+    };
+    let committer = configured(repo.committer()).unwrap_or_else(fallback);
+    let author = configured(repo.author()).unwrap_or_else(|| committer.clone());
+    (committer, author)
+}
+
+/// Writes a commit object (no ref is touched).
+pub fn write_commit(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    parents: &[ObjectId],
+    message: &str,
+) -> anyhow::Result<ObjectId> {
+    let (committer, author) = signatures(repo);
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parents.iter().copied().collect(),
+        author,
+        committer,
+        encoding: None,
+        message: BString::from(message),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo
+        .write_object(&commit)
+        .context("writing commit object")?
+        .detach())
+}
+
+fn edit(repo: &gix::Repository, edit: RefEdit) -> anyhow::Result<()> {
+    let (committer, _) = signatures(repo);
+    let mut buf = gix::date::parse::TimeBuf::default();
+    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut buf)))
+        .map(|_| ())
+        .map_err(anyhow::Error::from)
+}
+
+/// Sets `name` to `target`, with the given expectation about its previous value.
+pub fn set_ref(
+    repo: &gix::Repository,
+    name: &FullName,
+    target: ObjectId,
+    expected: PreviousValue,
+    message: &str,
+) -> anyhow::Result<()> {
+    edit(
+        repo,
+        RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: message.into(),
+                },
+                expected,
+                new: Target::Object(target),
+            },
+            name: name.clone(),
+            deref: false,
+        },
+    )
+    .with_context(|| format!("updating {}", name.as_bstr()))
+}
+
+/// Deletes `name` (and its reflog); a missing ref is not an error.
+pub fn delete_ref(repo: &gix::Repository, name: &FullName) -> anyhow::Result<bool> {
+    if repo
+        .try_find_reference(name.as_ref())
+        .context("looking up reference")?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    edit(
+        repo,
+        RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::Any,
+                log: RefLog::AndReference,
+            },
+            name: name.clone(),
+            deref: false,
+        },
+    )
+    .with_context(|| format!("deleting {}", name.as_bstr()))?;
+    Ok(true)
+}
+
+/// Current target of `name`, if it exists and points to an object.
+pub fn ref_target(repo: &gix::Repository, name: &FullName) -> anyhow::Result<Option<ObjectId>> {
+    let found = repo
+        .try_find_reference(name.as_ref())
+        .context("looking up reference")?;
+    Ok(found.and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
+}
+
+/// Points the (worktree) repository's HEAD symbolically at `branch`.
+pub fn attach_head(wt: &gix::Repository, branch: &FullName) -> anyhow::Result<()> {
+    head_edit(wt, Target::Symbolic(branch.clone()), "git-dispatch: attach")
+}
+
+/// Detaches the (worktree) repository's HEAD at `commit`.
+pub fn detach_head(wt: &gix::Repository, commit: ObjectId) -> anyhow::Result<()> {
+    head_edit(wt, Target::Object(commit), "git-dispatch: detach")
+}
+
+fn head_edit(wt: &gix::Repository, new: Target, message: &str) -> anyhow::Result<()> {
+    edit(
+        wt,
+        RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: message.into(),
+                },
+                expected: PreviousValue::Any,
+                new,
+            },
+            name: FullName::try_from("HEAD").expect("HEAD is a valid reference name"),
+            deref: false,
+        },
+    )
+    .context("updating the worktree's HEAD")
+}
+
+/// The branch HEAD points to symbolically, if any.
+pub fn head_branch(wt: &gix::Repository) -> anyhow::Result<Option<FullName>> {
+    let head = wt.head().context("reading HEAD")?;
+    Ok(head.referent_name().map(|n| n.to_owned()))
+}
+
+/// The tree of `commit`.
+pub fn commit_tree(repo: &gix::Repository, commit: ObjectId) -> anyhow::Result<ObjectId> {
+    let commit = repo
+        .find_commit(commit)
+        .with_context(|| format!("reading commit {commit}"))?;
+    Ok(commit.tree_id().context("reading commit tree")?.detach())
+}
+
+/// True when `ancestor` is `descendant` or one of its ancestors.
+pub fn is_ancestor(
+    repo: &gix::Repository,
+    ancestor: ObjectId,
+    descendant: ObjectId,
+) -> anyhow::Result<bool> {
+    if ancestor == descendant {
+        return Ok(true);
+    }
+    let base = repo
+        .merge_base(ancestor, descendant)
+        .context("computing merge base")?;
+    Ok(base.is_some_and(|b| b.detach() == ancestor))
+}

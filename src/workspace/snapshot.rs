@@ -1,0 +1,126 @@
+//! The snapshot after the agent: the worktree's final state (the agent's commits, staged and
+//! unstaged edits, deletions, renames, mode and type changes, untracked non-ignored files)
+//! committed on `refs/heads/dispatch/<run-id>`, whatever the agent did to HEAD. Ignored files
+//! the agent wrote are listed, not committed. The worktree's HEAD is re-attached to the branch
+//! and its index refreshed to the result, so `git status` there is clean.
+
+use super::scan::{self, Edit, ScanOptions};
+use super::{repo, Snapshot, Workspace};
+use anyhow::Context as _;
+use gix::bstr::{BString, ByteSlice};
+use gix::refs::transaction::PreviousValue;
+use gix::ObjectId;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// See [`super::snapshot`].
+pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
+    let wt = repo::open(&ws.path)?;
+    let scanned = scan::scan(&wt, ScanOptions { list_ignored: true })?;
+    let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
+    let branch = repo::branch_name(&ws.run_id)?;
+    let parent = expected_parent(&wt, &branch, ws.base_commit)?;
+    let result_commit = if repo::commit_tree(&wt, parent)? == tree {
+        parent
+    } else {
+        let message = format!("git-dispatch result of {}\n", ws.run_id);
+        repo::write_commit(&wt, tree, &[parent], &message)?
+    };
+    repo::set_ref(
+        &wt,
+        &branch,
+        result_commit,
+        PreviousValue::Any,
+        "git-dispatch: snapshot",
+    )?;
+    if repo::head_branch(&wt)?.as_ref() != Some(&branch) {
+        repo::attach_head(&wt, &branch)?;
+    }
+    let mut index = scanned.index.clone();
+    apply_to_index(&mut index, &scanned.unstaged);
+    write_index(index)?;
+    let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
+    Ok(Snapshot {
+        result_commit,
+        ignored_written,
+    })
+}
+
+/// The agent's commits on the branch when they descend from `base`, else `base`.
+fn expected_parent(
+    wt: &gix::Repository,
+    branch: &gix::refs::FullName,
+    base: ObjectId,
+) -> anyhow::Result<ObjectId> {
+    match repo::ref_target(wt, branch)? {
+        Some(tip) if tip != base && repo::is_ancestor(wt, base, tip)? => Ok(tip),
+        _ => Ok(base),
+    }
+}
+
+/// Updates the index to the worktree state hashed by the scan.
+fn apply_to_index(index: &mut gix::index::File, unstaged: &BTreeMap<BString, Edit>) {
+    if unstaged.is_empty() {
+        return;
+    }
+    index.remove_entries(|_, path, _| unstaged.contains_key(path));
+    for (path, edit) in unstaged {
+        if let Some(h) = edit {
+            index.dangerously_push_entry(
+                h.stat.unwrap_or_default(),
+                h.id,
+                gix::index::entry::Flags::empty(),
+                gix::objs::tree::EntryMode::from(h.kind).into(),
+                path.as_bstr(),
+            );
+        }
+    }
+    index.sort_entries();
+}
+
+fn write_index(mut index: gix::index::File) -> anyhow::Result<()> {
+    index.remove_tree();
+    index
+        .write(gix::index::write::Options::default())
+        .with_context(|| format!("writing index {}", index.path().display()))
+}
+
+/// The ignored files whose inode changed after `since` (written, renamed or chmodded by the
+/// agent); ignored directories are searched file by file.
+fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime) -> Vec<String> {
+    let mut out = Vec::new();
+    for (rela, is_dir) in ignored {
+        let path = super::scan::join(workdir, rela.as_bstr());
+        if *is_dir {
+            collect_newer_files(&path, &rela.to_str_lossy(), since, &mut out);
+        } else if changed_after(&path, since) {
+            out.push(rela.to_str_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn collect_newer_files(dir: &Path, rela: &str, since: SystemTime, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child_rela = format!("{rela}/{name}");
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_newer_files(&entry.path(), &child_rela, since, out),
+            Ok(_) if changed_after(&entry.path(), since) => out.push(child_rela),
+            _ => {}
+        }
+    }
+}
+
+fn changed_after(path: &Path, since: SystemTime) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|md| {
+        let nanos = md.ctime_nsec().clamp(0, 999_999_999) as u32;
+        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) > since
+    })
+}

@@ -1,0 +1,7 @@
+//! Shared helpers for the integration tests: fixture repositories and a hermetic git.
+//! Each test crate uses a different subset, hence `dead_code` is allowed here.
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod git;
+pub mod scenarios;
