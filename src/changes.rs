@@ -70,32 +70,16 @@ impl RawChange {
 /// The rename detection used for the changed set and the patch: git's `-M` default (50%, empty
 /// files included as git does), no copies.
 pub fn rewrites() -> gix::diff::Rewrites {
-    gix::diff::Rewrites {
-        copies: None,
-        percentage: Some(0.5),
-        limit: 1000,
-        track_empty: true,
-    }
+    gix::diff::Rewrites { copies: None, percentage: Some(0.5), limit: 1000, track_empty: true }
 }
 
 /// The changes from `base` to `result` (commits or trees), sorted by path bytes.
-pub fn changed_set(
-    repo: &gix::Repository,
-    base: ObjectId,
-    result: ObjectId,
-) -> anyhow::Result<Vec<Change>> {
-    Ok(raw_changes(repo, base, result)?
-        .iter()
-        .map(to_change)
-        .collect())
+pub fn changed_set(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<Change>> {
+    Ok(raw_changes(repo, base, result)?.iter().map(to_change).collect())
 }
 
 /// The raw changes from `base` to `result` (commits or trees), sorted by path bytes.
-pub fn raw_changes(
-    repo: &gix::Repository,
-    base: ObjectId,
-    result: ObjectId,
-) -> anyhow::Result<Vec<RawChange>> {
+pub fn raw_changes(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<RawChange>> {
     let old = tree_of(repo, base)?;
     let new = tree_of(repo, result)?;
     let options = gix::diff::Options::default().with_rewrites(Some(rewrites()));
@@ -116,73 +100,33 @@ fn tree_of(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<gix::Tree<'_>
 }
 
 fn side(path: &BString, mode: EntryMode, id: ObjectId) -> Option<Side> {
-    (!mode.is_tree()).then(|| Side {
-        path: path.clone(),
-        mode,
-        id,
-    })
+    (!mode.is_tree()).then(|| Side { path: path.clone(), mode, id })
 }
 
 fn from_detached(change: gix::object::tree::diff::ChangeDetached) -> Vec<RawChange> {
     use gix::object::tree::diff::ChangeDetached as C;
-    let one = |status, old, new| {
-        vec![RawChange {
-            status,
-            old,
-            new,
-            similarity: None,
-        }]
-    };
+    let one = |status, old, new| vec![RawChange { status, old, new, similarity: None }];
     match change {
-        C::Addition {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => match side(&location, entry_mode, id) {
+        C::Addition { location, entry_mode, id, .. } => match side(&location, entry_mode, id) {
             Some(new) => one(ChangeStatus::Added, None, Some(new)),
             None => Vec::new(),
         },
-        C::Deletion {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => match side(&location, entry_mode, id) {
+        C::Deletion { location, entry_mode, id, .. } => match side(&location, entry_mode, id) {
             Some(old) => one(ChangeStatus::Deleted, Some(old), None),
             None => Vec::new(),
         },
-        C::Modification {
-            location,
-            previous_entry_mode,
-            previous_id,
-            entry_mode,
-            id,
-        } => {
+        C::Modification { location, previous_entry_mode, previous_id, entry_mode, id } => {
             let old = side(&location, previous_entry_mode, previous_id);
             let new = side(&location, entry_mode, id);
             match (old, new) {
-                (Some(old), Some(new)) => {
-                    one(modification_status(&old, &new), Some(old), Some(new))
-                }
+                (Some(old), Some(new)) => one(modification_status(&old, &new), Some(old), Some(new)),
                 (Some(old), None) => one(ChangeStatus::Deleted, Some(old), None),
                 (None, Some(new)) => one(ChangeStatus::Added, None, Some(new)),
                 (None, None) => Vec::new(),
             }
         }
-        C::Rewrite {
-            source_location,
-            source_entry_mode,
-            source_id,
-            diff,
-            entry_mode,
-            id,
-            location,
-            ..
-        } => {
-            let similarity = diff.map_or(100, |d| {
-                (d.similarity * 100.0).floor().clamp(0.0, 100.0) as u8
-            });
+        C::Rewrite { source_location, source_entry_mode, source_id, diff, entry_mode, id, location, .. } => {
+            let similarity = diff.map_or(100, |d| (d.similarity * 100.0).floor().clamp(0.0, 100.0) as u8);
             vec![RawChange {
                 status: ChangeStatus::Renamed,
                 old: side(&source_location, source_entry_mode, source_id),
@@ -220,8 +164,8 @@ pub fn mode_string(mode: EntryMode) -> String {
 
 fn to_change(raw: &RawChange) -> Change {
     let lossy = |p: &BString| p.to_str().is_err();
-    let lossy_path = raw.new.as_ref().is_some_and(|s| lossy(&s.path))
-        || raw.old.as_ref().is_some_and(|s| lossy(&s.path));
+    let lossy_path =
+        raw.new.as_ref().is_some_and(|s| lossy(&s.path)) || raw.old.as_ref().is_some_and(|s| lossy(&s.path));
     let old_path = match raw.status {
         ChangeStatus::Renamed => raw.old.as_ref().map(|s| s.path.to_str_lossy().into_owned()),
         _ => None,
@@ -241,11 +185,7 @@ mod tests {
     use super::*;
 
     fn side_with(mode: EntryKind, id: u8) -> Side {
-        Side {
-            path: "p".into(),
-            mode: mode.into(),
-            id: ObjectId::from_bytes_or_panic(&[id; 20]),
-        }
+        Side { path: "p".into(), mode: mode.into(), id: ObjectId::from_bytes_or_panic(&[id; 20]) }
     }
 
     #[test]
@@ -253,10 +193,7 @@ mod tests {
         use EntryKind::*;
         let status = |a, ia, b, ib| modification_status(&side_with(a, ia), &side_with(b, ib));
         assert_eq!(status(Blob, 1, Blob, 2), ChangeStatus::Modified);
-        assert_eq!(
-            status(Blob, 1, BlobExecutable, 1),
-            ChangeStatus::ModeChanged
-        );
+        assert_eq!(status(Blob, 1, BlobExecutable, 1), ChangeStatus::ModeChanged);
         assert_eq!(status(Blob, 1, BlobExecutable, 2), ChangeStatus::Modified);
         assert_eq!(status(Blob, 1, Link, 1), ChangeStatus::TypeChanged);
         assert_eq!(status(Link, 1, Commit, 2), ChangeStatus::TypeChanged);

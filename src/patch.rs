@@ -21,19 +21,13 @@ pub fn render(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyho
     Ok(out)
 }
 
-fn render_change(
-    repo: &gix::Repository,
-    change: &RawChange,
-    out: &mut Vec<u8>,
-) -> anyhow::Result<()> {
+fn render_change(repo: &gix::Repository, change: &RawChange, out: &mut Vec<u8>) -> anyhow::Result<()> {
     match (change.status, &change.old, &change.new) {
         (ChangeStatus::TypeChanged, Some(old), Some(new)) => {
             render_pair(repo, Some(old), None, None, out)?;
             render_pair(repo, None, Some(new), None, out)
         }
-        (ChangeStatus::Renamed, old, new) => {
-            render_pair(repo, old.as_ref(), new.as_ref(), change.similarity, out)
-        }
+        (ChangeStatus::Renamed, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), change.similarity, out),
         (_, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), None, out),
     }
 }
@@ -46,14 +40,8 @@ fn render_pair(
     similarity: Option<u8>,
     out: &mut Vec<u8>,
 ) -> anyhow::Result<()> {
-    let path_a = old
-        .or(new)
-        .map(|s| s.path.as_bstr())
-        .expect("a change has a side");
-    let path_b = new
-        .or(old)
-        .map(|s| s.path.as_bstr())
-        .expect("a change has a side");
+    let path_a = old.or(new).map(|s| s.path.as_bstr()).expect("a change has a side");
+    let path_b = new.or(old).map(|s| s.path.as_bstr()).expect("a change has a side");
     let name_a = quote_with_prefix("a/", path_a);
     let name_b = quote_with_prefix("b/", path_b);
     line(out, &[b"diff --git ", &name_a, b" ", &name_b]);
@@ -69,11 +57,7 @@ fn render_pair(
         return Ok(());
     }
     let null = ObjectId::null(gix::hash::Kind::Sha1);
-    let mut index = format!(
-        "index {}..{}",
-        old_id.unwrap_or(null),
-        new_id.unwrap_or(null)
-    );
+    let mut index = format!("index {}..{}", old_id.unwrap_or(null), new_id.unwrap_or(null));
     if let (Some(o), Some(n)) = (old, new) {
         if o.mode == n.mode {
             index.push_str(&format!(" {}", changes::mode_string(o.mode)));
@@ -89,16 +73,8 @@ fn render_pair(
     if old_data.is_empty() && new_data.is_empty() {
         return Ok(());
     }
-    let label_a = if old.is_some() {
-        name_a
-    } else {
-        b"/dev/null".to_vec()
-    };
-    let label_b = if new.is_some() {
-        name_b
-    } else {
-        b"/dev/null".to_vec()
-    };
+    let label_a = if old.is_some() { name_a } else { b"/dev/null".to_vec() };
+    let label_b = if new.is_some() { name_b } else { b"/dev/null".to_vec() };
     file_label(out, b"--- ", &label_a);
     file_label(out, b"+++ ", &label_b);
     hunks::write_hunks(out, &old_data, &new_data);
@@ -107,26 +83,11 @@ fn render_pair(
 
 fn write_mode_lines(old: Option<&Side>, new: Option<&Side>, out: &mut Vec<u8>) {
     match (old, new) {
-        (None, Some(n)) => line(
-            out,
-            &[b"new file mode ", changes::mode_string(n.mode).as_bytes()],
-        ),
-        (Some(o), None) => line(
-            out,
-            &[
-                b"deleted file mode ",
-                changes::mode_string(o.mode).as_bytes(),
-            ],
-        ),
+        (None, Some(n)) => line(out, &[b"new file mode ", changes::mode_string(n.mode).as_bytes()]),
+        (Some(o), None) => line(out, &[b"deleted file mode ", changes::mode_string(o.mode).as_bytes()]),
         (Some(o), Some(n)) if o.mode != n.mode => {
-            line(
-                out,
-                &[b"old mode ", changes::mode_string(o.mode).as_bytes()],
-            );
-            line(
-                out,
-                &[b"new mode ", changes::mode_string(n.mode).as_bytes()],
-            );
+            line(out, &[b"old mode ", changes::mode_string(o.mode).as_bytes()]);
+            line(out, &[b"new mode ", changes::mode_string(n.mode).as_bytes()]);
         }
         _ => {}
     }
@@ -157,9 +118,7 @@ fn content(repo: &gix::Repository, side: Option<&Side>) -> anyhow::Result<Vec<u8
     if side.mode.kind() == EntryKind::Commit {
         return Ok(format!("Subproject commit {}\n", side.id).into_bytes());
     }
-    let object = repo
-        .find_object(side.id)
-        .with_context(|| format!("reading blob {} of {}", side.id, side.path))?;
+    let object = repo.find_object(side.id).with_context(|| format!("reading blob {} of {}", side.id, side.path))?;
     Ok(object.detach().data)
 }
 
@@ -178,9 +137,7 @@ fn quote_with_prefix(prefix: &str, path: &BStr) -> Vec<u8> {
 /// git's `quote_c_style` with `core.quotePath=true`: quoted when a byte is `"`, `\`, a control
 /// character or not ASCII.
 pub fn quote(path: &BStr) -> Vec<u8> {
-    let needs = path
-        .iter()
-        .any(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
+    let needs = path.iter().any(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
     if !needs {
         return path.to_vec();
     }
@@ -196,9 +153,7 @@ pub fn quote(path: &BStr) -> Vec<u8> {
             0x0b => out.extend_from_slice(b"\\v"),
             0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
-            b if !(0x20..0x7f).contains(&b) => {
-                out.extend_from_slice(format!("\\{b:03o}").as_bytes())
-            }
+            b if !(0x20..0x7f).contains(&b) => out.extend_from_slice(format!("\\{b:03o}").as_bytes()),
             b => out.push(b),
         }
     }
@@ -218,10 +173,7 @@ mod tests {
         assert_eq!(q(b"quote\"d"), "\"quote\\\"d\"");
         assert_eq!(q(b"back\\slash"), "\"back\\\\slash\"");
         assert_eq!(q("caf\u{e9}".as_bytes()), "\"caf\\303\\251\"");
-        assert_eq!(
-            String::from_utf8(quote_with_prefix("a/", b"x\ty".as_bstr())).unwrap(),
-            "\"a/x\\ty\""
-        );
+        assert_eq!(String::from_utf8(quote_with_prefix("a/", b"x\ty".as_bstr())).unwrap(), "\"a/x\\ty\"");
     }
 
     #[test]

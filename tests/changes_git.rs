@@ -17,22 +17,9 @@ fn changed(built: &Built) -> Vec<Change> {
 
 /// `git diff -z --name-status -M` as `(letter, path, old_path)`, rename scores dropped.
 fn git_name_status(built: &Built) -> Vec<(String, String, Option<String>)> {
-    let raw = git_bytes(
-        built.fx.path(),
-        &[
-            "diff",
-            "-z",
-            "--name-status",
-            "-M",
-            &built.base,
-            &built.result,
-        ],
-    );
-    let fields: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|f| !f.is_empty())
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
+    let raw = git_bytes(built.fx.path(), &["diff", "-z", "--name-status", "-M", &built.base, &built.result]);
+    let fields: Vec<String> =
+        raw.split(|b| *b == 0).filter(|f| !f.is_empty()).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < fields.len() {
@@ -65,13 +52,7 @@ fn every_scenario_agrees_with_git_name_status() {
         let built = scenarios::build(&scenario);
         let ours: Vec<_> = changed(&built)
             .iter()
-            .map(|c| {
-                (
-                    letter(c.status).to_string(),
-                    c.path.clone(),
-                    c.old_path.clone(),
-                )
-            })
+            .map(|c| (letter(c.status).to_string(), c.path.clone(), c.old_path.clone()))
             .collect();
         let mut sorted = ours.clone();
         sorted.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()).then(a.0.cmp(&b.0)));
@@ -81,20 +62,11 @@ fn every_scenario_agrees_with_git_name_status() {
 }
 
 fn scenario_changes(name: &str) -> Vec<Change> {
-    let scenario = scenarios::all()
-        .into_iter()
-        .find(|s| s.name == name)
-        .expect("scenario exists");
+    let scenario = scenarios::all().into_iter().find(|s| s.name == name).expect("scenario exists");
     changed(&scenarios::build(&scenario))
 }
 
-fn change(
-    path: &str,
-    status: ChangeStatus,
-    old: Option<&str>,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> Change {
+fn change(path: &str, status: ChangeStatus, old: Option<&str>, before: Option<&str>, after: Option<&str>) -> Change {
     Change {
         path: path.into(),
         status,
@@ -111,61 +83,25 @@ fn each_status_has_exact_fields() {
     assert_eq!(
         scenario_changes("mode-change"),
         [
-            change(
-                "scripts/run.sh",
-                ModeChanged,
-                None,
-                Some("100755"),
-                Some("100644")
-            ),
-            change(
-                "src/app/util.py",
-                ModeChanged,
-                None,
-                Some("100644"),
-                Some("100755")
-            ),
+            change("scripts/run.sh", ModeChanged, None, Some("100755"), Some("100644")),
+            change("src/app/util.py", ModeChanged, None, Some("100644"), Some("100755")),
         ]
     );
     assert_eq!(
         scenario_changes("mode-and-content"),
-        [change(
-            "tests/test_util.py",
-            Modified,
-            None,
-            Some("100644"),
-            Some("100755")
-        )]
+        [change("tests/test_util.py", Modified, None, Some("100644"), Some("100755"))]
     );
     assert_eq!(
         scenario_changes("rename-pure"),
-        [change(
-            "src/app/helpers.py",
-            Renamed,
-            Some("src/app/util.py"),
-            Some("100644"),
-            Some("100644")
-        )]
+        [change("src/app/helpers.py", Renamed, Some("src/app/util.py"), Some("100644"), Some("100644"))]
     );
     assert_eq!(
         scenario_changes("file-to-symlink"),
-        [change(
-            "README.md",
-            TypeChanged,
-            None,
-            Some("100644"),
-            Some("120000")
-        )]
+        [change("README.md", TypeChanged, None, Some("100644"), Some("120000"))]
     );
     assert_eq!(
         scenario_changes("submodule-bump"),
-        [change(
-            "vendor/lib",
-            Modified,
-            None,
-            Some("160000"),
-            Some("160000")
-        )]
+        [change("vendor/lib", Modified, None, Some("160000"), Some("160000"))]
     );
     assert_eq!(
         scenario_changes("dir-to-file"),
@@ -174,16 +110,7 @@ fn each_status_has_exact_fields() {
             change("tests/test_util.py", Deleted, None, Some("100644"), None),
         ]
     );
-    assert_eq!(
-        scenario_changes("add-file"),
-        [change(
-            "src/app/sub/new.py",
-            Added,
-            None,
-            None,
-            Some("100644")
-        )]
-    );
+    assert_eq!(scenario_changes("add-file"), [change("src/app/sub/new.py", Added, None, None, Some("100644"))]);
 }
 
 #[test]

@@ -19,28 +19,11 @@ fn render(built: &Built) -> Vec<u8> {
 fn apply_on_clone(built: &Built, name: &str, patch: &[u8]) -> String {
     let clone = built.fx.root.join(format!("clone-{name}"));
     let clone_str = clone.to_str().unwrap();
-    git(
-        &built.fx.root,
-        &[
-            "clone",
-            "-q",
-            "--no-checkout",
-            built.fx.path().to_str().unwrap(),
-            clone_str,
-        ],
-    );
+    git(&built.fx.root, &["clone", "-q", "--no-checkout", built.fx.path().to_str().unwrap(), clone_str]);
     git(&clone, &["checkout", "-q", "--detach", &built.base]);
     let patch_file = built.fx.root.join(format!("{name}.patch"));
     std::fs::write(&patch_file, patch).unwrap();
-    let out = git_output(
-        &clone,
-        &[
-            "apply",
-            "--index",
-            "--whitespace=nowarn",
-            patch_file.to_str().unwrap(),
-        ],
-    );
+    let out = git_output(&clone, &["apply", "--index", "--whitespace=nowarn", patch_file.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{name}: git apply failed: {}\npatch:\n{}",
@@ -57,12 +40,7 @@ fn every_scenario_round_trips_through_git_apply() {
     for scenario in &all {
         let built = scenarios::build(scenario);
         let patch = render(&built);
-        let expected = git(
-            built.fx.path(),
-            &["rev-parse", &format!("{}^{{tree}}", built.result)],
-        )
-        .trim()
-        .to_string();
+        let expected = git(built.fx.path(), &["rev-parse", &format!("{}^{{tree}}", built.result)]).trim().to_string();
         let applied = apply_on_clone(&built, scenario.name, &patch);
         assert_eq!(
             applied,
@@ -76,12 +54,8 @@ fn every_scenario_round_trips_through_git_apply() {
 
 #[test]
 fn patch_is_empty_without_changes() {
-    let built = scenarios::build(&scenarios::Scenario {
-        name: "none",
-        fixture: "python-project",
-        setup: "",
-        change: "true",
-    });
+    let built =
+        scenarios::build(&scenarios::Scenario { name: "none", fixture: "python-project", setup: "", change: "true" });
     assert_eq!(render(&built), b"");
 }
 
@@ -94,17 +68,7 @@ fn text_patch_matches_git_diff_byte_for_byte() {
         change: "sed -i 's/hello/HELLO/' src/app/util.py && printf 'v\\n' >> 'docs/read me.txt' && chmod +x README.md && printf 'n\\n' > new.txt",
     });
     let ours = String::from_utf8(render(&built)).unwrap();
-    let theirs = git(
-        built.fx.path(),
-        &[
-            "diff",
-            "--full-index",
-            "--binary",
-            "-M",
-            &built.base,
-            &built.result,
-        ],
-    );
+    let theirs = git(built.fx.path(), &["diff", "--full-index", "--binary", "-M", &built.base, &built.result]);
     assert_eq!(ours, theirs);
 }
 
@@ -117,16 +81,6 @@ fn binary_and_rename_headers_match_git() {
         change: "git mv src/app/util.py src/app/helpers.py && printf 'x\\000y' > assets/logo.bin && printf 'a\\nb' > nonl.txt",
     });
     let ours = String::from_utf8(render(&built)).unwrap();
-    let theirs = git(
-        built.fx.path(),
-        &[
-            "diff",
-            "--full-index",
-            "--binary",
-            "-M",
-            &built.base,
-            &built.result,
-        ],
-    );
+    let theirs = git(built.fx.path(), &["diff", "--full-index", "--binary", "-M", &built.base, &built.result]);
     assert_eq!(ours, theirs);
 }

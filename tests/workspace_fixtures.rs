@@ -9,20 +9,14 @@ use support::git::{git, tree_fingerprint};
 #[test]
 fn python_project_has_modes_binary_and_spaced_path() {
     let fx = fixture("python-project");
-    let tree = git(
-        fx.path(),
-        &["ls-tree", "-r", "--format=%(objectmode) %(path)", "HEAD"],
-    );
+    let tree = git(fx.path(), &["ls-tree", "-r", "--format=%(objectmode) %(path)", "HEAD"]);
     assert_eq!(
         tree,
         "100644 .gitignore\n100644 README.md\n100644 assets/logo.bin\n100644 docs/read me.txt\n\
          100755 scripts/run.sh\n100644 src/app/__init__.py\n100644 src/app/util.py\n\
          100644 tests/test_util.py\n"
     );
-    let numstat = git(
-        fx.path(),
-        &["show", "--numstat", "--format=", "HEAD", "--", "assets"],
-    );
+    let numstat = git(fx.path(), &["show", "--numstat", "--format=", "HEAD", "--", "assets"]);
     assert_eq!(numstat, "-\t-\tassets/logo.bin\n");
     assert_eq!(git(fx.path(), &["status", "--porcelain"]), "");
 }
@@ -31,33 +25,19 @@ fn python_project_has_modes_binary_and_spaced_path() {
 fn python_project_is_deterministic() {
     let a = fixture("python-project");
     let b = fixture("python-project");
-    assert_eq!(
-        git(a.path(), &["rev-parse", "HEAD"]),
-        git(b.path(), &["rev-parse", "HEAD"])
-    );
+    assert_eq!(git(a.path(), &["rev-parse", "HEAD"]), git(b.path(), &["rev-parse", "HEAD"]));
 }
 
 #[test]
 fn dirty_has_every_kind_of_uncommitted_state() {
     let fx = fixture("dirty");
-    let status = git(
-        fx.path(),
-        &["status", "--porcelain", "--untracked-files=all"],
-    );
+    let status = git(fx.path(), &["status", "--porcelain", "--untracked-files=all"]);
     assert_eq!(
         status,
         "M  README.md\nMM \"docs/read me.txt\"\n M src/app/util.py\n D tests/test_util.py\n\
          ?? NOTES.txt\n?? src/app/new/mod.py\n"
     );
-    let ignored = git(
-        fx.path(),
-        &[
-            "status",
-            "--porcelain",
-            "--ignored",
-            "--untracked-files=all",
-        ],
-    );
+    let ignored = git(fx.path(), &["status", "--porcelain", "--ignored", "--untracked-files=all"]);
     assert!(ignored.contains("!! .env\n"), "{ignored}");
     assert!(ignored.contains("!! build/out.txt\n"), "{ignored}");
 }
@@ -65,41 +45,21 @@ fn dirty_has_every_kind_of_uncommitted_state() {
 #[test]
 fn symlinks_fixture_has_file_dir_and_dangling_links() {
     let fx = fixture("symlinks");
-    let tree = git(
-        fx.path(),
-        &["ls-tree", "-r", "--format=%(objectmode) %(path)", "HEAD"],
-    );
+    let tree = git(fx.path(), &["ls-tree", "-r", "--format=%(objectmode) %(path)", "HEAD"]);
     assert_eq!(
         tree,
         "100644 README.md\n120000 dangling-link\n100644 lib/inner/file.txt\n\
          100644 lib/target.txt\n120000 link-to-dir\n120000 link-to-file\n"
     );
-    assert_eq!(
-        git(fx.path(), &["cat-file", "-p", "HEAD:dangling-link"]),
-        "does/not/exist"
-    );
+    assert_eq!(git(fx.path(), &["cat-file", "-p", "HEAD:dangling-link"]), "does/not/exist");
 }
 
 #[test]
 fn submodule_fixture_has_a_gitlink() {
     let fx = fixture("submodule");
-    let tree = git(
-        fx.path(),
-        &[
-            "ls-tree",
-            "-r",
-            "--format=%(objectmode) %(objecttype) %(path)",
-            "HEAD",
-        ],
-    );
-    assert_eq!(
-        tree,
-        "100644 blob .gitmodules\n100644 blob README.md\n160000 commit vendor/lib\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(fx.path().join("vendor/lib/lib.txt")).unwrap(),
-        "library code\n"
-    );
+    let tree = git(fx.path(), &["ls-tree", "-r", "--format=%(objectmode) %(objecttype) %(path)", "HEAD"]);
+    assert_eq!(tree, "100644 blob .gitmodules\n100644 blob README.md\n160000 commit vendor/lib\n");
+    assert_eq!(std::fs::read_to_string(fx.path().join("vendor/lib/lib.txt")).unwrap(), "library code\n");
 }
 
 #[test]

@@ -13,25 +13,12 @@ use support::fixtures::{fixture, Fixture};
 use support::git::{git, git_output, hermetic_command};
 
 fn options(fx: &Fixture, pool_size: usize) -> WorkspaceOptions {
-    WorkspaceOptions {
-        worktrees_root: Some(fx.worktrees_root()),
-        fresh: false,
-        pool_size,
-    }
+    WorkspaceOptions { worktrees_root: Some(fx.worktrees_root()), fresh: false, pool_size }
 }
 
 fn sh(dir: &Path, script: &str) {
-    let out = hermetic_command("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = hermetic_command("bash").arg("-c").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// `(inode, mtime ns)` of every tracked file of the worktree.
@@ -41,10 +28,7 @@ fn identities(wt: &Path) -> BTreeMap<String, (u64, i64)> {
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
             let md = std::fs::symlink_metadata(wt.join(p)).ok()?;
-            Some((
-                p.to_string(),
-                (md.ino(), md.mtime() * 1_000_000_000 + md.mtime_nsec()),
-            ))
+            Some((p.to_string(), (md.ino(), md.mtime() * 1_000_000_000 + md.mtime_nsec())))
         })
         .collect()
 }
@@ -66,64 +50,33 @@ fn a_run_leaving_edits_behind_does_not_leak_into_the_next_run() {
     let layout = workspace::layout_for(fx.path(), &opts).unwrap();
     assert_eq!(layout.pooled().unwrap(), ["run-a"]);
     assert!(a.path.exists());
-    assert_eq!(
-        git(&a.path, &["status", "--porcelain", "--untracked-files=all"]),
-        ""
-    );
-    assert_eq!(
-        git(&a.path, &["rev-parse", "HEAD"]).trim(),
-        base_a.commit.to_string()
-    );
-    assert!(
-        !git_output(&a.path, &["symbolic-ref", "-q", "HEAD"])
-            .status
-            .success(),
-        "pooled worktrees are detached"
-    );
+    assert_eq!(git(&a.path, &["status", "--porcelain", "--untracked-files=all"]), "");
+    assert_eq!(git(&a.path, &["rev-parse", "HEAD"]).trim(), base_a.commit.to_string());
+    assert!(!git_output(&a.path, &["symbolic-ref", "-q", "HEAD"]).status.success(), "pooled worktrees are detached");
     assert_eq!(git(fx.path(), &["branch", "--list", "dispatch/*"]), "");
 
     // The user moves on: new commit plus dirty state.
-    sh(fx.path(), "echo 'def mul(a, b):\n    return a * b' >> src/app/util.py && git commit -qam more && echo new > user-new.txt");
+    sh(
+        fx.path(),
+        "echo 'def mul(a, b):\n    return a * b' >> src/app/util.py && git commit -qam more && echo new > user-new.txt",
+    );
     let base_b = workspace::resolve_base(fx.path(), None).unwrap();
     let before = identities(&a.path);
     let b = workspace::create(fx.path(), "run-b", &base_b, &opts).unwrap();
 
     assert!(b.warm);
     assert_eq!(b.path, a.path);
-    assert_eq!(
-        git(&b.path, &["symbolic-ref", "HEAD"]).trim(),
-        "refs/heads/dispatch/run-b"
-    );
-    assert_eq!(
-        git(&b.path, &["rev-parse", "HEAD"]).trim(),
-        base_b.commit.to_string()
-    );
-    assert_eq!(
-        git(&b.path, &["status", "--porcelain", "--untracked-files=all"]),
-        ""
-    );
+    assert_eq!(git(&b.path, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/dispatch/run-b");
+    assert_eq!(git(&b.path, &["rev-parse", "HEAD"]).trim(), base_b.commit.to_string());
+    assert_eq!(git(&b.path, &["status", "--porcelain", "--untracked-files=all"]), "");
     assert_eq!(git(&b.path, &["diff", "HEAD", "--stat"]), "");
     assert!(!b.path.join("leftover.txt").exists() && !b.path.join("deep").exists());
-    assert_eq!(
-        std::fs::read_to_string(b.path.join("user-new.txt")).unwrap(),
-        "new\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(b.path.join("build/out.o")).unwrap(),
-        "artifact\n",
-        "ignored outputs stay"
-    );
+    assert_eq!(std::fs::read_to_string(b.path.join("user-new.txt")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(b.path.join("build/out.o")).unwrap(), "artifact\n", "ignored outputs stay");
 
     let after = identities(&b.path);
-    let changed: Vec<&String> = after
-        .keys()
-        .filter(|p| before.get(*p) != after.get(*p))
-        .collect();
-    assert_eq!(
-        changed,
-        ["src/app/util.py", "user-new.txt"],
-        "only paths that differ between the bases are touched"
-    );
+    let changed: Vec<&String> = after.keys().filter(|p| before.get(*p) != after.get(*p)).collect();
+    assert_eq!(changed, ["src/app/util.py", "user-new.txt"], "only paths that differ between the bases are touched");
     workspace::release(&b, Release::DeleteBranch, &opts).unwrap();
 }
 
@@ -136,24 +89,11 @@ fn snapshot_then_pool_keeps_result_branch_when_asked() {
     sh(&ws.path, "echo change >> README.md");
     let snap = workspace::snapshot(&ws).unwrap();
     workspace::release(&ws, Release::KeepBranch, &opts).unwrap();
-    assert_eq!(
-        git(fx.path(), &["rev-parse", "dispatch/offered"]).trim(),
-        snap.result_commit.to_string()
-    );
-    assert_eq!(
-        git(&ws.path, &["rev-parse", "HEAD"]).trim(),
-        snap.result_commit.to_string()
-    );
-    let head_file = git(
-        &ws.path,
-        &["rev-parse", "--path-format=absolute", "--git-path", "HEAD"],
-    );
+    assert_eq!(git(fx.path(), &["rev-parse", "dispatch/offered"]).trim(), snap.result_commit.to_string());
+    assert_eq!(git(&ws.path, &["rev-parse", "HEAD"]).trim(), snap.result_commit.to_string());
+    let head_file = git(&ws.path, &["rev-parse", "--path-format=absolute", "--git-path", "HEAD"]);
     let head = std::fs::read_to_string(head_file.trim()).unwrap();
-    assert_eq!(
-        head.trim(),
-        snap.result_commit.to_string(),
-        "pooled worktrees are detached"
-    );
+    assert_eq!(head.trim(), snap.result_commit.to_string(), "pooled worktrees are detached");
     // The kept branch is free: the user can check it out in their checkout.
     git(fx.path(), &["checkout", "-q", "dispatch/offered"]);
 }
@@ -172,33 +112,17 @@ fn fresh_skips_the_pool_and_the_pool_has_a_size_limit() {
     let layout = workspace::layout_for(fx.path(), &opts).unwrap();
     assert_eq!(layout.pooled().unwrap(), ["one"]);
 
-    let fresh = WorkspaceOptions {
-        fresh: true,
-        ..opts.clone()
-    };
+    let fresh = WorkspaceOptions { fresh: true, ..opts.clone() };
     let third = workspace::create(fx.path(), "three", &base, &fresh).unwrap();
     assert!(!third.warm);
     assert_ne!(third.path, first.path);
     assert_eq!(layout.pooled().unwrap(), ["one"]);
-    workspace::release(
-        &third,
-        Release::DeleteBranch,
-        &WorkspaceOptions {
-            pool_size: 0,
-            ..opts.clone()
-        },
-    )
-    .unwrap();
+    workspace::release(&third, Release::DeleteBranch, &WorkspaceOptions { pool_size: 0, ..opts.clone() }).unwrap();
 
     assert_eq!(workspace::clear_pool(fx.path(), &opts).unwrap(), 1);
     assert!(!first.path.exists());
     assert_eq!(layout.pooled().unwrap(), Vec::<String>::new());
-    assert_eq!(
-        git(fx.path(), &["worktree", "list", "--porcelain"])
-            .matches("worktree ")
-            .count(),
-        1
-    );
+    assert_eq!(git(fx.path(), &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
 }
 
 #[test]
@@ -208,16 +132,10 @@ fn a_pooled_worktree_changed_while_idle_is_cleaned_when_taken() {
     let base = workspace::resolve_base(fx.path(), None).unwrap();
     let a = workspace::create(fx.path(), "idle-a", &base, &opts).unwrap();
     workspace::release(&a, Release::DeleteBranch, &opts).unwrap();
-    sh(
-        &a.path,
-        "echo tampered >> README.md && echo stray > stray.txt && git rm -q --cached scripts/run.sh",
-    );
+    sh(&a.path, "echo tampered >> README.md && echo stray > stray.txt && git rm -q --cached scripts/run.sh");
     let b = workspace::create(fx.path(), "idle-b", &base, &opts).unwrap();
     assert!(b.warm);
-    assert_eq!(
-        git(&b.path, &["status", "--porcelain", "--untracked-files=all"]),
-        ""
-    );
+    assert_eq!(git(&b.path, &["status", "--porcelain", "--untracked-files=all"]), "");
     assert!(!b.path.join("stray.txt").exists());
 }
 

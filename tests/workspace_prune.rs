@@ -9,17 +9,11 @@ use support::fixtures::{fixture, Fixture};
 use support::git::git;
 
 fn options(fx: &Fixture) -> WorkspaceOptions {
-    WorkspaceOptions {
-        worktrees_root: Some(fx.worktrees_root()),
-        fresh: true,
-        pool_size: 2,
-    }
+    WorkspaceOptions { worktrees_root: Some(fx.worktrees_root()), fresh: true, pool_size: 2 }
 }
 
 fn worktree_count(fx: &Fixture) -> usize {
-    git(fx.path(), &["worktree", "list", "--porcelain"])
-        .matches("worktree ")
-        .count()
+    git(fx.path(), &["worktree", "list", "--porcelain"]).matches("worktree ").count()
 }
 
 #[test]
@@ -32,25 +26,14 @@ fn crashed_runs_are_pruned_live_ones_kept() {
     let crashed = workspace::create(fx.path(), "crashed", &base, &opts).unwrap();
     let vanished = workspace::create(fx.path(), "vanished", &base, &opts).unwrap();
     let offered = workspace::create(fx.path(), "offered", &base, &opts).unwrap();
-    workspace::release(
-        &offered,
-        Release::KeepBranch,
-        &WorkspaceOptions {
-            pool_size: 0,
-            ..opts.clone()
-        },
-    )
-    .unwrap();
+    workspace::release(&offered, Release::KeepBranch, &WorkspaceOptions { pool_size: 0, ..opts.clone() }).unwrap();
     std::fs::remove_dir_all(&vanished.path).unwrap();
     assert_eq!(worktree_count(&fx), 4);
 
     let is_live = |id: &str| id == "live" || id == "offered";
     let report = workspace::prune(fx.path(), &opts, &is_live).unwrap();
 
-    assert_eq!(
-        report.removed_worktrees,
-        std::slice::from_ref(&crashed.path)
-    );
+    assert_eq!(report.removed_worktrees, std::slice::from_ref(&crashed.path));
     assert_eq!(report.pruned_admin_dirs.len(), 1);
     let mut deleted = report.deleted_branches.clone();
     deleted.sort();
@@ -58,17 +41,10 @@ fn crashed_runs_are_pruned_live_ones_kept() {
     assert!(live.path.exists() && !crashed.path.exists());
     assert_eq!(worktree_count(&fx), 2);
     assert_eq!(
-        git(
-            fx.path(),
-            &["branch", "--list", "--format=%(refname:short)"]
-        ),
+        git(fx.path(), &["branch", "--list", "--format=%(refname:short)"]),
         "dispatch/live\ndispatch/offered\nfeature\nmain\n"
     );
-    assert_eq!(
-        git(fx.path(), &["worktree", "prune", "--dry-run", "-v"]),
-        "",
-        "git sees nothing left to prune"
-    );
+    assert_eq!(git(fx.path(), &["worktree", "prune", "--dry-run", "-v"]), "", "git sees nothing left to prune");
 
     // Pruning again finds nothing.
     let again = workspace::prune(fx.path(), &opts, &is_live).unwrap();
@@ -79,10 +55,7 @@ fn crashed_runs_are_pruned_live_ones_kept() {
 #[test]
 fn prune_keeps_the_pool_and_drops_broken_pool_entries() {
     let fx = fixture("python-project");
-    let opts = WorkspaceOptions {
-        fresh: false,
-        ..options(&fx)
-    };
+    let opts = WorkspaceOptions { fresh: false, ..options(&fx) };
     let base = workspace::resolve_base(fx.path(), None).unwrap();
     let a = workspace::create(fx.path(), "pa", &base, &opts).unwrap();
     let b = workspace::create(fx.path(), "pb", &base, &opts).unwrap();

@@ -21,53 +21,25 @@ fn setup(name: &str, before: &str) -> Setup {
     if !before.is_empty() {
         fx.sh(before);
     }
-    let opts = WorkspaceOptions {
-        worktrees_root: Some(fx.worktrees_root()),
-        fresh: true,
-        pool_size: 0,
-    };
+    let opts = WorkspaceOptions { worktrees_root: Some(fx.worktrees_root()), fresh: true, pool_size: 0 };
     let base = workspace::resolve_base(fx.path(), None).unwrap();
     let ws = workspace::create(fx.path(), "snap", &base, &opts).unwrap();
     Setup { fx, opts, base, ws }
 }
 
 fn sh(dir: &Path, script: &str) {
-    let out = hermetic_command("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = hermetic_command("bash").arg("-c").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The tree `git add -A && git write-tree` would record, computed on a copy of the worktree's index.
 fn add_all_tree(wt: &Path) -> String {
-    let index = git(
-        wt,
-        &["rev-parse", "--path-format=absolute", "--git-path", "index"],
-    )
-    .trim()
-    .to_string();
+    let index = git(wt, &["rev-parse", "--path-format=absolute", "--git-path", "index"]).trim().to_string();
     let tmp = format!("{index}.expected");
     std::fs::copy(&index, &tmp).unwrap();
     let run = |args: &[&str]| {
-        let out = hermetic_command("git")
-            .arg("-C")
-            .arg(wt)
-            .args(args)
-            .env("GIT_INDEX_FILE", &tmp)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = hermetic_command("git").arg("-C").arg(wt).args(args).env("GIT_INDEX_FILE", &tmp).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
     run(&["add", "-A"]);
@@ -107,19 +79,10 @@ fn every_kind_of_change_is_recorded_on_top_of_the_agents_commits() {
     assert_eq!(rev(wt, &format!("{result}^{{tree}}")), expected_tree);
     assert_eq!(rev(wt, &format!("{result}^")), agent_commit);
     assert_eq!(snap.ignored_written, [".env", "build/out.txt"]);
-    assert_eq!(
-        git(wt, &["status", "--porcelain", "--untracked-files=all"]),
-        ""
-    );
-    assert_eq!(
-        git(wt, &["symbolic-ref", "HEAD"]).trim(),
-        "refs/heads/dispatch/snap"
-    );
+    assert_eq!(git(wt, &["status", "--porcelain", "--untracked-files=all"]), "");
+    assert_eq!(git(wt, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/dispatch/snap");
     let names = git(wt, &["ls-tree", "-r", "--name-only", &result]);
-    assert!(
-        !names.contains(".env") && !names.contains("build/"),
-        "{names}"
-    );
+    assert!(!names.contains(".env") && !names.contains("build/"), "{names}");
     assert!(names.contains("new/deep/untracked.txt\n"), "{names}");
     workspace::release(&s.ws, Release::DeleteBranch, &s.opts).unwrap();
 }
@@ -135,10 +98,7 @@ fn detached_head_commits_are_kept_as_content_with_base_as_parent() {
     assert_eq!(rev(wt, &format!("{result}^{{tree}}")), expected_tree);
     assert_eq!(rev(wt, &format!("{result}^")), s.base.commit.to_string());
     assert_eq!(rev(s.fx.path(), "dispatch/snap"), result);
-    assert_eq!(
-        git(wt, &["symbolic-ref", "HEAD"]).trim(),
-        "refs/heads/dispatch/snap"
-    );
+    assert_eq!(git(wt, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/dispatch/snap");
     assert_eq!(git(wt, &["status", "--porcelain"]), "");
 }
 
@@ -151,15 +111,8 @@ fn switching_branch_does_not_move_the_result_elsewhere() {
     let snap = workspace::snapshot(&s.ws).unwrap();
     let result = snap.result_commit.to_string();
     assert_eq!(rev(wt, &format!("{result}^")), s.base.commit.to_string());
-    assert_eq!(
-        rev(wt, &format!("{result}:side.txt")),
-        rev(wt, &format!("{side}:side.txt"))
-    );
-    assert_eq!(
-        rev(s.fx.path(), "agent-side"),
-        side,
-        "the agent's other branch is left alone"
-    );
+    assert_eq!(rev(wt, &format!("{result}:side.txt")), rev(wt, &format!("{side}:side.txt")));
+    assert_eq!(rev(s.fx.path(), "agent-side"), side, "the agent's other branch is left alone");
 }
 
 #[test]
@@ -168,17 +121,11 @@ fn branch_reset_away_from_base_falls_back_to_base() {
     let wt = &s.ws.path;
     sh(wt, "git checkout -q --orphan tmp && git commit -qm orphan && git branch -f dispatch/snap tmp && git checkout -q dispatch/snap && git branch -q -D tmp");
     let snap = workspace::snapshot(&s.ws).unwrap();
-    assert_eq!(
-        snap.result_commit, s.base.commit,
-        "same tree as base, and the orphan is not kept"
-    );
+    assert_eq!(snap.result_commit, s.base.commit, "same tree as base, and the orphan is not kept");
     assert_eq!(rev(s.fx.path(), "dispatch/snap"), s.base.commit.to_string());
     sh(wt, "echo q > q.txt");
     let snap = workspace::snapshot(&s.ws).unwrap();
-    assert_eq!(
-        rev(wt, &format!("{}^", snap.result_commit)),
-        s.base.commit.to_string()
-    );
+    assert_eq!(rev(wt, &format!("{}^", snap.result_commit)), s.base.commit.to_string());
 }
 
 #[test]
@@ -193,10 +140,7 @@ fn nothing_changed_means_result_is_base() {
 fn agent_commits_without_further_edits_are_the_result() {
     let s = setup("python-project", "");
     let wt = &s.ws.path;
-    sh(
-        wt,
-        "echo z >> README.md && git commit -qam one && echo w >> README.md && git commit -qam two",
-    );
+    sh(wt, "echo z >> README.md && git commit -qam one && echo w >> README.md && git commit -qam two");
     let tip = rev(wt, "HEAD");
     let snap = workspace::snapshot(&s.ws).unwrap();
     assert_eq!(snap.result_commit.to_string(), tip);
@@ -208,22 +152,11 @@ fn file_mode_false_keeps_index_modes() {
     let wt = &s.ws.path;
     sh(wt, "chmod +x README.md && chmod -x scripts/run.sh && printf 'n\\n' > new.sh && chmod +x new.sh");
     let snap = workspace::snapshot(&s.ws).unwrap();
-    let tree = git(
-        wt,
-        &[
-            "ls-tree",
-            "-r",
-            "--format=%(objectmode) %(path)",
-            &snap.result_commit.to_string(),
-        ],
-    );
+    let tree = git(wt, &["ls-tree", "-r", "--format=%(objectmode) %(path)", &snap.result_commit.to_string()]);
     assert!(tree.contains("100644 README.md\n"), "{tree}");
     assert!(tree.contains("100755 scripts/run.sh\n"), "{tree}");
     assert!(tree.contains("100644 new.sh\n"), "{tree}");
-    assert_eq!(
-        rev(wt, &format!("{}^{{tree}}", snap.result_commit)),
-        add_all_tree(wt)
-    );
+    assert_eq!(rev(wt, &format!("{}^{{tree}}", snap.result_commit)), add_all_tree(wt));
 }
 
 #[test]
@@ -238,38 +171,18 @@ fn autocrlf_and_gitattributes_are_respected() {
     let snap = workspace::snapshot(&s.ws).unwrap();
     let result = snap.result_commit.to_string();
     assert_eq!(rev(wt, &format!("{result}^{{tree}}")), expected);
-    assert_eq!(
-        git(wt, &["cat-file", "-p", &format!("{result}:dos.txt")]),
-        "a\nb\n"
-    );
-    assert_eq!(
-        git(wt, &["cat-file", "-p", &format!("{result}:keep.raw")]),
-        "k\r\n"
-    );
+    assert_eq!(git(wt, &["cat-file", "-p", &format!("{result}:dos.txt")]), "a\nb\n");
+    assert_eq!(git(wt, &["cat-file", "-p", &format!("{result}:keep.raw")]), "k\r\n");
     assert_eq!(git(wt, &["status", "--porcelain"]), "");
 }
 
 #[test]
 fn show_untracked_files_no_does_not_hide_new_files() {
     let s = setup("python-project", "git config status.showUntrackedFiles no");
-    sh(
-        &s.ws.path,
-        "mkdir -p a/b && echo 1 > a/b/c.txt && echo 2 > top.txt",
-    );
+    sh(&s.ws.path, "mkdir -p a/b && echo 1 > a/b/c.txt && echo 2 > top.txt");
     let snap = workspace::snapshot(&s.ws).unwrap();
-    let names = git(
-        &s.ws.path,
-        &[
-            "ls-tree",
-            "-r",
-            "--name-only",
-            &snap.result_commit.to_string(),
-        ],
-    );
-    assert!(
-        names.contains("a/b/c.txt\n") && names.contains("top.txt\n"),
-        "{names}"
-    );
+    let names = git(&s.ws.path, &["ls-tree", "-r", "--name-only", &snap.result_commit.to_string()]);
+    assert!(names.contains("a/b/c.txt\n") && names.contains("top.txt\n"), "{names}");
 }
 
 #[test]
@@ -279,18 +192,12 @@ fn symlink_changes_and_dangling_links_are_recorded() {
     sh(wt, "ln -sfn elsewhere dangling-link && rm link-to-dir && mkdir link-to-dir && echo f > link-to-dir/f && rm lib/target.txt");
     let expected = add_all_tree(wt);
     let snap = workspace::snapshot(&s.ws).unwrap();
-    assert_eq!(
-        rev(wt, &format!("{}^{{tree}}", snap.result_commit)),
-        expected
-    );
+    assert_eq!(rev(wt, &format!("{}^{{tree}}", snap.result_commit)), expected);
 }
 
 #[test]
 fn ignored_files_present_before_the_run_are_not_listed() {
-    let s = setup(
-        "python-project",
-        "printf '.env\\n' > .worktreeinclude && printf 'S=1\\n' > .env",
-    );
+    let s = setup("python-project", "printf '.env\\n' > .worktreeinclude && printf 'S=1\\n' > .env");
     assert_eq!(s.ws.included, [".env"]);
     std::thread::sleep(std::time::Duration::from_millis(20));
     sh(&s.ws.path, "mkdir -p build && echo o > build/o.txt");
@@ -304,37 +211,17 @@ fn submodules_are_recorded_as_gitlinks() {
     let wt = &s.ws.path;
     assert_eq!(s.base.commit.to_string(), rev(s.fx.path(), "HEAD"));
     let snap = workspace::snapshot(&s.ws).unwrap();
-    assert_eq!(
-        snap.result_commit, s.base.commit,
-        "an uninitialized submodule is no change"
-    );
+    assert_eq!(snap.result_commit, s.base.commit, "an uninitialized submodule is no change");
     sh(wt, "echo more >> README.md");
     let snap = workspace::snapshot(&s.ws).unwrap();
-    let names = git(
-        wt,
-        &[
-            "diff",
-            "--name-only",
-            &s.base.commit.to_string(),
-            &snap.result_commit.to_string(),
-        ],
-    );
+    let names = git(wt, &["diff", "--name-only", &s.base.commit.to_string(), &snap.result_commit.to_string()]);
     assert_eq!(names, "README.md\n");
 
     // A submodule moved in the user's checkout is part of the base.
-    sh(
-        s.fx.path(),
-        "git -C vendor/lib commit -q --allow-empty -m moved",
-    );
+    sh(s.fx.path(), "git -C vendor/lib commit -q --allow-empty -m moved");
     let moved = workspace::resolve_base(s.fx.path(), None).unwrap();
     assert!(moved.includes_uncommitted);
     assert_eq!(moved.dirty_paths, ["vendor/lib"]);
-    let gitlink = git(
-        s.fx.path(),
-        &["rev-parse", &format!("{}:vendor/lib", moved.commit)],
-    );
-    assert_eq!(
-        gitlink,
-        git(&s.fx.path().join("vendor/lib"), &["rev-parse", "HEAD"])
-    );
+    let gitlink = git(s.fx.path(), &["rev-parse", &format!("{}:vendor/lib", moved.commit)]);
+    assert_eq!(gitlink, git(&s.fx.path().join("vendor/lib"), &["rev-parse", "HEAD"]));
 }

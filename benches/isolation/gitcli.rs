@@ -18,13 +18,7 @@ pub fn make_env_hermetic(home: &Path) {
         std::env::set_var(key, value);
     }
     std::env::set_var("HOME", home);
-    for key in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_DISPATCH_WORKTREES",
-        "XDG_CACHE_HOME",
-    ] {
+    for key in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_DISPATCH_WORKTREES", "XDG_CACHE_HOME"] {
         std::env::remove_var(key);
     }
 }
@@ -38,39 +32,22 @@ fn command(dir: &Path, args: &[&str]) -> Command {
 /// Runs git; panics with its stderr on failure; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = command(dir, args).output().expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs git with `input` on stdin.
 pub fn git_stdin(dir: &Path, args: &[&str], input: &[u8]) {
     use std::io::Write as _;
-    let mut child = command(dir, args)
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("git runs");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(input)
-        .expect("git reads stdin");
+    let mut child = command(dir, args).stdin(Stdio::piped()).spawn().expect("git runs");
+    child.stdin.take().expect("piped").write_all(input).expect("git reads stdin");
     let status = child.wait().expect("git runs");
     assert!(status.success(), "git {args:?} failed");
 }
 
 /// Runs a shell snippet in `dir` (for `git add -A && ...` pipelines); panics on failure.
 pub fn sh(dir: &Path, script: &str) {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("sh runs");
+    let status =
+        Command::new("sh").arg("-c").arg(script).current_dir(dir).stdout(Stdio::null()).status().expect("sh runs");
     assert!(status.success(), "{script} failed");
 }

@@ -21,22 +21,13 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        sizes: vec![1_000, 10_000, 100_000],
-        reps: 5,
-        out: PathBuf::from("target/bench-isolation"),
-        work: None,
-    };
+    let mut args =
+        Args { sizes: vec![1_000, 10_000, 100_000], reps: 5, out: PathBuf::from("target/bench-isolation"), work: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
-            "--sizes" => {
-                args.sizes = value()
-                    .split(',')
-                    .map(|s| s.trim().parse().expect("a file count"))
-                    .collect()
-            }
+            "--sizes" => args.sizes = value().split(',').map(|s| s.trim().parse().expect("a file count")).collect(),
             "--reps" => args.reps = value().parse().expect("a repetition count"),
             "--out" => args.out = PathBuf::from(value()),
             "--work" => args.work = Some(PathBuf::from(value())),
@@ -65,19 +56,9 @@ fn main() {
         let work = scratch.path().join(format!("n{size}"));
         eprintln!("[bench] {size} files: generating");
         let (main, next) = synth::create_repo(&work.join("repo"), size);
-        let bench = ops::Bench {
-            size,
-            repo: work.join("repo"),
-            work: work.clone(),
-            main,
-            next,
-            reps: args.reps,
-        };
+        let bench = ops::Bench { size, repo: work.join("repo"), work: work.clone(), main, next, reps: args.reps };
         for (name, op) in [
-            (
-                "cold create",
-                ops::cold_create as fn(&ops::Bench) -> Vec<ops::Sample>,
-            ),
+            ("cold create", ops::cold_create as fn(&ops::Bench) -> Vec<ops::Sample>),
             ("cold create breakdown", ops::cold_breakdown),
             ("warm reuse", ops::warm_reuse),
             ("snapshot", ops::snapshot_after_edits),
@@ -90,8 +71,7 @@ fn main() {
     }
     std::fs::create_dir_all(&args.out).expect("create output dir");
     std::fs::write(args.out.join("isolation.csv"), report::csv(&samples)).expect("write csv");
-    std::fs::write(args.out.join("isolation.md"), report::markdown(&samples))
-        .expect("write markdown");
+    std::fs::write(args.out.join("isolation.md"), report::markdown(&samples)).expect("write markdown");
     std::fs::write(args.out.join("isolation.svg"), report::svg(&samples)).expect("write svg");
     println!("{}", report::text(&samples));
     println!("wrote {}/isolation.{{csv,md,svg}}", args.out.display());

@@ -38,40 +38,19 @@ pub struct Bench {
 impl Bench {
     fn base(&self, commit: &str) -> Base {
         let id = gix::ObjectId::from_hex(commit.as_bytes()).expect("a full hex id");
-        Base {
-            commit: id,
-            head: Some(id),
-            includes_uncommitted: false,
-            dirty_paths: Vec::new(),
-        }
+        Base { commit: id, head: Some(id), includes_uncommitted: false, dirty_paths: Vec::new() }
     }
 
     fn options(&self, fresh: bool, pool_size: usize) -> WorkspaceOptions {
-        WorkspaceOptions {
-            worktrees_root: Some(self.work.join("wts")),
-            fresh,
-            pool_size,
-        }
+        WorkspaceOptions { worktrees_root: Some(self.work.join("wts")), fresh, pool_size }
     }
 
     fn git_path(&self, name: &str) -> PathBuf {
         self.work.join("git-wts").join(name)
     }
 
-    fn sample(
-        &self,
-        op: &'static str,
-        tool: &'static str,
-        secs: Vec<f64>,
-        peak_mib: Option<f64>,
-    ) -> Sample {
-        Sample {
-            size: self.size,
-            op,
-            tool,
-            secs,
-            peak_mib,
-        }
+    fn sample(&self, op: &'static str, tool: &'static str, secs: Vec<f64>, peak_mib: Option<f64>) -> Sample {
+        Sample { size: self.size, op, tool, secs, peak_mib }
     }
 }
 
@@ -89,19 +68,14 @@ pub fn cold_create(b: &Bench) -> Vec<Sample> {
     for r in 0..b.reps {
         settle();
         reset_peak();
-        let (secs, ws) = time(|| {
-            workspace::create(&b.repo, &format!("cold-{r}"), &b.base(&b.main), &opts)
-                .expect("create")
-        });
+        let (secs, ws) =
+            time(|| workspace::create(&b.repo, &format!("cold-{r}"), &b.base(&b.main), &opts).expect("create"));
         peak = max_peak(peak, peak_mib());
         ours.push(secs);
         workspace::release(&ws, Release::DeleteBranch, &opts).expect("release");
     }
     let mut out = vec![b.sample("cold create", "git-dispatch", ours, peak)];
-    for (tool, config) in [
-        ("git", None),
-        ("git (parallel checkout)", Some("checkout.workers=0")),
-    ] {
+    for (tool, config) in [("git", None), ("git (parallel checkout)", Some("checkout.workers=0"))] {
         let mut secs = Vec::new();
         for r in 0..b.reps {
             let path = b.git_path(&format!("cold-{r}"));
@@ -110,26 +84,10 @@ pub fn cold_create(b: &Bench) -> Vec<Sample> {
             if let Some(config) = config {
                 args.extend(["-c", config]);
             }
-            args.extend([
-                "worktree",
-                "add",
-                "-q",
-                "-b",
-                &branch,
-                path.to_str().expect("utf-8 path"),
-                &b.main,
-            ]);
+            args.extend(["worktree", "add", "-q", "-b", &branch, path.to_str().expect("utf-8 path"), &b.main]);
             settle();
             secs.push(time(|| git(&b.repo, &args)).0);
-            git(
-                &b.repo,
-                &[
-                    "worktree",
-                    "remove",
-                    "--force",
-                    path.to_str().expect("utf-8 path"),
-                ],
-            );
+            git(&b.repo, &["worktree", "remove", "--force", path.to_str().expect("utf-8 path")]);
             git(&b.repo, &["branch", "-q", "-D", &branch]);
         }
         out.push(b.sample("cold create", tool, secs, None));
@@ -147,32 +105,18 @@ pub fn warm_reuse(b: &Bench) -> Vec<Sample> {
         let commit = if r % 2 == 0 { &b.next } else { &b.main };
         settle();
         reset_peak();
-        let (secs, ws) = time(|| {
-            workspace::create(&b.repo, &format!("warm-{r}"), &b.base(commit), &opts)
-                .expect("create")
-        });
+        let (secs, ws) =
+            time(|| workspace::create(&b.repo, &format!("warm-{r}"), &b.base(commit), &opts).expect("create"));
         assert!(ws.warm, "the pooled worktree is reused");
         take.push(secs);
-        std::fs::write(
-            ws.path.join(file_path(r)),
-            format!("run {r} leaves this behind\n"),
-        )
-        .expect("write");
+        std::fs::write(ws.path.join(file_path(r)), format!("run {r} leaves this behind\n")).expect("write");
         std::fs::write(ws.path.join(format!("untracked-{r}.txt")), "x\n").expect("write");
         settle();
-        park.push(
-            time(|| workspace::release(&ws, Release::DeleteBranch, &opts).expect("release")).0,
-        );
+        park.push(time(|| workspace::release(&ws, Release::DeleteBranch, &opts).expect("release")).0);
         peak = max_peak(peak, peak_mib());
     }
-    assert_eq!(
-        workspace::clear_pool(&b.repo, &opts).expect("clear pool"),
-        1
-    );
-    vec![
-        b.sample("warm reuse", "git-dispatch", take, peak),
-        b.sample("return to pool", "git-dispatch", park, None),
-    ]
+    assert_eq!(workspace::clear_pool(&b.repo, &opts).expect("clear pool"), 1);
+    vec![b.sample("warm reuse", "git-dispatch", take, peak), b.sample("return to pool", "git-dispatch", park, None)]
 }
 
 /// Applies edit round `round` (20 modified, 5 added, 5 deleted files) to a worktree.
@@ -188,11 +132,7 @@ fn thirty_edits(dir: &Path, round: usize, n: usize) {
     let new_dir = dir.join(format!("new/r{round}"));
     std::fs::create_dir_all(&new_dir).expect("mkdir");
     for k in 0..5 {
-        std::fs::write(
-            new_dir.join(format!("f{k}.txt")),
-            crate::synth::content(n + round * 5 + k, 0),
-        )
-        .expect("write");
+        std::fs::write(new_dir.join(format!("f{k}.txt")), crate::synth::content(n + round * 5 + k, 0)).expect("write");
     }
     for k in 0..5 {
         let path = dir.join(file_path((round * 5 + k) * 104_729 % n));
@@ -205,24 +145,10 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
     let opts = b.options(true, 0);
     let ws = workspace::create(&b.repo, "snap", &b.base(&b.main), &opts).expect("create");
     let gpath = b.git_path("snap");
-    git(
-        &b.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "gsnap",
-            gpath.to_str().expect("utf-8"),
-            &b.main,
-        ],
-    );
+    git(&b.repo, &["worktree", "add", "-q", "-b", "gsnap", gpath.to_str().expect("utf-8"), &b.main]);
     let repo = gix::open(&b.repo).expect("open");
     let base = b.base(&b.main).commit;
-    let script = format!(
-        "git add -A && tree=$(git write-tree) && git diff --binary -M {} $tree > /dev/null",
-        b.main
-    );
+    let script = format!("git add -A && tree=$(git write-tree) && git diff --binary -M {} $tree > /dev/null", b.main);
     let (mut ours, mut theirs, mut peak) = (Vec::new(), Vec::new(), None);
     for r in 0..b.reps {
         thirty_edits(&ws.path, r, b.size);
@@ -231,10 +157,8 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
         reset_peak();
         let (secs, patch_len) = time(|| {
             let snap = workspace::snapshot(&ws).expect("snapshot");
-            let changes = git_dispatch::changes::changed_set(&repo, base, snap.result_commit)
-                .expect("changes");
-            let patch =
-                git_dispatch::patch::render(&repo, base, snap.result_commit).expect("patch");
+            let changes = git_dispatch::changes::changed_set(&repo, base, snap.result_commit).expect("changes");
+            let patch = git_dispatch::patch::render(&repo, base, snap.result_commit).expect("patch");
             assert!(changes.len() >= 30);
             patch.len()
         });
@@ -245,15 +169,7 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
         theirs.push(time(|| sh(&gpath, &script)).0);
     }
     workspace::release(&ws, Release::DeleteBranch, &opts).expect("release");
-    git(
-        &b.repo,
-        &[
-            "worktree",
-            "remove",
-            "--force",
-            gpath.to_str().expect("utf-8"),
-        ],
-    );
+    git(&b.repo, &["worktree", "remove", "--force", gpath.to_str().expect("utf-8")]);
     git(&b.repo, &["branch", "-q", "-D", "gsnap"]);
     vec![
         b.sample("snapshot+changes+patch", "git-dispatch", ours, peak),
@@ -266,63 +182,35 @@ pub fn removal(b: &Bench) -> Vec<Sample> {
     let opts = b.options(true, 0);
     let (mut ours, mut theirs, mut peak) = (Vec::new(), Vec::new(), None);
     for r in 0..b.reps {
-        let ws = workspace::create(&b.repo, &format!("rm-{r}"), &b.base(&b.main), &opts)
-            .expect("create");
+        let ws = workspace::create(&b.repo, &format!("rm-{r}"), &b.base(&b.main), &opts).expect("create");
         settle();
         reset_peak();
-        ours.push(
-            time(|| workspace::release(&ws, Release::DeleteBranch, &opts).expect("release")).0,
-        );
+        ours.push(time(|| workspace::release(&ws, Release::DeleteBranch, &opts).expect("release")).0);
         peak = max_peak(peak, peak_mib());
         let path = b.git_path(&format!("rm-{r}"));
         let path = path.to_str().expect("utf-8");
-        git(
-            &b.repo,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "-b",
-                &format!("grm-{r}"),
-                path,
-                &b.main,
-            ],
-        );
+        git(&b.repo, &["worktree", "add", "-q", "-b", &format!("grm-{r}"), path, &b.main]);
         settle();
         theirs.push(time(|| git(&b.repo, &["worktree", "remove", "--force", path])).0);
         git(&b.repo, &["branch", "-q", "-D", &format!("grm-{r}")]);
     }
-    vec![
-        b.sample("removal", "git-dispatch", ours, peak),
-        b.sample("removal", "git", theirs, None),
-    ]
+    vec![b.sample("removal", "git-dispatch", ours, peak), b.sample("removal", "git", theirs, None)]
 }
 
 /// Where cold creation time goes: gix's steps one by one, and plain file writes as a floor.
 pub fn cold_breakdown(b: &Bench) -> Vec<Sample> {
     let repo = gix::open(&b.repo).expect("open");
-    let tree = repo
-        .find_commit(b.base(&b.main).commit)
-        .expect("commit")
-        .tree_id()
-        .expect("tree")
-        .detach();
+    let tree = repo.find_commit(b.base(&b.main).commit).expect("commit").tree_id().expect("tree").detach();
     let dest = b.work.join("breakdown");
     let interrupt = AtomicBool::new(false);
     settle();
     let (prepare, prepared) = time(|| {
-        repo.prepare_add_worktree(
-            &dest,
-            gix::worktree::add::Head::Detached(b.base(&b.main).commit),
-            &interrupt,
-        )
-        .expect("prepare")
+        repo.prepare_add_worktree(&dest, gix::worktree::add::Head::Detached(b.base(&b.main).commit), &interrupt)
+            .expect("prepare")
     });
     let wt = prepared.persist().expect("persist");
     let (index_secs, mut index) = time(|| wt.index_from_tree(&tree).expect("index"));
-    let mut options = wt
-        .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
-        .expect("options");
+    let mut options = wt.checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping).expect("options");
     options.destination_is_initially_empty = true;
     let objects = wt.objects.clone().into_arc().expect("arc");
     let (checkout, _) = time(|| {
@@ -338,12 +226,7 @@ pub fn cold_breakdown(b: &Bench) -> Vec<Sample> {
         .expect("checkout")
     });
     let (write, _) = time(|| index.write(Default::default()).expect("write index"));
-    repo.remove_worktree(
-        &dest,
-        gix::worktree::remove::Force::DiscardChanges,
-        gix::progress::Discard,
-    )
-    .expect("remove");
+    repo.remove_worktree(&dest, gix::worktree::remove::Force::DiscardChanges, gix::progress::Discard).expect("remove");
     let floor_dir = b.work.join("floor");
     settle();
     let (floor, _) = time(|| {

@@ -22,9 +22,7 @@ fn baseline_op(op: &str) -> &str {
 }
 
 fn find<'a>(samples: &'a [Sample], size: usize, op: &str, tool: &str) -> Option<&'a Sample> {
-    samples
-        .iter()
-        .find(|s| s.size == size && s.op == op && s.tool == tool)
+    samples.iter().find(|s| s.size == size && s.op == op && s.tool == tool)
 }
 
 /// One git-dispatch operation at one size with its comparisons.
@@ -39,25 +37,15 @@ struct Row {
 
 fn ratio_rows(samples: &[Sample]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for s in samples
-        .iter()
-        .filter(|s| s.tool == "git-dispatch" && !s.op.starts_with("breakdown"))
-    {
+    for s in samples.iter().filter(|s| s.tool == "git-dispatch" && !s.op.starts_with("breakdown")) {
         let ours = s.median();
         let vs = baselines(s.op)
             .iter()
             .filter_map(|tool| {
-                find(samples, s.size, baseline_op(s.op), tool)
-                    .map(|g| (*tool, g.median(), ours / g.median()))
+                find(samples, s.size, baseline_op(s.op), tool).map(|g| (*tool, g.median(), ours / g.median()))
             })
             .collect();
-        rows.push(Row {
-            size: s.size,
-            op: s.op,
-            ours,
-            vs,
-            peak: s.peak_mib,
-        });
+        rows.push(Row { size: s.size, op: s.op, ours, vs, peak: s.peak_mib });
     }
     rows
 }
@@ -70,27 +58,13 @@ pub fn text(samples: &[Sample]) -> String {
         "{:>7}  {:<24} {:>10}  {:<28} {:>10} {:>7}  {:>9}",
         "files", "operation", "ours (s)", "vs", "git (s)", "ratio", "peak MiB"
     );
-    for Row {
-        size,
-        op,
-        ours,
-        vs,
-        peak,
-    } in ratio_rows(samples)
-    {
+    for Row { size, op, ours, vs, peak } in ratio_rows(samples) {
         let peak = peak.map_or("-".to_string(), |p| format!("{p:.0}"));
         if vs.is_empty() {
-            let _ = writeln!(
-                out,
-                "{size:>7}  {op:<24} {ours:>10.3}  {:<28} {:>10} {:>7}  {peak:>9}",
-                "-", "-", "-"
-            );
+            let _ = writeln!(out, "{size:>7}  {op:<24} {ours:>10.3}  {:<28} {:>10} {:>7}  {peak:>9}", "-", "-", "-");
         }
         for (tool, git, ratio) in vs {
-            let _ = writeln!(
-                out,
-                "{size:>7}  {op:<24} {ours:>10.3}  {tool:<28} {git:>10.3} {ratio:>7.2}  {peak:>9}"
-            );
+            let _ = writeln!(out, "{size:>7}  {op:<24} {ours:>10.3}  {tool:<28} {git:>10.3} {ratio:>7.2}  {peak:>9}");
         }
     }
     for s in samples.iter().filter(|s| s.op.starts_with("breakdown")) {
@@ -106,15 +80,8 @@ pub fn csv(samples: &[Sample]) -> String {
         let min = s.secs.iter().copied().fold(f64::INFINITY, f64::min);
         let max = s.secs.iter().copied().fold(0.0, f64::max);
         let peak = s.peak_mib.map_or(String::new(), |p| format!("{p:.1}"));
-        let _ = writeln!(
-            out,
-            "{},{},{},{:.6},{min:.6},{max:.6},{},{peak}",
-            s.size,
-            s.op,
-            s.tool,
-            s.median(),
-            s.secs.len()
-        );
+        let _ =
+            writeln!(out, "{},{},{},{:.6},{min:.6},{max:.6},{},{peak}", s.size, s.op, s.tool, s.median(), s.secs.len());
     }
     out
 }
@@ -122,28 +89,14 @@ pub fn csv(samples: &[Sample]) -> String {
 /// A Markdown table of the ratios, for BENCH.md / the README.
 pub fn markdown(samples: &[Sample]) -> String {
     let mut out = String::from("| files | operation | git-dispatch (s) | git baseline | git (s) | ratio | peak MiB |\n|---:|---|---:|---|---:|---:|---:|\n");
-    for Row {
-        size,
-        op,
-        ours,
-        vs,
-        peak,
-    } in ratio_rows(samples)
-    {
+    for Row { size, op, ours, vs, peak } in ratio_rows(samples) {
         let peak = peak.map_or("-".to_string(), |p| format!("{p:.0}"));
         if vs.is_empty() {
             let _ = writeln!(out, "| {size} | {op} | {ours:.3} | - | - | - | {peak} |");
         }
         for (tool, git, ratio) in vs {
-            let tool = if op == "warm reuse" {
-                format!("{tool} worktree add")
-            } else {
-                tool.to_string()
-            };
-            let _ = writeln!(
-                out,
-                "| {size} | {op} | {ours:.3} | {tool} | {git:.3} | {ratio:.2} | {peak} |"
-            );
+            let tool = if op == "warm reuse" { format!("{tool} worktree add") } else { tool.to_string() };
+            let _ = writeln!(out, "| {size} | {op} | {ours:.3} | {tool} | {git:.3} | {ratio:.2} | {peak} |");
         }
     }
     out
@@ -153,35 +106,25 @@ pub fn markdown(samples: &[Sample]) -> String {
 pub fn svg(samples: &[Sample]) -> String {
     let (w, h, left, right, top, bottom) = (900.0, 560.0, 70.0, 300.0, 20.0, 50.0);
     let series: Vec<(&str, &str)> = {
-        let mut keys: Vec<(&str, &str)> = samples
-            .iter()
-            .filter(|s| !s.op.starts_with("breakdown"))
-            .map(|s| (s.op, s.tool))
-            .collect();
+        let mut keys: Vec<(&str, &str)> =
+            samples.iter().filter(|s| !s.op.starts_with("breakdown")).map(|s| (s.op, s.tool)).collect();
         keys.dedup();
         keys.sort();
         keys.dedup();
         keys
     };
     let xs: Vec<f64> = samples.iter().map(|s| (s.size as f64).log10()).collect();
-    let ys: Vec<f64> = samples
-        .iter()
-        .map(|s| s.median().max(1e-4).log10())
-        .collect();
-    let (x0, x1) = (
-        xs.iter().copied().fold(f64::INFINITY, f64::min),
-        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-    );
+    let ys: Vec<f64> = samples.iter().map(|s| s.median().max(1e-4).log10()).collect();
+    let (x0, x1) =
+        (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     let (y0, y1) = (
         ys.iter().copied().fold(f64::INFINITY, f64::min).floor(),
         ys.iter().copied().fold(f64::NEG_INFINITY, f64::max).ceil(),
     );
     let px = |x: f64| left + (x - x0) / (x1 - x0).max(1e-9) * (w - left - right);
     let py = |y: f64| h - bottom - (y - y0) / (y1 - y0).max(1e-9) * (h - top - bottom);
-    let colors = [
-        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-        "#7f7f7f", "#bcbd22",
-    ];
+    let colors =
+        ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
     let mut out = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     let mut y = y0;
     while y <= y1 {
@@ -197,21 +140,11 @@ pub fn svg(samples: &[Sample]) -> String {
     }
     for (i, (op, tool)) in series.iter().enumerate() {
         let color = colors[i % colors.len()];
-        let dash = if *tool == "git-dispatch" {
-            ""
-        } else {
-            " stroke-dasharray=\"6 3\""
-        };
+        let dash = if *tool == "git-dispatch" { "" } else { " stroke-dasharray=\"6 3\"" };
         let points: Vec<String> = samples
             .iter()
             .filter(|s| s.op == *op && s.tool == *tool)
-            .map(|s| {
-                format!(
-                    "{:.1},{:.1}",
-                    px((s.size as f64).log10()),
-                    py(s.median().max(1e-4).log10())
-                )
-            })
+            .map(|s| format!("{:.1},{:.1}", px((s.size as f64).log10()), py(s.median().max(1e-4).log10())))
             .collect();
         let _ = writeln!(
             out,

@@ -21,23 +21,18 @@ pub struct Lcg(u64);
 
 impl Lcg {
     pub fn new(seed: u64) -> Self {
-        Lcg(seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407))
+        Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407))
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
 
 const WORDS: &[&str] = &[
-    "fn", "let", "mut", "self", "value", "index", "tree", "commit", "worktree", "status", "return",
-    "match", "error", "path", "config", "branch", "result", "change", "patch", "state",
+    "fn", "let", "mut", "self", "value", "index", "tree", "commit", "worktree", "status", "return", "match", "error",
+    "path", "config", "branch", "result", "change", "patch", "state",
 ];
 
 /// Content of file `i` (revision `rev`): 4..36 lines of 6..12 words, ~800 bytes on average.
@@ -68,28 +63,13 @@ pub fn create_repo(dir: &Path, n: usize) -> (String, String) {
     for i in 0..n {
         blob(&mut stream, i + 1, content(i, 0).as_bytes());
     }
-    commit(
-        &mut stream,
-        "refs/heads/main",
-        "synthetic base",
-        None,
-        (0..n).map(|i| (file_path(i), i + 1)),
-    );
+    commit(&mut stream, "refs/heads/main", "synthetic base", None, (0..n).map(|i| (file_path(i), i + 1)));
     let changed: Vec<usize> = (0..30).map(|k| (k * 7919 + 13) % n).collect();
     for (k, i) in changed.iter().enumerate() {
         blob(&mut stream, n + 1 + k, content(*i, 1).as_bytes());
     }
-    let edits = changed
-        .iter()
-        .enumerate()
-        .map(|(k, i)| (file_path(*i), n + 1 + k));
-    commit(
-        &mut stream,
-        "refs/heads/next",
-        "thirty edits",
-        Some("refs/heads/main"),
-        edits,
-    );
+    let edits = changed.iter().enumerate().map(|(k, i)| (file_path(*i), n + 1 + k));
+    commit(&mut stream, "refs/heads/next", "thirty edits", Some("refs/heads/main"), edits);
     git_stdin(dir, &["fast-import", "--quiet"], &stream);
     let main = git(dir, &["rev-parse", "main"]).trim().to_string();
     let next = git(dir, &["rev-parse", "next"]).trim().to_string();
@@ -111,11 +91,7 @@ fn commit(
 ) {
     let who = "Bench <bench@localhost> 1767225600 +0000";
     out.extend_from_slice(
-        format!(
-            "commit {reference}\nauthor {who}\ncommitter {who}\ndata {}\n{message}\n",
-            message.len()
-        )
-        .as_bytes(),
+        format!("commit {reference}\nauthor {who}\ncommitter {who}\ndata {}\n{message}\n", message.len()).as_bytes(),
     );
     if let Some(from) = from {
         out.extend_from_slice(format!("from {from}\n").as_bytes());

@@ -3,8 +3,7 @@
 
 use std::io::Write as _;
 
-const EN85: &[u8; 85] =
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+const EN85: &[u8; 85] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
 
 /// Appends `GIT binary patch` with a literal forward hunk (`new`) and reverse hunk (`old`).
 pub fn write_binary_patch(out: &mut Vec<u8>, old: &[u8], new: &[u8]) {
@@ -25,9 +24,7 @@ fn write_literal(out: &mut Vec<u8>, data: &[u8]) {
 
 fn deflate(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder
-        .write_all(data)
-        .expect("writing to a Vec cannot fail");
+    encoder.write_all(data).expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
@@ -65,10 +62,7 @@ mod tests {
     fn empty_literal_matches_git() {
         let mut out = Vec::new();
         write_literal(&mut out, b"");
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "literal 0\nHcmV?d00001\n\n"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "literal 0\nHcmV?d00001\n\n");
     }
 
     #[test]

@@ -21,8 +21,7 @@ fn group_hunks(hunks: &[Hunk]) -> Vec<&[Hunk]> {
     let mut groups = Vec::new();
     let mut start = 0;
     for i in 1..=hunks.len() {
-        let split =
-            i == hunks.len() || hunks[i].before.start - hunks[i - 1].before.end > 2 * CONTEXT;
+        let split = i == hunks.len() || hunks[i].before.start - hunks[i - 1].before.end > 2 * CONTEXT;
         if split {
             groups.push(&hunks[start..i]);
             start = i;
@@ -38,12 +37,8 @@ fn write_group(out: &mut Vec<u8>, input: &InternedInput<&[u8]>, group: &[Hunk]) 
     let old_end = (last.before.end + CONTEXT).min(input.before.len() as u32);
     let new_end = last.after.end + (old_end - last.before.end);
     out.extend_from_slice(
-        format!(
-            "@@ -{} +{} @@\n",
-            range(old_start, old_end - old_start),
-            range(new_start, new_end - new_start)
-        )
-        .as_bytes(),
+        format!("@@ -{} +{} @@\n", range(old_start, old_end - old_start), range(new_start, new_end - new_start))
+            .as_bytes(),
     );
     let mut pos = old_start;
     for hunk in group {
@@ -92,19 +87,13 @@ mod tests {
 
     #[test]
     fn single_change_with_context() {
-        assert_eq!(
-            hunks("a\nb\nc\n", "a\nB\nc\n"),
-            "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
-        );
+        assert_eq!(hunks("a\nb\nc\n", "a\nB\nc\n"), "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
     }
 
     #[test]
     fn additions_to_empty_and_missing_newline() {
         assert_eq!(hunks("", "x\n"), "@@ -0,0 +1 @@\n+x\n");
-        assert_eq!(
-            hunks("x", "x\n"),
-            "@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+x\n"
-        );
+        assert_eq!(hunks("x", "x\n"), "@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+x\n");
     }
 
     #[test]
@@ -113,9 +102,6 @@ mod tests {
         let new = old.replace("2\n", "two\n").replace("19\n", "nineteen\n");
         let out = hunks(&old, &new);
         assert_eq!(out.matches("@@ -").count(), 2, "{out}");
-        assert!(
-            out.starts_with("@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n 4\n 5\n"),
-            "{out}"
-        );
+        assert!(out.starts_with("@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n 4\n 5\n"), "{out}");
     }
 }

@@ -27,10 +27,7 @@ pub fn copy_includes(user_repo: &gix::Repository, dest: &Path) -> anyhow::Result
     }
     included.sort();
     for rela in &included {
-        copy_tree(
-            &super::scan::join(src_root, rela.as_bstr()),
-            &super::scan::join(dest, rela.as_bstr()),
-        )?;
+        copy_tree(&super::scan::join(src_root, rela.as_bstr()), &super::scan::join(dest, rela.as_bstr()))?;
     }
     Ok(included
         .into_iter()
@@ -66,12 +63,7 @@ impl Matcher {
     pub fn from_bytes(bytes: &[u8], root: &Path) -> anyhow::Result<Self> {
         let mut search = gix::ignore::Search::default();
         search
-            .add_patterns_buffer(
-                bytes,
-                root.join(INCLUDE_FILE),
-                Some(root),
-                gix::ignore::search::Ignore::default(),
-            )
+            .add_patterns_buffer(bytes, root.join(INCLUDE_FILE), Some(root), gix::ignore::search::Ignore::default())
             .context("parsing .worktreeinclude")?;
         Ok(Matcher { search })
     }
@@ -101,22 +93,18 @@ impl Matcher {
     /// Whether some pattern could match a path below directory `dir` (conservative).
     fn may_match_below(&self, dir: &BStr) -> bool {
         let prefix: BString = [dir.as_bytes(), b"/"].concat().into();
-        self.search
-            .patterns
-            .iter()
-            .flat_map(|list| list.patterns.iter())
-            .any(|mapping| {
-                let pattern = &mapping.pattern;
-                if pattern.is_negative() {
-                    return false;
-                }
-                if pattern.mode.contains(gix::glob::pattern::Mode::NO_SUB_DIR) {
-                    return true;
-                }
-                let text = pattern.text.as_bstr();
-                let literal = &text[..pattern.first_wildcard_pos.unwrap_or(text.len())];
-                literal.starts_with(&prefix) || prefix.starts_with(literal)
-            })
+        self.search.patterns.iter().flat_map(|list| list.patterns.iter()).any(|mapping| {
+            let pattern = &mapping.pattern;
+            if pattern.is_negative() {
+                return false;
+            }
+            if pattern.mode.contains(gix::glob::pattern::Mode::NO_SUB_DIR) {
+                return true;
+            }
+            let text = pattern.text.as_bstr();
+            let literal = &text[..pattern.first_wildcard_pos.unwrap_or(text.len())];
+            literal.starts_with(&prefix) || prefix.starts_with(literal)
+        })
     }
 }
 
@@ -130,25 +118,15 @@ fn ignored_entries(repo: &gix::Repository) -> anyhow::Result<Vec<(BString, bool)
         .emit_ignored(Some(EmissionMode::CollapseDirectory))
         .emit_untracked(EmissionMode::CollapseDirectory);
     let mut collect = gix::dir::walk::delegate::Collect::default();
-    repo.dirwalk(
-        &index,
-        None::<&str>,
-        &AtomicBool::new(false),
-        options,
-        &mut collect,
-    )
-    .context("walking the checkout for ignored files")?;
+    repo.dirwalk(&index, None::<&str>, &AtomicBool::new(false), options, &mut collect)
+        .context("walking the checkout for ignored files")?;
     Ok(collect
         .into_entries_by_path()
         .into_iter()
         .filter(|(e, _)| matches!(e.status, gix::dir::entry::Status::Ignored(_)))
         .filter_map(|(e, _)| match e.disk_kind {
-            Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository) => {
-                Some((e.rela_path, true))
-            }
-            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => {
-                Some((e.rela_path, false))
-            }
+            Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository) => Some((e.rela_path, true)),
+            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => Some((e.rela_path, false)),
             _ => None,
         })
         .collect())
@@ -188,12 +166,10 @@ fn collect_matches(
 
 /// Copies a file, symlink or directory tree from `src` to `dst`.
 pub fn copy_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    let md =
-        std::fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
+    let md = std::fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
     if md.is_dir() {
         std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
-        std::fs::set_permissions(dst, md.permissions())
-            .with_context(|| format!("chmod {}", dst.display()))?;
+        std::fs::set_permissions(dst, md.permissions()).with_context(|| format!("chmod {}", dst.display()))?;
         for child in std::fs::read_dir(src).with_context(|| format!("listing {}", src.display()))? {
             let child = child.with_context(|| format!("listing {}", src.display()))?;
             copy_tree(&child.path(), &dst.join(child.file_name()))?;
@@ -201,8 +177,7 @@ pub fn copy_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     if md.file_type().is_symlink() {
         return copy_symlink(src, dst);
@@ -211,14 +186,12 @@ pub fn copy_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
 }
 
 fn copy_symlink(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    let target =
-        std::fs::read_link(src).with_context(|| format!("reading link {}", src.display()))?;
+    let target = std::fs::read_link(src).with_context(|| format!("reading link {}", src.display()))?;
     if std::fs::read_link(dst).is_ok_and(|t| t == target) {
         return Ok(());
     }
     remove_existing(dst)?;
-    std::os::unix::fs::symlink(&target, dst)
-        .with_context(|| format!("creating link {}", dst.display()))
+    std::os::unix::fs::symlink(&target, dst).with_context(|| format!("creating link {}", dst.display()))
 }
 
 fn copy_file(src: &Path, dst: &Path, md: &std::fs::Metadata) -> anyhow::Result<()> {
@@ -234,15 +207,11 @@ fn copy_file(src: &Path, dst: &Path, md: &std::fs::Metadata) -> anyhow::Result<(
     }
     reflink_copy::reflink_or_copy(src, dst)
         .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
-    std::fs::set_permissions(dst, md.permissions())
-        .with_context(|| format!("chmod {}", dst.display()))?;
+    std::fs::set_permissions(dst, md.permissions()).with_context(|| format!("chmod {}", dst.display()))?;
     if let Ok(mtime) = md.modified() {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(dst)
-            .with_context(|| format!("opening {}", dst.display()))?;
-        file.set_modified(mtime)
-            .with_context(|| format!("setting mtime of {}", dst.display()))?;
+        let file =
+            std::fs::File::options().write(true).open(dst).with_context(|| format!("opening {}", dst.display()))?;
+        file.set_modified(mtime).with_context(|| format!("setting mtime of {}", dst.display()))?;
     }
     Ok(())
 }
@@ -266,8 +235,7 @@ mod tests {
 
     #[test]
     fn gitignore_semantics() {
-        let m =
-            matcher(".env\nnode_modules/\n/config/*.local\n!.env.example\n.env*\n!.env.sample\n");
+        let m = matcher(".env\nnode_modules/\n/config/*.local\n!.env.example\n.env*\n!.env.sample\n");
         assert!(m.is_included(b".env".as_bstr(), false));
         assert!(m.is_included(b"sub/.env".as_bstr(), false));
         assert!(m.is_included(b"node_modules".as_bstr(), true));
@@ -275,10 +243,7 @@ mod tests {
         assert!(m.is_included(b"web/node_modules/x/y.js".as_bstr(), false));
         assert!(m.is_included(b"config/a.local".as_bstr(), false));
         assert!(!m.is_included(b"sub/config/a.local".as_bstr(), false));
-        assert!(
-            m.is_included(b".env.example".as_bstr(), false),
-            "a later positive pattern wins"
-        );
+        assert!(m.is_included(b".env.example".as_bstr(), false), "a later positive pattern wins");
         assert!(!m.is_included(b".env.sample".as_bstr(), false));
         assert!(!m.is_included(b"build/out".as_bstr(), false));
     }

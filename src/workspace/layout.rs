@@ -26,9 +26,7 @@ pub struct RepoLayout {
 impl RepoLayout {
     /// The layout for the repository whose (canonical) common git dir is `common_dir`.
     pub fn new(root: &Path, common_dir: &Path, repo_name: &str) -> Self {
-        RepoLayout {
-            dir: root.join(repo_folder_name(common_dir, repo_name)),
-        }
+        RepoLayout { dir: root.join(repo_folder_name(common_dir, repo_name)) }
     }
 
     /// Folder holding the worktree checkouts.
@@ -54,8 +52,7 @@ impl RepoLayout {
     /// Creates the folders if needed.
     pub fn ensure(&self) -> anyhow::Result<()> {
         for dir in [self.worktrees_dir(), self.pool_dir(), self.busy_dir()] {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating workspace folder {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating workspace folder {}", dir.display()))?;
         }
         Ok(())
     }
@@ -84,8 +81,7 @@ impl RepoLayout {
     pub fn mark_busy(&self, name: &str, run_id: &str) -> anyhow::Result<()> {
         let path = self.busy_dir().join(name);
         let tmp = self.busy_dir().join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, format!("{run_id}\n"))
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, format!("{run_id}\n")).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -105,8 +101,7 @@ impl RepoLayout {
         let from = self.busy_dir().join(name);
         let to = self.pool_dir().join(name);
         std::fs::write(&from, "pool\n").with_context(|| format!("writing {}", from.display()))?;
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("moving {} to the pool", from.display()))
+        std::fs::rename(&from, &to).with_context(|| format!("moving {} to the pool", from.display()))
     }
 
     /// Removes every marker of worktree `name`.
@@ -115,9 +110,7 @@ impl RepoLayout {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => {
-                    return Err(err).with_context(|| format!("removing {}", path.display()))
-                }
+                Err(err) => return Err(err).with_context(|| format!("removing {}", path.display())),
             }
         }
         Ok(())
@@ -130,13 +123,7 @@ pub fn repo_folder_name(common_dir: &Path, repo_name: &str) -> String {
     let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     let name: String = repo_name
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
         .collect();
     let name = name.trim_start_matches('.');
     let name = if name.is_empty() { "repo" } else { name };
@@ -151,9 +138,7 @@ pub fn worktrees_root(opts: &WorkspaceOptions) -> anyhow::Result<PathBuf> {
     let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let home = std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .ok_or(WorkspaceError::NoCacheDir)?;
+            let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or(WorkspaceError::NoCacheDir)?;
             PathBuf::from(home).join(".cache")
         }
     };
@@ -189,9 +174,7 @@ pub fn canonical_prefix(path: &Path) -> PathBuf {
 pub fn validate_run_id(run_id: &str) -> Result<(), WorkspaceError> {
     let ok = !run_id.is_empty()
         && run_id.len() <= 200
-        && run_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && run_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         && !run_id.starts_with(['.', '-'])
         && !run_id.contains("..")
         && !run_id.ends_with(".lock")
@@ -249,10 +232,7 @@ mod tests {
 
     #[test]
     fn root_override_is_made_absolute() {
-        let opts = WorkspaceOptions {
-            worktrees_root: Some(PathBuf::from("/tmp/wts")),
-            ..Default::default()
-        };
+        let opts = WorkspaceOptions { worktrees_root: Some(PathBuf::from("/tmp/wts")), ..Default::default() };
         assert_eq!(worktrees_root(&opts).unwrap(), PathBuf::from("/tmp/wts"));
     }
 }

@@ -52,11 +52,7 @@ pub struct WorkspaceOptions {
 
 impl Default for WorkspaceOptions {
     fn default() -> Self {
-        WorkspaceOptions {
-            worktrees_root: None,
-            fresh: false,
-            pool_size: 2,
-        }
+        WorkspaceOptions { worktrees_root: None, fresh: false, pool_size: 2 }
     }
 }
 
@@ -64,10 +60,7 @@ impl WorkspaceOptions {
     /// Defaults, with `worktrees_root` from `GIT_DISPATCH_WORKTREES` when set and not empty.
     pub fn from_env() -> Self {
         let root = std::env::var_os("GIT_DISPATCH_WORKTREES").filter(|v| !v.is_empty());
-        WorkspaceOptions {
-            worktrees_root: root.map(PathBuf::from),
-            ..Default::default()
-        }
+        WorkspaceOptions { worktrees_root: root.map(PathBuf::from), ..Default::default() }
     }
 }
 
@@ -124,12 +117,7 @@ impl Workspace {
 
 /// Create (or take from the pool, unless opts.fresh) a worktree at `base` on
 /// refs/heads/dispatch/<run_id>; copies .worktreeinclude matches from the user's checkout.
-pub fn create(
-    repo_root: &Path,
-    run_id: &str,
-    base: &Base,
-    opts: &WorkspaceOptions,
-) -> anyhow::Result<Workspace> {
+pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptions) -> anyhow::Result<Workspace> {
     validate_run_id(run_id)?;
     let repo = repo::open(repo_root)?;
     let layout = repo_layout(&repo, opts)?;
@@ -138,13 +126,7 @@ pub fn create(
     if repo::ref_target(&repo, &branch)?.is_some() {
         return Err(WorkspaceError::BranchExists(run_id.to_string()).into());
     }
-    repo::set_ref(
-        &repo,
-        &branch,
-        base.commit,
-        PreviousValue::MustNotExist,
-        "git-dispatch: base",
-    )?;
+    repo::set_ref(&repo, &branch, base.commit, PreviousValue::MustNotExist, "git-dispatch: base")?;
     let mut claimed = None;
     let result = place_worktree(&repo, &layout, run_id, &branch, base, opts, &mut claimed);
     if result.is_err() {
@@ -165,10 +147,7 @@ pub fn create(
     };
     Ok(Workspace {
         run_id: run_id.to_string(),
-        repo_root: repo
-            .workdir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| repo_root.to_path_buf()),
+        repo_root: repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo_root.to_path_buf()),
         common_dir: canonical(repo.common_dir()),
         path,
         branch: format!("dispatch/{run_id}"),
@@ -217,10 +196,7 @@ fn unique_name(layout: &RepoLayout, run_id: &str) -> String {
     if !taken(run_id) {
         return run_id.to_string();
     }
-    (2..)
-        .map(|i| format!("{run_id}-{i}"))
-        .find(|n| !taken(n))
-        .expect("some suffix is free")
+    (2..).map(|i| format!("{run_id}-{i}")).find(|n| !taken(n)).expect("some suffix is free")
 }
 
 /// The per-repository layout of `repo` under the configured root, refusing a root inside the repository.
@@ -230,19 +206,11 @@ fn repo_layout(repo: &gix::Repository, opts: &WorkspaceOptions) -> anyhow::Resul
     let inside = |dir: &Path| root.starts_with(dir);
     if let Some(workdir) = repo.workdir().map(canonical) {
         if inside(&workdir) {
-            return Err(WorkspaceError::RootInsideRepository {
-                root,
-                repo: workdir,
-            }
-            .into());
+            return Err(WorkspaceError::RootInsideRepository { root, repo: workdir }.into());
         }
     }
     if inside(&common_dir) {
-        return Err(WorkspaceError::RootInsideRepository {
-            root,
-            repo: common_dir,
-        }
-        .into());
+        return Err(WorkspaceError::RootInsideRepository { root, repo: common_dir }.into());
     }
     Ok(RepoLayout::new(&root, &common_dir, &repo_name(&common_dir)))
 }
@@ -254,12 +222,8 @@ fn repo_name(common_dir: &Path) -> String {
     } else {
         common_dir.file_name()
     };
-    let name = name
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.strip_suffix(".git")
-        .map(str::to_string)
-        .unwrap_or(name)
+    let name = name.map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.strip_suffix(".git").map(str::to_string).unwrap_or(name)
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -268,12 +232,9 @@ fn canonical(path: &Path) -> PathBuf {
 
 /// "Now" as the filesystem clock sees it (file timestamps use a coarser clock than `SystemTime`).
 fn fs_now(dir: &Path) -> anyhow::Result<SystemTime> {
-    let stamp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a stamp file in {}", dir.display()))?;
-    let md = stamp
-        .as_file()
-        .metadata()
-        .context("reading the stamp file")?;
+    let stamp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a stamp file in {}", dir.display()))?;
+    let md = stamp.as_file().metadata().context("reading the stamp file")?;
     md.modified().context("reading the stamp file's mtime")
 }
 
@@ -306,11 +267,7 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
 /// Find worktrees and dispatch/* branches left by crashed runs (worktree dirs gone, or worktrees
 /// and branches whose run is not alive per `is_live`), remove them. `is_live` must also answer
 /// true for runs whose branch is to be kept (an offered result not applied yet).
-pub fn prune(
-    repo_root: &Path,
-    opts: &WorkspaceOptions,
-    is_live: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<PruneReport> {
+pub fn prune(repo_root: &Path, opts: &WorkspaceOptions, is_live: &dyn Fn(&str) -> bool) -> anyhow::Result<PruneReport> {
     pool::prune(repo_root, opts, is_live)
 }
 

@@ -45,19 +45,10 @@ pub fn take(
     Ok(None)
 }
 
-fn prepare_pooled(
-    repo: &gix::Repository,
-    path: &Path,
-    branch: &FullName,
-    base: ObjectId,
-) -> anyhow::Result<()> {
+fn prepare_pooled(repo: &gix::Repository, path: &Path, branch: &FullName, base: ObjectId) -> anyhow::Result<()> {
     let wt = repo::open(path)?;
     let same_repo = wt.common_dir().canonicalize().ok() == repo.common_dir().canonicalize().ok();
-    anyhow::ensure!(
-        same_repo,
-        "{} is not a worktree of this repository",
-        path.display()
-    );
+    anyhow::ensure!(same_repo, "{} is not a worktree of this repository", path.display());
     sync::retarget(&wt, repo::commit_tree(repo, base)?)?;
     repo::attach_head(&wt, branch)
 }
@@ -65,9 +56,7 @@ fn prepare_pooled(
 /// See [`super::release`].
 pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
     let repo = repo::open(&ws.common_dir)?;
-    let layout = RepoLayout {
-        dir: ws.layout_dir.clone(),
-    };
+    let layout = RepoLayout { dir: ws.layout_dir.clone() };
     let branch_name = repo::branch_name(&ws.run_id)?;
     let pooled = opts.pool_size > 0
         && layout.pooled()?.len() < opts.pool_size
@@ -96,13 +85,9 @@ fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Re
 pub fn remove_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
     let registered = registered_worktree(repo, path)?;
     if registered.is_some() {
-        repo.remove_worktree(
-            path,
-            gix::worktree::remove::Force::OverrideLock,
-            gix::progress::Discard,
-        )
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("removing worktree {}", path.display()))?;
+        repo.remove_worktree(path, gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("removing worktree {}", path.display()))?;
     }
     if path.symlink_metadata().is_ok() {
         std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))?;
@@ -139,11 +124,7 @@ pub fn clear(repo_root: &Path, opts: &WorkspaceOptions) -> anyhow::Result<usize>
 }
 
 /// See [`super::prune`].
-pub fn prune(
-    repo_root: &Path,
-    opts: &WorkspaceOptions,
-    is_live: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<PruneReport> {
+pub fn prune(repo_root: &Path, opts: &WorkspaceOptions, is_live: &dyn Fn(&str) -> bool) -> anyhow::Result<PruneReport> {
     let repo = repo::open(repo_root)?;
     let layout = super::repo_layout(&repo, opts)?;
     let mut report = PruneReport::default();
@@ -166,8 +147,7 @@ fn prune_missing_checkouts(
         let Ok(base) = proxy.base() else { continue };
         if base.starts_with(&ours) && base.symlink_metadata().is_err() {
             let admin = proxy.git_dir().to_path_buf();
-            std::fs::remove_dir_all(&admin)
-                .with_context(|| format!("removing {}", admin.display()))?;
+            std::fs::remove_dir_all(&admin).with_context(|| format!("removing {}", admin.display()))?;
             report.pruned_admin_dirs.push(admin);
         }
     }
@@ -194,11 +174,7 @@ fn prune_dead_owners(
     Ok(())
 }
 
-fn prune_broken_pool(
-    repo: &gix::Repository,
-    layout: &RepoLayout,
-    report: &mut PruneReport,
-) -> anyhow::Result<()> {
+fn prune_broken_pool(repo: &gix::Repository, layout: &RepoLayout, report: &mut PruneReport) -> anyhow::Result<()> {
     for name in layout.pooled()? {
         let path = layout.worktree_path(&name);
         if registered_worktree(repo, &path)?.is_some() && path.join(".git").is_file() {
@@ -217,19 +193,14 @@ fn prune_broken_pool(
 }
 
 /// Worktree folders with no marker (a crash between removal steps).
-fn prune_orphans(
-    repo: &gix::Repository,
-    layout: &RepoLayout,
-    report: &mut PruneReport,
-) -> anyhow::Result<()> {
+fn prune_orphans(repo: &gix::Repository, layout: &RepoLayout, report: &mut PruneReport) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(layout.worktrees_dir()) else {
         return Ok(());
     };
     for entry in entries {
         let entry = entry.context("listing worktrees folder")?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let marked =
-            layout.pool_dir().join(&name).exists() || layout.busy_dir().join(&name).exists();
+        let marked = layout.pool_dir().join(&name).exists() || layout.busy_dir().join(&name).exists();
         if !marked {
             let path = entry.path();
             remove_worktree(repo, &path)?;
@@ -247,13 +218,8 @@ fn prune_branches(
     let checked_out = checked_out_branches(repo)?;
     let refs = repo.references().context("reading references")?;
     let mut dead = Vec::new();
-    for reference in refs
-        .prefixed("refs/heads/dispatch/")
-        .context("listing dispatch branches")?
-    {
-        let reference = reference
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .context("reading a dispatch branch")?;
+    for reference in refs.prefixed("refs/heads/dispatch/").context("listing dispatch branches")? {
+        let reference = reference.map_err(|e| anyhow::anyhow!("{e}")).context("reading a dispatch branch")?;
         let name = reference.name().to_owned();
         let short = name.as_bstr().to_string();
         let run_id = short.trim_start_matches("refs/heads/dispatch/").to_string();

@@ -56,18 +56,13 @@ pub fn write_commit(
         message: BString::from(message),
         extra_headers: Vec::new(),
     };
-    Ok(repo
-        .write_object(&commit)
-        .context("writing commit object")?
-        .detach())
+    Ok(repo.write_object(&commit).context("writing commit object")?.detach())
 }
 
 fn edit(repo: &gix::Repository, edit: RefEdit) -> anyhow::Result<()> {
     let (committer, _) = signatures(repo);
     let mut buf = gix::date::parse::TimeBuf::default();
-    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut buf)))
-        .map(|_| ())
-        .map_err(anyhow::Error::from)
+    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut buf))).map(|_| ()).map_err(anyhow::Error::from)
 }
 
 /// Sets `name` to `target`, with the given expectation about its previous value.
@@ -82,11 +77,7 @@ pub fn set_ref(
         repo,
         RefEdit {
             change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: message.into(),
-                },
+                log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: message.into() },
                 expected,
                 new: Target::Object(target),
             },
@@ -99,20 +90,13 @@ pub fn set_ref(
 
 /// Deletes `name` (and its reflog); a missing ref is not an error.
 pub fn delete_ref(repo: &gix::Repository, name: &FullName) -> anyhow::Result<bool> {
-    if repo
-        .try_find_reference(name.as_ref())
-        .context("looking up reference")?
-        .is_none()
-    {
+    if repo.try_find_reference(name.as_ref()).context("looking up reference")?.is_none() {
         return Ok(false);
     }
     edit(
         repo,
         RefEdit {
-            change: Change::Delete {
-                expected: PreviousValue::Any,
-                log: RefLog::AndReference,
-            },
+            change: Change::Delete { expected: PreviousValue::Any, log: RefLog::AndReference },
             name: name.clone(),
             deref: false,
         },
@@ -123,9 +107,7 @@ pub fn delete_ref(repo: &gix::Repository, name: &FullName) -> anyhow::Result<boo
 
 /// Current target of `name`, if it exists and points to an object.
 pub fn ref_target(repo: &gix::Repository, name: &FullName) -> anyhow::Result<Option<ObjectId>> {
-    let found = repo
-        .try_find_reference(name.as_ref())
-        .context("looking up reference")?;
+    let found = repo.try_find_reference(name.as_ref()).context("looking up reference")?;
     Ok(found.and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
 }
 
@@ -144,11 +126,7 @@ fn head_edit(wt: &gix::Repository, new: Target, message: &str) -> anyhow::Result
         wt,
         RefEdit {
             change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: message.into(),
-                },
+                log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: message.into() },
                 expected: PreviousValue::Any,
                 new,
             },
@@ -167,23 +145,15 @@ pub fn head_branch(wt: &gix::Repository) -> anyhow::Result<Option<FullName>> {
 
 /// The tree of `commit`.
 pub fn commit_tree(repo: &gix::Repository, commit: ObjectId) -> anyhow::Result<ObjectId> {
-    let commit = repo
-        .find_commit(commit)
-        .with_context(|| format!("reading commit {commit}"))?;
+    let commit = repo.find_commit(commit).with_context(|| format!("reading commit {commit}"))?;
     Ok(commit.tree_id().context("reading commit tree")?.detach())
 }
 
 /// True when `ancestor` is `descendant` or one of its ancestors.
-pub fn is_ancestor(
-    repo: &gix::Repository,
-    ancestor: ObjectId,
-    descendant: ObjectId,
-) -> anyhow::Result<bool> {
+pub fn is_ancestor(repo: &gix::Repository, ancestor: ObjectId, descendant: ObjectId) -> anyhow::Result<bool> {
     if ancestor == descendant {
         return Ok(true);
     }
-    let base = repo
-        .merge_base(ancestor, descendant)
-        .context("computing merge base")?;
+    let base = repo.merge_base(ancestor, descendant).context("computing merge base")?;
     Ok(base.is_some_and(|b| b.detach() == ancestor))
 }

@@ -54,12 +54,7 @@ impl Scan {
 
     /// Every path that differs from HEAD in the index or the working tree, sorted.
     pub fn dirty_paths(&self) -> Vec<BString> {
-        let mut paths: Vec<BString> = self
-            .staged
-            .keys()
-            .chain(self.unstaged.keys())
-            .cloned()
-            .collect();
+        let mut paths: Vec<BString> = self.staged.keys().chain(self.unstaged.keys()).cloned().collect();
         paths.sort();
         paths.dedup();
         paths
@@ -69,26 +64,16 @@ impl Scan {
 /// Scans the working tree of `repo`.
 pub fn scan(repo: &gix::Repository, options: ScanOptions) -> anyhow::Result<Scan> {
     let index = repo.open_index().or_else(|_| empty_index(repo))?;
-    let head_tree = repo
-        .head_tree_id_or_empty()
-        .context("reading HEAD's tree")?
-        .detach();
+    let head_tree = repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach();
     let mut collected = raw_status(repo, &index, head_tree, options)?;
     let unstaged = hash_worktree_paths(repo, &index, &collected)?;
     collected.ignored.sort();
-    Ok(Scan {
-        head_tree,
-        staged: collected.staged,
-        unstaged,
-        ignored: collected.ignored,
-        index,
-    })
+    Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index })
 }
 
 fn empty_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
     let empty = repo.empty_tree().id;
-    repo.index_from_tree(&empty)
-        .context("creating an empty index")
+    repo.index_from_tree(&empty).context("creating an empty index")
 }
 
 /// Status of a working tree without hashing anything.
@@ -120,18 +105,12 @@ pub fn raw_status(
         .dirwalk_options()
         .context("reading dirwalk options")?
         .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-        .emit_ignored(
-            options
-                .list_ignored
-                .then_some(gix::dir::walk::EmissionMode::Matching),
-        )
+        .emit_ignored(options.list_ignored.then_some(gix::dir::walk::EmissionMode::Matching))
         .emit_empty_directories(false);
     let iter = repo
         .status(gix::progress::Discard)
         .context("preparing status")?
-        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(
-            index.clone(),
-        ))
+        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index.clone()))
         .head_tree(head_tree)
         .index_worktree_options_mut(|opts| {
             opts.dirwalk_options = Some(dirwalk);
@@ -147,12 +126,10 @@ pub fn raw_status(
     for item in iter {
         match item.context("reading a status item")? {
             Item::TreeIndex(change) => record_staged(index, change, &mut out),
-            Item::IndexWorktree(Iw::Modification {
-                rela_path, status, ..
-            }) => record_modification(rela_path, status, &mut out),
-            Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => {
-                record_dir_entry(entry, &mut out)
+            Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => {
+                record_modification(rela_path, status, &mut out)
             }
+            Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => record_dir_entry(entry, &mut out),
             Item::IndexWorktree(Iw::Rewrite { .. }) => {
                 anyhow::bail!("status reported a rewrite although rename tracking is off")
             }
@@ -165,35 +142,17 @@ fn record_staged(index: &gix::index::File, change: gix::diff::index::Change, out
     use gix::diff::index::Change as C;
     let (path, edit) = match change {
         C::Deletion { location, .. } => (location.into_owned(), None),
-        C::Addition {
-            location,
-            entry_mode,
-            id,
-            ..
-        }
-        | C::Modification {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => {
+        C::Addition { location, entry_mode, id, .. } | C::Modification { location, entry_mode, id, .. } => {
             let Some(kind) = entry_mode.to_tree_entry_mode().map(|m| m.kind()) else {
                 return;
             };
-            let edit = Some(Hashed {
-                kind,
-                id: id.into_owned(),
-                stat: None,
-            });
+            let edit = Some(Hashed { kind, id: id.into_owned(), stat: None });
             (location.into_owned(), edit)
         }
         C::Rewrite { .. } => return,
     };
     // Conflicted paths have no stage-0 entry; their worktree state decides.
-    if index
-        .entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted)
-        .is_some()
-        || edit.is_none()
+    if index.entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted).is_some() || edit.is_none()
     {
         out.staged.insert(path, edit);
     }
@@ -240,25 +199,14 @@ fn hash_worktree_paths(
     for path in &collected.removed {
         out.insert(path.clone(), None);
     }
-    let to_hash: Vec<&BString> = collected
-        .changed_tracked
-        .iter()
-        .chain(collected.untracked.iter().map(|(p, _)| p))
-        .collect();
+    let to_hash: Vec<&BString> =
+        collected.changed_tracked.iter().chain(collected.untracked.iter().map(|(p, _)| p)).collect();
     if to_hash.is_empty() {
         return Ok(out);
     }
-    let trust_exec_bit = repo
-        .filesystem_options()
-        .context("reading filesystem options")?
-        .executable_bit;
-    let (mut pipeline, _) = repo
-        .filter_pipeline(None)
-        .context("preparing the filter pipeline")?;
-    let workdir = repo
-        .workdir()
-        .context("the repository has no working tree")?
-        .to_owned();
+    let trust_exec_bit = repo.filesystem_options().context("reading filesystem options")?.executable_bit;
+    let (mut pipeline, _) = repo.filter_pipeline(None).context("preparing the filter pipeline")?;
+    let workdir = repo.workdir().context("the repository has no working tree")?.to_owned();
     for path in to_hash {
         // Stat before hashing: a file changed in between then looks modified next time.
         let stat = stat_of(&workdir, path.as_bstr());
@@ -266,11 +214,7 @@ fn hash_worktree_paths(
             .worktree_file_to_object(path.as_bstr(), index)
             .with_context(|| format!("hashing worktree file {path}"))?;
         let edit = hashed.map(|(id, kind, _)| {
-            let kind = if trust_exec_bit {
-                kind
-            } else {
-                kind_without_exec_bit(index, path.as_bstr(), kind)
-            };
+            let kind = if trust_exec_bit { kind } else { kind_without_exec_bit(index, path.as_bstr(), kind) };
             Hashed { kind, id, stat }
         });
         out.insert(path.clone(), edit);
@@ -314,15 +258,11 @@ pub fn write_tree(
     }
     let mut editor = repo.edit_tree(base_tree).context("opening tree editor")?;
     for (path, _) in edits.iter().filter(|(_, e)| e.is_none()) {
-        editor
-            .remove(path)
-            .with_context(|| format!("removing {path} from tree"))?;
+        editor.remove(path).with_context(|| format!("removing {path} from tree"))?;
     }
     for (path, edit) in edits {
         if let Some(h) = edit {
-            editor
-                .upsert(path, h.kind, h.id)
-                .with_context(|| format!("adding {path} to tree"))?;
+            editor.upsert(path, h.kind, h.id).with_context(|| format!("adding {path} to tree"))?;
         }
     }
     Ok(editor.write().context("writing tree")?.detach())

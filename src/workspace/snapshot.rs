@@ -27,13 +27,7 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
         let message = format!("git-dispatch result of {}\n", ws.run_id);
         repo::write_commit(&wt, tree, &[parent], &message)?
     };
-    repo::set_ref(
-        &wt,
-        &branch,
-        result_commit,
-        PreviousValue::Any,
-        "git-dispatch: snapshot",
-    )?;
+    repo::set_ref(&wt, &branch, result_commit, PreviousValue::Any, "git-dispatch: snapshot")?;
     if repo::head_branch(&wt)?.as_ref() != Some(&branch) {
         repo::attach_head(&wt, &branch)?;
     }
@@ -41,18 +35,11 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     apply_to_index(&mut index, &scanned.unstaged);
     write_index(index)?;
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
-    Ok(Snapshot {
-        result_commit,
-        ignored_written,
-    })
+    Ok(Snapshot { result_commit, ignored_written })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.
-fn expected_parent(
-    wt: &gix::Repository,
-    branch: &gix::refs::FullName,
-    base: ObjectId,
-) -> anyhow::Result<ObjectId> {
+fn expected_parent(wt: &gix::Repository, branch: &gix::refs::FullName, base: ObjectId) -> anyhow::Result<ObjectId> {
     match repo::ref_target(wt, branch)? {
         Some(tip) if tip != base && repo::is_ancestor(wt, base, tip)? => Ok(tip),
         _ => Ok(base),

@@ -22,33 +22,18 @@ pub struct Retarget {
 
 /// Makes `wt`'s files and index equal `target_tree`, leaving ignored files alone.
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
-    let workdir = wt
-        .workdir()
-        .context("worktree has no working directory")?
-        .to_owned();
-    let index = wt
-        .open_index()
-        .or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
+    let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
+    let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
     let status = scan::raw_status(wt, &index, target_tree, ScanOptions::default())?;
-    let mut target = wt
-        .index_from_tree(&target_tree)
-        .context("reading the target tree")?;
+    let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
     let plan = Plan::new(&status, &target);
     delete_paths(&workdir, &plan.delete)?;
     let written = checkout_paths(wt, &workdir, &mut target, &plan.write)?;
     carry_stats(&index, &mut target, &written);
     write_index(target)?;
     Ok(Retarget {
-        written: plan
-            .write
-            .iter()
-            .map(|p| p.to_str_lossy().into_owned())
-            .collect(),
-        deleted: plan
-            .delete
-            .iter()
-            .map(|(p, _)| p.to_str_lossy().into_owned())
-            .collect(),
+        written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
+        deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
     })
 }
 
@@ -63,11 +48,7 @@ impl Plan {
         let in_target = |p: &BStr| target.entry_by_path(p).is_some();
         let mut write = BTreeSet::new();
         let mut delete = Vec::new();
-        let tracked_changes = status
-            .staged
-            .keys()
-            .chain(status.changed_tracked.iter())
-            .chain(status.removed.iter());
+        let tracked_changes = status.staged.keys().chain(status.changed_tracked.iter()).chain(status.removed.iter());
         for path in tracked_changes {
             if in_target(path.as_bstr()) {
                 write.insert(path.clone());
@@ -129,10 +110,8 @@ fn checkout_paths(
     paths: &BTreeSet<BString>,
 ) -> anyhow::Result<gix::index::State> {
     let is_attributes = |p: &BStr| p == ".gitattributes" || p.ends_with(b"/.gitattributes");
-    let (attrs, rest): (BTreeSet<BString>, BTreeSet<BString>) = paths
-        .iter()
-        .cloned()
-        .partition(|p| is_attributes(p.as_bstr()));
+    let (attrs, rest): (BTreeSet<BString>, BTreeSet<BString>) =
+        paths.iter().cloned().partition(|p| is_attributes(p.as_bstr()));
     let mut written = subset(target, &BTreeSet::new());
     for group in [attrs, rest] {
         if group.is_empty() {
@@ -156,53 +135,29 @@ fn subset(index: &gix::index::File, paths: &BTreeSet<BString>) -> gix::index::St
 fn merge_states(mut a: gix::index::State, b: gix::index::State) -> gix::index::State {
     for entry in b.entries() {
         let path = entry.path(&b).to_owned();
-        a.dangerously_push_entry(
-            entry.stat,
-            entry.id,
-            entry.flags,
-            entry.mode,
-            path.as_bstr(),
-        );
+        a.dangerously_push_entry(entry.stat, entry.id, entry.flags, entry.mode, path.as_bstr());
     }
     a.sort_entries();
     a
 }
 
-fn checkout_state(
-    wt: &gix::Repository,
-    workdir: &Path,
-    state: &mut gix::index::State,
-) -> anyhow::Result<()> {
+fn checkout_state(wt: &gix::Repository, workdir: &Path, state: &mut gix::index::State) -> anyhow::Result<()> {
     let mut options = wt
         .checkout_options(gix::worktree::stack::state::attributes::Source::WorktreeThenIdMapping)
         .context("reading checkout options")?;
     options.overwrite_existing = true;
     options.destination_is_initially_empty = false;
-    let objects = wt
-        .objects
-        .clone()
-        .into_arc()
-        .context("sharing the object database")?;
+    let objects = wt.objects.clone().into_arc().context("sharing the object database")?;
     let files = gix::progress::Discard;
     let bytes = gix::progress::Discard;
-    let outcome = gix::worktree::state::checkout(
-        state,
-        workdir,
-        objects,
-        &files,
-        &bytes,
-        &AtomicBool::new(false),
-        options,
-    )
-    .context("checking out files")?;
+    let outcome =
+        gix::worktree::state::checkout(state, workdir, objects, &files, &bytes, &AtomicBool::new(false), options)
+            .context("checking out files")?;
     if let Some(err) = outcome.errors.first() {
         anyhow::bail!("checking out {}: {}", err.path, err.error);
     }
     if let Some(collision) = outcome.collisions.first() {
-        anyhow::bail!(
-            "checking out {}: collides with another path",
-            collision.path
-        );
+        anyhow::bail!("checking out {}: collides with another path", collision.path);
     }
     Ok(())
 }

@@ -58,32 +58,18 @@ pub fn fixture_with(name: &str, extra: &str) -> Fixture {
 
 /// An empty folder `<root>/repo` (no repository yet) with its home, for tests that build their own.
 pub fn empty_fixture() -> Fixture {
-    let tmp = tempfile::Builder::new()
-        .prefix("gd-fixture-")
-        .tempdir()
-        .expect("a temp dir can be created");
-    let root = tmp
-        .path()
-        .canonicalize()
-        .expect("temp dir has a canonical path");
+    let tmp = tempfile::Builder::new().prefix("gd-fixture-").tempdir().expect("a temp dir can be created");
+    let root = tmp.path().canonicalize().expect("temp dir has a canonical path");
     let repo = root.join("repo");
     let home = root.join("home");
     std::fs::create_dir_all(&repo).expect("create repo dir");
     std::fs::create_dir_all(&home).expect("create home dir");
-    Fixture {
-        _tmp: tmp,
-        root,
-        repo,
-        home,
-    }
+    Fixture { _tmp: tmp, root, repo, home }
 }
 
 fn run_bash(cwd: &Path, home: &Path, args: &[&str]) {
-    let out = hermetic_command_with_home("bash", home)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("bash can be spawned");
+    let out =
+        hermetic_command_with_home("bash", home).args(args).current_dir(cwd).output().expect("bash can be spawned");
     assert!(
         out.status.success(),
         "bash {args:?} in {} failed ({}):\nstdout:\n{}\nstderr:\n{}",

@@ -77,12 +77,7 @@ pub fn hermetic_command_with_home(program: impl AsRef<std::ffi::OsStr>, home: &P
 
 /// Runs `git -C repo args...` hermetically; returns its raw output whatever the exit status.
 pub fn git_output(repo: &Path, args: &[&str]) -> Output {
-    hermetic_command("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git can be spawned")
+    hermetic_command("git").arg("-C").arg(repo).args(args).output().expect("git can be spawned")
 }
 
 /// Runs `git -C repo args...` hermetically; panics with stderr on failure; returns stdout bytes.
@@ -115,12 +110,7 @@ pub fn git_stdin(repo: &Path, args: &[&str], input: &[u8]) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("git can be spawned");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(input)
-        .expect("git reads its stdin");
+    child.stdin.take().expect("stdin is piped").write_all(input).expect("git reads its stdin");
     let out = child.wait_with_output().expect("git runs");
     assert!(
         out.status.success(),
@@ -141,22 +131,9 @@ pub fn tree_fingerprint(repo: &Path) -> String {
     let mut lines = Vec::new();
     walk(repo, repo, &mut lines, &|rel| rel == Path::new(".git"));
     let git_dir = repo.join(".git");
-    assert!(
-        git_dir.is_dir(),
-        "tree_fingerprint expects {} to be a directory",
-        git_dir.display()
-    );
+    assert!(git_dir.is_dir(), "tree_fingerprint expects {} to be a directory", git_dir.display());
     let mut git_lines = Vec::new();
-    for name in [
-        "HEAD",
-        "index",
-        "config",
-        "packed-refs",
-        "refs",
-        "logs",
-        "hooks",
-        "info",
-    ] {
+    for name in ["HEAD", "index", "config", "packed-refs", "refs", "logs", "hooks", "info"] {
         let path = git_dir.join(name);
         if path.symlink_metadata().is_ok() {
             if path.is_dir() {
@@ -191,11 +168,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, skip: &dyn Fn(&Path) -> 
 
 fn describe(root: &Path, path: &Path) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let rel = path
-        .strip_prefix(root)
-        .expect("below root")
-        .to_string_lossy()
-        .into_owned();
+    let rel = path.strip_prefix(root).expect("below root").to_string_lossy().into_owned();
     let meta = path.symlink_metadata().expect("entry has metadata");
     let mode = meta.permissions().mode() & 0o7777;
     if meta.file_type().is_symlink() {

@@ -32,10 +32,7 @@ pub fn build(scenario: &Scenario) -> Built {
     let base = git(fx.path(), &["rev-parse", "HEAD"]).trim().to_string();
     fx.sh(scenario.change);
     git(fx.path(), &["add", "-A"]);
-    git(
-        fx.path(),
-        &["commit", "-q", "--allow-empty", "-m", scenario.name],
-    );
+    git(fx.path(), &["commit", "-q", "--allow-empty", "-m", scenario.name]);
     let result = git(fx.path(), &["rev-parse", "HEAD"]).trim().to_string();
     Built { fx, base, result }
 }
