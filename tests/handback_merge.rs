@@ -166,7 +166,11 @@ fn a_conflicting_commit_on_the_branch_changes_nothing() {
 
     let err = fixture.apply(&run, ApplyHow::Merge).expect_err("conflicts");
 
-    assert!(matches!(&err, ApplyError::Conflict { paths } if paths == &vec!["src/lib.rs".to_string()]), "{err:?}");
+    assert!(matches!(&err, ApplyError::MergeConflict { paths } if paths == &vec!["src/lib.rs".to_string()]), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the result conflicts with HEAD in src/lib.rs; nothing was changed (apply without --merge brings it into your working tree)"
+    );
     assert_eq!(fixture.fingerprint(), before);
 }
 

@@ -87,6 +87,8 @@ pub enum ApplyError {
     PatchTampered { reason: String },
     #[error("the result conflicts with your checkout in {}; nothing was changed", .paths.join(", "))]
     Conflict { paths: Vec<String> },
+    #[error("the result conflicts with HEAD in {}; nothing was changed (apply without --merge brings it into your working tree)", .paths.join(", "))]
+    MergeConflict { paths: Vec<String> },
     #[error("untracked or ignored files are in the way: {}; nothing was changed", .paths.join(", "))]
     InTheWay { paths: Vec<String> },
     #[error("your uncommitted changes touch paths the merge changes: {}; commit or stash them, or apply without --merge", .paths.join(", "))]

@@ -13,7 +13,10 @@
 //!   "Apply git-dispatch run <id>", so the synthetic base never enters the branch's history.
 //!
 //! Refused: a detached or unborn HEAD, uncommitted changes in a path the merge changes, untracked or
-//! ignored files in the way, conflicts. Only the changed paths' files and index entries are
+//! ignored files in the way, conflicts. With the base as ancestor, a path that was dirty at dispatch
+//! and that the agent changed conflicts where the agent's lines meet the user's uncommitted ones
+//! (and always for a file that was untracked then): the merge cannot commit the agent's change
+//! without the user's; `apply` without `--merge` handles it. Only the changed paths' files and index entries are
 //! written; then the branch moves (with a reflog entry), if it still points where it did.
 
 use anyhow::Context;
@@ -40,7 +43,11 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
         });
     }
     let head_tree = tree_of(&repo, head_id)?;
-    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)?;
+    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)
+        .map_err(|err| match err {
+            ApplyError::Conflict { paths } => ApplyError::MergeConflict { paths },
+            other => other,
+        })?;
     let edits = files::path_edits(&repo, head_tree, merged)?;
     let dirty = overlapping_dirty_paths(&checkout::dirty_paths(&repo)?, &edits);
     if !dirty.is_empty() {
