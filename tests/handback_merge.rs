@@ -44,6 +44,10 @@ fn fast_forward_when_head_is_the_base() {
         fixture.git(&["reflog", "-1", "--format=%gs", "main"]),
         format!("git-dispatch: merge dispatch/{RUN}: Fast-forward\n")
     );
+    assert_eq!(
+        fixture.git(&["reflog", "-1", "--format=%gs", "HEAD"]),
+        format!("git-dispatch: merge dispatch/{RUN}: Fast-forward\n")
+    );
     let applied = git_dispatch::handback::load_applied(&run.path).expect("readable").expect("recorded");
     assert_eq!((applied.how.as_str(), applied.commit), ("merge", Some(result)));
 }

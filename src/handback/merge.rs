@@ -245,3 +245,31 @@ fn move_branch(
         .context("cannot move your branch (did it move meanwhile?)")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_falls_back_to_git_dispatch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        gix::init(dir.path()).expect("a new repository");
+        let repo = gix::open_opts(dir.path(), gix::open::Options::isolated()).expect("opens without any config");
+        let (author, committer) = identity(&repo).expect("an identity");
+        for signature in [author, committer] {
+            assert_eq!(
+                (signature.name.to_string(), signature.email.to_string()),
+                ("git-dispatch".into(), "git-dispatch@localhost".into())
+            );
+        }
+    }
+
+    #[test]
+    fn dirty_paths_overlap_within_directories() {
+        let edit = |path: &str| PathEdit { path: path.into(), target: None, existed: true };
+        let dirty: Vec<BString> =
+            ["a", "dir/x", "other.txt", "src/lib.rs.orig"].iter().map(|p| BString::from(*p)).collect();
+        let edits = vec![edit("a/b"), edit("dir"), edit("src/lib.rs")];
+        assert_eq!(overlapping_dirty_paths(&dirty, &edits), vec!["a", "dir/x"]);
+    }
+}
