@@ -227,3 +227,49 @@ fn applying_twice_is_refused() {
     }
     assert_eq!(fixture.fingerprint(), before);
 }
+
+#[test]
+fn without_core_filemode_the_recorded_executable_bit_is_kept() {
+    let fixture = Fixture::new();
+    fixture.git(&["config", "core.fileMode", "false"]);
+    let base = fixture.head();
+    let result = fixture.make_result(RUN, &base, |wt| {
+        handback_support::write_in(wt, "scripts/run.sh", b"#!/bin/bash\necho run\n");
+    });
+    let run = fixture.write_run(RUN, &base, &result);
+    // A filesystem without executable bits, and an edit of the user's own.
+    fixture.write("scripts/run.sh", "#!/bin/sh\necho run\necho user\n");
+    fixture.chmod("scripts/run.sh", 0o644);
+
+    fixture.apply(&run, ApplyHow::Patch).expect("applies");
+
+    assert_eq!(fixture.read("scripts/run.sh"), "#!/bin/bash\necho run\necho user\n");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(fixture.path("scripts/run.sh")).expect("stat").permissions(),
+    );
+    assert_eq!(mode & 0o100, 0o100, "written as executable, as recorded");
+}
+
+#[test]
+fn nothing_is_written_through_an_ignored_symlink() {
+    let fixture = Fixture::new();
+    let base = fixture.head();
+    let result = fixture.make_result(RUN, &base, |wt| {
+        handback_support::write_in(wt, "cache.log/planted.txt", b"written through a symlink?\n");
+        handback_support::git_in(wt, &fixture.home, &["add", "-f", "cache.log/planted.txt"]);
+    });
+    let run = fixture.write_run(RUN, &base, &result);
+    let outside = fixture.tmp.join("outside");
+    std::fs::create_dir_all(&outside).expect("outside dir");
+    std::os::unix::fs::symlink(&outside, fixture.path("cache.log")).expect("an ignored symlink");
+    let before = fixture.fingerprint();
+
+    let err = fixture.apply(&run, ApplyHow::Patch).expect_err("refused");
+
+    assert!(
+        matches!(&err, ApplyError::InTheWay { paths } if paths == &vec!["cache.log/planted.txt".to_string()]),
+        "{err:?}"
+    );
+    assert_eq!(fixture.fingerprint(), before);
+    assert_eq!(std::fs::read_dir(&outside).expect("readable").count(), 0);
+}

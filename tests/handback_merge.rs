@@ -44,6 +44,10 @@ fn fast_forward_when_head_is_the_base() {
         fixture.git(&["reflog", "-1", "--format=%gs", "main"]),
         format!("git-dispatch: merge dispatch/{RUN}: Fast-forward\n")
     );
+    assert_eq!(
+        fixture.git(&["reflog", "-1", "--format=%gs", "HEAD"]),
+        format!("git-dispatch: merge dispatch/{RUN}: Fast-forward\n")
+    );
     let applied = git_dispatch::handback::load_applied(&run.path).expect("readable").expect("recorded");
     assert_eq!((applied.how.as_str(), applied.commit), ("merge", Some(result)));
 }
@@ -166,6 +170,25 @@ fn a_conflicting_commit_on_the_branch_changes_nothing() {
 
     let err = fixture.apply(&run, ApplyHow::Merge).expect_err("conflicts");
 
-    assert!(matches!(&err, ApplyError::Conflict { paths } if paths == &vec!["src/lib.rs".to_string()]), "{err:?}");
+    assert!(matches!(&err, ApplyError::MergeConflict { paths } if paths == &vec!["src/lib.rs".to_string()]), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the result conflicts with HEAD in src/lib.rs; nothing was changed (apply without --merge brings it into your working tree)"
+    );
+    assert_eq!(fixture.fingerprint(), before);
+}
+
+#[test]
+fn refused_while_another_git_process_holds_the_index() {
+    let fixture = Fixture::new();
+    let base = fixture.head();
+    let result = edit_lib(&fixture, &base);
+    let run = fixture.write_run(RUN, &base, &result);
+    std::fs::write(fixture.path(".git/index.lock"), "").expect("lock");
+    let before = fixture.fingerprint();
+
+    let err = fixture.apply(&run, ApplyHow::Merge).expect_err("refused");
+
+    assert!(err.to_string().ends_with("index.lock exists: another git process is using the index"), "{err}");
     assert_eq!(fixture.fingerprint(), before);
 }

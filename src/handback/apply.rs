@@ -87,6 +87,8 @@ pub enum ApplyError {
     PatchTampered { reason: String },
     #[error("the result conflicts with your checkout in {}; nothing was changed", .paths.join(", "))]
     Conflict { paths: Vec<String> },
+    #[error("the result conflicts with HEAD in {}; nothing was changed (apply without --merge brings it into your working tree)", .paths.join(", "))]
+    MergeConflict { paths: Vec<String> },
     #[error("untracked or ignored files are in the way: {}; nothing was changed", .paths.join(", "))]
     InTheWay { paths: Vec<String> },
     #[error("your uncommitted changes touch paths the merge changes: {}; commit or stash them, or apply without --merge", .paths.join(", "))]
@@ -104,12 +106,7 @@ pub type PatchRenderer<'a> = &'a dyn Fn(&gix::Repository, ObjectId, ObjectId) ->
 
 /// Apply `run` to the repository whose checkout is at `repo_root`, with the product's patch renderer.
 pub fn apply(run: &RunRecord, repo_root: &Path, how: ApplyHow) -> Result<ApplyOutcome, ApplyError> {
-    apply_with(run, repo_root, how, &product_renderer)
-}
-
-/// Until `crate::patch::render` lands (h-iso), the product cannot recompute patches.
-fn product_renderer(_repo: &gix::Repository, _base: ObjectId, _result: ObjectId) -> anyhow::Result<Vec<u8>> {
-    anyhow::bail!("patch rendering is not available in this build")
+    apply_with(run, repo_root, how, &crate::patch::render)
 }
 
 /// [`apply`] with the patch renderer given (tests substitute their own).

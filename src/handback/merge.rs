@@ -13,7 +13,10 @@
 //!   "Apply git-dispatch run <id>", so the synthetic base never enters the branch's history.
 //!
 //! Refused: a detached or unborn HEAD, uncommitted changes in a path the merge changes, untracked or
-//! ignored files in the way, conflicts. Only the changed paths' files and index entries are
+//! ignored files in the way, conflicts. With the base as ancestor, a path that was dirty at dispatch
+//! and that the agent changed conflicts where the agent's lines meet the user's uncommitted ones
+//! (and always for a file that was untracked then): the merge cannot commit the agent's change
+//! without the user's; `apply` without `--merge` handles it. Only the changed paths' files and index entries are
 //! written; then the branch moves (with a reflog entry), if it still points where it did.
 
 use anyhow::Context;
@@ -40,7 +43,11 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
         });
     }
     let head_tree = tree_of(&repo, head_id)?;
-    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)?;
+    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)
+        .map_err(|err| match err {
+            ApplyError::Conflict { paths } => ApplyError::MergeConflict { paths },
+            other => other,
+        })?;
     let edits = files::path_edits(&repo, head_tree, merged)?;
     let dirty = overlapping_dirty_paths(&checkout::dirty_paths(&repo)?, &edits);
     if !dirty.is_empty() {
@@ -50,6 +57,7 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
     if !blocked.is_empty() {
         return Err(ApplyError::InTheWay { paths: blocked });
     }
+    require_index_unlocked(&repo)?;
     let kind = merge_kind(&repo, head_id, commits.base)?;
     let (author, committer) = identity(&repo)?;
     let new_tip = match kind {
@@ -78,6 +86,13 @@ fn current_branch_tip(repo: &gix::Repository) -> Result<ObjectId, ApplyError> {
         return Err(ApplyError::DetachedHead);
     }
     head.id().map(|id| id.detach()).ok_or(ApplyError::UnbornHead)
+}
+
+/// Refuse before writing anything when another git process holds the index.
+fn require_index_unlocked(repo: &gix::Repository) -> anyhow::Result<()> {
+    let lock = repo.index_path().with_extension("lock");
+    anyhow::ensure!(!lock.exists(), "{} exists: another git process is using the index", lock.display());
+    Ok(())
 }
 
 /// `ancestor` is `descendant` or in its history.
@@ -229,4 +244,32 @@ fn move_branch(
     repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut time)))
         .context("cannot move your branch (did it move meanwhile?)")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_falls_back_to_git_dispatch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        gix::init(dir.path()).expect("a new repository");
+        let repo = gix::open_opts(dir.path(), gix::open::Options::isolated()).expect("opens without any config");
+        let (author, committer) = identity(&repo).expect("an identity");
+        for signature in [author, committer] {
+            assert_eq!(
+                (signature.name.to_string(), signature.email.to_string()),
+                ("git-dispatch".into(), "git-dispatch@localhost".into())
+            );
+        }
+    }
+
+    #[test]
+    fn dirty_paths_overlap_within_directories() {
+        let edit = |path: &str| PathEdit { path: path.into(), target: None, existed: true };
+        let dirty: Vec<BString> =
+            ["a", "dir/x", "other.txt", "src/lib.rs.orig"].iter().map(|p| BString::from(*p)).collect();
+        let edits = vec![edit("a/b"), edit("dir"), edit("src/lib.rs")];
+        assert_eq!(overlapping_dirty_paths(&dirty, &edits), vec!["a", "dir/x"]);
+    }
 }

@@ -162,7 +162,7 @@ impl Fixture {
     }
 
     /// A run folder for `id` like a dispatch writes it: policy.json (offered worker run), result.patch
-    /// (rendered by [`render`]), changes.json; returns its record.
+    /// (rendered by `git_dispatch::patch::render`), changes.json; returns its record.
     pub fn write_run(&self, id: &str, base: &str, result: &str) -> RunRecord {
         let patch = self.render(base, result);
         let verdict = Verdict {
@@ -200,19 +200,16 @@ impl Fixture {
         RunRecord::load(&run.path)
     }
 
-    /// The patch base..result (what `result.patch` holds).
+    /// The patch base..result (what `result.patch` holds), rendered by the product.
     pub fn render(&self, base: &str, result: &str) -> Vec<u8> {
-        render_with_git(&self.root, &self.home, base, result)
+        let repo = gix::open(&self.root).expect("the fixture is a repository");
+        let id = |hex: &str| gix::ObjectId::from_hex(hex.as_bytes()).expect("a commit id");
+        git_dispatch::patch::render(&repo, id(base), id(result)).expect("the patch renders")
     }
 
-    /// The hand-back under test, with the test renderer.
+    /// The hand-back under test.
     pub fn apply(&self, run: &RunRecord, how: ApplyHow) -> Result<ApplyOutcome, ApplyError> {
-        let home = self.home.clone();
-        let renderer = move |repo: &gix::Repository, base: gix::ObjectId, result: gix::ObjectId| {
-            let dir = repo.workdir().expect("a worktree").to_path_buf();
-            Ok(render_with_git(&dir, &home, &base.to_string(), &result.to_string()))
-        };
-        handback::apply_with(run, &self.root, how, &renderer)
+        handback::apply(run, &self.root, how)
     }
 
     /// The user's checkout byte for byte (files, modes, symlinks, ignored files), the index bytes,
