@@ -83,9 +83,7 @@ const ROOT_REFUSAL: &str =
     "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args_os()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
+    let argv: Vec<String> = std::env::args_os().map(|arg| arg.to_string_lossy().into_owned()).collect();
     if argv.get(1).map(String::as_str) == Some(proc_steps::INTERNAL_FLAG) {
         return proc_steps::internal(&argv[2..]);
     }
@@ -104,14 +102,7 @@ fn run_agent(argv: Vec<String>) -> Result<i32> {
     let process_cwd = std::env::current_dir().context("reading the current directory")?;
     let invocation = invocation::parse(argv, style, &process_cwd)?;
     if invocation.version {
-        println!(
-            "{}",
-            if style == Style::Codex {
-                CODEX_VERSION
-            } else {
-                CLAUDE_VERSION
-            }
-        );
+        println!("{}", if style == Style::Codex { CODEX_VERSION } else { CLAUDE_VERSION });
         return Ok(0);
     }
     if refuses_root(&invocation) {
@@ -122,8 +113,7 @@ fn run_agent(argv: Vec<String>) -> Result<i32> {
         Some(path) => plan::load(&process_cwd.join(PathBuf::from(path)))?,
         None => Vec::new(),
     };
-    std::env::set_current_dir(&invocation.cwd)
-        .with_context(|| format!("entering {}", invocation.cwd.display()))?;
+    std::env::set_current_dir(&invocation.cwd).with_context(|| format!("entering {}", invocation.cwd.display()))?;
     if style == Style::Codex {
         eprintln!("Reading additional input from stdin...");
     }
@@ -136,8 +126,5 @@ fn refuses_root(invocation: &invocation::Invocation) -> bool {
         && std::env::var("FAKE_AGENT_ROOT_CHECK").as_deref() == Ok("1")
         && nix::unistd::geteuid().is_root()
         && std::env::var("IS_SANDBOX").as_deref() != Ok("1")
-        && invocation
-            .argv
-            .iter()
-            .any(|arg| arg == "--dangerously-skip-permissions")
+        && invocation.argv.iter().any(|arg| arg == "--dangerously-skip-permissions")
 }

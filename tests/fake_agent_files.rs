@@ -44,27 +44,16 @@ fn file_steps_change_the_tree_and_are_listed_in_the_default_result() {
     );
     assert_eq!(run.code(), Some(0), "stderr: {}", run.stderr);
     assert_eq!(repo.read("a.txt"), "ababab!\n");
-    assert_eq!(
-        std::fs::read(repo.root.join("bin.dat")).unwrap(),
-        vec![0, 1, 0xff]
-    );
+    assert_eq!(std::fs::read(repo.root.join("bin.dat")).unwrap(), vec![0, 1, 0xff]);
     assert_eq!(repo.read("d/e/f.txt"), "deep\n");
     assert_eq!(repo.read("new.txt"), "old\n");
     assert!(!repo.root.join("old.txt").exists());
     assert!(!repo.root.join("gone.txt").exists());
-    let mode = std::fs::metadata(repo.root.join("run.sh"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = std::fs::metadata(repo.root.join("run.sh")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
-    assert_eq!(
-        std::fs::read_link(repo.root.join("link")).unwrap().to_str(),
-        Some("../outside")
-    );
-    let (a, hard) = (
-        std::fs::metadata(repo.root.join("a.txt")).unwrap(),
-        std::fs::metadata(repo.root.join("hard.txt")).unwrap(),
-    );
+    assert_eq!(std::fs::read_link(repo.root.join("link")).unwrap().to_str(), Some("../outside"));
+    let (a, hard) =
+        (std::fs::metadata(repo.root.join("a.txt")).unwrap(), std::fs::metadata(repo.root.join("hard.txt")).unwrap());
     assert_eq!(a.ino(), hard.ino());
     let names: Vec<Vec<u8>> = std::fs::read_dir(&repo.root)
         .unwrap()
@@ -76,17 +65,7 @@ fn file_steps_change_the_tree_and_are_listed_in_the_default_result() {
     let result = result_json(&run);
     assert_eq!(
         result["changed_files"],
-        json!([
-            "a.txt",
-            "bin.dat",
-            "d/e/f.txt",
-            "gone.txt",
-            "hard.txt",
-            "link",
-            "new.txt",
-            "old.txt",
-            "run.sh"
-        ]),
+        json!(["a.txt", "bin.dat", "d/e/f.txt", "gone.txt", "hard.txt", "link", "new.txt", "old.txt", "run.sh"]),
         "non-UTF-8 names are left out of changed_files"
     );
     assert_eq!(result["result"], "done");
@@ -132,10 +111,7 @@ fn a_failing_step_is_reported_and_the_plan_goes_on() {
         ]),
     );
     assert_eq!(run.code(), Some(0));
-    let expected = format!(
-        "fake-agent: step 0 failed: renaming {0}/missing to {0}/x: ",
-        repo.root.display()
-    );
+    let expected = format!("fake-agent: step 0 failed: renaming {0}/missing to {0}/x: ", repo.root.display());
     assert!(run.stderr.contains(&expected), "stderr: {}", run.stderr);
     assert_eq!(repo.read("after.txt"), "still here");
     let failed = run
@@ -160,18 +136,9 @@ fn commit_git_checkout_and_detach_run_git_in_the_cwd() {
         ]),
     );
     assert_eq!(run.code(), Some(0), "stderr: {}", run.stderr);
-    assert_eq!(
-        repo.git(&["log", "-1", "--format=%s", "main"]).trim(),
-        "agent work"
-    );
-    assert_eq!(
-        repo.git(&["log", "-1", "--format=%s", "side"]).trim(),
-        "initial"
-    );
-    assert_eq!(
-        repo.git(&["rev-parse", "HEAD"]),
-        repo.git(&["rev-parse", "main"])
-    );
+    assert_eq!(repo.git(&["log", "-1", "--format=%s", "main"]).trim(), "agent work");
+    assert_eq!(repo.git(&["log", "-1", "--format=%s", "side"]).trim(), "initial");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), repo.git(&["rev-parse", "main"]));
     let symbolic = std::process::Command::new("git")
         .args(["symbolic-ref", "-q", "HEAD"])
         .current_dir(&repo.root)
@@ -185,45 +152,26 @@ fn commit_git_checkout_and_detach_run_git_in_the_cwd() {
 #[test]
 fn shell_runs_in_the_cwd_and_its_output_and_exit_code_show_as_a_command() {
     let repo = ScratchRepo::new();
-    let run = run_claude(
-        &repo,
-        &json!([{"step": "shell", "cmd": "pwd; echo oops >&2; echo made > s.txt; exit 3"}]),
-    );
+    let run = run_claude(&repo, &json!([{"step": "shell", "cmd": "pwd; echo oops >&2; echo made > s.txt; exit 3"}]));
     assert_eq!(run.code(), Some(0));
     assert_eq!(repo.read("s.txt"), "made\n");
     let events = run.events();
     let tool_use = &events[1]["message"]["content"][0];
     assert_eq!(tool_use["name"], "Bash");
-    assert_eq!(
-        tool_use["input"]["command"],
-        "pwd; echo oops >&2; echo made > s.txt; exit 3"
-    );
+    assert_eq!(tool_use["input"]["command"], "pwd; echo oops >&2; echo made > s.txt; exit 3");
     let tool_result = &events[2]["message"]["content"][0];
-    assert_eq!(
-        tool_result["content"],
-        format!("{}\noops\n", repo.root.display())
-    );
+    assert_eq!(tool_result["content"], format!("{}\noops\n", repo.root.display()));
     assert_eq!(tool_result["is_error"], true);
 }
 
 #[test]
 fn delete_dot_removes_the_working_directory_itself() {
     let repo = ScratchRepo::new();
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "delete", "path": "."}, {"step": "write", "path": "x", "content": "x"}]),
-    );
+    let run =
+        run_codex(&repo, &json!([{"step": "delete", "path": "."}, {"step": "write", "path": "x", "content": "x"}]));
     assert_eq!(run.code(), Some(0));
     assert!(!repo.root.exists(), "the worktree is gone");
-    assert!(
-        run.stderr.contains("fake-agent: step 1 failed: opening"),
-        "stderr: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("fake-agent: step 1 failed: opening"), "stderr: {}", run.stderr);
     let result: Value = serde_json::from_str(run.result_file.as_deref().unwrap()).unwrap();
-    assert_eq!(
-        result["changed_files"],
-        json!(["x"]),
-        "the cwd itself is no changed file"
-    );
+    assert_eq!(result["changed_files"], json!(["x"]), "the cwd itself is no changed file");
 }

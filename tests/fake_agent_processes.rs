@@ -30,9 +30,7 @@ fn alive(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    let state = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.trim_start().chars().next());
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
     kill(Pid::from_raw(pid), None).is_ok() && state != Some(Some('Z'))
 }
 
@@ -53,16 +51,9 @@ fn sleep_waits_and_hang_never_ends_by_itself() {
     assert_eq!(run.code(), Some(0));
     assert!(started.elapsed() >= Duration::from_millis(300));
 
-    let plan = write_plan(
-        &repo.base(),
-        &json!([{"step": "message", "text": "before"}, {"step": "hang"}]),
-    );
+    let plan = write_plan(&repo.base(), &json!([{"step": "message", "text": "before"}, {"step": "hang"}]));
     let mut command = fake_agent::codex_command(&repo.root, &plan, &repo.base().join("r.json"));
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(child.try_wait().unwrap(), None, "still hanging");
     child.kill().unwrap();
@@ -73,10 +64,8 @@ fn sleep_waits_and_hang_never_ends_by_itself() {
 fn spawn_child_leaves_a_child_alive_after_the_agent_exits() {
     let repo = ScratchRepo::new();
     let pidfile = repo.base().join("child.pid");
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "spawn_child", "sleep_secs": 30, "pidfile": pidfile, "stdio": "null"}]),
-    );
+    let run =
+        run_codex(&repo, &json!([{"step": "spawn_child", "sleep_secs": 30, "pidfile": pidfile, "stdio": "null"}]));
     assert_eq!(run.code(), Some(0));
     let pid = pids_in(&pidfile)[0];
     assert!(alive(pid), "the child outlived the agent");
@@ -87,10 +76,7 @@ fn spawn_child_leaves_a_child_alive_after_the_agent_exits() {
 fn setsid_daemon_runs_in_its_own_session() {
     let repo = ScratchRepo::new();
     let pidfile = repo.base().join("daemon.pid");
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "setsid_daemon", "pidfile": "../daemon.pid", "stdio": "null"}]),
-    );
+    let run = run_codex(&repo, &json!([{"step": "setsid_daemon", "pidfile": "../daemon.pid", "stdio": "null"}]));
     assert_eq!(run.code(), Some(0), "stderr: {}", run.stderr);
     let pid = pids_in(&pidfile)[0];
     assert!(alive(pid));
@@ -104,10 +90,7 @@ fn setsid_daemon_runs_in_its_own_session() {
 fn fork_bomb_starts_exactly_max_processes() {
     let repo = ScratchRepo::new();
     let pidfile = repo.base().join("bomb.pids");
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "fork_bomb", "max": 7, "sleep_secs": 30, "pidfile": pidfile}]),
-    );
+    let run = run_codex(&repo, &json!([{"step": "fork_bomb", "max": 7, "sleep_secs": 30, "pidfile": pidfile}]));
     assert_eq!(run.code(), Some(0), "stderr: {}", run.stderr);
     let mut pids = pids_in(&pidfile);
     pids.sort();

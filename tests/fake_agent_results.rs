@@ -19,15 +19,7 @@ fn codex_style_frames_the_turn_and_writes_the_result_to_the_output_file() {
     let value = json!({"result": "done", "summary": "s", "changed_files": ["x"]});
     let run = run_codex(&repo, &json!([{"step": "result", "value": value}]));
     assert_eq!(run.code(), Some(0));
-    assert_eq!(
-        run.event_types(),
-        vec![
-            "thread.started",
-            "turn.started",
-            "item.completed",
-            "turn.completed"
-        ]
-    );
+    assert_eq!(run.event_types(), vec!["thread.started", "turn.started", "item.completed", "turn.completed"]);
     let events = run.events();
     assert_eq!(events[2]["item"]["type"], "agent_message");
     assert_eq!(events[2]["item"]["text"], value.to_string());
@@ -42,17 +34,11 @@ fn claude_style_puts_the_result_in_structured_output() {
     let value = json!({"result": "done", "changed_files": []});
     let run = run_claude(&repo, &json!([{"step": "result", "value": value}]));
     assert_eq!(run.code(), Some(0));
-    assert_eq!(
-        run.event_types(),
-        vec!["system", "assistant", "user", "result"]
-    );
+    assert_eq!(run.event_types(), vec!["system", "assistant", "user", "result"]);
     let events = run.events();
     assert_eq!(events[0]["subtype"], "init");
     assert_eq!(events[0]["cwd"], repo.root.display().to_string());
-    assert_eq!(
-        events[1]["message"]["content"][0]["name"],
-        "StructuredOutput"
-    );
+    assert_eq!(events[1]["message"]["content"][0]["name"], "StructuredOutput");
     let result = run.last_event();
     assert_eq!(result["is_error"], false);
     assert_eq!(result["subtype"], "success");
@@ -87,11 +73,7 @@ fn result_raw_hands_back_text_that_is_not_json() {
     assert_eq!(codex.result_file.as_deref(), Some("all good, trust me"));
     let claude = run_claude(&repo, &steps);
     let result = claude.last_event();
-    assert_eq!(
-        result.get("structured_output"),
-        None,
-        "as the real claude: no field"
-    );
+    assert_eq!(result.get("structured_output"), None, "as the real claude: no field");
     assert_eq!(result["result"], "all good, trust me");
     assert_eq!(result["is_error"], false);
 }
@@ -102,15 +84,8 @@ fn no_result_leaves_an_empty_output_file_and_no_structured_output() {
     let steps = json!([{"step": "no_result"}]);
     let codex = run_codex(&repo, &steps);
     assert_eq!(codex.code(), Some(0));
-    assert_eq!(
-        codex.result_file.as_deref(),
-        Some(""),
-        "created empty at start, as codex does"
-    );
-    assert_eq!(
-        codex.event_types(),
-        vec!["thread.started", "turn.started", "turn.completed"]
-    );
+    assert_eq!(codex.result_file.as_deref(), Some(""), "created empty at start, as codex does");
+    assert_eq!(codex.event_types(), vec!["thread.started", "turn.started", "turn.completed"]);
     let claude = run_claude(&repo, &steps);
     assert_eq!(claude.code(), Some(0));
     assert_eq!(claude.event_types(), vec!["system", "result"]);
@@ -123,10 +98,7 @@ fn a_null_result_value_gives_claude_a_null_structured_output() {
     let claude = run_claude(&repo, &json!([{"step": "result", "value": null}]));
     assert_eq!(claude.event_types(), vec!["system", "assistant", "result"]);
     assert_eq!(claude.last_event()["result"], "null");
-    assert_eq!(
-        claude.last_event().get("structured_output"),
-        Some(&Value::Null)
-    );
+    assert_eq!(claude.last_event().get("structured_output"), Some(&Value::Null));
 }
 
 #[test]
@@ -135,34 +107,20 @@ fn an_existing_output_file_is_replaced_by_a_result_and_kept_by_a_failure() {
     let stale = repo.base().join("result.json");
     let plan = write_plan(&repo.base(), &json!([{"step": "fail", "message": "boom"}]));
     std::fs::write(&stale, "stale").unwrap();
-    let failed = collect(
-        &mut fake_agent::codex_command(&repo.root, &plan, &stale),
-        Some(&stale),
-    );
+    let failed = collect(&mut fake_agent::codex_command(&repo.root, &plan, &stale), Some(&stale));
     assert_eq!(failed.result_file.as_deref(), Some("stale"));
-    let plan = write_plan(
-        &repo.base(),
-        &json!([{"step": "result_raw", "text": "fresh"}]),
-    );
-    let done = collect(
-        &mut fake_agent::codex_command(&repo.root, &plan, &stale),
-        Some(&stale),
-    );
+    let plan = write_plan(&repo.base(), &json!([{"step": "result_raw", "text": "fresh"}]));
+    let done = collect(&mut fake_agent::codex_command(&repo.root, &plan, &stale), Some(&stale));
     assert_eq!(done.result_file.as_deref(), Some("fresh"));
 }
 
 #[test]
 fn exit_keeps_the_closing_events_unless_abrupt() {
     let repo = ScratchRepo::new();
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "exit", "code": 7}, {"step": "write", "path": "never", "content": ""}]),
-    );
+    let run =
+        run_codex(&repo, &json!([{"step": "exit", "code": 7}, {"step": "write", "path": "never", "content": ""}]));
     assert_eq!(run.code(), Some(7));
-    assert_eq!(
-        run.event_types().last().map(String::as_str),
-        Some("turn.completed")
-    );
+    assert_eq!(run.event_types().last().map(String::as_str), Some("turn.completed"));
     assert!(run.result_file.is_some());
     assert!(!repo.root.join("never").exists());
 
@@ -180,14 +138,8 @@ fn fail_reports_a_failed_turn_in_each_style() {
     assert_eq!(codex.code(), Some(1));
     assert_eq!(codex.result_file.as_deref(), Some(""));
     let events = codex.events();
-    assert_eq!(
-        events[2],
-        json!({"type": "error", "message": "mock model failure"})
-    );
-    assert_eq!(
-        events[3],
-        json!({"type": "turn.failed", "error": {"message": "mock model failure"}})
-    );
+    assert_eq!(events[2], json!({"type": "error", "message": "mock model failure"}));
+    assert_eq!(events[3], json!({"type": "turn.failed", "error": {"message": "mock model failure"}}));
 
     let claude = run_claude(&repo, &steps);
     assert_eq!(claude.code(), Some(1));
@@ -206,44 +158,21 @@ fn style_comes_from_the_environment_or_the_program_name_and_version_is_the_real_
             command.env("FAKE_AGENT_STYLE", style);
         }
         let output = command.output().unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
     };
-    assert_eq!(
-        version(Some("codex"), &["--version"]),
-        (Some(0), "codex-cli 0.171.0\n".into())
-    );
-    assert_eq!(
-        version(Some("claude"), &["--version"]),
-        (Some(0), "2.1.332 (Claude Code)\n".into())
-    );
-    assert_eq!(
-        version(None, &["exec", "--version"]),
-        (Some(0), "codex-cli 0.171.0\n".into())
-    );
-    assert_eq!(
-        version(None, &["--version"]).0,
-        Some(2),
-        "no way to tell the style"
-    );
+    assert_eq!(version(Some("codex"), &["--version"]), (Some(0), "codex-cli 0.171.0\n".into()));
+    assert_eq!(version(Some("claude"), &["--version"]), (Some(0), "2.1.332 (Claude Code)\n".into()));
+    assert_eq!(version(None, &["exec", "--version"]), (Some(0), "codex-cli 0.171.0\n".into()));
+    assert_eq!(version(None, &["--version"]).0, Some(2), "no way to tell the style");
     assert_eq!(version(Some("gemini"), &["--version"]).0, Some(2));
 }
 
 #[test]
 fn a_bad_plan_exits_2_before_any_step_runs() {
     let repo = ScratchRepo::new();
-    let run = run_codex(
-        &repo,
-        &json!([{"step": "write", "path": "x", "content": "1"}, {"step": "teleport"}]),
-    );
+    let run = run_codex(&repo, &json!([{"step": "write", "path": "x", "content": "1"}, {"step": "teleport"}]));
     assert_eq!(run.code(), Some(2));
-    assert!(
-        run.stderr.contains("plan step 1 is invalid"),
-        "stderr: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("plan step 1 is invalid"), "stderr: {}", run.stderr);
     assert!(!repo.root.join("x").exists());
     assert!(run.stdout.is_empty());
 }
@@ -257,9 +186,7 @@ fn root_check_imitates_claudes_refusal_unless_is_sandbox() {
     let repo = ScratchRepo::new();
     let plan = write_plan(&repo.base(), &json!([]));
     let mut command = fake_agent::claude_command(&repo.root, &plan);
-    command
-        .env("FAKE_AGENT_ROOT_CHECK", "1")
-        .env_remove("IS_SANDBOX");
+    command.env("FAKE_AGENT_ROOT_CHECK", "1").env_remove("IS_SANDBOX");
     let refused = collect(&mut command, None);
     assert_eq!(refused.code(), Some(1));
     assert_eq!(
@@ -281,21 +208,15 @@ fn record_writes_argv_cwd_style_and_chosen_environment() {
     );
     let result_file = repo.base().join("out.json");
     let mut command = fake_agent::codex_command(&repo.root, &plan, &result_file);
-    command
-        .env("FAKE_TEST_VAR", "visible")
-        .env_remove("FAKE_UNSET_VAR");
+    command.env("FAKE_TEST_VAR", "visible").env_remove("FAKE_UNSET_VAR");
     let run = collect(&mut command, None);
     assert_eq!(run.code(), Some(0));
-    let record: Value =
-        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
     assert_eq!(record["style"], "codex");
     assert_eq!(record["cwd"], repo.root.display().to_string());
     assert_eq!(record["prompt"], "the prompt");
     assert_eq!(record["schema_offered"], true);
     assert_eq!(record["argv"][1], "exec");
-    assert_eq!(
-        record["env"],
-        json!({"FAKE_TEST_VAR": "visible", "FAKE_UNSET_VAR": null})
-    );
+    assert_eq!(record["env"], json!({"FAKE_TEST_VAR": "visible", "FAKE_UNSET_VAR": null}));
     assert_eq!(record["ppid"], std::process::id());
 }

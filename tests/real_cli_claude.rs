@@ -27,18 +27,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn claude_command(bin: &Path, repo: &ScratchRepo, base_url: &str) -> Command {
     let mut command = Command::new(bin);
     command
-        .args([
-            "-p",
-            "Create hello.txt and notes.md",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-        ])
-        .args([
-            "--dangerously-skip-permissions",
-            "--no-session-persistence",
-            "--json-schema",
-        ])
+        .args(["-p", "Create hello.txt and notes.md", "--output-format", "stream-json", "--verbose"])
+        .args(["--dangerously-skip-permissions", "--no-session-persistence", "--json-schema"])
         .arg(real_cli::result_schema().to_string())
         .current_dir(&repo.root)
         .env_clear()
@@ -71,12 +61,7 @@ fn assistant_blocks(finished: &Finished) -> Vec<Value> {
         .events()
         .into_iter()
         .filter(|event| event["type"] == "assistant")
-        .flat_map(|event| {
-            event["message"]["content"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|event| event["message"]["content"].as_array().cloned().unwrap_or_default())
         .collect()
 }
 
@@ -107,10 +92,7 @@ fn worker_turn_runs_bash_and_write_and_returns_structured_output() {
     let finished = run_claude(&bin, &repo, &server);
     assert_eq!(finished.code(), Some(0), "stderr: {}", finished.stderr);
     assert_eq!(repo.read("hello.txt"), "hello from Bash\n");
-    assert_eq!(
-        repo.read("notes.md"),
-        "# Notes\nwritten by the Write tool\n"
-    );
+    assert_eq!(repo.read("notes.md"), "# Notes\nwritten by the Write tool\n");
 
     let result = result_event(&finished);
     assert_eq!(result["is_error"], false);
@@ -118,42 +100,19 @@ fn worker_turn_runs_bash_and_write_and_returns_structured_output() {
     assert_eq!(result["structured_output"], final_result());
     assert_eq!(
         finished.event_types(),
-        vec![
-            "system",
-            "assistant",
-            "user",
-            "assistant",
-            "user",
-            "assistant",
-            "user",
-            "result"
-        ]
+        vec!["system", "assistant", "user", "assistant", "user", "assistant", "user", "result"]
     );
     assert_eq!(finished.events()[0]["cwd"], repo.root.display().to_string());
-    let names: Vec<Value> = assistant_blocks(&finished)
-        .iter()
-        .map(|block| block["name"].clone())
-        .collect();
-    assert_eq!(
-        names,
-        vec![json!("Bash"), json!("Write"), json!("StructuredOutput")]
-    );
+    let names: Vec<Value> = assistant_blocks(&finished).iter().map(|block| block["name"].clone()).collect();
+    assert_eq!(names, vec![json!("Bash"), json!("Write"), json!("StructuredOutput")]);
     let write = &assistant_blocks(&finished)[1];
-    assert_eq!(
-        write["input"]["file_path"],
-        repo.root.join("notes.md").display().to_string()
-    );
+    assert_eq!(write["input"]["file_path"], repo.root.join("notes.md").display().to_string());
 
     let requests = server.model_requests();
     assert_eq!(requests.len(), 3);
-    assert!(requests
-        .iter()
-        .all(|request| request.json()["stream"] == true));
+    assert!(requests.iter().all(|request| request.json()["stream"] == true));
     assert_eq!(tool_result_ids(&requests[0].json()), Vec::<String>::new());
-    assert_eq!(
-        tool_result_ids(&requests[2].json()),
-        vec!["toolu_t0_0", "toolu_t1_0"]
-    );
+    assert_eq!(tool_result_ids(&requests[2].json()), vec!["toolu_t0_0", "toolu_t1_0"]);
 }
 
 #[test]
@@ -165,31 +124,18 @@ fn http_500_ends_with_an_error_result_and_exit_1() {
     let server = ModelServer::anthropic(vec![Turn::Http500]);
     let finished = run_claude(&bin, &repo, &server);
     assert_eq!(finished.code(), Some(1), "stderr: {}", finished.stderr);
-    assert_eq!(
-        finished.event_types(),
-        vec!["system", "assistant", "result"]
-    );
+    assert_eq!(finished.event_types(), vec!["system", "assistant", "result"]);
     let error_message = &finished.events()[1];
     assert_eq!(error_message["is_api_error_message"], true);
     assert_eq!(error_message["api_error_status"], 500);
     let result = result_event(&finished);
     assert_eq!(result["is_error"], true);
-    assert_eq!(
-        result["subtype"], "success",
-        "the subtype does not say it failed"
-    );
+    assert_eq!(result["subtype"], "success", "the subtype does not say it failed");
     assert_eq!(result["terminal_reason"], "api_error");
     assert_eq!(result["api_error_status"], 500);
-    assert!(result["result"]
-        .as_str()
-        .unwrap()
-        .starts_with("API Error: 500 mock internal error."));
+    assert!(result["result"].as_str().unwrap().starts_with("API Error: 500 mock internal error."));
     assert_eq!(result.get("structured_output"), None);
-    assert_eq!(
-        server.model_requests().len(),
-        1,
-        "no retries with CLAUDE_CODE_MAX_RETRIES=0"
-    );
+    assert_eq!(server.model_requests().len(), 1, "no retries with CLAUDE_CODE_MAX_RETRIES=0");
 }
 
 #[test]
@@ -204,10 +150,7 @@ fn a_final_answer_that_is_not_json_leaves_no_structured_output_and_exits_0() {
     let result = result_event(&finished);
     assert_eq!(result["is_error"], false);
     assert_eq!(result["result"], "All done, no JSON here.");
-    assert!(
-        matches!(result.get("structured_output"), None | Some(Value::Null)),
-        "no structured result: {result}"
-    );
+    assert!(matches!(result.get("structured_output"), None | Some(Value::Null)), "no structured result: {result}");
     // claude asks once more for the StructuredOutput call; the script answers the same text.
     let requests = server.model_requests();
     assert_eq!(requests.len(), 2);
@@ -221,13 +164,8 @@ fn an_unreachable_server_ends_claude_with_exit_1_and_a_connection_error() {
     };
     let repo = ScratchRepo::new();
     let url = format!("http://127.0.0.1:{}", model_server::unused_port());
-    let finished =
-        Running::start(claude_command(&bin, &repo, &url)).finish_within(Duration::from_secs(30));
-    assert_eq!(
-        finished.code(),
-        Some(1),
-        "claude gives up by itself (unlike codex)"
-    );
+    let finished = Running::start(claude_command(&bin, &repo, &url)).finish_within(Duration::from_secs(30));
+    assert_eq!(finished.code(), Some(1), "claude gives up by itself (unlike codex)");
     let result = result_event(&finished);
     assert_eq!(result["is_error"], true);
     assert_eq!(result["terminal_reason"], "api_error");

@@ -31,12 +31,7 @@ fn codex_command(bin: &Path, repo: &ScratchRepo, base_url: &str) -> (Command, Pa
     let result_file = base.join("result.json");
     let mut command = Command::new(bin);
     command
-        .args([
-            "exec",
-            "--json",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-C",
-        ])
+        .args(["exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-C"])
         .arg(&repo.root)
         .arg("--output-schema")
         .arg(&schema)
@@ -79,17 +74,8 @@ fn output_call_ids(body: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("input is a list")
         .iter()
-        .filter(|item| {
-            item["type"]
-                .as_str()
-                .is_some_and(|kind| kind.ends_with("_call_output"))
-        })
-        .map(|item| {
-            (
-                item["type"].as_str().unwrap().to_owned(),
-                item["call_id"].as_str().unwrap().to_owned(),
-            )
-        })
+        .filter(|item| item["type"].as_str().is_some_and(|kind| kind.ends_with("_call_output")))
+        .map(|item| (item["type"].as_str().unwrap().to_owned(), item["call_id"].as_str().unwrap().to_owned()))
         .collect()
 }
 
@@ -108,8 +94,7 @@ fn worker_turn_runs_a_command_applies_a_patch_and_returns_the_json_result() {
     assert_eq!(finished.code(), Some(0), "stderr: {}", finished.stderr);
     assert_eq!(repo.read("hello.txt"), "hello from exec_command\n");
     assert_eq!(repo.read("notes.md"), "# Notes\nwritten by apply_patch\n");
-    let result: Value =
-        serde_json::from_str(result_file.as_deref().expect("-o file written")).unwrap();
+    let result: Value = serde_json::from_str(result_file.as_deref().expect("-o file written")).unwrap();
     assert_eq!(result, final_result());
 
     assert_eq!(
@@ -135,10 +120,7 @@ fn worker_turn_runs_a_command_applies_a_patch_and_returns_the_json_result() {
     assert_eq!(items[2]["type"], "agent_message");
     assert_eq!(items[2]["text"], final_result().to_string());
     let usage = finished.events().last().unwrap()["usage"].clone();
-    assert_eq!(
-        usage["input_tokens"], 300,
-        "three responses of 100 input tokens"
-    );
+    assert_eq!(usage["input_tokens"], 300, "three responses of 100 input tokens");
 
     let requests = server.model_requests();
     assert_eq!(requests.len(), 3);
@@ -164,35 +146,19 @@ fn http_500_fails_the_turn_with_exit_1_and_leaves_an_empty_or_stale_result_file(
     let server = ModelServer::openai(vec![Turn::Http500]);
     let (finished, result_file) = run_codex(&bin, &repo, &server);
     assert_eq!(finished.code(), Some(1), "stderr: {}", finished.stderr);
-    assert_eq!(
-        result_file.as_deref(),
-        Some(""),
-        "codex creates the -o file empty and leaves it so"
-    );
-    let message =
-        "We\u{2019}re currently experiencing high demand, which may cause temporary errors.";
+    assert_eq!(result_file.as_deref(), Some(""), "codex creates the -o file empty and leaves it so");
+    let message = "We\u{2019}re currently experiencing high demand, which may cause temporary errors.";
     let events = finished.events();
-    assert_eq!(
-        finished.event_types(),
-        vec!["thread.started", "turn.started", "error", "turn.failed"]
-    );
+    assert_eq!(finished.event_types(), vec!["thread.started", "turn.started", "error", "turn.failed"]);
     assert_eq!(events[2]["message"], message);
     assert_eq!(events[3]["error"]["message"], message);
-    assert_eq!(
-        server.model_requests().len(),
-        1,
-        "no retries with request_max_retries = 0"
-    );
+    assert_eq!(server.model_requests().len(), 1, "no retries with request_max_retries = 0");
 
     std::fs::write(repo.base().join("result.json"), "stale").unwrap();
     let (command, result_path) = codex_command(&bin, &repo, &server.url());
     let again = Running::start(command).finish_within(LIMIT);
     assert_eq!(again.code(), Some(1));
-    assert_eq!(
-        std::fs::read_to_string(result_path).unwrap(),
-        "stale",
-        "an old -o file survives a failure"
-    );
+    assert_eq!(std::fs::read_to_string(result_path).unwrap(), "stale", "an old -o file survives a failure");
 }
 
 #[test]
@@ -204,24 +170,9 @@ fn a_final_answer_that_is_not_json_still_exits_0_and_lands_in_the_result_file() 
     let server = ModelServer::openai(vec![Turn::final_text("All done, no JSON here.")]);
     let (finished, result_file) = run_codex(&bin, &repo, &server);
     assert_eq!(finished.code(), Some(0), "stderr: {}", finished.stderr);
-    assert_eq!(
-        result_file.as_deref(),
-        Some("All done, no JSON here."),
-        "the schema is not enforced"
-    );
-    assert_eq!(
-        finished.event_types(),
-        vec![
-            "thread.started",
-            "turn.started",
-            "item.completed",
-            "turn.completed"
-        ]
-    );
-    assert_eq!(
-        completed_items(&finished)[0]["text"],
-        "All done, no JSON here."
-    );
+    assert_eq!(result_file.as_deref(), Some("All done, no JSON here."), "the schema is not enforced");
+    assert_eq!(finished.event_types(), vec!["thread.started", "turn.started", "item.completed", "turn.completed"]);
+    assert_eq!(completed_items(&finished)[0]["text"], "All done, no JSON here.");
 }
 
 #[test]
@@ -238,18 +189,11 @@ fn an_unreachable_server_keeps_codex_running_until_it_is_killed() {
     running.kill_group();
     let finished = running.finish_within(Duration::from_secs(5));
     let events = finished.events();
-    assert_eq!(
-        &finished.event_types()[..2],
-        ["thread.started", "turn.started"]
-    );
+    assert_eq!(&finished.event_types()[..2], ["thread.started", "turn.started"]);
     let reconnecting = events
         .iter()
         .filter(|event| event["type"] == "error")
-        .all(|event| {
-            event["message"]
-                .as_str()
-                .is_some_and(|message| message.starts_with("Reconnecting..."))
-        });
+        .all(|event| event["message"].as_str().is_some_and(|message| message.starts_with("Reconnecting...")));
     assert!(reconnecting, "only reconnect errors: {}", finished.stdout);
     assert!(!finished.event_types().contains(&"turn.failed".to_owned()));
     assert_eq!(std::fs::read_to_string(result_file).unwrap(), "");

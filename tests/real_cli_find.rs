@@ -23,26 +23,17 @@ fn the_first_executable_candidate_is_used() {
     let executable = dir.path().join("codex");
     std::fs::write(&executable, "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(&executable, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let candidates = vec![
-        dir.path().join("missing"),
-        not_executable,
-        executable.clone(),
-    ];
+    let candidates = vec![dir.path().join("missing"), not_executable, executable.clone()];
     assert_eq!(locate(Cli::Codex, &candidates, true), Some(executable));
 }
 
 #[test]
 fn a_missing_cli_is_skipped_locally() {
-    assert_eq!(
-        locate(Cli::Claude, &[PathBuf::from("/nonexistent/claude")], false),
-        None
-    );
+    assert_eq!(locate(Cli::Claude, &[PathBuf::from("/nonexistent/claude")], false), None);
 }
 
 #[test]
-#[should_panic(
-    expected = "claude not installed (run scripts/install-agent-clis.sh); CI=true makes"
-)]
+#[should_panic(expected = "claude not installed (run scripts/install-agent-clis.sh); CI=true makes")]
 fn a_missing_cli_fails_under_ci() {
     locate(Cli::Claude, &[PathBuf::from("/nonexistent/claude")], true);
 }
@@ -60,17 +51,11 @@ fn codex_env_writes_a_config_under_the_root_and_names_the_binary() {
     let env = real_cli::codex_env(dir.path(), "http://127.0.0.1:9/v1", "/bin/codex".as_ref());
     let codex_home = PathBuf::from(value(&env, "CODEX_HOME"));
     assert_eq!(codex_home, dir.path().join("codex-home"));
-    assert!(
-        !codex_home.starts_with("/tmp"),
-        "CODEX_HOME stays out of /tmp"
-    );
+    assert!(!codex_home.starts_with("/tmp"), "CODEX_HOME stays out of /tmp");
     let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     assert!(config.contains("base_url = \"http://127.0.0.1:9/v1\"\nwire_api = \"responses\"\n"));
     assert_eq!(value(&env, "GIT_DISPATCH_CODEX_BIN"), "/bin/codex");
-    assert_eq!(
-        PathBuf::from(value(&env, "HOME")),
-        dir.path().join("agent-home")
-    );
+    assert_eq!(PathBuf::from(value(&env, "HOME")), dir.path().join("agent-home"));
     assert_eq!(value(&env, "GIT_CONFIG_GLOBAL"), "/dev/null");
 }
 
@@ -82,9 +67,6 @@ fn claude_env_points_at_the_server_with_isolated_config() {
     assert_eq!(value(&env, "ANTHROPIC_API_KEY"), "test");
     assert_eq!(value(&env, "CLAUDE_CODE_MAX_RETRIES"), "0");
     assert_eq!(value(&env, "IS_SANDBOX"), "1");
-    assert_eq!(
-        PathBuf::from(value(&env, "CLAUDE_CONFIG_DIR")),
-        dir.path().join("claude-config")
-    );
+    assert_eq!(PathBuf::from(value(&env, "CLAUDE_CONFIG_DIR")), dir.path().join("claude-config"));
     assert_eq!(value(&env, "GIT_DISPATCH_CLAUDE_BIN"), "/bin/claude");
 }

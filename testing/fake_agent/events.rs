@@ -35,11 +35,7 @@ impl ChangeKind {
 #[derive(Debug, Clone)]
 pub enum Activity {
     /// A command ran (codex `command_execution`, claude `Bash`).
-    Command {
-        command: String,
-        output: String,
-        exit_code: i32,
-    },
+    Command { command: String, output: String, exit_code: i32 },
     /// Files changed (codex `file_change`; claude `Write` when `written` is set, else `Bash`).
     FileChange {
         changes: Vec<(PathBuf, ChangeKind)>,
@@ -65,14 +61,7 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new(style: Style, cwd: &Path, schema_offered: bool) -> Self {
-        Emitter {
-            style,
-            cwd: cwd.to_path_buf(),
-            schema_offered,
-            counter: 0,
-            turns: 0,
-            out: io::stdout(),
-        }
+        Emitter { style, cwd: cwd.to_path_buf(), schema_offered, counter: 0, turns: 0, out: io::stdout() }
     }
 
     /// Writes one line and flushes it, so a reader sees it at once.
@@ -137,39 +126,24 @@ impl Emitter {
     fn codex_activity(&mut self, activity: &Activity) -> io::Result<()> {
         let id = format!("item_{}", self.next_id());
         match activity {
-            Activity::Command {
-                command,
-                output,
-                exit_code,
-            } => {
+            Activity::Command { command, output, exit_code } => {
                 let item = |output: &str, exit: Value, status: &str| {
                     json!({"id": id, "type": "command_execution", "command": command,
                            "aggregated_output": output, "exit_code": exit, "status": status})
                 };
-                self.event(
-                    json!({"type": "item.started", "item": item("", Value::Null, "in_progress")}),
-                )?;
-                let status = if *exit_code == 0 {
-                    "completed"
-                } else {
-                    "failed"
-                };
+                self.event(json!({"type": "item.started", "item": item("", Value::Null, "in_progress")}))?;
+                let status = if *exit_code == 0 { "completed" } else { "failed" };
                 self.event(json!({"type": "item.completed", "item": item(output, json!(exit_code), status)}))
             }
             Activity::FileChange { changes, error, .. } => {
                 let changes: Vec<Value> = changes
                     .iter()
-                    .map(
-                        |(path, kind)| json!({"path": path.to_string_lossy(), "kind": kind.name()}),
-                    )
+                    .map(|(path, kind)| json!({"path": path.to_string_lossy(), "kind": kind.name()}))
                     .collect();
-                let item = |status: &str| json!({"id": id, "type": "file_change", "changes": changes, "status": status});
+                let item =
+                    |status: &str| json!({"id": id, "type": "file_change", "changes": changes, "status": status});
                 self.event(json!({"type": "item.started", "item": item("in_progress")}))?;
-                let status = if error.is_none() {
-                    "completed"
-                } else {
-                    "failed"
-                };
+                let status = if error.is_none() { "completed" } else { "failed" };
                 self.event(json!({"type": "item.completed", "item": item(status)}))
             }
             Activity::Message(text) => self.event(json!({"type": "item.completed",
@@ -179,29 +153,16 @@ impl Emitter {
 
     fn claude_activity(&mut self, activity: &Activity) -> io::Result<()> {
         match activity {
-            Activity::Command {
-                command,
-                output,
-                exit_code,
-            } => {
+            Activity::Command { command, output, exit_code } => {
                 let input = json!({"command": command, "description": "fake agent step"});
                 self.claude_tool("Bash", input, output, *exit_code != 0)
             }
-            Activity::FileChange {
-                command,
-                written,
-                error,
-                ..
-            } => {
+            Activity::FileChange { command, written, error, .. } => {
                 let (name, input) = match written {
-                    Some((path, preview)) => (
-                        "Write",
-                        json!({"file_path": path.to_string_lossy(), "content": preview}),
-                    ),
-                    None => (
-                        "Bash",
-                        json!({"command": command, "description": "fake agent step"}),
-                    ),
+                    Some((path, preview)) => {
+                        ("Write", json!({"file_path": path.to_string_lossy(), "content": preview}))
+                    }
+                    None => ("Bash", json!({"command": command, "description": "fake agent step"})),
                 };
                 let output = match error {
                     Some(error) => error.clone(),
@@ -209,9 +170,7 @@ impl Emitter {
                 };
                 self.claude_tool(name, input, &output, error.is_some())
             }
-            Activity::Message(text) => {
-                self.claude_assistant(json!([{"type": "text", "text": text}]))
-            }
+            Activity::Message(text) => self.claude_assistant(json!([{"type": "text", "text": text}])),
         }
     }
 
@@ -229,17 +188,9 @@ impl Emitter {
         }))
     }
 
-    fn claude_tool(
-        &mut self,
-        name: &str,
-        input: Value,
-        output: &str,
-        is_error: bool,
-    ) -> io::Result<()> {
+    fn claude_tool(&mut self, name: &str, input: Value, output: &str, is_error: bool) -> io::Result<()> {
         let tool_id = format!("toolu_{:04}", self.next_id());
-        self.claude_assistant(
-            json!([{"type": "tool_use", "id": tool_id, "name": name, "input": input}]),
-        )?;
+        self.claude_assistant(json!([{"type": "tool_use", "id": tool_id, "name": name, "input": input}]))?;
         let uuid = self.uuid();
         self.event(json!({
             "type": "user",
@@ -252,11 +203,7 @@ impl Emitter {
 
     /// The closing events of a successful turn. `final_text` is the last assistant message
     /// (codex: the text that goes to `-o`); `structured` is claude's `structured_output`.
-    pub fn finish(
-        &mut self,
-        final_text: Option<&str>,
-        structured: Option<&Value>,
-    ) -> io::Result<()> {
+    pub fn finish(&mut self, final_text: Option<&str>, structured: Option<&Value>) -> io::Result<()> {
         match self.style {
             Style::Codex => {
                 if let Some(text) = final_text {
@@ -270,19 +217,10 @@ impl Emitter {
         }
     }
 
-    fn claude_finish(
-        &mut self,
-        final_text: Option<&str>,
-        structured: Option<&Value>,
-    ) -> io::Result<()> {
+    fn claude_finish(&mut self, final_text: Option<&str>, structured: Option<&Value>) -> io::Result<()> {
         let tool_input = structured.filter(|value| !value.is_null());
         if let (true, Some(value)) = (self.schema_offered, tool_input) {
-            self.claude_tool(
-                "StructuredOutput",
-                value.clone(),
-                "Structured output provided successfully",
-                false,
-            )?;
+            self.claude_tool("StructuredOutput", value.clone(), "Structured output provided successfully", false)?;
         } else if let Some(text) = final_text {
             self.claude_assistant(json!([{"type": "text", "text": text}]))?;
         }

@@ -56,15 +56,7 @@ fn file_outcome(
 ) -> FileOutcome {
     let touched = changes.iter().map(|(path, _)| path.clone()).collect();
     let error = result.err().map(|error| format!("{error:#}"));
-    FileOutcome {
-        activity: Activity::FileChange {
-            changes,
-            command,
-            written,
-            error,
-        },
-        touched,
-    }
+    FileOutcome { activity: Activity::FileChange { changes, command, written, error }, touched }
 }
 
 fn quote(path: &Path) -> String {
@@ -89,11 +81,7 @@ pub fn write(
     let data = payload(text, base64)?;
     let existed = target.symlink_metadata().is_ok();
     let result = write_repeated(&target, &data, count, append);
-    let kind = if existed {
-        ChangeKind::Update
-    } else {
-        ChangeKind::Add
-    };
+    let kind = if existed { ChangeKind::Update } else { ChangeKind::Add };
     let verb = if append { ">>" } else { ">" };
     let command = format!("printf %s ... {verb} {}", quote(&target));
     let written = (!append).then(|| (target.clone(), preview(&data)));
@@ -109,8 +97,7 @@ fn write_repeated(target: &Path, data: &[u8], count: u64, append: bool) -> Resul
         .open(target)
         .with_context(|| format!("opening {}", target.display()))?;
     for _ in 0..count {
-        file.write_all(data)
-            .with_context(|| format!("writing {}", target.display()))?;
+        file.write_all(data).with_context(|| format!("writing {}", target.display()))?;
     }
     Ok(())
 }
@@ -124,18 +111,12 @@ pub fn delete(ws: &Workspace, path: &PathArg) -> Result<FileOutcome> {
     }
     .with_context(|| format!("deleting {}", target.display()));
     let command = format!("rm -rf {}", quote(&target));
-    Ok(file_outcome(
-        vec![(target, ChangeKind::Delete)],
-        command,
-        None,
-        result,
-    ))
+    Ok(file_outcome(vec![(target, ChangeKind::Delete)], command, None, result))
 }
 
 pub fn rename(ws: &Workspace, from: &PathArg, to: &PathArg) -> Result<FileOutcome> {
     let (from, to) = (ws.resolve(from)?, ws.resolve(to)?);
-    let result = fs::rename(&from, &to)
-        .with_context(|| format!("renaming {} to {}", from.display(), to.display()));
+    let result = fs::rename(&from, &to).with_context(|| format!("renaming {} to {}", from.display(), to.display()));
     let command = format!("mv {} {}", quote(&from), quote(&to));
     let changes = vec![(from, ChangeKind::Delete), (to, ChangeKind::Add)];
     Ok(file_outcome(changes, command, None, result))
@@ -147,12 +128,7 @@ pub fn chmod(ws: &Workspace, path: &PathArg, mode: &Mode) -> Result<FileOutcome>
     let result = fs::set_permissions(&target, fs::Permissions::from_mode(bits))
         .with_context(|| format!("chmod {bits:o} {}", target.display()));
     let command = format!("chmod {bits:o} {}", quote(&target));
-    Ok(file_outcome(
-        vec![(target, ChangeKind::Update)],
-        command,
-        None,
-        result,
-    ))
+    Ok(file_outcome(vec![(target, ChangeKind::Update)], command, None, result))
 }
 
 pub fn symlink(ws: &Workspace, target: &PathArg, path: &PathArg) -> Result<FileOutcome> {
@@ -160,12 +136,7 @@ pub fn symlink(ws: &Workspace, target: &PathArg, path: &PathArg) -> Result<FileO
     let result = std::os::unix::fs::symlink(&pointee, &link)
         .with_context(|| format!("symlinking {} -> {}", link.display(), pointee.display()));
     let command = format!("ln -s {} {}", quote(&pointee), quote(&link));
-    Ok(file_outcome(
-        vec![(link, ChangeKind::Add)],
-        command,
-        None,
-        result,
-    ))
+    Ok(file_outcome(vec![(link, ChangeKind::Add)], command, None, result))
 }
 
 pub fn hardlink(ws: &Workspace, target: &PathArg, path: &PathArg) -> Result<FileOutcome> {
@@ -173,28 +144,15 @@ pub fn hardlink(ws: &Workspace, target: &PathArg, path: &PathArg) -> Result<File
     let result = fs::hard_link(&original, &link)
         .with_context(|| format!("hard-linking {} to {}", link.display(), original.display()));
     let command = format!("ln {} {}", quote(&original), quote(&link));
-    Ok(file_outcome(
-        vec![(link, ChangeKind::Add)],
-        command,
-        None,
-        result,
-    ))
+    Ok(file_outcome(vec![(link, ChangeKind::Add)], command, None, result))
 }
 
 pub fn mkdir(ws: &Workspace, path: &PathArg) -> Result<Activity> {
     let target = ws.resolve(path)?;
     let command = format!("mkdir -p {}", quote(&target));
     Ok(match fs::create_dir_all(&target) {
-        Ok(()) => Activity::Command {
-            command,
-            output: String::new(),
-            exit_code: 0,
-        },
-        Err(error) => Activity::Command {
-            command,
-            output: error.to_string(),
-            exit_code: 1,
-        },
+        Ok(()) => Activity::Command { command, output: String::new(), exit_code: 0 },
+        Err(error) => Activity::Command { command, output: error.to_string(), exit_code: 1 },
     })
 }
 
@@ -211,17 +169,9 @@ fn run_captured(ws: &Workspace, mut command: Command, shown: String) -> Activity
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
             let exit_code = output.status.code().unwrap_or(-1);
-            Activity::Command {
-                command: shown,
-                output: text,
-                exit_code,
-            }
+            Activity::Command { command: shown, output: text, exit_code }
         }
-        Err(error) => Activity::Command {
-            command: shown,
-            output: error.to_string(),
-            exit_code: 127,
-        },
+        Err(error) => Activity::Command { command: shown, output: error.to_string(), exit_code: 127 },
     }
 }
 
@@ -247,13 +197,9 @@ pub fn commit(ws: &Workspace, message: &str) -> Activity {
     }
     let args = ["commit", "-q", "-m", message].map(str::to_owned);
     match git(ws, &args) {
-        Activity::Command {
-            output, exit_code, ..
-        } => Activity::Command {
-            command: format!("git add -A && git commit -q -m {message:?}"),
-            output,
-            exit_code,
-        },
+        Activity::Command { output, exit_code, .. } => {
+            Activity::Command { command: format!("git add -A && git commit -q -m {message:?}"), output, exit_code }
+        }
         other => other,
     }
 }

@@ -119,10 +119,7 @@ pub fn detect_style(argv: &[String], style_env: Option<&str>) -> Result<Style> {
 }
 
 fn basename(arg: &str) -> String {
-    Path::new(arg)
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    Path::new(arg).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Decodes argv for the given style; `process_cwd` resolves relative `-C` / `-o` paths.
@@ -152,10 +149,7 @@ pub fn parse(argv: Vec<String>, style: Style, process_cwd: &Path) -> Result<Invo
         let mut value = || -> Result<String> {
             match &inline_value {
                 Some(value) => Ok(value.clone()),
-                None => args
-                    .next()
-                    .cloned()
-                    .with_context(|| format!("{flag} needs a value")),
+                None => args.next().cloned().with_context(|| format!("{flag} needs a value")),
             }
         };
         match (style, flag) {

@@ -11,8 +11,7 @@ use serde_json::Value;
 
 /// Reads and decodes the plan at `path`.
 pub fn load(path: &Path) -> Result<Vec<Step>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading plan file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading plan file {}", path.display()))?;
     parse(&text).with_context(|| format!("decoding plan file {}", path.display()))
 }
 
@@ -29,8 +28,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>> {
     };
     let mut steps = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let step: Step = serde_json::from_value(item)
-            .with_context(|| format!("plan step {index} is invalid"))?;
+        let step: Step = serde_json::from_value(item).with_context(|| format!("plan step {index} is invalid"))?;
         steps.push(step);
     }
     Ok(steps)
@@ -65,8 +63,9 @@ pub enum Mode {
 impl Mode {
     pub fn bits(&self) -> Result<u32> {
         match self {
-            Mode::Octal(text) => u32::from_str_radix(text, 8)
-                .with_context(|| format!("mode {text:?} is not an octal number")),
+            Mode::Octal(text) => {
+                u32::from_str_radix(text, 8).with_context(|| format!("mode {text:?} is not an octal number"))
+            }
             Mode::Number(bits) => Ok(*bits),
         }
     }
@@ -330,8 +329,7 @@ mod tests {
 
     #[test]
     fn steps_decode_with_defaults_and_reject_unknown_fields() {
-        let steps =
-            parse(r#"[{"step":"write","path":"a","content":"x"},{"step":"hang"}]"#).unwrap();
+        let steps = parse(r#"[{"step":"write","path":"a","content":"x"},{"step":"hang"}]"#).unwrap();
         assert!(matches!(&steps[0], Step::Write { count: 1, .. }));
         assert!(matches!(steps[1], Step::Hang));
         assert!(parse(r#"[{"step":"write","path":"a","contnet":"x"}]"#).is_err());

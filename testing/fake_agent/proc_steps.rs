@@ -24,11 +24,7 @@ const PID_WAIT: Duration = Duration::from_secs(10);
 fn helper(mode: &str, args: &[String], stdio: ChildStdio) -> Result<Command> {
     let exe = std::env::current_exe().context("finding the fake agent's own binary")?;
     let mut command = Command::new(exe);
-    command
-        .arg(INTERNAL_FLAG)
-        .arg(mode)
-        .args(args)
-        .stdin(Stdio::null());
+    command.arg(INTERNAL_FLAG).arg(mode).args(args).stdin(Stdio::null());
     if stdio == ChildStdio::Null {
         command.stdout(Stdio::null()).stderr(Stdio::null());
     }
@@ -37,8 +33,7 @@ fn helper(mode: &str, args: &[String], stdio: ChildStdio) -> Result<Command> {
 
 fn write_pidfile(path: &Path, pid: u32) -> Result<()> {
     let partial = path.with_extension("partial");
-    fs::write(&partial, format!("{pid}\n"))
-        .with_context(|| format!("writing {}", partial.display()))?;
+    fs::write(&partial, format!("{pid}\n")).with_context(|| format!("writing {}", partial.display()))?;
     fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -48,26 +43,20 @@ fn append_pid(path: &Path, pid: u32) -> Result<()> {
         .append(true)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
-    file.write_all(format!("{pid}\n").as_bytes())
-        .with_context(|| format!("appending to {}", path.display()))
+    file.write_all(format!("{pid}\n").as_bytes()).with_context(|| format!("appending to {}", path.display()))
 }
 
 /// Waits (bounded) until `path` holds at least `lines` lines.
 fn wait_for_lines(path: &Path, lines: usize) -> Result<()> {
     let deadline = Instant::now() + PID_WAIT;
     while Instant::now() < deadline {
-        let count = fs::read_to_string(path)
-            .map(|text| text.lines().count())
-            .unwrap_or(0);
+        let count = fs::read_to_string(path).map(|text| text.lines().count()).unwrap_or(0);
         if count >= lines {
             return Ok(());
         }
         thread::sleep(Duration::from_millis(10));
     }
-    bail!(
-        "{} did not get {lines} pid line(s) within {PID_WAIT:?}",
-        path.display()
-    )
+    bail!("{} did not get {lines} pid line(s) within {PID_WAIT:?}", path.display())
 }
 
 /// A child (same process group) that sleeps; kept in `children` so it is never waited for.
@@ -77,9 +66,7 @@ pub fn spawn_child(
     stdio: ChildStdio,
     children: &mut Vec<Child>,
 ) -> Result<u32> {
-    let child = helper("sleep", &[sleep_secs.to_string()], stdio)?
-        .spawn()
-        .context("spawning a child")?;
+    let child = helper("sleep", &[sleep_secs.to_string()], stdio)?.spawn().context("spawning a child")?;
     let pid = child.id();
     children.push(child);
     if let Some(path) = pidfile {
@@ -91,23 +78,14 @@ pub fn spawn_child(
 /// A daemon: an intermediate helper calls `setsid` and starts the daemon, which writes its pid.
 pub fn setsid_daemon(pidfile: &Path, sleep_secs: u64, stdio: ChildStdio) -> Result<u32> {
     let _ = fs::remove_file(pidfile);
-    let args = [
-        pidfile.display().to_string(),
-        sleep_secs.to_string(),
-        stdio_name(stdio).to_owned(),
-    ];
-    let status = helper("daemonize", &args, stdio)?
-        .status()
-        .context("running the daemonizing helper")?;
+    let args = [pidfile.display().to_string(), sleep_secs.to_string(), stdio_name(stdio).to_owned()];
+    let status = helper("daemonize", &args, stdio)?.status().context("running the daemonizing helper")?;
     if !status.success() {
         bail!("daemonizing helper failed: {status}");
     }
     wait_for_lines(pidfile, 1)?;
-    let text =
-        fs::read_to_string(pidfile).with_context(|| format!("reading {}", pidfile.display()))?;
-    text.trim()
-        .parse()
-        .with_context(|| format!("pidfile {} holds {text:?}", pidfile.display()))
+    let text = fs::read_to_string(pidfile).with_context(|| format!("reading {}", pidfile.display()))?;
+    text.trim().parse().with_context(|| format!("pidfile {} holds {text:?}", pidfile.display()))
 }
 
 fn stdio_name(stdio: ChildStdio) -> &'static str {
@@ -118,22 +96,13 @@ fn stdio_name(stdio: ChildStdio) -> &'static str {
 }
 
 /// A tree of exactly `max` processes, each sleeping; waits (bounded) until all appended their pid.
-pub fn fork_bomb(
-    max: u32,
-    sleep_secs: u64,
-    pidfile: Option<&Path>,
-    children: &mut Vec<Child>,
-) -> Result<()> {
+pub fn fork_bomb(max: u32, sleep_secs: u64, pidfile: Option<&Path>, children: &mut Vec<Child>) -> Result<()> {
     if max == 0 {
         return Ok(());
     }
-    let pidfile_arg = pidfile
-        .map(|path| path.display().to_string())
-        .unwrap_or_default();
+    let pidfile_arg = pidfile.map(|path| path.display().to_string()).unwrap_or_default();
     let args = [max.to_string(), sleep_secs.to_string(), pidfile_arg];
-    let child = helper("bomb", &args, ChildStdio::Null)?
-        .spawn()
-        .context("spawning the fork bomb")?;
+    let child = helper("bomb", &args, ChildStdio::Null)?.spawn().context("spawning the fork bomb")?;
     children.push(child);
     match pidfile {
         Some(path) => wait_for_lines(path, max as usize),
@@ -173,23 +142,14 @@ pub fn internal(args: &[String]) -> ExitCode {
 
 fn run_internal(args: &[String]) -> Result<()> {
     let arg = |index: usize| args.get(index).map(String::as_str).unwrap_or_default();
-    let secs = |index: usize| -> Result<u64> {
-        arg(index)
-            .parse()
-            .with_context(|| format!("bad seconds {:?}", arg(index)))
-    };
+    let secs =
+        |index: usize| -> Result<u64> { arg(index).parse().with_context(|| format!("bad seconds {:?}", arg(index))) };
     match arg(0) {
         "sleep" => thread::sleep(Duration::from_secs(secs(1)?)),
         "daemonize" => {
             nix::unistd::setsid().context("setsid")?;
-            let stdio = if arg(3) == "null" {
-                ChildStdio::Null
-            } else {
-                ChildStdio::Inherit
-            };
-            helper("daemon", &args[1..3], stdio)?
-                .spawn()
-                .context("spawning the daemon")?;
+            let stdio = if arg(3) == "null" { ChildStdio::Null } else { ChildStdio::Inherit };
+            helper("daemon", &args[1..3], stdio)?.spawn().context("spawning the daemon")?;
         }
         "daemon" => {
             write_pidfile(&PathBuf::from(arg(1)), std::process::id())?;
@@ -210,16 +170,8 @@ fn bomb(size: u32, sleep_secs: u64, pidfile: &str) -> Result<()> {
     let mut children = Vec::new();
     for subtree in [rest - rest / 2, rest / 2] {
         if subtree > 0 {
-            let args = [
-                subtree.to_string(),
-                sleep_secs.to_string(),
-                pidfile.to_owned(),
-            ];
-            children.push(
-                helper("bomb", &args, ChildStdio::Null)?
-                    .spawn()
-                    .context("spawning")?,
-            );
+            let args = [subtree.to_string(), sleep_secs.to_string(), pidfile.to_owned()];
+            children.push(helper("bomb", &args, ChildStdio::Null)?.spawn().context("spawning")?);
         }
     }
     thread::sleep(Duration::from_secs(sleep_secs));

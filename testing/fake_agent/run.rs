@@ -47,9 +47,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(invocation: Invocation) -> Self {
         let emitter = Emitter::new(invocation.style, &invocation.cwd, invocation.schema_offered);
-        let workspace = Workspace {
-            cwd: invocation.cwd.clone(),
-        };
+        let workspace = Workspace { cwd: invocation.cwd.clone() };
         Runner {
             invocation,
             workspace,
@@ -71,10 +69,7 @@ impl Runner {
             flow = match self.step(step) {
                 Ok(flow) => flow,
                 Err(error) => {
-                    eprintln!(
-                        "fake-agent: step {index} ({}) failed: {error:#}",
-                        step.kind()
-                    );
+                    eprintln!("fake-agent: step {index} ({}) failed: {error:#}", step.kind());
                     Flow::Continue
                 }
             };
@@ -84,10 +79,7 @@ impl Runner {
         }
         match flow {
             Flow::Continue => self.finish(0),
-            Flow::Exit {
-                code,
-                abrupt: false,
-            } => self.finish(code),
+            Flow::Exit { code, abrupt: false } => self.finish(code),
             Flow::Exit { code, abrupt: true } => Ok(code),
             Flow::Failed(message) => {
                 self.emitter.fail(&message).context("writing to stdout")?;
@@ -112,53 +104,23 @@ impl Runner {
     fn step(&mut self, step: &Step) -> Result<Flow> {
         let ws = &self.workspace;
         match step {
-            Step::Write {
-                path,
-                content,
-                base64,
-                count,
-            } => {
-                let outcome = fs_steps::write(
-                    ws,
-                    path,
-                    content.as_deref(),
-                    base64.as_deref(),
-                    *count,
-                    false,
-                )?;
+            Step::Write { path, content, base64, count } => {
+                let outcome = fs_steps::write(ws, path, content.as_deref(), base64.as_deref(), *count, false)?;
                 self.file_outcome(outcome)?;
             }
-            Step::Append {
-                path,
-                content,
-                base64,
-                count,
-            } => {
-                let outcome = fs_steps::write(
-                    ws,
-                    path,
-                    content.as_deref(),
-                    base64.as_deref(),
-                    *count,
-                    true,
-                )?;
+            Step::Append { path, content, base64, count } => {
+                let outcome = fs_steps::write(ws, path, content.as_deref(), base64.as_deref(), *count, true)?;
                 self.file_outcome(outcome)?;
             }
             Step::Delete { path } => self.file_outcome(fs_steps::delete(ws, path)?)?,
             Step::Rename { from, to } => self.file_outcome(fs_steps::rename(ws, from, to)?)?,
             Step::Chmod { path, mode } => self.file_outcome(fs_steps::chmod(ws, path, mode)?)?,
-            Step::Symlink { target, path } => {
-                self.file_outcome(fs_steps::symlink(ws, target, path)?)?
-            }
-            Step::Hardlink { target, path } => {
-                self.file_outcome(fs_steps::hardlink(ws, target, path)?)?
-            }
+            Step::Symlink { target, path } => self.file_outcome(fs_steps::symlink(ws, target, path)?)?,
+            Step::Hardlink { target, path } => self.file_outcome(fs_steps::hardlink(ws, target, path)?)?,
             Step::Mkdir { path } => self.activity(fs_steps::mkdir(ws, path)?)?,
             Step::Commit { message } => self.activity(fs_steps::commit(ws, message))?,
             Step::Git { args } => self.activity(fs_steps::git(ws, args))?,
-            Step::Checkout { rev } => {
-                self.activity(fs_steps::git(ws, &["checkout".into(), rev.clone()]))?
-            }
+            Step::Checkout { rev } => self.activity(fs_steps::git(ws, &["checkout".into(), rev.clone()]))?,
             Step::Detach { rev } => {
                 let mut args = vec!["checkout".to_owned(), "--detach".to_owned()];
                 args.extend(rev.iter().cloned());
@@ -181,71 +143,34 @@ impl Runner {
                 };
                 self.emitter.line(&text).context("writing to stdout")?;
             }
-            Step::Stdout {
-                bytes,
-                base64,
-                count,
-            } => {
+            Step::Stdout { bytes, base64, count } => {
                 let data = payload(bytes.as_deref(), base64.as_deref())?;
-                write_repeated(&mut |chunk| self.emitter.raw(chunk), &data, *count)
-                    .context("writing to stdout")?;
+                write_repeated(&mut |chunk| self.emitter.raw(chunk), &data, *count).context("writing to stdout")?;
             }
             Step::Stderr { text, count } => {
                 let mut stderr = io::stderr();
-                write_repeated(
-                    &mut |chunk| io::Write::write_all(&mut stderr, chunk),
-                    text.as_bytes(),
-                    *count,
-                )
-                .context("writing to stderr")?;
+                write_repeated(&mut |chunk| io::Write::write_all(&mut stderr, chunk), text.as_bytes(), *count)
+                    .context("writing to stderr")?;
             }
             Step::Sleep { ms } => thread::sleep(Duration::from_millis(*ms)),
             Step::Hang => proc_steps::hang(),
-            Step::SpawnChild {
-                sleep_secs,
-                pidfile,
-                stdio,
-            } => {
-                let pidfile = pidfile
-                    .as_ref()
-                    .map(|path| self.workspace.resolve(path))
-                    .transpose()?;
-                proc_steps::spawn_child(
-                    *sleep_secs,
-                    pidfile.as_deref(),
-                    *stdio,
-                    &mut self.children,
-                )?;
+            Step::SpawnChild { sleep_secs, pidfile, stdio } => {
+                let pidfile = pidfile.as_ref().map(|path| self.workspace.resolve(path)).transpose()?;
+                proc_steps::spawn_child(*sleep_secs, pidfile.as_deref(), *stdio, &mut self.children)?;
             }
-            Step::SetsidDaemon {
-                pidfile,
-                sleep_secs,
-                stdio,
-            } => {
+            Step::SetsidDaemon { pidfile, sleep_secs, stdio } => {
                 let pidfile = self.workspace.resolve(pidfile)?;
                 proc_steps::setsid_daemon(&pidfile, *sleep_secs, *stdio)?;
             }
-            Step::ForkBomb {
-                max,
-                sleep_secs,
-                pidfile,
-            } => {
-                let pidfile = pidfile
-                    .as_ref()
-                    .map(|path| self.workspace.resolve(path))
-                    .transpose()?;
+            Step::ForkBomb { max, sleep_secs, pidfile } => {
+                let pidfile = pidfile.as_ref().map(|path| self.workspace.resolve(path)).transpose()?;
                 proc_steps::fork_bomb(*max, *sleep_secs, pidfile.as_deref(), &mut self.children)?;
             }
             Step::KillParent { signal } => proc_steps::kill_parent(signal.as_deref())?,
             Step::Result { value } => self.result = FinalResult::Json(value.clone()),
             Step::ResultRaw { text } => self.result = FinalResult::Raw(text.clone()),
             Step::NoResult => self.result = FinalResult::Nothing,
-            Step::Exit { code, abrupt } => {
-                return Ok(Flow::Exit {
-                    code: *code,
-                    abrupt: *abrupt,
-                })
-            }
+            Step::Exit { code, abrupt } => return Ok(Flow::Exit { code: *code, abrupt: *abrupt }),
             Step::Fail { message } => return Ok(Flow::Failed(message.clone())),
             Step::Record { path, env } => self.record(&self.workspace.resolve(path)?, env)?,
             other => unreachable!("step {} is handled in Runner::step", other.kind()),
@@ -254,16 +179,11 @@ impl Runner {
     }
 
     fn activity(&mut self, activity: Activity) -> Result<()> {
-        self.emitter
-            .activity(&activity)
-            .context("writing to stdout")
+        self.emitter.activity(&activity).context("writing to stdout")
     }
 
     fn file_outcome(&mut self, outcome: FileOutcome) -> Result<()> {
-        if let Activity::FileChange {
-            error: Some(error), ..
-        } = &outcome.activity
-        {
+        if let Activity::FileChange { error: Some(error), .. } = &outcome.activity {
             eprintln!("fake-agent: step {} failed: {error}", self.steps_run - 1);
         }
         for path in &outcome.touched {
@@ -276,22 +196,14 @@ impl Runner {
 
     /// Writes argv, cwd, style, pids and the named environment variables as JSON.
     fn record(&self, path: &std::path::Path, names: &[String]) -> Result<()> {
-        let env: serde_json::Map<String, Value> = names
-            .iter()
-            .map(|name| {
-                (
-                    name.clone(),
-                    std::env::var(name).map_or(Value::Null, Value::String),
-                )
-            })
-            .collect();
+        let env: serde_json::Map<String, Value> =
+            names.iter().map(|name| (name.clone(), std::env::var(name).map_or(Value::Null, Value::String))).collect();
         let record = json!({
             "argv": self.invocation.argv, "cwd": self.invocation.cwd.to_string_lossy(), "style": self.invocation.style.name(),
             "prompt": self.invocation.prompt, "schema_offered": self.invocation.schema_offered,
             "pid": std::process::id(), "ppid": nix::unistd::getppid().as_raw(), "env": env,
         });
-        std::fs::write(path, format!("{record:#}\n"))
-            .with_context(|| format!("writing {}", path.display()))
+        std::fs::write(path, format!("{record:#}\n")).with_context(|| format!("writing {}", path.display()))
     }
 
     fn default_result(&self) -> Value {
@@ -314,25 +226,16 @@ impl Runner {
             FinalResult::Raw(text) => (Some(text.clone()), None),
             FinalResult::Nothing => (None, None),
         };
-        if let (Style::Codex, Some(path), Some(text)) =
-            (self.invocation.style, &self.invocation.output_file, &text)
-        {
-            std::fs::write(path, text)
-                .with_context(|| format!("writing the result to {}", path.display()))?;
+        if let (Style::Codex, Some(path), Some(text)) = (self.invocation.style, &self.invocation.output_file, &text) {
+            std::fs::write(path, text).with_context(|| format!("writing the result to {}", path.display()))?;
         }
-        self.emitter
-            .finish(text.as_deref(), structured.as_ref())
-            .context("writing to stdout")?;
+        self.emitter.finish(text.as_deref(), structured.as_ref()).context("writing to stdout")?;
         Ok(code)
     }
 }
 
 /// Writes `data` `count` times through `sink`, in chunks of about 64 KiB.
-fn write_repeated(
-    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    data: &[u8],
-    count: u64,
-) -> io::Result<()> {
+fn write_repeated(sink: &mut dyn FnMut(&[u8]) -> io::Result<()>, data: &[u8], count: u64) -> io::Result<()> {
     if data.is_empty() || count == 0 {
         return Ok(());
     }

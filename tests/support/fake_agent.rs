@@ -37,18 +37,13 @@ impl FakeRun {
     pub fn events(&self) -> Vec<Value> {
         String::from_utf8_lossy(&self.stdout)
             .lines()
-            .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
-            })
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}")))
             .collect()
     }
 
     /// The `type` of each event, in order.
     pub fn event_types(&self) -> Vec<String> {
-        self.events()
-            .iter()
-            .map(|event| event["type"].as_str().unwrap_or("?").to_owned())
-            .collect()
+        self.events().iter().map(|event| event["type"].as_str().unwrap_or("?").to_owned()).collect()
     }
 
     /// claude style: the last event (the `result` event).
@@ -65,12 +60,7 @@ impl FakeRun {
 pub fn codex_command(workdir: &Path, plan: &Path, result_file: &Path) -> Command {
     let mut command = Command::new(fake_agent_bin());
     command
-        .args([
-            "exec",
-            "--json",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-C",
-        ])
+        .args(["exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-C"])
         .arg(workdir)
         .arg("--output-schema")
         .arg(plan) // any existing file will do as the schema path
@@ -87,13 +77,7 @@ pub fn codex_command(workdir: &Path, plan: &Path, result_file: &Path) -> Command
 pub fn claude_command(workdir: &Path, plan: &Path) -> Command {
     let mut command = Command::new(fake_agent_bin());
     command
-        .args([
-            "-p",
-            "the prompt",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-        ])
+        .args(["-p", "the prompt", "--output-format", "stream-json", "--verbose"])
         .args(["--dangerously-skip-permissions", "--json-schema", "{}"])
         .current_dir(workdir)
         .env("FAKE_AGENT_PLAN", plan)

@@ -117,9 +117,7 @@ impl ModelServer {
 
     fn start(api: Api, script: Vec<Turn>) -> ModelServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("making the listener non-blocking");
+        listener.set_nonblocking(true).expect("making the listener non-blocking");
         let addr = listener.local_addr().expect("reading the listener address");
         let shared = Arc::new(Shared {
             api,
@@ -130,11 +128,7 @@ impl ModelServer {
         });
         let accept_shared = Arc::clone(&shared);
         let accept = thread::spawn(move || accept_loop(&listener, &accept_shared));
-        ModelServer {
-            addr,
-            shared,
-            accept: Some(accept),
-        }
+        ModelServer { addr, shared, accept: Some(accept) }
     }
 
     pub fn port(&self) -> u16 {
@@ -161,10 +155,7 @@ impl ModelServer {
             Api::OpenAiResponses => "/v1/responses",
             Api::AnthropicMessages => "/v1/messages",
         };
-        self.requests()
-            .into_iter()
-            .filter(|request| request.method == "POST" && request.route() == route)
-            .collect()
+        self.requests().into_iter().filter(|request| request.method == "POST" && request.route() == route).collect()
     }
 }
 
@@ -174,8 +165,7 @@ impl Drop for ModelServer {
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
-        let connections =
-            std::mem::take(&mut *self.shared.connections.lock().expect("connections lock"));
+        let connections = std::mem::take(&mut *self.shared.connections.lock().expect("connections lock"));
         for connection in connections {
             let _ = connection.join();
         }
@@ -195,11 +185,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             Ok((stream, _)) => {
                 let connection_shared = Arc::clone(shared);
                 let handle = thread::spawn(move || serve_connection(stream, &connection_shared));
-                shared
-                    .connections
-                    .lock()
-                    .expect("connections lock")
-                    .push(handle);
+                shared.connections.lock().expect("connections lock").push(handle);
             }
             Err(_) => thread::sleep(POLL),
         }
@@ -217,11 +203,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     let Ok(Some(request)) = http::read_request(&mut reader) else {
         return;
     };
-    shared
-        .requests
-        .lock()
-        .expect("requests lock")
-        .push(request.clone());
+    shared.requests.lock().expect("requests lock").push(request.clone());
     let reply = match shared.api {
         Api::OpenAiResponses => openai::reply(&shared.script, &request),
         Api::AnthropicMessages => anthropic::reply(&shared.script, &request),
@@ -229,15 +211,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     let mut stream = stream;
     let _ = match reply {
         Reply::Stream(events) => http::write_event_stream(&mut stream, &events),
-        Reply::Json(status, Value::Null) => {
-            http::write_response(&mut stream, status, "application/json", b"")
+        Reply::Json(status, Value::Null) => http::write_response(&mut stream, status, "application/json", b""),
+        Reply::Json(status, body) => {
+            http::write_response(&mut stream, status, "application/json", body.to_string().as_bytes())
         }
-        Reply::Json(status, body) => http::write_response(
-            &mut stream,
-            status,
-            "application/json",
-            body.to_string().as_bytes(),
-        ),
         Reply::Hang => {
             hold_until_stopped(shared);
             Ok(())

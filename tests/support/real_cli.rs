@@ -56,9 +56,7 @@ fn candidates(cli: Cli) -> Vec<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    path.metadata().map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// The real CLI's path: `GIT_DISPATCH_*_BIN`, else PATH, else /tmp/npmcache, else the install
@@ -73,10 +71,7 @@ pub fn locate(cli: Cli, candidates: &[PathBuf], ci: bool) -> Option<PathBuf> {
     if let Some(path) = candidates.iter().find(|path| is_executable(path)) {
         return Some(path.clone());
     }
-    let message = format!(
-        "{} not installed (run scripts/install-agent-clis.sh)",
-        cli.program()
-    );
+    let message = format!("{} not installed (run scripts/install-agent-clis.sh)", cli.program());
     if ci {
         panic!("{message}; CI=true makes a missing agent CLI a failure, not a skip");
     }
@@ -112,10 +107,7 @@ pub fn base_env(root: &Path) -> Vec<(String, OsString)> {
         ("GIT_COMMITTER_EMAIL", "agent@example.invalid"),
         ("GIT_COMMITTER_DATE", "2001-02-03T04:05:06Z"),
     ];
-    env.extend(
-        git.iter()
-            .map(|(name, value)| (name.to_string(), OsString::from(value))),
-    );
+    env.extend(git.iter().map(|(name, value)| (name.to_string(), OsString::from(value))));
     env
 }
 
@@ -142,8 +134,7 @@ stream_max_retries = 0
 pub fn codex_env(root: &Path, base_url: &str, bin: &Path) -> Vec<(String, OsString)> {
     let codex_home = root.join("codex-home");
     std::fs::create_dir_all(&codex_home).expect("creating CODEX_HOME");
-    std::fs::write(codex_home.join("config.toml"), codex_config(base_url))
-        .expect("writing config.toml");
+    std::fs::write(codex_home.join("config.toml"), codex_config(base_url)).expect("writing config.toml");
     let mut env = base_env(root);
     env.push(("CODEX_HOME".into(), codex_home.into()));
     env.push((Cli::Codex.bin_variable().into(), bin.into()));
@@ -167,11 +158,7 @@ pub fn claude_env(root: &Path, base_url: &str, bin: &Path) -> Vec<(String, OsStr
         ("DISABLE_ERROR_REPORTING", "1"),
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
     ];
-    env.extend(
-        fixed
-            .iter()
-            .map(|(name, value)| (name.to_string(), OsString::from(value))),
-    );
+    env.extend(fixed.iter().map(|(name, value)| (name.to_string(), OsString::from(value))));
     env.push(("CLAUDE_CONFIG_DIR".into(), config_dir.into()));
     env.push((Cli::Claude.bin_variable().into(), bin.into()));
     env
@@ -225,16 +212,11 @@ impl Finished {
 
     /// The `type` of each event, in order.
     pub fn event_types(&self) -> Vec<String> {
-        self.events()
-            .iter()
-            .map(|event| event["type"].as_str().unwrap_or("?").to_owned())
-            .collect()
+        self.events().iter().map(|event| event["type"].as_str().unwrap_or("?").to_owned()).collect()
     }
 }
 
-fn drain(
-    pipe: Option<impl std::io::Read + Send + 'static>,
-) -> Option<std::thread::JoinHandle<Vec<u8>>> {
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> Option<std::thread::JoinHandle<Vec<u8>>> {
     pipe.map(|mut pipe| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -249,18 +231,10 @@ impl Running {
     pub fn start(mut command: std::process::Command) -> Running {
         use std::os::unix::process::CommandExt;
         use std::process::Stdio;
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let mut child = command.spawn().expect("starting the agent CLI");
         let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
+        Running { child, stdout, stderr }
     }
 
     /// Still running?
@@ -271,24 +245,15 @@ impl Running {
     /// Waits up to `limit`; past it, kills the whole process group. Either way collects output.
     pub fn finish_within(mut self, limit: std::time::Duration) -> Finished {
         use wait_timeout::ChildExt;
-        let status = self
-            .child
-            .wait_timeout(limit)
-            .expect("waiting for the agent CLI");
+        let status = self.child.wait_timeout(limit).expect("waiting for the agent CLI");
         if status.is_none() {
             self.kill_group();
         }
         let collect = |handle: Option<std::thread::JoinHandle<Vec<u8>>>| {
-            let bytes = handle
-                .map(|h| h.join().unwrap_or_default())
-                .unwrap_or_default();
+            let bytes = handle.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
             String::from_utf8_lossy(&bytes).into_owned()
         };
-        Finished {
-            status,
-            stdout: collect(self.stdout.take()),
-            stderr: collect(self.stderr.take()),
-        }
+        Finished { status, stdout: collect(self.stdout.take()), stderr: collect(self.stderr.take()) }
     }
 
     /// SIGKILL to the process group, then reap the leader.

@@ -21,10 +21,8 @@ pub fn hermetic_git_env(home: &Path) -> Vec<(String, OsString)> {
         ("GIT_COMMITTER_EMAIL", "committer@example.invalid"),
         ("GIT_COMMITTER_DATE", "2001-02-03T04:05:06Z"),
     ];
-    let mut env: Vec<(String, OsString)> = fixed
-        .iter()
-        .map(|(name, value)| (name.to_string(), OsString::from(value)))
-        .collect();
+    let mut env: Vec<(String, OsString)> =
+        fixed.iter().map(|(name, value)| (name.to_string(), OsString::from(value))).collect();
     env.push(("HOME".to_owned(), home.as_os_str().to_owned()));
     env
 }
@@ -43,10 +41,7 @@ impl ScratchRepo {
             .prefix("gd-test-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("creating a temp dir under CARGO_TARGET_TMPDIR");
-        let base = temp
-            .path()
-            .canonicalize()
-            .expect("canonicalizing the temp dir");
+        let base = temp.path().canonicalize().expect("canonicalizing the temp dir");
         let (root, home) = (base.join("repo"), base.join("home"));
         std::fs::create_dir_all(&root).expect("creating repo/");
         std::fs::create_dir_all(&home).expect("creating home/");
@@ -60,10 +55,7 @@ impl ScratchRepo {
 
     /// The temp root (parent of `repo/` and `home/`).
     pub fn base(&self) -> PathBuf {
-        self.root
-            .parent()
-            .expect("repo/ has a parent")
-            .to_path_buf()
+        self.root.parent().expect("repo/ has a parent").to_path_buf()
     }
 
     pub fn git_env(&self) -> Vec<(String, OsString)> {
@@ -80,27 +72,19 @@ impl ScratchRepo {
             .envs(self.git_env())
             .output()
             .expect("running git");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).expect("git output is UTF-8")
     }
 
     /// `git status --porcelain` lines, sorted.
     pub fn status(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .git(&["status", "--porcelain", "--untracked-files=all"])
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let mut lines: Vec<String> =
+            self.git(&["status", "--porcelain", "--untracked-files=all"]).lines().map(str::to_owned).collect();
         lines.sort();
         lines
     }
 
     pub fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.root.join(path))
-            .unwrap_or_else(|error| panic!("reading {path}: {error}"))
+        std::fs::read_to_string(self.root.join(path)).unwrap_or_else(|error| panic!("reading {path}: {error}"))
     }
 }

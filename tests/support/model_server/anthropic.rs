@@ -65,24 +65,14 @@ fn answer(script: &[Turn], body: &Value) -> Answer {
                 .iter()
                 .enumerate()
                 .map(|(k, (path, content))| {
-                    let file_path = if cwd.is_empty() {
-                        path.clone()
-                    } else {
-                        format!("{cwd}/{path}")
-                    };
-                    tool_use(
-                        k,
-                        "Write",
-                        json!({"file_path": file_path, "content": content}),
-                    )
+                    let file_path = if cwd.is_empty() { path.clone() } else { format!("{cwd}/{path}") };
+                    tool_use(k, "Write", json!({"file_path": file_path, "content": content}))
                 })
                 .collect();
             Answer::Blocks(blocks, "tool_use")
         }
         Some(Turn::Final(text)) => match serde_json::from_str::<Value>(text) {
-            Ok(value)
-                if value.is_object() && tools.iter().any(|name| name == "StructuredOutput") =>
-            {
+            Ok(value) if value.is_object() && tools.iter().any(|name| name == "StructuredOutput") => {
                 Answer::Blocks(vec![tool_use(0, "StructuredOutput", value)], "tool_use")
             }
             _ => Answer::Blocks(vec![text_block(text)], "end_turn"),
@@ -96,10 +86,7 @@ fn text_block(text: &str) -> Value {
 
 fn tool_names(body: &Value) -> Vec<String> {
     let tools = body["tools"].as_array().cloned().unwrap_or_default();
-    tools
-        .iter()
-        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
-        .collect()
+    tools.iter().filter_map(|tool| tool["name"].as_str().map(str::to_owned)).collect()
 }
 
 /// The `tool_use_id`s of the `tool_result` blocks in the conversation.
@@ -151,24 +138,12 @@ fn stream_events(model: &str, blocks: &[Value], stop_reason: &str) -> Vec<(Strin
             let mut opening = block.clone();
             opening["input"] = json!({});
             let partial = block["input"].to_string();
-            (
-                opening,
-                json!({"type": "input_json_delta", "partial_json": partial}),
-            )
+            (opening, json!({"type": "input_json_delta", "partial_json": partial}))
         } else {
-            (
-                json!({"type": "text", "text": ""}),
-                json!({"type": "text_delta", "text": block["text"]}),
-            )
+            (json!({"type": "text", "text": ""}), json!({"type": "text_delta", "text": block["text"]}))
         };
-        events.push(event(
-            "content_block_start",
-            json!({"index": index, "content_block": opening}),
-        ));
-        events.push(event(
-            "content_block_delta",
-            json!({"index": index, "delta": delta}),
-        ));
+        events.push(event("content_block_start", json!({"index": index, "content_block": opening})));
+        events.push(event("content_block_delta", json!({"index": index, "delta": delta})));
         events.push(event("content_block_stop", json!({"index": index})));
     }
     let delta = json!({"delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 20}});

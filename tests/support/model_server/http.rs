@@ -25,10 +25,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first header of that (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     /// The body decoded as JSON (`Value::Null` when it is not JSON).
@@ -53,14 +50,8 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Reco
         return Ok(None);
     }
     let mut parts = request_line.split_whitespace();
-    let method = parts
-        .next()
-        .ok_or_else(|| invalid("empty request line"))?
-        .to_owned();
-    let path = parts
-        .next()
-        .ok_or_else(|| invalid("no request target"))?
-        .to_owned();
+    let method = parts.next().ok_or_else(|| invalid("empty request line"))?.to_owned();
+    let path = parts.next().ok_or_else(|| invalid("no request target"))?.to_owned();
     let mut headers = Vec::new();
     let mut head_size = request_line.len();
     loop {
@@ -77,20 +68,14 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Reco
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
-    let mut request = RecordedRequest {
-        method,
-        path,
-        headers,
-        body: Vec::new(),
-    };
+    let mut request = RecordedRequest { method, path, headers, body: Vec::new() };
     request.body = read_body(reader, &request)?;
     Ok(Some(request))
 }
 
 fn read_body(reader: &mut BufReader<TcpStream>, request: &RecordedRequest) -> io::Result<Vec<u8>> {
-    let chunked = request
-        .header("transfer-encoding")
-        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
+    let chunked =
+        request.header("transfer-encoding").is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
     if chunked {
         return read_chunked(reader);
     }
@@ -137,12 +122,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// A complete response with a body, then the connection closes.
-pub fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-) -> io::Result<()> {
+pub fn write_response(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
          request-id: req_mock\r\nconnection: close\r\n\r\n",

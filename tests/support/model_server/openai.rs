@@ -10,10 +10,7 @@ use super::{next_turn, Reply, Turn};
 /// The answer to one request.
 pub fn reply(script: &[Turn], request: &RecordedRequest) -> Reply {
     if request.method != "POST" || request.route() != "/v1/responses" {
-        return Reply::Json(
-            404,
-            json!({"error": {"message": "not found", "type": "invalid_request_error"}}),
-        );
+        return Reply::Json(404, json!({"error": {"message": "not found", "type": "invalid_request_error"}}));
     }
     let body = request.json();
     if tools(&body).is_empty() {
@@ -22,17 +19,12 @@ pub fn reply(script: &[Turn], request: &RecordedRequest) -> Reply {
     let turn = next_turn(&output_call_ids(&body));
     match script.get(turn) {
         None => Reply::Stream(response_events(turn, &[message_item("(script exhausted)")])),
-        Some(Turn::Http500) => Reply::Json(
-            500,
-            json!({"error": {"message": "mock internal error", "type": "server_error"}}),
-        ),
+        Some(Turn::Http500) => {
+            Reply::Json(500, json!({"error": {"message": "mock internal error", "type": "server_error"}}))
+        }
         Some(Turn::Hang) => Reply::Hang,
-        Some(Turn::Shell(command)) => {
-            Reply::Stream(response_events(turn, &[exec_command(turn, command)]))
-        }
-        Some(Turn::WriteFiles(files)) => {
-            Reply::Stream(response_events(turn, &[apply_patch(turn, &body, files)]))
-        }
+        Some(Turn::Shell(command)) => Reply::Stream(response_events(turn, &[exec_command(turn, command)])),
+        Some(Turn::WriteFiles(files)) => Reply::Stream(response_events(turn, &[apply_patch(turn, &body, files)])),
         Some(Turn::Final(text)) => Reply::Stream(response_events(turn, &[message_item(text)])),
     }
 }
@@ -46,12 +38,7 @@ fn output_call_ids(body: &Value) -> Vec<String> {
     let items = body["input"].as_array().cloned().unwrap_or_default();
     items
         .iter()
-        .filter(|item| {
-            matches!(
-                item["type"].as_str(),
-                Some("function_call_output" | "custom_tool_call_output")
-            )
-        })
+        .filter(|item| matches!(item["type"].as_str(), Some("function_call_output" | "custom_tool_call_output")))
         .map(|item| item["call_id"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
@@ -75,9 +62,7 @@ fn apply_patch(turn: usize, body: &Value, files: &[(String, String)]) -> Value {
     }
     patch.push_str("*** End Patch\n");
     let call_id = format!("call_t{turn}_0");
-    let offered = tools(body)
-        .into_iter()
-        .find(|tool| tool["name"] == "apply_patch");
+    let offered = tools(body).into_iter().find(|tool| tool["name"] == "apply_patch");
     match offered.as_ref().and_then(|tool| tool["type"].as_str()) {
         Some("custom") => json!({
             "type": "custom_tool_call", "id": format!("ctc_t{turn}_0"), "call_id": call_id,
@@ -103,28 +88,19 @@ fn response_events(turn: usize, items: &[Value]) -> Vec<(String, Value)> {
     let id = format!("resp_t{turn}");
     let mut events = vec![event("response.created", json!({"response": {"id": id}}))];
     for (index, item) in items.iter().enumerate() {
-        events.push(event(
-            "response.output_item.added",
-            json!({"output_index": index, "item": item}),
-        ));
+        events.push(event("response.output_item.added", json!({"output_index": index, "item": item})));
         if item["type"] == "message" {
             let delta = json!({"output_index": index, "content_index": 0, "item_id": item["id"],
                                "delta": item["content"][0]["text"]});
             events.push(event("response.output_text.delta", delta));
         }
-        events.push(event(
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        ));
+        events.push(event("response.output_item.done", json!({"output_index": index, "item": item})));
     }
     let usage = json!({
         "input_tokens": 100, "input_tokens_details": {"cached_tokens": 10},
         "output_tokens": 20, "output_tokens_details": {"reasoning_tokens": 5}, "total_tokens": 120,
     });
-    events.push(event(
-        "response.completed",
-        json!({"response": {"id": id, "usage": usage}}),
-    ));
+    events.push(event("response.completed", json!({"response": {"id": id, "usage": usage}})));
     events
 }
 
