@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `git dispatch demo` runs this binary as its agent: the built-in replay of a Codex session.
+    if std::env::var_os(git_dispatch::agent::replay::REPLAY_AGENT_ENV).is_some_and(|value| value == "1") {
+        let args: Vec<String> = std::env::args_os().skip(1).map(|arg| arg.to_string_lossy().into_owned()).collect();
+        std::process::exit(git_dispatch::agent::replay::run_replay(&args));
+    }
     let cli = match git_dispatch::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

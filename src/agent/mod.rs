@@ -11,6 +11,7 @@ pub mod events;
 mod locate;
 mod outcome;
 pub mod quota;
+pub mod replay;
 mod runner;
 pub mod status;
 mod transcript;
