@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod completions;
 pub mod dispatch;
+pub mod doctor;
 pub mod list;
 pub mod review;
 pub mod run;
@@ -20,6 +21,8 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Show(args)), _) => review::cmd_show(&args, stdout),
         (Some(Command::Apply(args)), _) => apply::cmd_apply(&args, stdout),
         (Some(Command::List(args)), _) => list::cmd_list(&args, stdout),
+        (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
+        (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
         (Some(Command::Man), _) => completions::cmd_man(stdout),
         (Some(other), _) => anyhow::bail!("`{}` is not available yet", command_name(&other)),
