@@ -113,7 +113,10 @@ fn linked_worktree_as_the_users_checkout() {
         repo.git_in(&linked, &["add", "README.md"]);
         repo.write("docs/guide.txt", "the main worktree is not this user's checkout\n");
     });
-    assert_eq!(report, GuardReport { git_dir_tampered: vec![], main_checkout_changed: strings(&["README.md", "<index>"]) });
+    assert_eq!(
+        report,
+        GuardReport { git_dir_tampered: vec![], main_checkout_changed: strings(&["README.md", "<index>"]) }
+    );
 
     let report = changed(&scope, || {
         repo.git_in(&linked, &["commit", "-q", "-m", "moves topic"]);

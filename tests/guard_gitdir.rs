@@ -21,8 +21,10 @@ fn tamper_case(setup: impl Fn(&Repo), tamper: impl Fn(&Repo), expected: &[&str])
     tamper(&repo);
     let after = capture(&scope).expect("capture after");
     let report = compare(&before, &after);
-    let expected_report =
-        GuardReport { git_dir_tampered: expected.iter().map(|s| s.to_string()).collect(), main_checkout_changed: vec![] };
+    let expected_report = GuardReport {
+        git_dir_tampered: expected.iter().map(|s| s.to_string()).collect(),
+        main_checkout_changed: vec![],
+    };
     assert_eq!(report, expected_report);
 
     let run_dir = repo.tmp.path().join("run");
@@ -171,7 +173,11 @@ fn branches_and_tags_created_and_deleted() {
 
 #[test]
 fn branch_in_a_new_ref_folder_is_removed_with_its_folder() {
-    tamper_case(|_| {}, |repo| repo.git(&["branch", "evil/nested/branch"]).truncate(0), &["refs/heads/evil/nested/branch"]);
+    tamper_case(
+        |_| {},
+        |repo| repo.git(&["branch", "evil/nested/branch"]).truncate(0),
+        &["refs/heads/evil/nested/branch"],
+    );
 }
 
 #[test]
@@ -325,7 +331,8 @@ fn packed_refs_restore_keeps_current_own_entries() {
     restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
 
     let restored = fs::read_to_string(&packed_path).expect("packed-refs");
-    let expected: String = original.lines().filter(|l| !l.ends_with("dispatch/gone")).map(|l| format!("{l}\n")).collect();
+    let expected: String =
+        original.lines().filter(|l| !l.ends_with("dispatch/gone")).map(|l| format!("{l}\n")).collect();
     assert_eq!(restored, expected);
 }
 

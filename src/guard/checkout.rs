@@ -48,8 +48,7 @@ pub(crate) struct CheckoutSnapshot {
 
 /// Records every file below `root` (except in `skip_dirs`) and hashes the index at `index_path`.
 pub(crate) fn capture(root: &Path, skip_dirs: &[PathBuf], index_path: &Path) -> Result<CheckoutSnapshot> {
-    let mut files =
-        walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
+    let mut files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
     files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let index_hash = hash_file(index_path)?;
     Ok(CheckoutSnapshot { files, index_hash })
@@ -122,8 +121,7 @@ fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> 
     let wake = Condvar::new();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
     let results: Vec<Result<Vec<(RelPath, FileStat)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> =
-            (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a walker panicked")))).collect()
     });
     let mut files = Vec::new();
@@ -200,7 +198,7 @@ fn list_dir(
         rel_child.extend_from_slice(name.as_encoded_bytes());
         if meta.is_dir() {
             let path = entry.path();
-            if !skip_dirs.iter().any(|skip| *skip == path) {
+            if !skip_dirs.contains(&path) {
                 subdirs.push((path, rel_child));
             }
         } else {

@@ -75,9 +75,13 @@ fn counts_of(
         _ => index_kind,
     };
     let path = change.path.as_ref();
-    cache.set_resource(old_id, index_kind, path, ResourceKind::OldOrSource, &repo.objects).map_err(|e| e.into_error())?;
+    cache
+        .set_resource(old_id, index_kind, path, ResourceKind::OldOrSource, &repo.objects)
+        .map_err(|e| e.into_error())?;
     // A null id makes the resource cache read the worktree file (or find it missing: deleted).
-    cache.set_resource(null, new_kind, path, ResourceKind::NewOrDestination, &repo.objects).map_err(|e| e.into_error())?;
+    cache
+        .set_resource(null, new_kind, path, ResourceKind::NewOrDestination, &repo.objects)
+        .map_err(|e| e.into_error())?;
     let prepared = cache.prepare_diff().map_err(|e| e.into_error())?;
     let (old, new) = (prepared.old.data, prepared.new.data);
     if prepared.operation == Operation::SourceOrDestinationIsBinary {

@@ -27,8 +27,13 @@ pub(crate) const OWN_REFS_DIR: &str = "refs/heads/dispatch";
 /// The content of one tracked git-dir entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Content {
-    File { bytes: Vec<u8>, mode: u32 },
-    Symlink { target: PathBuf },
+    File {
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+    },
     /// A fifo, socket or device where a file belongs: recorded by type only, never opened.
     Special,
 }

@@ -123,7 +123,8 @@ mod tests {
         let before = format!("{HEADER}1111 refs/heads/main\n5555 refs/tags/v1\n^6666\n");
         let current = format!("{HEADER}2222 refs/heads/dispatch/run-1\n9999 refs/heads/main\n");
         let merged = merged(Some(before.as_bytes()), Some(current.as_bytes())).expect("a file to write");
-        let expected = format!("{HEADER}2222 refs/heads/dispatch/run-1\n1111 refs/heads/main\n5555 refs/tags/v1\n^6666\n");
+        let expected =
+            format!("{HEADER}2222 refs/heads/dispatch/run-1\n1111 refs/heads/main\n5555 refs/tags/v1\n^6666\n");
         assert_eq!(String::from_utf8(merged).expect("utf-8"), expected);
     }
 

@@ -163,7 +163,8 @@ fn write_back(common_dir: &Path, path: &Path, content: &Content) -> Result<bool>
         Content::File { bytes, mode } => write_atomically(&abs, bytes, *mode)?,
         Content::Symlink { target } => {
             remove_if_present(&abs)?;
-            fsmeta::create_symlink(target, &abs).with_context(|| format!("re-creating the symlink {}", abs.display()))?;
+            fsmeta::create_symlink(target, &abs)
+                .with_context(|| format!("re-creating the symlink {}", abs.display()))?;
         }
         Content::Special => return Ok(false),
     }
@@ -202,7 +203,9 @@ fn clear_non_file(abs: &Path) -> Result<()> {
 
 fn remove_if_present(abs: &Path) -> Result<()> {
     match fs::remove_file(abs) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err).with_context(|| format!("removing {}", abs.display())),
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("removing {}", abs.display()))
+        }
         _ => Ok(()),
     }
 }
