@@ -174,3 +174,46 @@ fn conflicted_merge_equals_git() {
     assert_eq!(diff_name_only(&repo.root).expect("name-only"), git_output(&repo, &["diff", "--name-only"]));
     assert_eq!(diff_stat(&repo.root).expect("stat"), git_output(&repo, &["diff", "--stat"]));
 }
+
+#[test]
+fn unborn_branch_equals_git() {
+    let repo = Repo::new();
+    let fresh = repo.tmp.path().join("fresh");
+    fs::create_dir_all(&fresh).expect("fresh dir");
+    repo.git_in(&fresh, &["init", "-q", "-b", "main"]);
+    guard_support::write_file(&fresh.join("staged.txt"), b"staged\n");
+    guard_support::write_file(&fresh.join("dir/untracked.txt"), b"untracked\n");
+    repo.git_in(&fresh, &["add", "staged.txt"]);
+    guard_support::write_file(&fresh.join("staged.txt"), b"staged\nthen edited\n");
+
+    let ours = status_short(&fresh).expect("status");
+    assert_eq!(ours, "AM staged.txt\n?? dir/untracked.txt\n");
+    assert_eq!(ours, repo.git_in(&fresh, &["status", "--short", "--untracked-files=all"]));
+    assert_eq!(diff_stat(&fresh).expect("stat"), repo.git_in(&fresh, &["diff", "--stat"]));
+}
+
+#[test]
+fn submodule_states_equal_git() {
+    let repo = Repo::new();
+    let upstream = repo.tmp.path().join("upstream");
+    fs::create_dir_all(&upstream).expect("upstream dir");
+    repo.git_in(&upstream, &["init", "-q", "-b", "main"]);
+    guard_support::write_file(&upstream.join("file.txt"), b"one\n");
+    repo.git_in(&upstream, &["add", "file.txt"]);
+    repo.git_in(&upstream, &["commit", "-q", "-m", "upstream"]);
+    let url = upstream.to_str().expect("utf-8");
+    for name in ["dirty", "ahead", "untracked"] {
+        repo.git(&["-c", "protocol.file.allow=always", "submodule", "add", "-q", url, name]);
+    }
+    repo.git(&["commit", "-q", "-m", "submodules"]);
+    repo.write("dirty/file.txt", "changed\n");
+    repo.write("ahead/file.txt", "changed\n");
+    repo.git_in(&repo.path("ahead"), &["commit", "-q", "-am", "ahead"]);
+    repo.write("untracked/new.txt", "new\n");
+
+    let ours = status_short(&repo.root).expect("status");
+    assert_eq!(ours, git_output(&repo, &["status", "--short", "--untracked-files=all"]));
+    assert_eq!(ours, " M ahead\n m dirty\n ? untracked\n");
+    assert_eq!(diff_name_only(&repo.root).expect("name-only"), git_output(&repo, &["diff", "--name-only"]));
+    assert_eq!(diff_stat(&repo.root).expect("stat"), git_output(&repo, &["diff", "--stat"]));
+}

@@ -130,7 +130,8 @@ pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeCha
             continue;
         };
         let Some(kind) = worktree_kind(&status) else { continue };
-        if changes.contains_key(&rela_path) {
+        // `git diff` does not count untracked files inside a submodule as a change.
+        if kind == WorktreeKind::Submodule('?') || changes.contains_key(&rela_path) {
             continue;
         }
         let against_ours = match &status {
