@@ -251,7 +251,7 @@ fn admin_dir_swapped_for_a_symlink_is_not_written_through() {
     std::os::unix::fs::symlink(outside.path(), &admin).expect("symlink");
     let after = capture(&scope).expect("capture after");
     let report = compare(&before, &after);
-    let expected = ["worktrees/other/HEAD", "worktrees/other/commondir", "worktrees/other/gitdir"];
+    let expected = ["worktrees/other", "worktrees/other/HEAD", "worktrees/other/commondir", "worktrees/other/gitdir"];
     assert_eq!(report.git_dir_tampered, expected.map(String::from).to_vec());
     restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
 
@@ -395,4 +395,21 @@ fn restore_follows_the_report() {
     restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
     assert!(!repo.git_dir().join("hooks/pre-push").exists());
     assert!(repo.git_dir().join("info/attributes").exists());
+}
+
+/// Git needs `refs/`: a deleted directory of a guarded area is reported and re-created, even when
+/// every ref is packed and the directories are empty.
+#[test]
+fn deleted_ref_folders_are_restored() {
+    tamper_case(
+        |repo| {
+            repo.git(&["pack-refs", "--all"]);
+            fs::create_dir_all(repo.git_dir().join("worktrees")).expect("worktrees dir");
+        },
+        |repo| {
+            fs::remove_dir_all(repo.git_dir().join("refs")).expect("remove refs");
+            write_file(&repo.git_dir().join("worktrees/stray.lock"), b"");
+        },
+        &["refs", "refs/heads", "refs/tags", "worktrees/stray.lock"],
+    );
 }

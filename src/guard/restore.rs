@@ -53,7 +53,12 @@ pub(crate) fn restore(
         if *kind == TamperKind::Created || gitdir::is_lock(path) {
             continue;
         }
-        let Some(old) = before.files.get(path) else { continue };
+        let Some(old) = before.files.get(path) else {
+            if before.dirs.contains(path) {
+                make_real_dirs(common_dir, path)?;
+            }
+            continue;
+        };
         if !write_back(common_dir, path, &old.content)? {
             unrestorable.push(gitdir::display_path(path));
         }
@@ -81,7 +86,7 @@ fn keep_tampered_copies(
         manifest.push(ManifestEntry {
             path: gitdir::display_path(path),
             kind: *kind,
-            type_before: old.map(type_name),
+            type_before: old.map(type_name).or(before.dirs.contains(path).then_some("dir")),
             type_after: new.map(type_name),
             sha256_before: old.map(sha256_hex),
             sha256_after: new.map(sha256_hex),
