@@ -232,6 +232,50 @@ fn another_worktrees_admin_files_tampered() {
     );
 }
 
+/// An admin dir swapped for a symlink to a folder outside: restoration removes the symlink, puts
+/// the admin files back (only those: the rest of the admin dir is not guarded) and never writes
+/// through the symlink.
+#[test]
+fn admin_dir_swapped_for_a_symlink_is_not_written_through() {
+    let repo = Repo::new();
+    let other = repo.tmp.path().join("other");
+    repo.git(&["worktree", "add", "-q", "-b", "other", other.to_str().expect("utf-8")]);
+    let admin = repo.git_dir().join("worktrees/other");
+    let read = |name: &str| fs::read(admin.join(name)).expect("an admin file");
+    let originals: Vec<Vec<u8>> = ["HEAD", "commondir", "gitdir"].iter().map(|n| read(n)).collect();
+    let scope = repo.scope();
+    let before = capture(&scope).expect("capture before");
+
+    let outside = tempfile::tempdir().expect("a temp dir");
+    fs::remove_dir_all(&admin).expect("remove admin dir");
+    std::os::unix::fs::symlink(outside.path(), &admin).expect("symlink");
+    let after = capture(&scope).expect("capture after");
+    let report = compare(&before, &after);
+    let expected = ["worktrees/other", "worktrees/other/HEAD", "worktrees/other/commondir", "worktrees/other/gitdir"];
+    assert_eq!(report.git_dir_tampered, expected.map(String::from).to_vec());
+    restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
+
+    assert_eq!(fs::read_dir(outside.path()).expect("read outside").count(), 0, "nothing written outside");
+    assert!(fs::symlink_metadata(&admin).expect("admin dir").is_dir());
+    let restored: Vec<Vec<u8>> = ["HEAD", "commondir", "gitdir"].iter().map(|n| read(n)).collect();
+    assert_eq!(restored, originals);
+}
+
+/// The agent re-points its own worktree's admin dir elsewhere: no longer git-dispatch's, so reported.
+#[test]
+fn own_admin_dir_repointed_is_reported() {
+    let (repo, _run_dir) = tamper_case(
+        |repo| {
+            let dest = repo.own_root().join("run-1");
+            repo.git(&["worktree", "add", "-q", "-b", "dispatch/run-1", dest.to_str().expect("utf-8")]);
+        },
+        |repo| write_file(&repo.git_dir().join("worktrees/run-1/gitdir"), b"/home/user/project/.git\n"),
+        &["worktrees/run-1/gitdir"],
+    );
+    let gitdir = fs::read_to_string(repo.git_dir().join("worktrees/run-1/gitdir")).expect("gitdir");
+    assert!(gitdir.starts_with(repo.own_root().to_str().expect("utf-8")));
+}
+
 #[test]
 fn stale_locks_left_behind() {
     tamper_case(
@@ -351,4 +395,21 @@ fn restore_follows_the_report() {
     restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
     assert!(!repo.git_dir().join("hooks/pre-push").exists());
     assert!(repo.git_dir().join("info/attributes").exists());
+}
+
+/// Git needs `refs/`: a deleted directory of a guarded area is reported and re-created, even when
+/// every ref is packed and the directories are empty.
+#[test]
+fn deleted_ref_folders_are_restored() {
+    tamper_case(
+        |repo| {
+            repo.git(&["pack-refs", "--all"]);
+            fs::create_dir_all(repo.git_dir().join("worktrees")).expect("worktrees dir");
+        },
+        |repo| {
+            fs::remove_dir_all(repo.git_dir().join("refs")).expect("remove refs");
+            write_file(&repo.git_dir().join("worktrees/stray.lock"), b"");
+        },
+        &["refs", "refs/heads", "refs/tags", "worktrees/stray.lock"],
+    );
 }

@@ -10,8 +10,8 @@ pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
     let run = handback::select_run(&root, args.selector.run.as_deref())?;
     let repo_root = super::runs::repo_root_of(&run)?;
     let how = if args.merge { ApplyHow::Merge } else { ApplyHow::Patch };
-    let outcome =
-        handback::apply(&run, &repo_root, how).map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
+    let outcome = handback::apply(&run, &repo_root, how)
+        .map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
     match outcome.commit {
         Some(commit) => writeln!(stdout, "merged run {} into the current branch: {commit}", run.id)?,
         None => writeln!(stdout, "applied run {} to {}", run.id, repo_root.display())?,

@@ -2,7 +2,7 @@
 //! (walked on a few threads, skipping `.git`, `.codex-dispatch` and the given folders) and the hash
 //! of its index file.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,33 +34,49 @@ enum FileKind {
     Other,
 }
 
+/// A repository-relative path as bytes, `/` separated.
+type RelPath = Vec<u8>;
+
 /// The user's checkout at one moment.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CheckoutSnapshot {
-    /// Repository-relative path -> its stat record.
-    pub(crate) files: HashMap<PathBuf, FileStat>,
+    /// Repository-relative paths with their stat records, sorted by path.
+    pub(crate) files: Vec<(RelPath, FileStat)>,
     /// SHA-256 of the index file, `None` if there is none.
     pub(crate) index_hash: Option<[u8; 32]>,
 }
 
 /// Records every file below `root` (except in `skip_dirs`) and hashes the index at `index_path`.
 pub(crate) fn capture(root: &Path, skip_dirs: &[PathBuf], index_path: &Path) -> Result<CheckoutSnapshot> {
-    let files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
+    let mut files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
+    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let index_hash = hash_file(index_path)?;
     Ok(CheckoutSnapshot { files, index_hash })
 }
 
 /// The repository-relative paths whose record differs, sorted, then `<index>` if the index changed.
 pub(crate) fn compare(before: &CheckoutSnapshot, after: &CheckoutSnapshot) -> Vec<String> {
-    let mut changed: Vec<String> = before
-        .files
-        .iter()
-        .filter(|(path, stat)| after.files.get(*path) != Some(stat))
-        .map(|(path, _)| path)
-        .chain(after.files.keys().filter(|path| !before.files.contains_key(*path)))
-        .map(|path| super::gitdir::display_path(path))
-        .collect();
-    changed.sort();
+    let mut changed = Vec::new();
+    let (mut old, mut new) = (before.files.iter().peekable(), after.files.iter().peekable());
+    loop {
+        let order = match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(a), Some(b)) => a.0.cmp(&b.0),
+        };
+        let (path, differs) = match order {
+            Ordering::Less => (&old.next().expect("peeked").0, true),
+            Ordering::Greater => (&new.next().expect("peeked").0, true),
+            Ordering::Equal => {
+                let (a, b) = (old.next().expect("peeked"), new.next().expect("peeked"));
+                (&a.0, a.1 != b.1)
+            }
+        };
+        if differs {
+            changed.push(String::from_utf8_lossy(path).into_owned());
+        }
+    }
     if before.index_hash != after.index_hash {
         changed.push("<index>".to_string());
     }
@@ -75,7 +91,7 @@ fn hash_file(path: &Path) -> Result<Option<[u8; 32]>> {
     }
 }
 
-fn stat_of(path: &Path, meta: &Metadata) -> FileStat {
+fn stat_of(entry: &fs::DirEntry, meta: &Metadata) -> FileStat {
     let kind = if meta.file_type().is_symlink() {
         FileKind::Symlink
     } else if meta.is_file() {
@@ -83,7 +99,7 @@ fn stat_of(path: &Path, meta: &Metadata) -> FileStat {
     } else {
         FileKind::Other
     };
-    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(path).unwrap_or_default());
+    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(entry.path()).unwrap_or_default());
     FileStat {
         kind,
         size: meta.len(),
@@ -96,26 +112,26 @@ fn stat_of(path: &Path, meta: &Metadata) -> FileStat {
 
 /// Work shared by the walking threads: directories still to list, and how many are being listed.
 struct Queue {
-    pending: Vec<(PathBuf, PathBuf)>,
+    pending: Vec<(PathBuf, RelPath)>,
     busy: usize,
 }
 
-fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<HashMap<PathBuf, FileStat>> {
-    let queue = Mutex::new(Queue { pending: vec![(root.to_path_buf(), PathBuf::new())], busy: 0 });
+fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
+    let queue = Mutex::new(Queue { pending: vec![(root.to_path_buf(), RelPath::new())], busy: 0 });
     let wake = Condvar::new();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-    let results: Vec<Result<Vec<(PathBuf, FileStat)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<(RelPath, FileStat)>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a walker panicked")))).collect()
     });
-    let mut files = HashMap::new();
+    let mut files = Vec::new();
     for result in results {
         files.extend(result?);
     }
     Ok(files)
 }
 
-fn walk_worker(queue: &Mutex<Queue>, wake: &Condvar, skip_dirs: &[PathBuf]) -> Result<Vec<(PathBuf, FileStat)>> {
+fn walk_worker(queue: &Mutex<Queue>, wake: &Condvar, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
     let mut found = Vec::new();
     loop {
         let (abs, rel) = {
@@ -150,10 +166,10 @@ fn walk_worker(queue: &Mutex<Queue>, wake: &Condvar, skip_dirs: &[PathBuf]) -> R
 /// Records the files of one directory and returns its subdirectories to walk.
 fn list_dir(
     abs: &Path,
-    rel: &Path,
+    rel: &[u8],
     skip_dirs: &[PathBuf],
-    found: &mut Vec<(PathBuf, FileStat)>,
-) -> Result<Vec<(PathBuf, PathBuf)>> {
+    found: &mut Vec<(RelPath, FileStat)>,
+) -> Result<Vec<(PathBuf, RelPath)>> {
     let entries = match fs::read_dir(abs) {
         Ok(entries) => entries,
         // Gone meanwhile, or not ours to read: nothing to record below it.
@@ -169,18 +185,24 @@ fn list_dir(
         if SKIPPED_NAMES.iter().any(|skipped| name == *skipped) {
             continue;
         }
-        let path = entry.path();
         let meta = match entry.metadata() {
             Ok(meta) => meta,
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", path.display())),
+            Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),
         };
+        let mut rel_child = Vec::with_capacity(rel.len() + 1 + name.len());
+        if !rel.is_empty() {
+            rel_child.extend_from_slice(rel);
+            rel_child.push(b'/');
+        }
+        rel_child.extend_from_slice(name.as_encoded_bytes());
         if meta.is_dir() {
+            let path = entry.path();
             if !skip_dirs.contains(&path) {
-                subdirs.push((path, rel.join(&name)));
+                subdirs.push((path, rel_child));
             }
         } else {
-            found.push((rel.join(&name), stat_of(&path, &meta)));
+            found.push((rel_child, stat_of(&entry, &meta)));
         }
     }
     Ok(subdirs)

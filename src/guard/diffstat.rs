@@ -61,7 +61,9 @@ fn counts_of(
     let index_kind = change.index_mode.to_tree_entry_mode().map_or(EntryKind::Blob, |m| m.kind());
     match change.kind {
         WorktreeKind::Conflicted(_) => return Ok(Counts::Unmerged),
-        WorktreeKind::Submodule(_) => return Ok(Counts::Lines { added: 1, deleted: 1 }),
+        // Other commit: `-Subproject commit a` `+Subproject commit b`; dirty content alone: 0.
+        WorktreeKind::Submodule('M') => return Ok(Counts::Lines { added: 1, deleted: 1 }),
+        WorktreeKind::Submodule(_) => return Ok(Counts::Lines { added: 0, deleted: 0 }),
         _ if index_kind == EntryKind::Commit => return Ok(Counts::Lines { added: 1, deleted: 1 }),
         _ => {}
     }

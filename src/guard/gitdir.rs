@@ -81,16 +81,20 @@ pub(crate) fn capture(common_dir: &Path, own_worktrees_root: &Path) -> Result<Gi
 }
 
 /// The tracked paths that differ between `before` and `after`, sorted, with how they differ.
+/// A directory of a tracked area that is gone counts as deleted (git needs `refs/` and friends).
 pub(crate) fn compare(before: &GitDirSnapshot, after: &GitDirSnapshot) -> Vec<(PathBuf, TamperKind)> {
     let paths: BTreeSet<&PathBuf> = before.files.keys().chain(after.files.keys()).collect();
-    paths
-        .into_iter()
-        .filter(|path| !is_own_admin_path(path, before, after))
-        .filter_map(|path| {
-            let kind = tamper_kind(path, before.files.get(path), after.files.get(path))?;
-            Some((path.clone(), kind))
-        })
-        .collect()
+    let changed_files = paths.into_iter().filter_map(|path| {
+        let kind = tamper_kind(path, before.files.get(path), after.files.get(path))?;
+        Some((path.clone(), kind))
+    });
+    let deleted_dirs = before
+        .dirs
+        .iter()
+        .filter(|dir| !after.dirs.contains(*dir) && !after.files.contains_key(*dir))
+        .map(|dir| (dir.clone(), TamperKind::Deleted));
+    let all: BTreeMap<PathBuf, TamperKind> = changed_files.chain(deleted_dirs).collect();
+    all.into_iter().filter(|(path, _)| !is_own_admin_path(path, before, after)).collect()
 }
 
 /// A path relative to the git dir as the report shows it (`/` separated).
@@ -134,18 +138,20 @@ fn kind_by_presence(before: Option<&GitFile>, after: Option<&GitFile>) -> Tamper
 /// `true` for files of an admin dir that is git-dispatch's wherever it exists (before and after).
 fn is_own_admin_path(path: &Path, before: &GitDirSnapshot, after: &GitDirSnapshot) -> bool {
     let Some(name) = admin_dir_name(path) else { return false };
+    if !before.admin_dirs.contains_key(name) && !after.admin_dirs.contains_key(name) {
+        return false; // not an admin dir at all (a lock file directly in `worktrees/`)
+    }
     let own_or_absent = |snap: &GitDirSnapshot| snap.admin_dirs.get(name).copied().unwrap_or(true);
     own_or_absent(before) && own_or_absent(after)
 }
 
+/// `x` for `worktrees/x` and everything below it.
 fn admin_dir_name(path: &Path) -> Option<&std::ffi::OsStr> {
     let mut components = path.components();
     if components.next()?.as_os_str() != "worktrees" {
         return None;
     }
-    let name = components.next()?;
-    components.next()?;
-    Some(name.as_os_str())
+    Some(components.next()?.as_os_str())
 }
 
 fn own_roots(own_worktrees_root: &Path) -> Vec<PathBuf> {

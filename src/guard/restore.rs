@@ -39,6 +39,8 @@ pub(crate) fn restore(
     if tampers.is_empty() {
         return Ok(());
     }
+    fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    make_real_dirs(run_dir, Path::new("tampered"))?;
     keep_tampered_copies(after, before, tampers, &run_dir.join("tampered"))?;
     for (path, kind) in tampers {
         if *kind == TamperKind::Created || gitdir::is_lock(path) {
@@ -51,7 +53,12 @@ pub(crate) fn restore(
         if *kind == TamperKind::Created || gitdir::is_lock(path) {
             continue;
         }
-        let Some(old) = before.files.get(path) else { continue };
+        let Some(old) = before.files.get(path) else {
+            if before.dirs.contains(path) {
+                make_real_dirs(common_dir, path)?;
+            }
+            continue;
+        };
         if !write_back(common_dir, path, &old.content)? {
             unrestorable.push(gitdir::display_path(path));
         }
@@ -68,7 +75,6 @@ fn keep_tampered_copies(
     tampers: &[(PathBuf, TamperKind)],
     dir: &Path,
 ) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut manifest = Vec::new();
     for (path, kind) in tampers {
         let old = before.files.get(path).map(|f| &f.content);
@@ -80,7 +86,7 @@ fn keep_tampered_copies(
         manifest.push(ManifestEntry {
             path: gitdir::display_path(path),
             kind: *kind,
-            type_before: old.map(type_name),
+            type_before: old.map(type_name).or(before.dirs.contains(path).then_some("dir")),
             type_after: new.map(type_name),
             sha256_before: old.map(sha256_hex),
             sha256_after: new.map(sha256_hex),
@@ -93,11 +99,8 @@ fn keep_tampered_copies(
 
 /// Writes the tampered version as a plain, non-executable file (a symlink as its target's text).
 fn keep_copy(dir: &Path, path: &Path, content: &Content) -> Result<String> {
-    let dest = dir.join(path);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    write_atomically(&dest, &content_bytes(content), 0o644)?;
+    make_real_dirs(dir, path.parent().unwrap_or(Path::new("")))?;
+    write_atomically(&dir.join(path), &content_bytes(content), 0o644)?;
     Ok(format!("tampered/{}", gitdir::display_path(path)))
 }
 
@@ -155,10 +158,8 @@ fn write_back(common_dir: &Path, path: &Path, content: &Content) -> Result<bool>
         return Ok(true);
     }
     let abs = common_dir.join(path);
+    make_real_dirs(common_dir, path.parent().unwrap_or(Path::new("")))?;
     clear_non_file(&abs)?;
-    if let Some(parent) = abs.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
     match content {
         Content::File { bytes, mode } => write_atomically(&abs, bytes, *mode)?,
         Content::Symlink { target } => {
@@ -191,6 +192,23 @@ fn restore_packed_refs(common_dir: &Path, before: Option<&Content>) -> Result<()
         }
         None => remove_if_present(&abs),
     }
+}
+
+/// Makes every directory of `rel` below `base` a real directory: a symlink or file standing where
+/// one belongs is removed first, so that nothing is ever written through a planted symlink.
+fn make_real_dirs(base: &Path, rel: &Path) -> Result<()> {
+    let mut dir = base.to_path_buf();
+    for component in rel.components() {
+        dir.push(component);
+        match fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => continue,
+            Ok(_) => fs::remove_file(&dir).with_context(|| format!("removing {}", dir.display()))?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", dir.display())),
+        }
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Removes a directory standing where a file must go back (its tracked contents were kept already).

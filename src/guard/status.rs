@@ -67,6 +67,8 @@ pub fn status_short(repo_root: &Path) -> Result<String> {
             gix::status::Item::IndexWorktree(item) => record_worktree(&mut lines, &mut untracked, item),
         }
     }
+    // gix's walk sees a conflicted file (no stage-0 entry) as untracked; git does not list it.
+    untracked.retain(|path| !lines.get(path).is_some_and(is_conflict));
     let mut out = String::new();
     for (path, line) in &lines {
         out.push(line.staged);
@@ -110,7 +112,9 @@ pub(crate) fn quoting(repo: &gix::Repository, quote_space: bool) -> Quoting {
     Quoting { quote_high_bytes, quote_space }
 }
 
-/// Tracked paths whose worktree version differs from the index, sorted by path, one per path.
+/// Tracked paths whose worktree version differs from the index, sorted by path, as `git diff`
+/// lists them: once per path, and a conflicted path a second time when its worktree file differs
+/// from "our" version (stage 2), compared against that version.
 pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeChange>> {
     let iter = repo
         .status(gix::progress::Discard)
@@ -120,17 +124,55 @@ pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeCha
         .index_worktree_options_mut(|opts| opts.dirwalk_options = None)
         .into_index_worktree_iter(Vec::<BString>::new())
         .context("starting the status")?;
-    let mut changes: BTreeMap<BString, WorktreeChange> = BTreeMap::new();
+    let mut changes: BTreeMap<BString, (WorktreeChange, Option<WorktreeChange>)> = BTreeMap::new();
     for item in iter {
-        if let WorktreeItem::Modification { entry, rela_path, status, .. } = item.context("computing the status")? {
-            if let Some(kind) = worktree_kind(&status) {
-                let change =
-                    WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
-                changes.entry(rela_path).or_insert(change);
-            }
+        let WorktreeItem::Modification { entry, rela_path, status, .. } = item.context("computing the status")? else {
+            continue;
+        };
+        let Some(kind) = worktree_kind(&status) else { continue };
+        // `git diff` does not count untracked files inside a submodule as a change.
+        if kind == WorktreeKind::Submodule('?') || changes.contains_key(&rela_path) {
+            continue;
         }
+        let against_ours = match &status {
+            EntryStatus::Conflict { entries, .. } => entries[1]
+                .as_ref()
+                .and_then(|ours| against_stage_two(repo, &rela_path, ours.id, ours.mode))
+                .transpose()?,
+            _ => None,
+        };
+        let change = WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
+        changes.insert(rela_path, (change, against_ours));
     }
-    Ok(changes.into_values().collect())
+    Ok(changes.into_values().flat_map(|(change, follow_up)| std::iter::once(change).chain(follow_up)).collect())
+}
+
+/// The change of a conflicted path's worktree file against "our" version, if it differs (compared
+/// by raw content, without clean filters).
+fn against_stage_two(
+    repo: &gix::Repository,
+    rela_path: &BString,
+    ours_id: gix::ObjectId,
+    ours_mode: gix::index::entry::Mode,
+) -> Option<Result<WorktreeChange>> {
+    let workdir = repo.workdir()?;
+    let path = workdir.join(gix::path::from_bstr(rela_path).ok()?);
+    let change = |kind| WorktreeChange { path: rela_path.clone(), kind, index_id: ours_id, index_mode: ours_mode };
+    let content = match std::fs::symlink_metadata(&path) {
+        Err(_) => return Some(Ok(change(WorktreeKind::Deleted))),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::read_link(&path).map(|target| target.into_os_string().into_encoded_bytes())
+        }
+        Ok(_) => std::fs::read(&path),
+    };
+    let hashed = content
+        .with_context(|| format!("reading {}", path.display()))
+        .and_then(|bytes: Vec<u8>| Ok(gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, &bytes)?));
+    match hashed {
+        Ok(id) if id == ours_id => None,
+        Ok(_) => Some(Ok(change(WorktreeKind::Modified))),
+        Err(err) => Some(Err(err)),
+    }
 }
 
 fn worktree_kind(status: &EntryStatus<(), gix::submodule::Status>) -> Option<WorktreeKind> {
