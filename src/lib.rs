@@ -5,8 +5,9 @@
 //! pool, snapshot) -> `agent` (runner and adapters, over `process`, the one place that spawns) ->
 //! `changes` (tree diff) and `patch` (git-format rendering) -> `guard` (the shared git dir and the
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
-//! folder, atomic writes) -> `handback` (review, apply, merge). `cli` and `commands` sit on top and
-//! only orchestrate; lower layers never import them.
+//! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
+//! progress and recovers what killed ones left. `cli` and `commands` sit on top and only
+//! orchestrate; lower layers never import them.
 
 pub mod agent;
 pub mod artifacts;
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod guard;
 pub mod handback;
+pub mod journal;
 pub mod packet;
 pub mod patch;
 pub mod policy;

@@ -8,6 +8,7 @@
 mod base;
 pub mod include;
 pub mod layout;
+pub mod pause;
 mod pool;
 mod repo;
 pub mod scan;
@@ -21,6 +22,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
+pub use pause::pause_point;
 pub use pool::PruneReport;
 pub use repo::{FALLBACK_EMAIL, FALLBACK_NAME};
 
@@ -180,10 +182,12 @@ fn place_worktree(
     layout.mark_busy(&name, run_id)?;
     *claimed = Some(name.clone());
     let path = layout.worktree_path(&name);
+    pause_point("worktree-add");
     let head = gix::worktree::add::Head::Attached(branch.clone());
     repo.add_worktree(&path, head, gix::progress::Discard, &AtomicBool::new(false))
         .map_err(anyhow::Error::from)
         .with_context(|| format!("adding worktree {}", path.display()))?;
+    pause_point("worktree-added");
     Ok((name, path, false))
 }
 
@@ -269,6 +273,21 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
 /// true for runs whose branch is to be kept (an offered result not applied yet).
 pub fn prune(repo_root: &Path, opts: &WorkspaceOptions, is_live: &dyn Fn(&str) -> bool) -> anyhow::Result<PruneReport> {
     pool::prune(repo_root, opts, is_live)
+}
+
+/// Removes what the run `run_id` (whose process is gone) left: the worktrees its ownership
+/// markers name, plus `worktree_name` when no marker claims that one; unfinished admin dirs
+/// of those worktrees (no `gitdir` file yet); admin dirs of this repository's dispatch
+/// worktrees whose folder is gone; and, with [`Release::DeleteBranch`], its branch. Never
+/// touches a worktree owned by another run, the pool, or a branch checked out somewhere.
+pub fn remove_run(
+    repo_root: &Path,
+    opts: &WorkspaceOptions,
+    run_id: &str,
+    worktree_name: Option<&str>,
+    branch: Release,
+) -> anyhow::Result<PruneReport> {
+    pool::remove_run(repo_root, opts, run_id, worktree_name, branch)
 }
 
 /// Removes every idle pooled worktree of the repository; returns how many.

@@ -136,6 +136,81 @@ pub fn prune(repo_root: &Path, opts: &WorkspaceOptions, is_live: &dyn Fn(&str) -
     Ok(report)
 }
 
+/// See [`super::remove_run`].
+pub fn remove_run(
+    repo_root: &Path,
+    opts: &WorkspaceOptions,
+    run_id: &str,
+    worktree_name: Option<&str>,
+    branch: Release,
+) -> anyhow::Result<PruneReport> {
+    let repo = repo::open(repo_root)?;
+    let layout = super::repo_layout(&repo, opts)?;
+    let mut report = PruneReport::default();
+    let mut names: Vec<String> =
+        layout.busy()?.into_iter().filter(|(_, owner)| owner == run_id).map(|(name, _)| name).collect();
+    if let Some(name) = worktree_name {
+        let unmarked = !layout.pool_dir().join(name).exists() && !layout.busy_dir().join(name).exists();
+        if unmarked && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    for name in names {
+        let path = layout.worktree_path(&name);
+        if path.symlink_metadata().is_ok() || registered_worktree(&repo, &path)?.is_some() {
+            remove_broken_worktree(&repo, &path)?;
+            report.removed_worktrees.push(path);
+        }
+        prune_unfinished_admin_dirs(&repo, &name, &mut report)?;
+        layout.forget(&name)?;
+    }
+    prune_missing_checkouts(&repo, &layout, &mut report)?;
+    if branch == Release::DeleteBranch {
+        let full = repo::branch_name(run_id)?;
+        if !checked_out_branches(&repo)?.contains(&full) && repo::delete_ref(&repo, &full)? {
+            report.deleted_branches.push(format!("dispatch/{run_id}"));
+        }
+    }
+    Ok(report)
+}
+
+/// [`remove_worktree`], falling back to deleting the admin dir and the folder when gix cannot
+/// remove a half-made worktree (killed during its checkout).
+fn remove_broken_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
+    if remove_worktree(repo, path).is_ok() {
+        return Ok(());
+    }
+    if let Some(admin) = registered_worktree(repo, path)? {
+        std::fs::remove_dir_all(&admin).with_context(|| format!("removing {}", admin.display()))?;
+    }
+    if path.symlink_metadata().is_ok() {
+        std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Admin dirs named after worktree `name` (gix appends digits on a clash) that have no `gitdir`
+/// file: a worktree add that was killed before it registered its checkout.
+fn prune_unfinished_admin_dirs(repo: &gix::Repository, name: &str, report: &mut PruneReport) -> anyhow::Result<()> {
+    let admin_root = repo.common_dir().join("worktrees");
+    let Ok(entries) = std::fs::read_dir(&admin_root) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", admin_root.display()))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let named_after = file_name
+            .strip_prefix(name)
+            .is_some_and(|suffix| suffix.chars().all(|c| c.is_ascii_digit()));
+        let admin = entry.path();
+        if named_after && admin.is_dir() && !admin.join("gitdir").exists() {
+            std::fs::remove_dir_all(&admin).with_context(|| format!("removing {}", admin.display()))?;
+            report.pruned_admin_dirs.push(admin);
+        }
+    }
+    Ok(())
+}
+
 /// Admin dirs of our worktrees whose checkout folder is gone.
 fn prune_missing_checkouts(
     repo: &gix::Repository,

@@ -27,6 +27,7 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
         let message = format!("git-dispatch result of {}\n", ws.run_id);
         repo::write_commit(&wt, tree, &[parent], &message)?
     };
+    super::pause_point("snapshot-commit");
     repo::set_ref(&wt, &branch, result_commit, PreviousValue::Any, "git-dispatch: snapshot")?;
     if repo::head_branch(&wt)?.as_ref() != Some(&branch) {
         repo::attach_head(&wt, &branch)?;

@@ -17,6 +17,7 @@ use crate::artifacts::{self, ChangeRecord, ChangesFile, RunDir, RunRecord};
 use crate::changes::Change;
 use crate::cli::RunArgs;
 use crate::guard;
+use crate::journal::{self, Journal, RUN_MARKER_ENV};
 use crate::policy::{self, exit, AgentFacts, Facts, Verdict};
 use crate::process::{self, ProcessSpec};
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
@@ -33,6 +34,8 @@ struct Run<'a> {
     result: serde_json::Value,
     changes: Vec<ChangeRecord>,
     clock: Instant,
+    /// This run's journal entry (written before any branch or worktree exists).
+    journal: Option<Journal>,
 }
 
 /// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
@@ -60,11 +63,14 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         result: serde_json::Value::Null,
         changes: Vec::new(),
         clock: Instant::now(),
+        journal: None,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
     }
-    run.finish()?;
+    let finished = run.finish();
+    run.close_journal();
+    finished?;
     Ok((run.run_dir, run.verdict))
 }
 
@@ -87,7 +93,46 @@ impl Run<'_> {
         self.record.stage = stage.to_string();
         self.verdict.stage = stage.to_string();
         self.run_dir.write_json("run.json", &self.record)?;
-        self.run_dir.write_json("policy.json", &self.verdict)
+        self.run_dir.write_json("policy.json", &self.verdict)?;
+        if let Some(journal) = &mut self.journal {
+            journal.stage(stage)?;
+        }
+        workspace::pause_point(stage);
+        Ok(())
+    }
+
+    /// Recovers what runs whose process is gone left (their worktrees, branches, locks, agents),
+    /// then writes this run's journal entry. A failed recovery is a warning, not a failure.
+    fn open_journal(&mut self) -> anyhow::Result<()> {
+        let options = journal::RecoverOptions { workspace: self.workspace_options() };
+        match journal::recover(&self.dispatch.repo_root, &options) {
+            Ok(report) => self.verdict.messages.extend(report.messages()),
+            Err(err) => self.verdict.messages.push(format!("WARNING: could not recover crashed runs: {err:#}")),
+        }
+        let mut journal = Journal::begin(
+            &self.dispatch.repo_root,
+            &options.workspace,
+            &self.run_dir.id,
+            &self.run_dir.path,
+            self.args.keep_worktree,
+        )?;
+        journal.stage(&self.record.stage)?;
+        self.journal = Some(journal);
+        Ok(())
+    }
+
+    /// Removes the journal entry once everything of the run is released.
+    fn close_journal(&mut self) {
+        if let Some(journal) = self.journal.take() {
+            if let Err(err) = journal.close() {
+                self.verdict.messages.push(format!("WARNING: {err:#}"));
+            }
+        }
+    }
+
+    /// The environment marker of this run's child processes (see [`journal::RUN_MARKER_ENV`]).
+    fn marker_env(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        self.journal.iter().map(|j| (RUN_MARKER_ENV.into(), j.marker().into())).collect()
     }
 
     fn workspace_options(&self) -> WorkspaceOptions {
@@ -100,6 +145,7 @@ impl Run<'_> {
 
     fn execute(&mut self) -> anyhow::Result<()> {
         self.stage("inputs")?;
+        self.open_journal()?;
         write_inputs(self.dispatch, &self.run_dir)?;
         self.run_dir.write("pre-status.txt", self.status_text()?.as_bytes())?;
         self.run_dir.write("pre-diff-stat.txt", guard::diff_stat(&self.dispatch.repo_root)?.as_bytes())?;
@@ -125,7 +171,11 @@ impl Run<'_> {
         self.record.worktree = Some(ws.path.display().to_string());
         self.record.warm_start = ws.warm;
         self.verdict.branch = Some(ws.branch.clone());
-        let outcome = self.in_worktree(&ws, &guard_scope, &before);
+        let recorded = match &mut self.journal {
+            Some(journal) => journal.worktree(&ws.path, &ws.name),
+            None => Ok(()),
+        };
+        let outcome = recorded.and_then(|()| self.in_worktree(&ws, &guard_scope, &before));
         let offered = outcome.is_ok() && self.verdict.offered;
         self.release(&ws, &options, offered);
         outcome
@@ -240,7 +290,7 @@ impl Run<'_> {
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: self.args.quiet || self.args.json || self.args.tasks.len() > 1,
             wrapper: Vec::new(),
-            extra_env: Vec::new(),
+            extra_env: self.marker_env(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
@@ -256,6 +306,7 @@ impl Run<'_> {
                 .arg("-c")
                 .arg(command)
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
+            let spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
             let captured = process::run_captured(&spec)?;
             if !captured.outcome.success() {
                 let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
@@ -337,6 +388,11 @@ impl Run<'_> {
         if self.args.keep_worktree {
             self.record.worktree_kept = true;
             return;
+        }
+        if let Some(journal) = &mut self.journal {
+            if let Err(err) = journal.keep_branch(offered) {
+                self.verdict.messages.push(format!("WARNING: {err:#}"));
+            }
         }
         let branch = if offered { Release::KeepBranch } else { Release::DeleteBranch };
         if let Err(err) = workspace::release(ws, branch, options) {

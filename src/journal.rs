@@ -1,0 +1,197 @@
+//! Crash safety: a journal of the runs in progress, and the recovery of what killed runs left.
+//!
+//! Every dispatch writes one small JSON file, `<worktrees-root>/<repo-folder>/journal/<run-id>.json`,
+//! BEFORE it creates its branch or worktree: who runs it (pid, the process's start time from
+//! `/proc/<pid>/stat` so that a reused pid is not mistaken for the run, its pid namespace), the
+//! branch, the worktree once placed, the stage, the run folder, and the marker put in the
+//! environment of every process it starts ([`RUN_MARKER_ENV`]). The file is replaced atomically
+//! as stages pass and removed once the run has released everything.
+//!
+//! [`recover`] (run by `git dispatch clean --recover` and at the start of every dispatch) looks at
+//! every entry whose process is gone and undoes what that run left: it kills the processes that
+//! still carry its marker (SIGKILL of git-dispatch leaves its agent running), removes its
+//! worktree and admin dir, deletes its branch unless the run offered it, prunes our admin dirs
+//! whose folder is gone, and removes lock files: the run's own ref locks, and shared locks
+//! (`index.lock`, `packed-refs.lock`, `config.lock`, `HEAD.lock`, `refs/**/*.lock`) only when
+//! they are older than the dead run's start, so a lock that a live process may hold is never
+//! touched. Entries of live runs, and everything they own, are left alone.
+
+mod alive;
+mod locks;
+mod recover;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::workspace::{self, RepoLayout, WorkspaceOptions};
+
+pub use alive::ProcessIdentity;
+pub use recover::{recover, RecoverOptions, RecoveredRun, RecoveryReport};
+
+/// The environment variable set on every process a run starts (agent, SETUP); its value is the
+/// run's [`Entry::marker`], unique to one run of one git-dispatch process.
+pub const RUN_MARKER_ENV: &str = "GIT_DISPATCH_RUN_MARKER";
+
+/// One run in progress, as written to its journal file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub run_id: String,
+    /// The git-dispatch process running it.
+    pub pid: u32,
+    /// Its start time in clock ticks after boot (`/proc/<pid>/stat` field 22); `None` off Linux.
+    pub process_start: Option<u64>,
+    /// Its pid namespace (`/proc/self/ns/pid`), so that pids are only compared within one.
+    pub pid_namespace: Option<String>,
+    /// `dispatch/<run-id>`
+    pub branch: String,
+    /// The worktree folder and its name, once placed.
+    pub worktree: Option<PathBuf>,
+    pub worktree_name: Option<String>,
+    /// The run folder (its `policy.json` says whether the result was offered).
+    pub run_dir: PathBuf,
+    pub stage: String,
+    /// RFC 3339, when the entry was first written.
+    pub created_at: String,
+    pub updated_at: String,
+    /// Set before release when the branch is to be kept (an offered result).
+    pub keep_branch: bool,
+    /// Set when the user asked to keep the worktree (`--keep-worktree`).
+    pub keep_worktree: bool,
+    /// The value of [`RUN_MARKER_ENV`] in the run's child processes.
+    pub marker: String,
+}
+
+/// The journal folder of the repository laid out at `layout`.
+pub fn journal_dir(layout: &RepoLayout) -> PathBuf {
+    layout.dir.join("journal")
+}
+
+/// The open journal entry of a run of this process.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    entry: Entry,
+}
+
+impl Journal {
+    /// Writes the entry of run `run_id` (before anything of the run exists in git).
+    pub fn begin(
+        repo_root: &Path,
+        opts: &WorkspaceOptions,
+        run_id: &str,
+        run_dir: &Path,
+        keep_worktree: bool,
+    ) -> anyhow::Result<Journal> {
+        workspace::validate_run_id(run_id)?;
+        let dir = journal_dir(&workspace::layout_for(repo_root, opts)?);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating the journal folder {}", dir.display()))?;
+        let me = ProcessIdentity::current();
+        let now = now();
+        let entry = Entry {
+            run_id: run_id.to_string(),
+            pid: me.pid,
+            process_start: me.start,
+            pid_namespace: me.namespace,
+            branch: format!("dispatch/{run_id}"),
+            worktree: None,
+            worktree_name: None,
+            run_dir: run_dir.to_path_buf(),
+            stage: "start".to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            keep_branch: false,
+            keep_worktree,
+            marker: format!("{run_id}:{}:{}", me.pid, me.start.unwrap_or_default()),
+        };
+        let journal = Journal { path: dir.join(format!("{run_id}.json")), entry };
+        journal.write()?;
+        Ok(journal)
+    }
+
+    /// The entry as last written.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The value of [`RUN_MARKER_ENV`] for the run's child processes.
+    pub fn marker(&self) -> &str {
+        &self.entry.marker
+    }
+
+    /// Records the stage about to start.
+    pub fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
+        self.entry.stage = stage.to_string();
+        self.write()
+    }
+
+    /// Records the worktree the run got.
+    pub fn worktree(&mut self, path: &Path, name: &str) -> anyhow::Result<()> {
+        self.entry.worktree = Some(path.to_path_buf());
+        self.entry.worktree_name = Some(name.to_string());
+        self.write()
+    }
+
+    /// Records, before release, whether the branch is to be kept.
+    pub fn keep_branch(&mut self, keep: bool) -> anyhow::Result<()> {
+        self.entry.keep_branch = keep;
+        self.write()
+    }
+
+    /// Removes the entry: the run has released everything.
+    pub fn close(self) -> anyhow::Result<()> {
+        remove_entry_file(&self.path)
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
+        let mut entry = self.entry.clone();
+        entry.updated_at = now();
+        let mut bytes = serde_json::to_vec_pretty(&entry).context("serialising the journal entry")?;
+        bytes.push(b'\n');
+        crate::artifacts::write_atomic(&self.path, &bytes)
+            .with_context(|| format!("writing the journal entry {}", self.path.display()))
+    }
+}
+
+/// Every journal file of the folder with its parsed entry (or why it cannot be read), by name.
+pub fn read_entries(dir: &Path) -> anyhow::Result<Vec<(PathBuf, anyhow::Result<Entry>)>> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("listing the journal {}", dir.display())),
+    };
+    let mut paths = Vec::new();
+    for item in listing {
+        let path = item.with_context(|| format!("listing the journal {}", dir.display()))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.starts_with('.') && name.ends_with(".json") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths.into_iter().map(|path| (path.clone(), read_entry(&path))).collect())
+}
+
+fn read_entry(path: &Path) -> anyhow::Result<Entry> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))
+}
+
+fn remove_entry_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("removing the journal entry {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
