@@ -77,7 +77,7 @@ fn killed_after_the_checkout() {
 
 #[test]
 fn killed_during_the_checkout_of_a_big_tree() {
-    let scene = Scene::new("mkdir -p big && for i in $(seq 1 6000); do echo \"file $i\" > big/f$i.txt; done");
+    let scene = Scene::new("mkdir -p big && for i in $(seq 1 1500); do echo \"file $i\" > big/f$i.txt; done");
     let mut run = scene.start(&writing_plan(), None);
     let busy = loop {
         let folder = scene.fx.worktrees_root();
@@ -86,14 +86,15 @@ fn killed_during_the_checkout_of_a_big_tree() {
             .and_then(|mut dirs| dirs.next())
             .map(|d| d.expect("entry").path().join("wt"))
             .and_then(|wt| std::fs::read_dir(wt).ok()?.next().map(|e| e.expect("entry").path()));
-        if let Some(path) = found.filter(|p| p.join(".git").exists()) {
+        let started = |p: &std::path::PathBuf| std::fs::read_dir(p.join("big")).is_ok_and(|mut d| d.next().is_some());
+        if let Some(path) = found.filter(started) {
             break path;
         }
         std::thread::sleep(Duration::from_micros(200));
     };
     run.kill();
     let checked_out = std::fs::read_dir(busy.join("big")).map(|d| d.count()).unwrap_or(0);
-    eprintln!("killed with {checked_out} of 6000 files checked out");
+    eprintln!("killed with {checked_out} of 1500 files checked out");
 
     let report = scene.recover();
 
