@@ -191,9 +191,13 @@ fn the_next_dispatch_recovers_a_killed_run() {
 
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let policy = read_json(&printed_run_dir(&output).join("policy.json"));
-    let messages: Vec<&str> = policy["messages"].as_array().expect("messages").iter().filter_map(|m| m.as_str()).collect();
+    let messages: Vec<&str> =
+        policy["messages"].as_array().expect("messages").iter().filter_map(|m| m.as_str()).collect();
     let recovered = messages.iter().find(|m| m.starts_with("Recovered run")).expect("a recovery message");
-    assert!(recovered.contains(&dead.run_id) && recovered.contains(&format!("deleted branch {}", dead.branch)), "{recovered}");
+    assert!(
+        recovered.contains(&dead.run_id) && recovered.contains(&format!("deleted branch {}", dead.branch)),
+        "{recovered}"
+    );
     let run_id = policy["run_dir"].as_str().expect("run_dir").rsplit('/').next().expect("id").to_string();
     scene.assert_nothing_left(&[&format!("dispatch/{run_id}")]);
 }

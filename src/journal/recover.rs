@@ -106,12 +106,7 @@ fn describe_run(run: &RecoveredRun) -> String {
     if done.is_empty() {
         done.push("nothing was left".to_string());
     }
-    format!(
-        "Recovered run {} (its process is gone; last stage {}): {}.",
-        run.run_id,
-        run.stage,
-        done.join(", ")
-    )
+    format!("Recovered run {} (its process is gone; last stage {}): {}.", run.run_id, run.stage, done.join(", "))
 }
 
 fn paths(list: &[PathBuf]) -> String {

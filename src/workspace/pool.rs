@@ -199,9 +199,7 @@ fn prune_unfinished_admin_dirs(repo: &gix::Repository, name: &str, report: &mut 
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", admin_root.display()))?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let named_after = file_name
-            .strip_prefix(name)
-            .is_some_and(|suffix| suffix.chars().all(|c| c.is_ascii_digit()));
+        let named_after = file_name.strip_prefix(name).is_some_and(|suffix| suffix.chars().all(|c| c.is_ascii_digit()));
         let admin = entry.path();
         if named_after && admin.is_dir() && !admin.join("gitdir").exists() {
             std::fs::remove_dir_all(&admin).with_context(|| format!("removing {}", admin.display()))?;

@@ -116,7 +116,8 @@ impl Scene {
         assert_eq!(lock_files(&repo.join(".git")), Vec::<PathBuf>::new(), "no lock file left");
         assert_eq!(self.journal(), Vec::<Entry>::new(), "no journal entry left");
         let wt = self.repo_folder().join("wt");
-        let left: Vec<PathBuf> = std::fs::read_dir(&wt).map(|d| d.map(|e| e.expect("e").path()).collect()).unwrap_or_default();
+        let left: Vec<PathBuf> =
+            std::fs::read_dir(&wt).map(|d| d.map(|e| e.expect("e").path()).collect()).unwrap_or_default();
         assert_eq!(left, Vec::<PathBuf>::new(), "no worktree folder left");
         assert_eq!(user_visible(&tree_fingerprint(repo)), user_visible(&self.before), "the checkout is unchanged");
         let fsck = git_output(repo, &["fsck", "--no-dangling", "--no-progress"]);
