@@ -4,6 +4,8 @@
 //!
 //! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
 //! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.
+//! Before anything else, [`journal::recover`] undoes what runs whose process is gone left, and this
+//! run's journal entry is written (before its branch or worktree exist) and removed at the end.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
