@@ -92,7 +92,11 @@ impl Run<'_> {
 
     fn workspace_options(&self) -> WorkspaceOptions {
         WorkspaceOptions {
-            worktrees_root: std::env::var_os("GIT_DISPATCH_WORKTREES").map(PathBuf::from),
+            worktrees_root: self
+                .dispatch
+                .worktrees_root
+                .clone()
+                .or_else(|| std::env::var_os("GIT_DISPATCH_WORKTREES").map(PathBuf::from)),
             fresh: self.args.fresh,
             pool_size: std::env::var("GIT_DISPATCH_POOL_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
         }
@@ -227,7 +231,10 @@ impl Run<'_> {
     }
 
     fn run_agent(&mut self, ws: &Workspace, cwd: &std::path::Path) -> anyhow::Result<AgentReport> {
-        let program = agent::locate(self.dispatch.agent)?;
+        let program = match &self.dispatch.agent_program {
+            Some(program) => program.clone(),
+            None => agent::locate(self.dispatch.agent)?,
+        };
         let prompt = std::fs::read_to_string(self.run_dir.file("prompt.md")).context("cannot read prompt.md")?;
         let request = agent::AgentRequest {
             kind: self.dispatch.agent,
@@ -240,7 +247,7 @@ impl Run<'_> {
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: self.args.quiet || self.args.json || self.args.tasks.len() > 1,
             wrapper: Vec::new(),
-            extra_env: Vec::new(),
+            extra_env: self.dispatch.agent_env.clone(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
@@ -288,7 +295,7 @@ impl Run<'_> {
     }
 
     fn blocked_by_quota(&mut self) -> bool {
-        if self.dispatch.agent != AgentKind::Codex {
+        if self.dispatch.agent != AgentKind::Codex || self.dispatch.skip_quota {
             return false;
         }
         match agent::check_quota(self.args.quota_gate) {
