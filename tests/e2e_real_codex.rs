@@ -26,7 +26,7 @@ fn final_result() -> Value {
     json!({
         "result": "done", "summary": "added tests/hello.txt and tests/notes.md",
         "changed_files": ["tests/hello.txt", "tests/notes.md"], "verification_run": [], "evidence": [],
-        "findings": [], "risks": [], "next": [],
+        "findings": [], "risks": [], "next": "",
     })
 }
 
@@ -50,7 +50,7 @@ fn a_worker_turn_with_a_command_and_a_patch_is_offered() {
         Turn::final_json(&final_result()),
     ]);
     let run = run_codex(&bin, &fx, &server.url(), &[]);
-    assert_eq!(run.code(), Some(0), "stderr: {}", run.finished.stderr);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
 
     let policy = run.json("policy.json");
     assert_eq!(policy["offered"], true, "{policy:#}");
@@ -111,7 +111,7 @@ fn http_500_is_a_failed_run_with_the_error_recorded() {
     let fx = fixture("python-project");
     let server = ModelServer::openai(vec![Turn::Http500]);
     let run = run_codex(&bin, &fx, &server.url(), &[]);
-    assert_eq!(run.code(), Some(3), "stderr: {}", run.finished.stderr);
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
     let policy = run.json("policy.json");
     assert_eq!(policy["offered"], false);
     assert_eq!(policy["codex_exit_code"], 1);
@@ -135,7 +135,7 @@ fn a_final_answer_that_is_not_json_is_blocked_and_the_text_kept() {
     let fx = fixture("python-project");
     let server = ModelServer::openai(vec![Turn::final_text("All done, no JSON here.")]);
     let run = run_codex(&bin, &fx, &server.url(), &[]);
-    assert_eq!(run.code(), Some(3), "stderr: {}", run.finished.stderr);
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
     let policy = run.json("policy.json");
     assert_eq!(policy["codex_exit_code"], 0);
     assert_eq!(policy["structured_result_ok"], false);
@@ -156,7 +156,7 @@ fn an_unreachable_server_is_ended_by_the_heartbeat_watchdog() {
     let fx = fixture("python-project");
     let url = format!("http://127.0.0.1:{}/v1", model_server::unused_port());
     let run = run_codex(&bin, &fx, &url, &["--heartbeat-sec", "3", "--timeout-sec", "20"]);
-    assert_eq!(run.code(), Some(3), "stderr: {}", run.finished.stderr);
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
     assert!(run.elapsed.as_secs() < 15, "ended by the heartbeat, not the timeout: {:?}", run.elapsed);
     let policy = run.json("policy.json");
     assert_eq!(policy["watchdog_killed"], true, "{policy:#}");

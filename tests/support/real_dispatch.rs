@@ -33,6 +33,19 @@ impl Dispatched {
         self.finished.code()
     }
 
+    /// For failure messages: git-dispatch's stderr, the policy messages and the agent's stderr.
+    pub fn describe(&self) -> String {
+        let last = self.finished.stdout.lines().last().unwrap_or_default();
+        let read = |name: &str| std::fs::read_to_string(Path::new(last).join(name)).unwrap_or_default();
+        format!(
+            "git-dispatch stderr:\n{}\npolicy.json:\n{}\nagent stderr.txt:\n{}\nevents.jsonl:\n{}",
+            self.finished.stderr,
+            read("policy.json"),
+            read("stderr.txt"),
+            read("events.jsonl")
+        )
+    }
+
     /// The run folder: the last line on stdout, checked to hold a policy.json.
     pub fn run_dir(&self) -> PathBuf {
         let last = self.finished.stdout.lines().last().unwrap_or_default();
