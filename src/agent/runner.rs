@@ -121,7 +121,10 @@ fn write_line(file: &mut File, buffer: &mut Vec<u8>, line: &[u8]) -> std::io::Re
 fn judge(request: &AgentRequest<'_>, streamed: &Streamed) -> anyhow::Result<Judged> {
     let outcome = &streamed.outcome;
     let found = match request.kind {
-        AgentKind::Codex => codex::read_result(request.run_dir)?,
+        // Codex creates its `-o` file empty at start: after a failure, the failure is the reason.
+        AgentKind::Codex => {
+            codex::read_result(request.run_dir)?.filter(|judged| !(judged.is_empty() && failed(streamed)))
+        }
         AgentKind::Claude => {
             let output = diagnostic_output(streamed);
             if claude::refused_as_root(outcome.exit_code, &output) {
@@ -134,6 +137,12 @@ fn judge(request: &AgentRequest<'_>, streamed: &Streamed) -> anyhow::Result<Judg
         Some(judged) => judged,
         None => Judged::blocked(missing_reason(outcome, &streamed.transcript), None),
     })
+}
+
+/// The agent was stopped, reported an error, or did not exit with 0.
+fn failed(streamed: &Streamed) -> bool {
+    let outcome = &streamed.outcome;
+    outcome.killed.is_some() || outcome.exit_code != Some(0) || !streamed.transcript.errors.is_empty()
 }
 
 /// The agent's non-JSON stdout lines and the tail of its stderr, as one text.
