@@ -4,7 +4,7 @@
 //! For each selected run (no selector = every run): its kept worktree (only when it lies in this
 //! repository's worktrees folder: run.json could have been rewritten by an agent), its scratch branch
 //! `dispatch/<id>`, and with `--artifacts` its run folder. An offered run that was not applied is
-//! kept and named unless `--force`; a run still in progress is never touched. `--pool` empties the
+//! kept and named (while its branch exists) unless `--force`; a run still in progress is never touched. `--pool` empties the
 //! warm pool; `--recover` prunes what killed runs left (worktrees, admin dirs, branches). All git work
 //! is in-process gix.
 
@@ -109,7 +109,7 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// An offered result nobody applied yet.
+/// An offered result nobody applied yet (worth keeping while its branch exists).
 fn offered_not_applied(run: &RunRecord) -> bool {
     run.policy.offered && run.applied.is_none()
 }
@@ -127,12 +127,14 @@ fn clean_run(
         writeln!(stdout, "skipped {}: still running (pid {pid})", run.id)?;
         return Ok(1);
     }
-    if offered_not_applied(run) && !args.force {
+    let repo = super::runs::repo_root_of(run).and_then(|root| gix::open(&root).context("cannot open the repository"));
+    let branch_left = repo.as_ref().is_ok_and(|repo| branch_exists(repo, &run.id));
+    if offered_not_applied(run) && branch_left && !args.force {
         writeln!(stdout, "kept {}: offered and not applied; use --force", run.id)?;
         return Ok(1);
     }
     let mut actions = 0;
-    match super::runs::repo_root_of(run).and_then(|root| gix::open(&root).context("cannot open the repository")) {
+    match repo {
         Ok(repo) => {
             if let Some(path) = kept_worktree(record.as_ref()) {
                 if remove_kept_worktree(&repo, &path, options)? {
@@ -191,6 +193,11 @@ fn remove_kept_worktree(repo: &gix::Repository, path: &Path, options: &Workspace
     }
     layout.forget(name)?;
     Ok(registered || exists)
+}
+
+fn branch_exists(repo: &gix::Repository, run_id: &str) -> bool {
+    let name = format!("refs/heads/dispatch/{run_id}");
+    repo.try_find_reference(name.as_str()).ok().flatten().is_some()
 }
 
 /// Delete `refs/heads/dispatch/<id>` with its reflog; false when there is none.
