@@ -322,3 +322,31 @@ fn clean_pool_and_recover() {
     );
     assert_eq!(dispatch_branches(&fx.repo), "");
 }
+
+#[test]
+fn clean_by_age_and_never_a_run_in_progress() {
+    let fx = fixture("python-project");
+    let (run_dir, id) = offered_run(&fx, "Aged task");
+    let young = run(&fx, &["clean", "--older-than", "1h", "--force"]);
+    assert_eq!(young.status.code(), Some(0), "{}", stderr(&young));
+    assert_eq!(stdout(&young), "nothing to clean\n", "a run of a few seconds is not older than 1h");
+    let bad = run(&fx, &["clean", "--older-than", "1y"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("unknown unit `y`"), "{}", stderr(&bad));
+
+    // The run looks in progress: its pid (this test process) is alive and its stage is not done.
+    let record_path = run_dir.join("run.json");
+    let mut record = read_json(&record_path);
+    record["stage"] = json!("agent");
+    record["pid"] = json!(std::process::id());
+    std::fs::write(&record_path, record.to_string()).expect("rewrite run.json");
+    let busy = run(&fx, &["clean", "--force", "--artifacts"]);
+    assert_eq!(stdout(&busy), format!("skipped {id}: still running (pid {})\n", std::process::id()));
+    assert!(run_dir.is_dir());
+
+    record["stage"] = json!("done");
+    std::fs::write(&record_path, record.to_string()).expect("rewrite run.json");
+    let aged = run(&fx, &["clean", "--older-than", "0s", "--force", "--artifacts"]);
+    assert_eq!(stdout(&aged), format!("deleted branch dispatch/{id}\ndeleted run folder {}\n", run_dir.display()));
+    assert!(!run_dir.exists());
+}
