@@ -20,5 +20,6 @@ pub mod patch;
 pub mod policy;
 pub mod process;
 pub mod prompt;
+pub mod sandbox;
 pub mod scope;
 pub mod workspace;

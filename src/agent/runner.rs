@@ -32,10 +32,16 @@ pub fn run(request: &AgentRequest<'_>) -> anyhow::Result<AgentReport> {
     let raw_path = request.run_dir.join("result.raw.txt");
     remove_if_present(&result_path)?;
     remove_if_present(&raw_path)?;
+    if request.kind == AgentKind::Codex {
+        remove_if_present(&codex::output_file(request))?;
+    }
     let spec = process_spec(request)?;
     let version = probe_version(request);
     let status = LiveStatus::start(request.kind.program_name(), request.quiet);
     let streamed = stream(request, &spec, &status)?;
+    if request.kind == AgentKind::Codex {
+        codex::collect_output(request)?;
+    }
     let judged = judge(request, &streamed)?;
     write_result(request.kind, &result_path, &raw_path, &judged)?;
     let report = report(request, &spec, version, streamed, judged.result, started_at);

@@ -15,10 +15,11 @@ use super::run::{create_run_dir, initial_verdict, write_inputs, Dispatch};
 use crate::agent::{self, AgentKind, AgentReport, StructuredResult};
 use crate::artifacts::{self, ChangeRecord, ChangesFile, RunDir, RunRecord};
 use crate::changes::Change;
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, SandboxChoice};
 use crate::guard;
 use crate::policy::{self, exit, AgentFacts, Facts, Verdict};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
 mod verify;
@@ -153,8 +154,14 @@ impl Run<'_> {
                 return Ok(());
             }
         }
+        self.stage("sandbox")?;
+        let sandbox = sandbox::plan(&self.sandbox_request(ws)?)?;
+        self.verdict.sandbox = Some(sandbox.record());
+        self.record.sandbox = Some(sandbox.record());
+        self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
-        let report = self.run_agent(ws, &cwd)?;
+        let report = self.run_agent(ws, &cwd, &sandbox)?;
+        drop(sandbox);
 
         self.stage("guard-after")?;
         let after = guard::capture(guard_scope)?;
@@ -230,7 +237,41 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn run_agent(&mut self, ws: &Workspace, cwd: &std::path::Path) -> anyhow::Result<AgentReport> {
+    /// What the sandbox must know: the worktree, the shared git dir, what stays read-only, and
+    /// what else the agent may write (`--writable` from the current folder, `WRITABLE:` from WORKDIR).
+    fn sandbox_request(&self, ws: &Workspace) -> anyhow::Result<sandbox::SandboxRequest> {
+        let home = std::env::var_os("HOME").filter(|home| !home.is_empty()).map(PathBuf::from);
+        let mut writable = Vec::new();
+        for path in &self.args.writable {
+            writable.push(std::path::absolute(path).with_context(|| format!("--writable {}", path.display()))?);
+        }
+        for text in &self.dispatch.packet.writable {
+            writable.push(sandbox::expand_writable(text, home.as_deref(), &self.dispatch.packet.workdir)?);
+        }
+        let choice = match self.args.sandbox {
+            SandboxChoice::Auto => sandbox::Choice::Auto,
+            SandboxChoice::Bwrap => sandbox::Choice::Bwrap,
+            SandboxChoice::Landlock => sandbox::Choice::Landlock,
+            SandboxChoice::None => sandbox::Choice::None,
+        };
+        let worktrees_root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir).to_path_buf();
+        Ok(sandbox::SandboxRequest {
+            choice,
+            agent: self.dispatch.agent,
+            worktree: ws.path.clone(),
+            common_dir: ws.common_dir.clone(),
+            protected: vec![self.dispatch.repo_root.clone(), worktrees_root, self.run_dir.path.clone()],
+            state: sandbox::agent_state_paths(self.dispatch.agent, home.as_deref(), &|name| std::env::var_os(name)),
+            writable,
+        })
+    }
+
+    fn run_agent(
+        &mut self,
+        ws: &Workspace,
+        cwd: &std::path::Path,
+        sandbox: &sandbox::SandboxPlan,
+    ) -> anyhow::Result<AgentReport> {
         let program = match &self.dispatch.agent_program {
             Some(program) => program.clone(),
             None => agent::locate(self.dispatch.agent)?,
@@ -246,8 +287,9 @@ impl Run<'_> {
             timeout: Duration::from_secs(self.dispatch.timeout_sec),
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: self.args.quiet || self.args.json || self.args.tasks.len() > 1,
-            wrapper: Vec::new(),
-            extra_env: self.dispatch.agent_env.clone(),
+            wrapper: sandbox.wrapper.clone(),
+            extra_env: sandbox.env.iter().chain(self.dispatch.agent_env.iter()).cloned().collect(),
+            output_dir: sandbox.scratch_dir(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
