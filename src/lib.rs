@@ -21,4 +21,5 @@ pub mod policy;
 pub mod process;
 pub mod prompt;
 pub mod scope;
+pub mod sensitive;
 pub mod workspace;
