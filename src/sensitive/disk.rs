@@ -5,10 +5,6 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Component, Path, PathBuf};
 
-use gix::bstr::ByteSlice;
-
-use super::names;
-
 /// A repository found inside the worktree: its directory relative to the worktree, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planted {
@@ -31,7 +27,7 @@ pub fn planted_repositories(worktree: &Path) -> Vec<Planted> {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let child = rela.join(&name);
-            let is_git = names::is_dot_git(name.as_encoded_bytes().as_bstr());
+            let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
             let own_git = rela.as_os_str().is_empty() && name == ".git";
             if is_git && !own_git {
                 found.push(Planted { path: display(&child), why: "a `.git` entry below the worktree's root" });
