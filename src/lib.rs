@@ -22,4 +22,5 @@ pub mod process;
 pub mod prompt;
 pub mod sandbox;
 pub mod scope;
+pub mod sensitive;
 pub mod workspace;

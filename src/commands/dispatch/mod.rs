@@ -183,6 +183,7 @@ impl Run<'_> {
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
+        let sensitive = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
@@ -205,7 +206,7 @@ impl Run<'_> {
             agent: agent_facts(&report),
             git_dir_tampered: guard_report.git_dir_tampered,
             main_checkout_changed: guard_report.main_checkout_changed,
-            sensitive: Vec::new(),
+            sensitive,
             verification_failed,
         };
         policy::judge(&mut self.verdict, &facts);
@@ -451,6 +452,20 @@ impl Run<'_> {
         self.run_dir.write_json("policy.json", &self.verdict)?;
         self.run_dir.write_json("run.json", &self.record)
     }
+}
+
+/// The sensitive changes of the result (SPEC §4) and of the ignored files the agent wrote.
+fn sensitive_changes(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    snapshot: &workspace::Snapshot,
+    changes: &[Change],
+    allow: &[String],
+) -> anyhow::Result<Vec<policy::SensitiveChange>> {
+    let mut found = crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, allow)
+        .context("checking for sensitive changes")?;
+    found.extend(crate::sensitive::detect_ignored(&ws.path, &snapshot.ignored_written));
+    Ok(found)
 }
 
 fn agent_facts(report: &AgentReport) -> AgentFacts {
