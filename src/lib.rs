@@ -22,5 +22,7 @@ pub mod patch;
 pub mod policy;
 pub mod process;
 pub mod prompt;
+pub mod sandbox;
 pub mod scope;
+pub mod sensitive;
 pub mod workspace;

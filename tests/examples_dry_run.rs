@@ -90,3 +90,28 @@ fn the_examples_dispatch_together_in_the_seed_form() {
     }
     assert_eq!(run_dirs(&fx.repo).len(), 4);
 }
+
+/// Each example dispatched for real with the fake agent: the worker's in-scope edit is offered,
+/// the read-only modes look and write nothing.
+#[test]
+fn each_example_runs_with_the_fake_agent() {
+    for (name, _) in examples() {
+        let fx = fixture("python-project");
+        let packet = write_packet(&fx, &format!("{name}.md"), &for_fixture(name, &fx));
+        let plan = if name == "worker" {
+            json!([
+                {"step": "append", "path": "src/app/util.py", "content": "\n\ndef subtract(a: int, b: int) -> int:\n    return a - b\n"},
+                {"step": "write", "path": "tests/test_subtract.py", "content": "from app.util import subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"},
+            ])
+        } else {
+            json!([{"step": "shell", "cmd": "cat src/app/util.py"}, {"step": "message", "text": "read it"}])
+        };
+        let output = support::cli::dispatch(&fx, &packet, &plan, &["--quiet"]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        let policy = read_json(&support::cli::printed_run_dir(&output).join("policy.json"));
+        assert_eq!(policy["policy_violation"], false, "{name}: {policy:#}");
+        assert_eq!(policy["offered"], name == "worker", "{name}");
+        let expected = if name == "worker" { json!(["src/app/util.py", "tests/test_subtract.py"]) } else { json!([]) };
+        assert_eq!(policy["changed_paths"], expected, "{name}");
+    }
+}

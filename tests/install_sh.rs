@@ -145,6 +145,20 @@ fn install_sh_installs_the_binary_the_skill_and_the_seed_entry_point() {
     seed_entry_dry_run(&entry, &home.path_with_cargo_bin());
     // The entry point finds the installed binary even when its folder is not on PATH.
     seed_entry_dry_run(&entry, &system_path());
+
+    // The installed `git dispatch demo` runs a whole dispatch offline.
+    let demo = Command::new("git")
+        .args(["dispatch", "demo", "--quiet"])
+        .env_clear()
+        .env("HOME", &home.home)
+        .env("GIT_DISPATCH_REPLAY_DELAY_MS", "0")
+        .env("PATH", home.path_with_cargo_bin())
+        .output()
+        .expect("git runs");
+    assert_success(&demo);
+    let demo_out = text(&demo.stdout);
+    assert!(demo_out.contains("verdict: exit 0 (offered)"), "{demo_out}");
+    assert!(demo_out.contains("  ✓ added        tests/test_slug.py"), "{demo_out}");
 }
 
 #[test]

@@ -30,11 +30,16 @@ pub(super) fn args(request: &AgentRequest<'_>) -> anyhow::Result<Vec<OsString>> 
     Ok(args)
 }
 
-/// The schema file as one line of JSON.
+/// The schema file as one line of JSON, without its `$schema` key: Claude Code's validator knows
+/// only draft-07 and rejects the whole schema when `$schema` names draft 2020-12 ("--json-schema is
+/// not a valid JSON Schema: no schema with key or ref ...").
 fn compact_schema(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let schema: serde_json::Value =
+    let mut schema: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing the result schema {}", path.display()))?;
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+    }
     Ok(schema.to_string())
 }
 

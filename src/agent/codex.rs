@@ -1,7 +1,7 @@
 //! The Codex CLI adapter: its command line, what its events tell, and its `-o` result file.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -20,9 +20,28 @@ pub(super) fn args(request: &AgentRequest<'_>) -> Vec<OsString> {
     args.push("--output-schema".into());
     args.push(request.run_dir.join("result.schema.json").into());
     args.push("-o".into());
-    args.push(request.run_dir.join("result.json").into());
+    args.push(output_file(request).into());
     args.push(request.prompt.into());
     args
+}
+
+/// Where Codex writes its `-o` result: the output folder if there is one, else the run folder.
+pub(super) fn output_file(request: &AgentRequest<'_>) -> PathBuf {
+    request.output_dir.unwrap_or(request.run_dir).join("result.json")
+}
+
+/// Copies the `-o` file from the output folder into the run folder, if it is elsewhere and exists.
+pub(super) fn collect_output(request: &AgentRequest<'_>) -> anyhow::Result<()> {
+    let written = output_file(request);
+    let target = request.run_dir.join("result.json");
+    // Only a regular file: the agent owns that folder and could leave a FIFO or a symlink there.
+    let is_file = std::fs::symlink_metadata(&written).is_ok_and(|meta| meta.file_type().is_file());
+    if written == target || !is_file {
+        return Ok(());
+    }
+    std::fs::copy(&written, &target)
+        .with_context(|| format!("copying {} to {}", written.display(), target.display()))?;
+    Ok(())
 }
 
 pub(super) fn observe(transcript: &mut Transcript, event: &CodexEvent) {

@@ -95,6 +95,9 @@ pub struct AgentRequest<'a> {
     pub wrapper: Vec<OsString>,
     /// Variables set for the agent on top of the inherited environment.
     pub extra_env: Vec<(OsString, OsString)>,
+    /// A folder the agent may write (a sandbox's private temp folder) where Codex puts its `-o`
+    /// result file, copied into the run folder afterwards; `None`: straight into the run folder.
+    pub output_dir: Option<&'a Path>,
 }
 
 /// The agent's structured result, or why there is none.

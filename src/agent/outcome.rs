@@ -15,12 +15,20 @@ impl Judged {
     pub(crate) fn blocked(reason: impl Into<String>, raw: Option<Vec<u8>>) -> Judged {
         Judged { result: StructuredResult::Blocked { reason: reason.into() }, raw }
     }
+
+    /// The result text was empty (or only whitespace).
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(&self.result, StructuredResult::Blocked { reason } if reason == EMPTY_RESULT)
+    }
 }
+
+/// The reason given for an empty result text.
+pub(crate) const EMPTY_RESULT: &str = "the agent's result is empty";
 
 /// Judges a result given as text: it must be a JSON object.
 pub(crate) fn judge_result_text(bytes: &[u8]) -> Judged {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Judged::blocked("the agent's result is empty", None);
+        return Judged::blocked(EMPTY_RESULT, None);
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value) => judge_value(value),

@@ -32,10 +32,16 @@ pub fn run(request: &AgentRequest<'_>) -> anyhow::Result<AgentReport> {
     let raw_path = request.run_dir.join("result.raw.txt");
     remove_if_present(&result_path)?;
     remove_if_present(&raw_path)?;
+    if request.kind == AgentKind::Codex {
+        remove_if_present(&codex::output_file(request))?;
+    }
     let spec = process_spec(request)?;
     let version = probe_version(request);
     let status = LiveStatus::start(request.kind.program_name(), request.quiet);
     let streamed = stream(request, &spec, &status)?;
+    if request.kind == AgentKind::Codex {
+        codex::collect_output(request)?;
+    }
     let judged = judge(request, &streamed)?;
     write_result(request.kind, &result_path, &raw_path, &judged)?;
     let report = report(request, &spec, version, streamed, judged.result, started_at);
@@ -121,7 +127,10 @@ fn write_line(file: &mut File, buffer: &mut Vec<u8>, line: &[u8]) -> std::io::Re
 fn judge(request: &AgentRequest<'_>, streamed: &Streamed) -> anyhow::Result<Judged> {
     let outcome = &streamed.outcome;
     let found = match request.kind {
-        AgentKind::Codex => codex::read_result(request.run_dir)?,
+        // Codex creates its `-o` file empty at start: after a failure, the failure is the reason.
+        AgentKind::Codex => {
+            codex::read_result(request.run_dir)?.filter(|judged| !(judged.is_empty() && failed(streamed)))
+        }
         AgentKind::Claude => {
             let output = diagnostic_output(streamed);
             if claude::refused_as_root(outcome.exit_code, &output) {
@@ -134,6 +143,12 @@ fn judge(request: &AgentRequest<'_>, streamed: &Streamed) -> anyhow::Result<Judg
         Some(judged) => judged,
         None => Judged::blocked(missing_reason(outcome, &streamed.transcript), None),
     })
+}
+
+/// The agent was stopped, reported an error, or did not exit with 0.
+fn failed(streamed: &Streamed) -> bool {
+    let outcome = &streamed.outcome;
+    outcome.killed.is_some() || outcome.exit_code != Some(0) || !streamed.transcript.errors.is_empty()
 }
 
 /// The agent's non-JSON stdout lines and the tail of its stderr, as one text.

@@ -1,7 +1,9 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
 pub mod apply;
+pub mod clean;
 pub mod completions;
+pub mod demo;
 pub mod dispatch;
 pub mod doctor;
 pub mod list;
@@ -21,6 +23,8 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Show(args)), _) => review::cmd_show(&args, stdout),
         (Some(Command::Apply(args)), _) => apply::cmd_apply(&args, stdout),
         (Some(Command::List(args)), _) => list::cmd_list(&args, stdout),
+        (Some(Command::Demo(args)), _) => demo::cmd_demo(&args, stdout),
+        (Some(Command::Clean(args)), _) => clean::cmd_clean(&args, stdout),
         (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
         (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),

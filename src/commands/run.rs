@@ -33,6 +33,14 @@ pub struct Dispatch {
     pub heartbeat_sec: u64,
     pub allow_dirty_overlap: bool,
     pub allow: Vec<String>,
+    /// The agent program when not located by name (the demo's built-in replay agent).
+    pub agent_program: Option<PathBuf>,
+    /// Extra environment for the agent process.
+    pub agent_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// Skip the quota gate (the demo never contacts a network endpoint).
+    pub skip_quota: bool,
+    /// Where worktrees go, over `GIT_DISPATCH_WORKTREES` (the demo keeps them in its own folder).
+    pub worktrees_root: Option<PathBuf>,
 }
 
 /// The JSON summary printed with `--json`.
@@ -191,6 +199,10 @@ pub fn resolve(packet_path: &Path, args: &RunArgs) -> anyhow::Result<Dispatch> {
         heartbeat_sec: args.heartbeat_sec.or(packet.heartbeat_sec).unwrap_or(DEFAULT_HEARTBEAT_SEC),
         allow_dirty_overlap: args.allow_dirty_overlap || packet.allow_dirty_overlap,
         allow,
+        agent_program: None,
+        agent_env: Vec::new(),
+        skip_quota: false,
+        worktrees_root: None,
         packet_text,
         scope,
         repo_root,
@@ -226,7 +238,7 @@ pub fn initial_verdict(dispatch: &Dispatch, run_dir: &RunDir) -> Verdict {
 }
 
 /// `--dry-run`: the run folder with the packet, the prompt, the schema, a dry-run result and a verdict.
-fn dry_run(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, Verdict)> {
+pub fn dry_run(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, Verdict)> {
     let run_dir = create_run_dir(dispatch, args)?;
     write_inputs(dispatch, &run_dir)?;
     let result = serde_json::json!({

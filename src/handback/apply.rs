@@ -152,7 +152,9 @@ fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
 
 fn not_offered_reason(run: &RunRecord) -> String {
     let policy = &run.policy;
-    let first_message = policy.messages.first().cloned();
+    // The first message that says what went wrong (warnings such as a skipped quota gate come first).
+    let is_reason = |m: &&String| ["POLICY VIOLATION", "BLOCKED", "ERROR"].iter().any(|p| m.starts_with(p));
+    let first_message = policy.messages.iter().find(is_reason).or(policy.messages.first()).cloned();
     if policy.dry_run {
         "it was a dry run".into()
     } else if policy.blocked {

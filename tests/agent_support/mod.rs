@@ -85,6 +85,7 @@ impl Fixture {
             quiet: true,
             wrapper: Vec::new(),
             extra_env: Vec::new(),
+            output_dir: None,
         }
     }
 

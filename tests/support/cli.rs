@@ -24,6 +24,9 @@ pub fn command(fx: &Fixture) -> Command {
         .env("XDG_CACHE_HOME", fx.root.join("cache"))
         .env("GIT_DISPATCH_WORKTREES", fx.worktrees_root())
         .env("GIT_DISPATCH_USAGE_URL", "http://127.0.0.1:9/unreachable")
+        // Unconfined unless a test asks (`--sandbox bwrap` beats this): many tests let the fake
+        // agent write pid files and markers outside its worktree.
+        .env("GIT_DISPATCH_SANDBOX", "none")
         .current_dir(&fx.repo)
         .stdin(std::process::Stdio::null());
     command

@@ -5,4 +5,5 @@
 pub mod cli;
 pub mod fixtures;
 pub mod git;
+pub mod procs;
 pub mod scenarios;

@@ -17,11 +17,12 @@ use super::run::{create_run_dir, initial_verdict, write_inputs, Dispatch};
 use crate::agent::{self, AgentKind, AgentReport, StructuredResult};
 use crate::artifacts::{self, ChangeRecord, ChangesFile, RunDir, RunRecord};
 use crate::changes::Change;
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, SandboxChoice};
 use crate::guard;
 use crate::journal::{self, Journal, RUN_MARKER_ENV};
 use crate::policy::{self, exit, AgentFacts, Facts, Verdict};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
 mod verify;
@@ -139,7 +140,11 @@ impl Run<'_> {
 
     fn workspace_options(&self) -> WorkspaceOptions {
         WorkspaceOptions {
-            worktrees_root: std::env::var_os("GIT_DISPATCH_WORKTREES").map(PathBuf::from),
+            worktrees_root: self
+                .dispatch
+                .worktrees_root
+                .clone()
+                .or_else(|| std::env::var_os("GIT_DISPATCH_WORKTREES").map(PathBuf::from)),
             fresh: self.args.fresh,
             pool_size: std::env::var("GIT_DISPATCH_POOL_SIZE").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
         }
@@ -201,8 +206,14 @@ impl Run<'_> {
                 return Ok(());
             }
         }
+        self.stage("sandbox")?;
+        let sandbox = sandbox::plan(&self.sandbox_request(ws)?)?;
+        self.verdict.sandbox = Some(sandbox.record());
+        self.record.sandbox = Some(sandbox.record());
+        self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
-        let report = self.run_agent(ws, &cwd)?;
+        let report = self.run_agent(ws, &cwd, &sandbox)?;
+        drop(sandbox);
 
         self.stage("guard-after")?;
         let after = guard::capture(guard_scope)?;
@@ -224,6 +235,7 @@ impl Run<'_> {
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
+        let sensitive = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
@@ -246,7 +258,7 @@ impl Run<'_> {
             agent: agent_facts(&report),
             git_dir_tampered: guard_report.git_dir_tampered,
             main_checkout_changed: guard_report.main_checkout_changed,
-            sensitive: Vec::new(),
+            sensitive,
             verification_failed,
         };
         policy::judge(&mut self.verdict, &facts);
@@ -278,8 +290,45 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn run_agent(&mut self, ws: &Workspace, cwd: &std::path::Path) -> anyhow::Result<AgentReport> {
-        let program = agent::locate(self.dispatch.agent)?;
+    /// What the sandbox must know: the worktree, the shared git dir, what stays read-only, and
+    /// what else the agent may write (`--writable` from the current folder, `WRITABLE:` from WORKDIR).
+    fn sandbox_request(&self, ws: &Workspace) -> anyhow::Result<sandbox::SandboxRequest> {
+        let home = std::env::var_os("HOME").filter(|home| !home.is_empty()).map(PathBuf::from);
+        let mut writable = Vec::new();
+        for path in &self.args.writable {
+            writable.push(std::path::absolute(path).with_context(|| format!("--writable {}", path.display()))?);
+        }
+        for text in &self.dispatch.packet.writable {
+            writable.push(sandbox::expand_writable(text, home.as_deref(), &self.dispatch.packet.workdir)?);
+        }
+        let choice = match self.args.sandbox {
+            SandboxChoice::Auto => sandbox::Choice::Auto,
+            SandboxChoice::Bwrap => sandbox::Choice::Bwrap,
+            SandboxChoice::Landlock => sandbox::Choice::Landlock,
+            SandboxChoice::None => sandbox::Choice::None,
+        };
+        let worktrees_root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir).to_path_buf();
+        Ok(sandbox::SandboxRequest {
+            choice,
+            agent: self.dispatch.agent,
+            worktree: ws.path.clone(),
+            common_dir: ws.common_dir.clone(),
+            protected: vec![self.dispatch.repo_root.clone(), worktrees_root, self.run_dir.path.clone()],
+            state: sandbox::agent_state_paths(self.dispatch.agent, home.as_deref(), &|name| std::env::var_os(name)),
+            writable,
+        })
+    }
+
+    fn run_agent(
+        &mut self,
+        ws: &Workspace,
+        cwd: &std::path::Path,
+        sandbox: &sandbox::SandboxPlan,
+    ) -> anyhow::Result<AgentReport> {
+        let program = match &self.dispatch.agent_program {
+            Some(program) => program.clone(),
+            None => agent::locate(self.dispatch.agent)?,
+        };
         let prompt = std::fs::read_to_string(self.run_dir.file("prompt.md")).context("cannot read prompt.md")?;
         let request = agent::AgentRequest {
             kind: self.dispatch.agent,
@@ -291,8 +340,15 @@ impl Run<'_> {
             timeout: Duration::from_secs(self.dispatch.timeout_sec),
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: self.args.quiet || self.args.json || self.args.tasks.len() > 1,
-            wrapper: Vec::new(),
-            extra_env: self.marker_env(),
+            wrapper: sandbox.wrapper.clone(),
+            extra_env: sandbox
+                .env
+                .iter()
+                .chain(self.dispatch.agent_env.iter())
+                .cloned()
+                .chain(self.marker_env())
+                .collect(),
+            output_dir: sandbox.scratch_dir(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
@@ -341,7 +397,7 @@ impl Run<'_> {
     }
 
     fn blocked_by_quota(&mut self) -> bool {
-        if self.dispatch.agent != AgentKind::Codex {
+        if self.dispatch.agent != AgentKind::Codex || self.dispatch.skip_quota {
             return false;
         }
         match agent::check_quota(self.args.quota_gate) {
@@ -460,6 +516,20 @@ impl Run<'_> {
         self.run_dir.write_json("policy.json", &self.verdict)?;
         self.run_dir.write_json("run.json", &self.record)
     }
+}
+
+/// The sensitive changes of the result (SPEC §4) and of the ignored files the agent wrote.
+fn sensitive_changes(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    snapshot: &workspace::Snapshot,
+    changes: &[Change],
+    allow: &[String],
+) -> anyhow::Result<Vec<policy::SensitiveChange>> {
+    let mut found = crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, allow)
+        .context("checking for sensitive changes")?;
+    found.extend(crate::sensitive::detect_ignored(&ws.path, &snapshot.ignored_written));
+    Ok(found)
 }
 
 fn agent_facts(report: &AgentReport) -> AgentFacts {

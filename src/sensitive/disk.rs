@@ -1,0 +1,90 @@
+//! What only the worktree on disk shows: repositories planted inside it (a `.git` directory or
+//! file below the root, or a bare repository's `HEAD` + `objects/` + `refs/`), files that share
+//! their inode with another file (hard links), and ignored symlinks that lead out of the worktree.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Component, Path, PathBuf};
+
+/// A repository found inside the worktree: its directory relative to the worktree, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planted {
+    pub path: String,
+    pub why: &'static str,
+}
+
+/// Walk the worktree (symlinks not followed, the worktree's own `.git` skipped) for planted
+/// repositories; a repository found is not searched further. Unreadable directories are skipped.
+pub fn planted_repositories(worktree: &Path) -> Vec<Planted> {
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
+    while let Some(rela) = stack.pop() {
+        let dir = worktree.join(&rela);
+        if !rela.as_os_str().is_empty() && looks_bare(&dir) {
+            found.push(Planted { path: display(&rela), why: "a bare repository (HEAD, objects/, refs/)" });
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let child = rela.join(&name);
+            let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
+            let own_git = rela.as_os_str().is_empty() && name == ".git";
+            if is_git && !own_git {
+                found.push(Planted { path: display(&child), why: "a `.git` entry below the worktree's root" });
+            } else if !is_git && entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                stack.push(child);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// A directory git would take for a bare repository: a `HEAD` file, `objects/` and `refs/`.
+fn looks_bare(dir: &Path) -> bool {
+    let is = |name: &str, dir_wanted: bool| {
+        std::fs::symlink_metadata(dir.join(name)).is_ok_and(|md| md.is_dir() == dir_wanted)
+    };
+    is("HEAD", false) && is("objects", true) && is("refs", true)
+}
+
+fn display(rela: &Path) -> String {
+    rela.to_string_lossy().into_owned()
+}
+
+/// How many names the regular file at `worktree/rela` has, when more than one.
+pub fn extra_links(worktree: &Path, rela: &Path) -> Option<u64> {
+    let md = std::fs::symlink_metadata(worktree.join(rela)).ok()?;
+    (md.is_file() && md.nlink() > 1).then(|| md.nlink())
+}
+
+/// Where the symlink at `worktree/rela` leads, when that is outside the worktree (absolute, or
+/// `..` above the root by its text, or outside once resolved on disk).
+pub fn symlink_outside(worktree: &Path, rela: &Path) -> Option<PathBuf> {
+    let path = worktree.join(rela);
+    let target = std::fs::read_link(&path).ok()?;
+    if target.is_absolute() || climbs_out(rela, &target) {
+        return Some(target);
+    }
+    let root = std::fs::canonicalize(worktree).ok()?;
+    match std::fs::canonicalize(&path) {
+        Ok(real) if !real.starts_with(&root) => Some(target),
+        _ => None,
+    }
+}
+
+/// Does `target`, read from the directory of `rela`, climb above the root by its text alone?
+fn climbs_out(rela: &Path, target: &Path) -> bool {
+    let mut depth = rela.parent().map_or(0, |parent| parent.components().count()) as i64;
+    for component in target.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}

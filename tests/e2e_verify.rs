@@ -1,0 +1,82 @@
+//! End to end through the binary: `--verify` runs the packet's VERIFICATION commands in the result
+//! worktree and records them in verification.json; a failing one is a violation and nothing is
+//! offered.
+
+mod support;
+
+use serde_json::json;
+use support::cli::{dispatch, printed_run_dir, read_json, stderr, worker_packet, write_packet};
+use support::fixtures::{fixture, Fixture};
+use support::git::git;
+
+fn packet_with_verification(fx: &Fixture, commands: &[&str]) -> std::path::PathBuf {
+    let bullets: String = commands.iter().map(|c| format!("- {c}\n")).collect();
+    let text = worker_packet(&fx.repo, "- tests/")
+        .replace("VERIFICATION:\n- python3 -m pytest -q tests\n", &format!("VERIFICATION:\n{bullets}"));
+    assert!(text.contains(&bullets), "the packet carries the commands: {text}");
+    write_packet(fx, "task.md", &text)
+}
+
+fn plan() -> serde_json::Value {
+    json!([{"step": "write", "path": "tests/new.py", "content": "value = 42\n"}])
+}
+
+#[test]
+fn passing_verification_is_recorded_and_the_result_offered() {
+    let fx = fixture("python-project");
+    let packet = packet_with_verification(&fx, &["grep -c 42 tests/new.py", "echo checked; echo on-stderr >&2"]);
+    let output = dispatch(&fx, &packet, &plan(), &["--verify"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    let verification = read_json(&run_dir.join("verification.json"));
+    assert_eq!(verification["passed"], true);
+    let commands = verification["commands"].as_array().expect("commands");
+    assert_eq!(commands.len(), 2);
+    assert_eq!(commands[0]["command"], "grep -c 42 tests/new.py");
+    assert_eq!(commands[0]["exit_code"], 0);
+    assert_eq!(commands[0]["output_tail"], "1\n", "it ran in the result worktree, where the new file is");
+    assert_eq!(commands[1]["output_tail"], "checked\non-stderr\n");
+    for command in commands {
+        assert_eq!(command["passed"], true);
+        assert!(command["duration_ms"].as_u64().is_some(), "{command}");
+        assert_eq!(command["killed"], serde_json::Value::Null);
+    }
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!(policy["offered"], true);
+    assert_eq!(policy["verification_failed"], false, "{policy:#}");
+    assert_eq!(policy["exit_code"], 0);
+}
+
+#[test]
+fn failing_verification_is_a_violation_and_nothing_is_offered() {
+    let fx = fixture("python-project");
+    let packet = packet_with_verification(&fx, &["true", "echo 'assert failed' >&2; exit 4"]);
+    let output = dispatch(&fx, &packet, &plan(), &["--verify"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    let verification = read_json(&run_dir.join("verification.json"));
+    assert_eq!(verification["passed"], false);
+    assert_eq!(verification["commands"][0]["passed"], true);
+    assert_eq!(verification["commands"][1]["exit_code"], 4);
+    assert_eq!(verification["commands"][1]["passed"], false);
+    assert_eq!(verification["commands"][1]["output_tail"], "assert failed\n");
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!(policy["verification_failed"], true, "{policy:#}");
+    assert_eq!(policy["offered"], false);
+    assert_eq!(policy["policy_violation"], true);
+    assert_eq!(policy["exit_code"], 3);
+    assert_eq!(git(&fx.repo, &["branch", "--list", "dispatch/*"]), "", "the refused result's branch is deleted");
+}
+
+#[test]
+fn without_verify_the_commands_do_not_run() {
+    let fx = fixture("python-project");
+    let marker = fx.root.join("verification-ran");
+    let command = format!("touch {}", marker.display());
+    let packet = packet_with_verification(&fx, &[command.as_str()]);
+    let output = dispatch(&fx, &packet, &plan(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    assert!(!run_dir.join("verification.json").exists());
+    assert!(!marker.exists(), "git-dispatch does not run VERIFICATION without --verify");
+}

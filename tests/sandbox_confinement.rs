@@ -1,0 +1,229 @@
+//! The agent under bubblewrap, end to end through the binary with the fake agent: what it may
+//! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what
+//! it may not (the user's checkout, `~/.bashrc`, the shared git dir, its worktree's `.git` file,
+//! `/tmp`); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
+//! `--sandbox none` and the fallback of `auto` when bwrap is not usable.
+//!
+//! Without a usable bwrap these tests print SKIPPED, except under `CI=true`, where they fail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use support::cli::{command_with_plan, dispatch, printed_run_dir, read_json, stderr, user_visible, write_packet};
+use support::fixtures::{fixture, Fixture};
+use support::git::tree_fingerprint;
+
+/// bwrap works here; otherwise `false` after printing SKIPPED (a panic under `CI=true`).
+fn bwrap_usable() -> bool {
+    let works = std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "true"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !works {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "bwrap is not usable and CI=true");
+        eprintln!("SKIPPED: bwrap --ro-bind / / true does not work here");
+    }
+    works
+}
+
+fn packet(fx: &Fixture, extra: &str) -> PathBuf {
+    let text = format!(
+        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test.\n\nWRITE SCOPE:\n- tests/\n\nNON-GOALS:\n- None.\n\n\
+         VERIFICATION:\n- true\n\nDELIVERABLE:\n- A test.\n{extra}",
+        fx.repo.display()
+    );
+    write_packet(fx, "task.md", &text)
+}
+
+/// A result naming exactly `files` (so no claims mismatch muddies the verdict).
+fn result(files: &[&str]) -> Value {
+    json!({"step": "result", "value": {"result": "done", "summary": "s", "changed_files": files,
+        "verification_run": [], "evidence": [], "findings": [], "risks": [], "next": []}})
+}
+
+/// A command line that is unique to this test process, for finding a leftover daemon in /proc.
+fn daemon_seconds(salt: u32) -> String {
+    format!("{}", 100_000 + (std::process::id() % 50_000) * 2 + salt)
+}
+
+/// The pids of live `sleep <seconds>` processes.
+fn sleepers(seconds: &str) -> Vec<i32> {
+    let wanted = format!("sleep\0{seconds}\0");
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| cmd == wanted.as_bytes()))
+        .filter(|pid| !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.contains(") Z ")))
+        .collect()
+}
+
+fn daemon_step(seconds: &str) -> Value {
+    json!({"step": "shell", "cmd": format!("setsid sleep {seconds} </dev/null >/dev/null 2>&1 &")})
+}
+
+fn failed_steps(run_dir: &Path) -> Vec<usize> {
+    let text = std::fs::read_to_string(run_dir.join("stderr.txt")).expect("stderr.txt");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("fake-agent: step "))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    std::fs::write(fx.home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    let writable_flag = fx.root.join("writable-flag");
+    let writable_field = fx.root.join("writable-field");
+    let packet = packet(&fx, &format!("\nWRITABLE:\n- {}\n", writable_field.display()));
+    let common = fx.repo.join(".git");
+    let config_before = std::fs::read(common.join("config")).expect("config");
+    let checkout_before = tree_fingerprint(&fx.repo);
+    let tmp_probe = std::env::temp_dir().join(format!("gd-sandbox-probe-{}", std::process::id()));
+    let seconds = daemon_seconds(0);
+    let plan = json!([
+        {"step": "write", "path": "tests/test_sandbox.py", "content": "def test_x():\n    pass\n"},
+        {"step": "write", "path": fx.repo.join("src/evil.py"), "content": "evil\n"},
+        {"step": "append", "path": fx.home.join(".bashrc"), "content": "evil\n"},
+        {"step": "write", "path": common.join("hooks/post-commit"), "content": "#!/bin/sh\nevil\n"},
+        {"step": "append", "path": common.join("config"), "content": "[core]\n\tfsmonitor = evil\n"},
+        {"step": "write", "path": ".git", "content": "gitdir: /evil\n"},
+        {"step": "write", "path": tmp_probe, "content": "evil\n"},
+        {"step": "shell", "cmd": "printf ok > \"$TMPDIR/probe\" && cp \"$TMPDIR/probe\" tests/tmpdir_ok.txt"},
+        {"step": "write", "path": writable_flag.join("out.txt"), "content": "flag\n"},
+        {"step": "write", "path": writable_field.join("out.txt"), "content": "field\n"},
+        {"step": "write", "path": fx.home.join(".codex/state.txt"), "content": "state\n"},
+        daemon_step(&seconds),
+        result(&["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]),
+    ]);
+    let flag = writable_flag.display().to_string();
+    let output =
+        dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--writable", &flag, "--keep-worktree", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6], "only the writes outside the sandbox fail");
+
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!(policy["offered"], true, "{policy:#}");
+    assert_eq!(policy["changed_paths"], json!(["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]));
+    assert_eq!(policy["git_dir_tampered"], json!([]));
+    assert_eq!(policy["sandbox"]["kind"], "bwrap");
+    let run = read_json(&run_dir.join("run.json"));
+    assert_eq!(run["sandbox"], policy["sandbox"]);
+    let worktree = PathBuf::from(run["worktree"].as_str().expect("worktree"));
+    let writable: Vec<&str> =
+        policy["sandbox"]["writable"].as_array().expect("list").iter().map(|v| v.as_str().expect("str")).collect();
+    for expected in [&fx.home.join(".codex"), &fx.root.join("cache"), &worktree, &writable_flag, &writable_field] {
+        assert!(writable.contains(&expected.to_str().expect("utf-8")), "{expected:?} in {writable:?}");
+    }
+    assert_eq!(writable.len(), 6, "those five and the private TMPDIR: {writable:?}");
+    assert!(policy["messages"].as_array().expect("list").iter().all(|m| !m.as_str().unwrap_or("").contains("WARNING")));
+
+    assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&checkout_before), "checkout untouched");
+    assert!(!fx.repo.join("src/evil.py").exists());
+    assert_eq!(std::fs::read_to_string(fx.home.join(".bashrc")).expect("bashrc"), "# user's\n");
+    assert!(!common.join("hooks/post-commit").exists());
+    assert_eq!(std::fs::read(common.join("config")).expect("config"), config_before);
+    assert!(std::fs::read_to_string(worktree.join(".git")).expect(".git").starts_with("gitdir: "));
+    assert!(!std::fs::read_to_string(worktree.join(".git")).expect(".git").contains("/evil"));
+    assert!(!tmp_probe.exists(), "/tmp is read-only");
+    assert_eq!(std::fs::read_to_string(writable_flag.join("out.txt")).expect("--writable"), "flag\n");
+    assert_eq!(std::fs::read_to_string(writable_field.join("out.txt")).expect("WRITABLE:"), "field\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".codex/state.txt")).expect("state"), "state\n");
+    assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's daemon died with the sandbox");
+}
+
+#[test]
+fn bwrap_gives_claude_its_state_folder_and_file() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    std::fs::write(fx.home.join(".claude.json"), "{}\n").expect(".claude.json");
+    let packet = packet(&fx, "");
+    let plan = json!([
+        {"step": "write", "path": "tests/test_claude.py", "content": "def test_c():\n    pass\n"},
+        {"step": "write", "path": fx.home.join(".claude/session.json"), "content": "{}\n"},
+        {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"n\": 1}\n"},
+        {"step": "write", "path": fx.home.join(".profile"), "content": "evil\n"},
+        result(&["tests/test_claude.py"]),
+    ]);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--agent", "claude", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    assert_eq!(failed_steps(&run_dir), vec![3]);
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude/session.json")).expect("state"), "{}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{\"n\": 1}\n");
+    assert!(!fx.home.join(".profile").exists());
+    assert_eq!(read_json(&run_dir.join("policy.json"))["changed_paths"], json!(["tests/test_claude.py"]));
+}
+
+#[test]
+fn sandbox_none_records_kind_none_and_a_warning() {
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let seconds = daemon_seconds(1);
+    let plan = json!([
+        {"step": "write", "path": "tests/test_none.py", "content": "def test_n():\n    pass\n"},
+        daemon_step(&seconds),
+        result(&["tests/test_none.py"]),
+    ]);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "none", "--quiet"]);
+    let left = sleepers(&seconds);
+    for pid in &left {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let policy = read_json(&printed_run_dir(&output).join("policy.json"));
+    assert_eq!(policy["sandbox"], json!({"kind": "none", "writable": []}));
+    assert!(
+        policy["messages"].as_array().expect("list").iter().any(|m| m
+            == "WARNING: the agent ran without a sandbox (--sandbox none): it could write anywhere this user can."),
+        "{policy:#}"
+    );
+    assert_eq!(left.len(), 1, "unconfined, the setsid daemon outlives the agent (this is what bwrap prevents)");
+}
+
+#[test]
+fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_is_unusable() {
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let plan = json!([result(&[])]);
+    let missing = fx.root.join("no-bwrap");
+    let run = |choice: &str| {
+        command_with_plan(&fx, &plan)
+            .env("GIT_DISPATCH_BWRAP", &missing)
+            .args(["run", "--quiet", "--sandbox", choice, "--task"])
+            .arg(&packet)
+            .output()
+            .expect("git-dispatch runs")
+    };
+    let auto = run("auto");
+    assert_eq!(auto.status.code(), Some(0), "stderr: {}", stderr(&auto));
+    let policy = read_json(&printed_run_dir(&auto).join("policy.json"));
+    assert_eq!(policy["sandbox"], json!({"kind": "none", "writable": []}));
+    let warning = format!(
+        "WARNING: the agent ran without a sandbox: bubblewrap is not usable here ({} cannot start: ",
+        missing.display()
+    );
+    assert!(
+        policy["messages"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|m| m.as_str().is_some_and(|m| m.starts_with(&warning))),
+        "{policy:#}"
+    );
+
+    let explicit = run("bwrap");
+    assert_eq!(explicit.status.code(), Some(1), "stderr: {}", stderr(&explicit));
+    let policy = read_json(&printed_run_dir(&explicit).join("policy.json"));
+    assert_eq!(policy["offered"], false);
+    let message = policy["messages"].as_array().expect("list").last().expect("one").as_str().expect("str");
+    assert!(message.starts_with("ERROR at stage sandbox: --sandbox bwrap: bubblewrap cannot make a sandbox here: "));
+}
