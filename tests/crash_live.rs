@@ -58,8 +58,7 @@ fn a_concurrent_recovery_leaves_a_live_run_alone() {
         {"step": "write", "path": "tests/test_new.py", "content": "def test_new():\n    assert True\n"}
     ]);
     let mut run = scene.start(&plan, None);
-    run.wait_for(&root.join("agent.json"));
-    let agent = support::cli::read_json(&root.join("agent.json"))["pid"].as_i64().expect("pid") as i32;
+    let agent = run.wait_for_json(&root.join("agent.json"))["pid"].as_i64().expect("pid") as i32;
     let live = scene.only_entry();
     let journal_dir = scene.repo_folder().join("journal");
     let live_file = journal_dir.join(format!("{}.json", live.run_id));

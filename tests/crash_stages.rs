@@ -114,8 +114,7 @@ fn killed_during_the_agent_stops_its_processes() {
         {"step": "hang"}
     ]);
     let mut run = scene.start(&plan, None);
-    run.wait_for(&dir.join("agent.json"));
-    let agent = support::cli::read_json(&dir.join("agent.json"))["pid"].as_i64().expect("agent pid") as i32;
+    let agent = run.wait_for_json(&dir.join("agent.json"))["pid"].as_i64().expect("agent pid") as i32;
     let child = read_pid(&dir.join("child.pid"));
     let daemon = read_pid(&dir.join("daemon.pid"));
     let entry = scene.only_entry();

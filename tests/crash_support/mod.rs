@@ -152,6 +152,20 @@ impl Running {
         }
     }
 
+    /// Waits until `path` holds a whole JSON document (the fake agent's `record` is not atomic).
+    pub fn wait_for_json(&mut self, path: &Path) -> serde_json::Value {
+        self.wait_for(path);
+        let started = Instant::now();
+        loop {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            if let Ok(value) = serde_json::from_slice(&bytes) {
+                return value;
+            }
+            assert!(started.elapsed() < REACH_TIMEOUT, "{} never held JSON", path.display());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The dispatch's pid.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
