@@ -200,3 +200,26 @@ fn the_next_dispatch_recovers_a_killed_run() {
     let run_id = policy["run_dir"].as_str().expect("run_dir").rsplit('/').next().expect("id").to_string();
     scene.assert_nothing_left(&[&format!("dispatch/{run_id}")]);
 }
+
+#[test]
+fn clean_recover_undoes_a_killed_run() {
+    let scene = Scene::new("");
+    let mut run = scene.start(&writing_plan(), Some("agent"));
+    run.wait_paused();
+    let dead = scene.only_entry();
+    run.kill();
+    assert_eq!(scene.worktree_count(), 2);
+
+    let output = support::cli::run(&scene.fx, &["clean", "--recover"]);
+
+    assert_eq!(output.status.code(), Some(0), "{}", support::cli::stderr(&output));
+    let stdout = support::cli::stdout(&output);
+    // `clean` may delete the branch itself before `--recover` runs; the journal recovery removes the rest.
+    let expected = format!(
+        "recovered: Recovered run {} (its process is gone; last stage agent): removed worktree {}",
+        dead.run_id,
+        dead.worktree.as_ref().expect("recorded").display(),
+    );
+    assert!(stdout.lines().any(|line| line.starts_with(&expected)), "{stdout}");
+    scene.assert_nothing_left(&[]);
+}

@@ -232,6 +232,10 @@ fn recover(
         let record = read_run_json(&run);
         in_progress(record.as_ref()) || offered_not_applied(&run) || kept_worktree(record.as_ref()).is_some()
     };
+    let journal = crate::journal::recover(repo_root, &crate::journal::RecoverOptions { workspace: options.clone() })?;
+    for line in journal.messages() {
+        writeln!(stdout, "recovered: {line}")?;
+    }
     let report = workspace::prune(repo_root, options, &keep)?;
     for path in &report.removed_worktrees {
         writeln!(stdout, "recovered: removed worktree {}", path.display())?;
@@ -242,7 +246,10 @@ fn recover(
     for branch in &report.deleted_branches {
         writeln!(stdout, "recovered: deleted branch {branch}")?;
     }
-    let actions = report.removed_worktrees.len() + report.pruned_admin_dirs.len() + report.deleted_branches.len();
+    let actions = journal.messages().len()
+        + report.removed_worktrees.len()
+        + report.pruned_admin_dirs.len()
+        + report.deleted_branches.len();
     if actions == 0 {
         writeln!(stdout, "recover: nothing left behind")?;
     }
