@@ -30,11 +30,15 @@ pub(super) fn args(request: &AgentRequest<'_>) -> anyhow::Result<Vec<OsString>> 
     Ok(args)
 }
 
-/// The schema file as one line of JSON.
+/// The schema file as one line of JSON, without its `$schema` key: Claude Code's validator
+/// rejects the draft 2020-12 meta-schema URL ("no schema with key or ref ...").
 fn compact_schema(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let schema: serde_json::Value =
+    let mut schema: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing the result schema {}", path.display()))?;
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+    }
     Ok(schema.to_string())
 }
 
