@@ -1,7 +1,7 @@
 //! The agent under bubblewrap, end to end through the binary with the fake agent: what it may
 //! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what
 //! it may not (the user's checkout, `~/.bashrc`, the shared git dir, its worktree's `.git` file,
-//! `/tmp`); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
+//! `/tmp`, its own configuration files); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
 //! `--sandbox none` and the fallback of `auto` when bwrap is not usable.
 //!
 //! Without a usable bwrap these tests print SKIPPED, except under `CI=true`, where they fail.
@@ -78,6 +78,8 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     }
     let fx = fixture("python-project");
     std::fs::write(fx.home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    std::fs::create_dir_all(fx.home.join(".codex")).expect(".codex");
+    std::fs::write(fx.home.join(".codex/config.toml"), "").expect("config.toml");
     let writable_flag = fx.root.join("writable-flag");
     let writable_field = fx.root.join("writable-field");
     let packet = packet(&fx, &format!("\nWRITABLE:\n- {}\n", writable_field.display()));
@@ -98,6 +100,7 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         {"step": "write", "path": writable_flag.join("out.txt"), "content": "flag\n"},
         {"step": "write", "path": writable_field.join("out.txt"), "content": "field\n"},
         {"step": "write", "path": fx.home.join(".codex/state.txt"), "content": "state\n"},
+        {"step": "write", "path": fx.home.join(".codex/config.toml"), "content": "notify = [\"evil\"]\n"},
         daemon_step(&seconds),
         result(&["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]),
     ]);
@@ -106,7 +109,7 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--writable", &flag, "--keep-worktree", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6], "only the writes outside the sandbox fail");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 11], "only the writes outside the sandbox fail");
 
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(policy["offered"], true, "{policy:#}");
@@ -135,30 +138,36 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     assert_eq!(std::fs::read_to_string(writable_flag.join("out.txt")).expect("--writable"), "flag\n");
     assert_eq!(std::fs::read_to_string(writable_field.join("out.txt")).expect("WRITABLE:"), "field\n");
     assert_eq!(std::fs::read_to_string(fx.home.join(".codex/state.txt")).expect("state"), "state\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".codex/config.toml")).expect("config"), "");
     assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's daemon died with the sandbox");
 }
 
 #[test]
-fn bwrap_gives_claude_its_state_folder_and_file() {
+fn bwrap_gives_claude_its_state_folder_but_not_its_settings_or_claude_json() {
     if !bwrap_usable() {
         return;
     }
     let fx = fixture("python-project");
     std::fs::write(fx.home.join(".claude.json"), "{}\n").expect(".claude.json");
+    std::fs::create_dir_all(fx.home.join(".claude")).expect(".claude");
+    std::fs::write(fx.home.join(".claude/settings.json"), "{}\n").expect("settings.json");
     let packet = packet(&fx, "");
+    let hooks = "{\"hooks\": {\"SessionStart\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"evil\"}]}]}}\n";
     let plan = json!([
         {"step": "write", "path": "tests/test_claude.py", "content": "def test_c():\n    pass\n"},
         {"step": "write", "path": fx.home.join(".claude/session.json"), "content": "{}\n"},
-        {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"n\": 1}\n"},
+        {"step": "write", "path": fx.home.join(".claude/settings.json"), "content": hooks},
+        {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"mcpServers\": {}}\n"},
         {"step": "write", "path": fx.home.join(".profile"), "content": "evil\n"},
         result(&["tests/test_claude.py"]),
     ]);
     let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--agent", "claude", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![3]);
+    assert_eq!(failed_steps(&run_dir), vec![2, 3, 4]);
     assert_eq!(std::fs::read_to_string(fx.home.join(".claude/session.json")).expect("state"), "{}\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{\"n\": 1}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude/settings.json")).expect("settings"), "{}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{}\n");
     assert!(!fx.home.join(".profile").exists());
     assert_eq!(read_json(&run_dir.join("policy.json"))["changed_paths"], json!(["tests/test_claude.py"]));
 }

@@ -2,7 +2,8 @@
 //! agent run.
 //!
 //! Mount order matters (a later mount covers an earlier one): the whole filesystem read-only with
-//! a private `/dev` and `/proc`; then the agent's state folders and the cache writable; then the
+//! a private `/dev` and `/proc`; then the agent's state folders and the cache writable, with the
+//! agent's existing configuration files in them read-only; then the
 //! protected folders read-only again (the user's checkout, the dispatch worktrees, the run folder,
 //! in case a writable folder holds them); then the worktree, the private temp folder and the extra
 //! writable paths; last the worktree's `.git` file, its admin folder and the shared git dir
@@ -74,8 +75,8 @@ impl Layout {
         for dir in &req.state.dirs {
             layout.writable_dir(dir)?;
         }
-        for file in req.state.files.iter().filter(|file| file.is_file()) {
-            layout.writable_existing(file);
+        for file in req.state.read_only.iter().filter(|file| file.exists()) {
+            layout.mounts.push(Mount::ReadOnly(super::canonical(file)));
         }
         for path in req.protected.iter().filter(|path| path.exists()) {
             layout.mounts.push(Mount::ReadOnly(super::canonical(path)));
@@ -163,9 +164,14 @@ mod tests {
             worktree: worktree.clone(),
             common_dir: common.clone(),
             protected: vec![root.join("repo"), root.join("missing")],
-            state: StatePaths { dirs: vec![root.join("home/.codex")], files: vec![root.join("home/.absent.json")] },
+            state: StatePaths {
+                dirs: vec![root.join("home/.codex")],
+                read_only: vec![root.join("home/.codex/config.toml"), root.join("home/.codex/absent.toml")],
+            },
             writable: vec![root.join("extra")],
         };
+        std::fs::create_dir_all(root.join("home/.codex")).expect("codex home");
+        std::fs::write(root.join("home/.codex/config.toml"), "").expect("config");
         let layout = Layout::prepare(&req, &scratch).expect("layout");
         assert!(root.join("home/.codex").is_dir() && root.join("extra").is_dir());
         let text = |path: PathBuf| path.display().to_string();
@@ -175,6 +181,7 @@ mod tests {
             ["/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"].map(String::from).to_vec();
         for (option, path) in [
             ("--bind", root.join("home/.codex")),
+            ("--ro-bind", root.join("home/.codex/config.toml")),
             ("--ro-bind", root.join("repo")),
             ("--bind", worktree.clone()),
             ("--bind", scratch.clone()),
