@@ -71,6 +71,16 @@ fn failed_steps(run_dir: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The `command_execution` items the agent completed, from events.jsonl.
+fn completed_commands(run_dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(run_dir.join("events.jsonl")).expect("events.jsonl");
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["type"] == "item.completed" && event["item"]["type"] == "command_execution")
+        .map(|event| event["item"].clone())
+        .collect()
+}
+
 #[test]
 fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     if !bwrap_usable() {
@@ -235,4 +245,58 @@ fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_is_unusable() {
     assert_eq!(policy["offered"], false);
     let message = policy["messages"].as_array().expect("list").last().expect("one").as_str().expect("str");
     assert!(message.starts_with("ERROR at stage sandbox: --sandbox bwrap: bubblewrap cannot make a sandbox here: "));
+}
+
+/// A plan that plants a git dir (filter driver, fsmonitor, non-bare, worktree = the agent's cwd)
+/// at the shell expression `evil`, marks every file for that filter, then points the worktree's
+/// `.git` file at it: any git tool (gix included) that opens the worktree afterwards runs `marker`.
+fn planted_gitdir_plan(evil: &str, marker: &Path) -> Value {
+    let payload = format!("sh -c 'echo ran >> {}; cat'", marker.display());
+    let plant = format!(
+        "E={evil} && git init -q --bare \"$E\" && git --git-dir=\"$E\" config filter.evil.clean \"{payload}\" && \
+         git --git-dir=\"$E\" config filter.evil.required true && git --git-dir=\"$E\" config core.fsmonitor \"{payload}\" && \
+         git --git-dir=\"$E\" config core.bare false && git --git-dir=\"$E\" config core.worktree \"$PWD\" && \
+         printf 'gitdir: %s\\n' \"$E\" > .git"
+    );
+    json!([
+        {"step": "write", "path": "tests/.gitattributes", "content": "* filter=evil\n"},
+        {"step": "write", "path": "tests/x.txt", "content": "x\n"},
+        {"step": "shell", "cmd": plant},
+        result(&["tests/.gitattributes", "tests/x.txt"]),
+    ])
+}
+
+#[test]
+fn bwrap_keeps_the_worktree_git_file_so_a_planted_git_dir_never_runs() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let marker = fx.root.join("payload-ran");
+    let plan = planted_gitdir_plan("\"$TMPDIR/evil.git\"", &marker);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--quiet"]);
+    let run_dir = printed_run_dir(&output);
+    let shell = completed_commands(&run_dir).pop().expect("the planting command completed");
+    assert_eq!(shell["exit_code"], 2, "{shell}");
+    assert_eq!(shell["aggregated_output"], "sh: 1: cannot create .git: Read-only file system\n");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let second = dispatch(&fx, &packet, &json!([result(&[])]), &["--sandbox", "bwrap", "--quiet"]);
+    assert_eq!(second.status.code(), Some(0), "a later dispatch on the pooled worktree: {}", stderr(&second));
+    assert!(!marker.exists(), "the planted payload never ran");
+}
+
+/// Known bug, outside the sandbox: unconfined, the agent can rewrite its `.git` file, and the
+/// snapshot (`workspace::snapshot` opens the worktree through that file, and its gix filter
+/// pipeline runs the planted clean filter) executes the payload. Run with `--ignored` to see it.
+#[test]
+#[ignore = "known bug: the snapshot follows a rewritten .git file (workspace owner)"]
+fn unconfined_a_planted_git_dir_is_not_run_by_the_snapshot() {
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let marker = fx.root.join("payload-ran");
+    let plan = planted_gitdir_plan(&format!("{}", fx.root.join("evil.git").display()), &marker);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "none", "--quiet"]);
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&marker).ok(), None, "the planted filter ran");
 }
