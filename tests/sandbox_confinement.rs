@@ -300,3 +300,25 @@ fn unconfined_a_planted_git_dir_is_not_run_by_the_snapshot() {
     assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&marker).ok(), None, "the planted filter ran");
 }
+
+#[test]
+fn verification_commands_run_in_the_sandbox_too() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    std::fs::write(fx.home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    let text = std::fs::read_to_string(packet(&fx, "")).expect("packet").replace(
+        "VERIFICATION:\n- true\n",
+        "VERIFICATION:\n- test -w \"$TMPDIR\" && test -w tests\n- printf 'evil\\n' >> \"$HOME/.bashrc\"\n",
+    );
+    let packet = write_packet(&fx, "verify.md", &text);
+    let plan = json!([{"step": "write", "path": "tests/v.txt", "content": "v\n"}, result(&["tests/v.txt"])]);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--verify", "--quiet"]);
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    let verification = read_json(&printed_run_dir(&output).join("verification.json"));
+    assert_eq!(verification["commands"][0]["passed"], true, "{verification:#}");
+    assert_eq!(verification["commands"][1]["passed"], false, "{verification:#}");
+    assert!(verification["commands"][1]["output_tail"].as_str().expect("tail").contains("Read-only file system"));
+    assert_eq!(std::fs::read_to_string(fx.home.join(".bashrc")).expect("bashrc"), "# user's\n");
+}
