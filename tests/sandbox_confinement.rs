@@ -45,7 +45,7 @@ fn result(files: &[&str]) -> Value {
 
 /// A command line that is unique to this test process, for finding a leftover daemon in /proc.
 fn daemon_seconds(salt: u32) -> String {
-    format!("{}", 100_000 + (std::process::id() % 50_000) * 2 + salt)
+    format!("{}", 100_000 + (std::process::id() % 50_000) * 8 + salt)
 }
 
 /// The pids of live `sleep <seconds>` processes.
@@ -321,4 +321,32 @@ fn verification_commands_run_in_the_sandbox_too() {
     assert_eq!(verification["commands"][1]["passed"], false, "{verification:#}");
     assert!(verification["commands"][1]["output_tail"].as_str().expect("tail").contains("Read-only file system"));
     assert_eq!(std::fs::read_to_string(fx.home.join(".bashrc")).expect("bashrc"), "# user's\n");
+}
+
+#[test]
+fn the_watchdog_stops_a_confined_agent_and_everything_it_started() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let seconds = daemon_seconds(2);
+    let plan = json!([
+        {"step": "shell", "cmd": format!("sleep {seconds} </dev/null >/dev/null 2>&1 &")},
+        daemon_step(&daemon_seconds(3)),
+        {"step": "hang"},
+    ]);
+    let started = std::time::Instant::now();
+    let output = dispatch(
+        &fx,
+        &packet,
+        &plan,
+        &["--sandbox", "bwrap", "--heartbeat-sec", "1", "--timeout-sec", "60", "--quiet"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "stopped by the heartbeat");
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    let policy = read_json(&printed_run_dir(&output).join("policy.json"));
+    assert_eq!(policy["watchdog_killed"], true, "{policy:#}");
+    assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's child is gone");
+    assert_eq!(sleepers(&daemon_seconds(3)), Vec::<i32>::new(), "the agent's setsid daemon is gone");
 }

@@ -25,7 +25,23 @@ use crate::process::{self, ProcessSpec};
 /// Overrides the `bwrap` program (tests point it at a missing file to see `auto` fall back).
 pub const BWRAP_ENV: &str = "GIT_DISPATCH_BWRAP";
 
-/// The `bwrap` program if `bwrap --ro-bind / / true` works here, else why not. Probed once.
+/// The options of every sandbox that need kernel support (namespaces, mounts), probed together.
+const PROBE_ARGS: [&str; 12] = [
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--unshare-pid",
+    "--die-with-parent",
+    "--new-session",
+    "--",
+    "true",
+];
+
+/// The `bwrap` program if a sandbox with the options we use starts here, else why not. Probed once.
 pub(super) fn usable() -> Result<PathBuf, String> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PROBE.get_or_init(probe).clone()
@@ -33,17 +49,15 @@ pub(super) fn usable() -> Result<PathBuf, String> {
 
 fn probe() -> Result<PathBuf, String> {
     let program = program().ok_or_else(|| "bwrap not found on PATH (install bubblewrap)".to_string())?;
-    let spec = ProcessSpec::new(&program, "/")
-        .args(["--ro-bind", "/", "/", "true"])
-        .timeout(Duration::from_secs(10))
-        .grace(Duration::from_secs(1));
+    let spec =
+        ProcessSpec::new(&program, "/").args(PROBE_ARGS).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
     let captured =
         process::run_captured(&spec).map_err(|error| format!("{} cannot start: {error:#}", program.display()))?;
     if captured.outcome.success() {
         return Ok(program);
     }
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    Err(format!("`{} --ro-bind / / true` failed: {}", program.display(), stderr.trim()))
+    Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
 }
 
 fn program() -> Option<PathBuf> {
