@@ -350,3 +350,36 @@ fn the_watchdog_stops_a_confined_agent_and_everything_it_started() {
     assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's child is gone");
     assert_eq!(sleepers(&daemon_seconds(3)), Vec::<i32>::new(), "the agent's setsid daemon is gone");
 }
+
+#[test]
+fn worktrees_in_the_writable_cache_stay_read_only_except_the_agents_own() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let cache = fx.root.join("cache");
+    let plan = json!([
+        {"step": "write", "path": "tests/c.txt", "content": "c\n"},
+        {"step": "write", "path": cache.join("cached.txt"), "content": "cached\n"},
+        {"step": "write", "path": "../planted-beside.txt", "content": "evil\n"},
+        {"step": "write", "path": cache.join("git-dispatch/worktrees/planted.txt"), "content": "evil\n"},
+        result(&["tests/c.txt"]),
+    ]);
+    let output = command_with_plan(&fx, &plan)
+        .env_remove("GIT_DISPATCH_WORKTREES")
+        .args(["run", "--quiet", "--sandbox", "bwrap", "--keep-worktree", "--task"])
+        .arg(&packet)
+        .output()
+        .expect("git-dispatch runs");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    let worktree = PathBuf::from(read_json(&run_dir.join("run.json"))["worktree"].as_str().expect("worktree"));
+    assert!(worktree.starts_with(cache.join("git-dispatch/worktrees")), "{worktree:?}");
+    let agent_stderr = std::fs::read_to_string(run_dir.join("stderr.txt")).expect("stderr");
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!(failed_steps(&run_dir), vec![2, 3], "{agent_stderr} {}", policy["sandbox"]);
+    assert_eq!(std::fs::read_to_string(cache.join("cached.txt")).expect("cache"), "cached\n");
+    assert!(!worktree.parent().expect("parent").join("planted-beside.txt").exists());
+    assert!(!cache.join("git-dispatch/worktrees/planted.txt").exists());
+}
