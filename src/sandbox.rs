@@ -116,6 +116,12 @@ impl SandboxPlan {
     }
 }
 
+/// The `bwrap` program if a sandbox like ours starts here, else why not (probed once per process;
+/// `GIT_DISPATCH_BWRAP` overrides the program). For `doctor`.
+pub fn bwrap_usable() -> Result<PathBuf, String> {
+    bwrap::usable()
+}
+
 /// Why an explicit choice cannot be honoured.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
