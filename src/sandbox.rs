@@ -70,7 +70,8 @@ pub struct SandboxRequest {
     /// Folders the agent must not write even when a writable folder contains them: the user's
     /// checkout, the root of all dispatch worktrees, the run folder.
     pub protected: Vec<PathBuf>,
-    /// The agent's own state folders and files, and the cache folder (writable; created if missing).
+    /// The agent's own state folders and the cache folder (writable; created if missing), and the
+    /// agent's configuration files in them (read-only).
     pub state: StatePaths,
     /// `--writable` and `WRITABLE:` paths, already absolute (created as folders if missing).
     pub writable: Vec<PathBuf>,
@@ -113,6 +114,12 @@ impl SandboxPlan {
             scratch: None,
         }
     }
+}
+
+/// The `bwrap` program if a sandbox like ours starts here, else why not (probed once per process;
+/// `GIT_DISPATCH_BWRAP` overrides the program). For `doctor`.
+pub fn bwrap_usable() -> Result<PathBuf, String> {
+    bwrap::usable()
 }
 
 /// Why an explicit choice cannot be honoured.

@@ -1,7 +1,7 @@
 //! The agent under bubblewrap, end to end through the binary with the fake agent: what it may
 //! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what
 //! it may not (the user's checkout, `~/.bashrc`, the shared git dir, its worktree's `.git` file,
-//! `/tmp`); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
+//! `/tmp`, its own configuration files); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
 //! `--sandbox none` and the fallback of `auto` when bwrap is not usable.
 //!
 //! Without a usable bwrap these tests print SKIPPED, except under `CI=true`, where they fail.
@@ -45,7 +45,7 @@ fn result(files: &[&str]) -> Value {
 
 /// A command line that is unique to this test process, for finding a leftover daemon in /proc.
 fn daemon_seconds(salt: u32) -> String {
-    format!("{}", 100_000 + (std::process::id() % 50_000) * 2 + salt)
+    format!("{}", 100_000 + (std::process::id() % 50_000) * 8 + salt)
 }
 
 /// The pids of live `sleep <seconds>` processes.
@@ -71,6 +71,16 @@ fn failed_steps(run_dir: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The `command_execution` items the agent completed, from events.jsonl.
+fn completed_commands(run_dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(run_dir.join("events.jsonl")).expect("events.jsonl");
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["type"] == "item.completed" && event["item"]["type"] == "command_execution")
+        .map(|event| event["item"].clone())
+        .collect()
+}
+
 #[test]
 fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     if !bwrap_usable() {
@@ -78,6 +88,8 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     }
     let fx = fixture("python-project");
     std::fs::write(fx.home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    std::fs::create_dir_all(fx.home.join(".codex")).expect(".codex");
+    std::fs::write(fx.home.join(".codex/config.toml"), "").expect("config.toml");
     let writable_flag = fx.root.join("writable-flag");
     let writable_field = fx.root.join("writable-field");
     let packet = packet(&fx, &format!("\nWRITABLE:\n- {}\n", writable_field.display()));
@@ -98,6 +110,7 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         {"step": "write", "path": writable_flag.join("out.txt"), "content": "flag\n"},
         {"step": "write", "path": writable_field.join("out.txt"), "content": "field\n"},
         {"step": "write", "path": fx.home.join(".codex/state.txt"), "content": "state\n"},
+        {"step": "write", "path": fx.home.join(".codex/config.toml"), "content": "notify = [\"evil\"]\n"},
         daemon_step(&seconds),
         result(&["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]),
     ]);
@@ -106,7 +119,7 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--writable", &flag, "--keep-worktree", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6], "only the writes outside the sandbox fail");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 11], "only the writes outside the sandbox fail");
 
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(policy["offered"], true, "{policy:#}");
@@ -135,30 +148,36 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     assert_eq!(std::fs::read_to_string(writable_flag.join("out.txt")).expect("--writable"), "flag\n");
     assert_eq!(std::fs::read_to_string(writable_field.join("out.txt")).expect("WRITABLE:"), "field\n");
     assert_eq!(std::fs::read_to_string(fx.home.join(".codex/state.txt")).expect("state"), "state\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".codex/config.toml")).expect("config"), "");
     assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's daemon died with the sandbox");
 }
 
 #[test]
-fn bwrap_gives_claude_its_state_folder_and_file() {
+fn bwrap_gives_claude_its_state_folder_but_not_its_settings_or_claude_json() {
     if !bwrap_usable() {
         return;
     }
     let fx = fixture("python-project");
     std::fs::write(fx.home.join(".claude.json"), "{}\n").expect(".claude.json");
+    std::fs::create_dir_all(fx.home.join(".claude")).expect(".claude");
+    std::fs::write(fx.home.join(".claude/settings.json"), "{}\n").expect("settings.json");
     let packet = packet(&fx, "");
+    let hooks = "{\"hooks\": {\"SessionStart\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"evil\"}]}]}}\n";
     let plan = json!([
         {"step": "write", "path": "tests/test_claude.py", "content": "def test_c():\n    pass\n"},
         {"step": "write", "path": fx.home.join(".claude/session.json"), "content": "{}\n"},
-        {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"n\": 1}\n"},
+        {"step": "write", "path": fx.home.join(".claude/settings.json"), "content": hooks},
+        {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"mcpServers\": {}}\n"},
         {"step": "write", "path": fx.home.join(".profile"), "content": "evil\n"},
         result(&["tests/test_claude.py"]),
     ]);
     let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--agent", "claude", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![3]);
+    assert_eq!(failed_steps(&run_dir), vec![2, 3, 4]);
     assert_eq!(std::fs::read_to_string(fx.home.join(".claude/session.json")).expect("state"), "{}\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{\"n\": 1}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude/settings.json")).expect("settings"), "{}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{}\n");
     assert!(!fx.home.join(".profile").exists());
     assert_eq!(read_json(&run_dir.join("policy.json"))["changed_paths"], json!(["tests/test_claude.py"]));
 }
@@ -226,4 +245,141 @@ fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_is_unusable() {
     assert_eq!(policy["offered"], false);
     let message = policy["messages"].as_array().expect("list").last().expect("one").as_str().expect("str");
     assert!(message.starts_with("ERROR at stage sandbox: --sandbox bwrap: bubblewrap cannot make a sandbox here: "));
+}
+
+/// A plan that plants a git dir (filter driver, fsmonitor, non-bare, worktree = the agent's cwd)
+/// at the shell expression `evil`, marks every file for that filter, then points the worktree's
+/// `.git` file at it: any git tool (gix included) that opens the worktree afterwards runs `marker`.
+fn planted_gitdir_plan(evil: &str, marker: &Path) -> Value {
+    let payload = format!("sh -c 'echo ran >> {}; cat'", marker.display());
+    let plant = format!(
+        "E={evil} && git init -q --bare \"$E\" && git --git-dir=\"$E\" config filter.evil.clean \"{payload}\" && \
+         git --git-dir=\"$E\" config filter.evil.required true && git --git-dir=\"$E\" config core.fsmonitor \"{payload}\" && \
+         git --git-dir=\"$E\" config core.bare false && git --git-dir=\"$E\" config core.worktree \"$PWD\" && \
+         printf 'gitdir: %s\\n' \"$E\" > .git"
+    );
+    json!([
+        {"step": "write", "path": "tests/.gitattributes", "content": "* filter=evil\n"},
+        {"step": "write", "path": "tests/x.txt", "content": "x\n"},
+        {"step": "shell", "cmd": plant},
+        result(&["tests/.gitattributes", "tests/x.txt"]),
+    ])
+}
+
+#[test]
+fn bwrap_keeps_the_worktree_git_file_so_a_planted_git_dir_never_runs() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let marker = fx.root.join("payload-ran");
+    let plan = planted_gitdir_plan("\"$TMPDIR/evil.git\"", &marker);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--quiet"]);
+    let run_dir = printed_run_dir(&output);
+    let shell = completed_commands(&run_dir).pop().expect("the planting command completed");
+    assert_eq!(shell["exit_code"], 2, "{shell}");
+    assert_eq!(shell["aggregated_output"], "sh: 1: cannot create .git: Read-only file system\n");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let second = dispatch(&fx, &packet, &json!([result(&[])]), &["--sandbox", "bwrap", "--quiet"]);
+    assert_eq!(second.status.code(), Some(0), "a later dispatch on the pooled worktree: {}", stderr(&second));
+    assert!(!marker.exists(), "the planted payload never ran");
+}
+
+/// Known bug, outside the sandbox: unconfined, the agent can rewrite its `.git` file, and the
+/// snapshot (`workspace::snapshot` opens the worktree through that file, and its gix filter
+/// pipeline runs the planted clean filter) executes the payload. Run with `--ignored` to see it.
+#[test]
+#[ignore = "known bug: the snapshot follows a rewritten .git file (workspace owner)"]
+fn unconfined_a_planted_git_dir_is_not_run_by_the_snapshot() {
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let marker = fx.root.join("payload-ran");
+    let plan = planted_gitdir_plan(&format!("{}", fx.root.join("evil.git").display()), &marker);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "none", "--quiet"]);
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&marker).ok(), None, "the planted filter ran");
+}
+
+#[test]
+fn verification_commands_run_in_the_sandbox_too() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    std::fs::write(fx.home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    let text = std::fs::read_to_string(packet(&fx, "")).expect("packet").replace(
+        "VERIFICATION:\n- true\n",
+        "VERIFICATION:\n- test -w \"$TMPDIR\" && test -w tests\n- printf 'evil\\n' >> \"$HOME/.bashrc\"\n",
+    );
+    let packet = write_packet(&fx, "verify.md", &text);
+    let plan = json!([{"step": "write", "path": "tests/v.txt", "content": "v\n"}, result(&["tests/v.txt"])]);
+    let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--verify", "--quiet"]);
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    let verification = read_json(&printed_run_dir(&output).join("verification.json"));
+    assert_eq!(verification["commands"][0]["passed"], true, "{verification:#}");
+    assert_eq!(verification["commands"][1]["passed"], false, "{verification:#}");
+    assert!(verification["commands"][1]["output_tail"].as_str().expect("tail").contains("Read-only file system"));
+    assert_eq!(std::fs::read_to_string(fx.home.join(".bashrc")).expect("bashrc"), "# user's\n");
+}
+
+#[test]
+fn the_watchdog_stops_a_confined_agent_and_everything_it_started() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let seconds = daemon_seconds(2);
+    let plan = json!([
+        {"step": "shell", "cmd": format!("sleep {seconds} </dev/null >/dev/null 2>&1 &")},
+        daemon_step(&daemon_seconds(3)),
+        {"step": "hang"},
+    ]);
+    let started = std::time::Instant::now();
+    let output = dispatch(
+        &fx,
+        &packet,
+        &plan,
+        &["--sandbox", "bwrap", "--heartbeat-sec", "1", "--timeout-sec", "60", "--quiet"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "stopped by the heartbeat");
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", stderr(&output));
+    let policy = read_json(&printed_run_dir(&output).join("policy.json"));
+    assert_eq!(policy["watchdog_killed"], true, "{policy:#}");
+    assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's child is gone");
+    assert_eq!(sleepers(&daemon_seconds(3)), Vec::<i32>::new(), "the agent's setsid daemon is gone");
+}
+
+#[test]
+fn worktrees_in_the_writable_cache_stay_read_only_except_the_agents_own() {
+    if !bwrap_usable() {
+        return;
+    }
+    let fx = fixture("python-project");
+    let packet = packet(&fx, "");
+    let cache = fx.root.join("cache");
+    let plan = json!([
+        {"step": "write", "path": "tests/c.txt", "content": "c\n"},
+        {"step": "write", "path": cache.join("cached.txt"), "content": "cached\n"},
+        {"step": "write", "path": "../planted-beside.txt", "content": "evil\n"},
+        {"step": "write", "path": cache.join("git-dispatch/worktrees/planted.txt"), "content": "evil\n"},
+        result(&["tests/c.txt"]),
+    ]);
+    let output = command_with_plan(&fx, &plan)
+        .env_remove("GIT_DISPATCH_WORKTREES")
+        .args(["run", "--quiet", "--sandbox", "bwrap", "--keep-worktree", "--task"])
+        .arg(&packet)
+        .output()
+        .expect("git-dispatch runs");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    let worktree = PathBuf::from(read_json(&run_dir.join("run.json"))["worktree"].as_str().expect("worktree"));
+    assert!(worktree.starts_with(cache.join("git-dispatch/worktrees")), "{worktree:?}");
+    let agent_stderr = std::fs::read_to_string(run_dir.join("stderr.txt")).expect("stderr");
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!(failed_steps(&run_dir), vec![2, 3], "{agent_stderr} {}", policy["sandbox"]);
+    assert_eq!(std::fs::read_to_string(cache.join("cached.txt")).expect("cache"), "cached\n");
+    assert!(!worktree.parent().expect("parent").join("planted-beside.txt").exists());
+    assert!(!cache.join("git-dispatch/worktrees/planted.txt").exists());
 }

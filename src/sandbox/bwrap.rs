@@ -2,7 +2,8 @@
 //! agent run.
 //!
 //! Mount order matters (a later mount covers an earlier one): the whole filesystem read-only with
-//! a private `/dev` and `/proc`; then the agent's state folders and the cache writable; then the
+//! a private `/dev` and `/proc`; then the agent's state folders and the cache writable, with the
+//! agent's existing configuration files in them read-only; then the
 //! protected folders read-only again (the user's checkout, the dispatch worktrees, the run folder,
 //! in case a writable folder holds them); then the worktree, the private temp folder and the extra
 //! writable paths; last the worktree's `.git` file, its admin folder and the shared git dir
@@ -24,7 +25,23 @@ use crate::process::{self, ProcessSpec};
 /// Overrides the `bwrap` program (tests point it at a missing file to see `auto` fall back).
 pub const BWRAP_ENV: &str = "GIT_DISPATCH_BWRAP";
 
-/// The `bwrap` program if `bwrap --ro-bind / / true` works here, else why not. Probed once.
+/// The options of every sandbox that need kernel support (namespaces, mounts), probed together.
+const PROBE_ARGS: [&str; 12] = [
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--unshare-pid",
+    "--die-with-parent",
+    "--new-session",
+    "--",
+    "true",
+];
+
+/// The `bwrap` program if a sandbox with the options we use starts here, else why not. Probed once.
 pub(super) fn usable() -> Result<PathBuf, String> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PROBE.get_or_init(probe).clone()
@@ -32,17 +49,15 @@ pub(super) fn usable() -> Result<PathBuf, String> {
 
 fn probe() -> Result<PathBuf, String> {
     let program = program().ok_or_else(|| "bwrap not found on PATH (install bubblewrap)".to_string())?;
-    let spec = ProcessSpec::new(&program, "/")
-        .args(["--ro-bind", "/", "/", "true"])
-        .timeout(Duration::from_secs(10))
-        .grace(Duration::from_secs(1));
+    let spec =
+        ProcessSpec::new(&program, "/").args(PROBE_ARGS).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
     let captured =
         process::run_captured(&spec).map_err(|error| format!("{} cannot start: {error:#}", program.display()))?;
     if captured.outcome.success() {
         return Ok(program);
     }
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    Err(format!("`{} --ro-bind / / true` failed: {}", program.display(), stderr.trim()))
+    Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
 }
 
 fn program() -> Option<PathBuf> {
@@ -74,8 +89,8 @@ impl Layout {
         for dir in &req.state.dirs {
             layout.writable_dir(dir)?;
         }
-        for file in req.state.files.iter().filter(|file| file.is_file()) {
-            layout.writable_existing(file);
+        for file in req.state.read_only.iter().filter(|file| file.exists()) {
+            layout.mounts.push(Mount::ReadOnly(super::canonical(file)));
         }
         for path in req.protected.iter().filter(|path| path.exists()) {
             layout.mounts.push(Mount::ReadOnly(super::canonical(path)));
@@ -163,9 +178,14 @@ mod tests {
             worktree: worktree.clone(),
             common_dir: common.clone(),
             protected: vec![root.join("repo"), root.join("missing")],
-            state: StatePaths { dirs: vec![root.join("home/.codex")], files: vec![root.join("home/.absent.json")] },
+            state: StatePaths {
+                dirs: vec![root.join("home/.codex")],
+                read_only: vec![root.join("home/.codex/config.toml"), root.join("home/.codex/absent.toml")],
+            },
             writable: vec![root.join("extra")],
         };
+        std::fs::create_dir_all(root.join("home/.codex")).expect("codex home");
+        std::fs::write(root.join("home/.codex/config.toml"), "").expect("config");
         let layout = Layout::prepare(&req, &scratch).expect("layout");
         assert!(root.join("home/.codex").is_dir() && root.join("extra").is_dir());
         let text = |path: PathBuf| path.display().to_string();
@@ -175,6 +195,7 @@ mod tests {
             ["/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"].map(String::from).to_vec();
         for (option, path) in [
             ("--bind", root.join("home/.codex")),
+            ("--ro-bind", root.join("home/.codex/config.toml")),
             ("--ro-bind", root.join("repo")),
             ("--bind", worktree.clone()),
             ("--bind", scratch.clone()),

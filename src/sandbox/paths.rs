@@ -1,6 +1,11 @@
 //! Which paths outside the worktree a confined agent must be able to write: its own state
-//! folders (`CODEX_HOME`, `CLAUDE_CONFIG_DIR` and `~/.claude.json`), the cache folder, and the
-//! user's extra writable paths (`--writable`, `WRITABLE:`) with `~` expanded.
+//! folders (`CODEX_HOME`, `CLAUDE_CONFIG_DIR`), the cache folder, and the user's extra writable
+//! paths (`--writable`, `WRITABLE:`) with `~` expanded. The agent's configuration files inside
+//! its state folder stay read-only (when they exist): they name commands the user's next
+//! unconfined session would run (codex `notify` and MCP servers, claude hooks).
+//!
+//! `~/.claude.json` is deliberately not writable: it holds MCP server definitions, and Claude Code
+//! 2.1 runs without updating it (checked against the real CLI under bwrap).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -10,10 +15,10 @@ use crate::agent::AgentKind;
 /// State an agent CLI writes outside its working folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatePaths {
-    /// Folders, created when missing.
+    /// Folders, writable, created when missing.
     pub dirs: Vec<PathBuf>,
-    /// Single files, bound only when they exist (an agent creating one fails at that, not at start).
-    pub files: Vec<PathBuf>,
+    /// Configuration files inside them, re-bound read-only when they exist.
+    pub read_only: Vec<PathBuf>,
 }
 
 /// The state paths of `agent`, from `home` and the variables `var` gives
@@ -21,16 +26,16 @@ pub struct StatePaths {
 pub fn agent_state_paths(agent: AgentKind, home: Option<&Path>, var: &dyn Fn(&str) -> Option<OsString>) -> StatePaths {
     let set = |name: &str| var(name).filter(|value| !value.is_empty()).map(PathBuf::from);
     let in_home = |name: &str| home.map(|home| home.join(name));
+    let (dir, configs): (Option<PathBuf>, &[&str]) = match agent {
+        AgentKind::Codex => (set("CODEX_HOME").or_else(|| in_home(".codex")), &["config.toml"]),
+        AgentKind::Claude => {
+            (set("CLAUDE_CONFIG_DIR").or_else(|| in_home(".claude")), &["settings.json", "settings.local.json"])
+        }
+    };
     let mut state = StatePaths::default();
-    match agent {
-        AgentKind::Codex => state.dirs.extend(set("CODEX_HOME").or_else(|| in_home(".codex"))),
-        AgentKind::Claude => match set("CLAUDE_CONFIG_DIR") {
-            Some(dir) => state.dirs.push(dir),
-            None => {
-                state.dirs.extend(in_home(".claude"));
-                state.files.extend(in_home(".claude.json"));
-            }
-        },
+    if let Some(dir) = dir {
+        state.read_only.extend(configs.iter().map(|name| dir.join(name)));
+        state.dirs.push(dir);
     }
     state.dirs.extend(set("XDG_CACHE_HOME").or_else(|| in_home(".cache")));
     state
@@ -74,25 +79,28 @@ mod tests {
     }
 
     #[test]
-    fn codex_state_is_codex_home_else_dot_codex() {
+    fn codex_state_is_codex_home_else_dot_codex_with_its_config_read_only() {
         let home = Path::new("/h");
         let state = agent_state_paths(AgentKind::Codex, Some(home), &vars(&[]));
         assert_eq!(state.dirs, vec![PathBuf::from("/h/.codex"), PathBuf::from("/h/.cache")]);
-        assert!(state.files.is_empty());
+        assert_eq!(state.read_only, vec![PathBuf::from("/h/.codex/config.toml")]);
         let state =
             agent_state_paths(AgentKind::Codex, Some(home), &vars(&[("CODEX_HOME", "/c"), ("XDG_CACHE_HOME", "/x")]));
         assert_eq!(state.dirs, vec![PathBuf::from("/c"), PathBuf::from("/x")]);
+        assert_eq!(state.read_only, vec![PathBuf::from("/c/config.toml")]);
     }
 
     #[test]
-    fn claude_state_includes_the_dot_claude_json_file_only_by_default() {
+    fn claude_state_is_its_config_dir_with_the_settings_read_only() {
         let home = Path::new("/h");
         let state = agent_state_paths(AgentKind::Claude, Some(home), &vars(&[("XDG_CACHE_HOME", "")]));
         assert_eq!(state.dirs, vec![PathBuf::from("/h/.claude"), PathBuf::from("/h/.cache")]);
-        assert_eq!(state.files, vec![PathBuf::from("/h/.claude.json")]);
-        let state = agent_state_paths(AgentKind::Claude, Some(home), &vars(&[("CLAUDE_CONFIG_DIR", "/cc")]));
-        assert_eq!(state.dirs, vec![PathBuf::from("/cc"), PathBuf::from("/h/.cache")]);
-        assert!(state.files.is_empty());
+        assert_eq!(
+            state.read_only,
+            vec![PathBuf::from("/h/.claude/settings.json"), PathBuf::from("/h/.claude/settings.local.json")]
+        );
+        let state = agent_state_paths(AgentKind::Claude, None, &vars(&[("CLAUDE_CONFIG_DIR", "/cc")]));
+        assert_eq!(state.dirs, vec![PathBuf::from("/cc")]);
     }
 
     #[test]

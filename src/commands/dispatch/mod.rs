@@ -213,7 +213,6 @@ impl Run<'_> {
         self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
         let report = self.run_agent(ws, &cwd, &sandbox)?;
-        drop(sandbox);
 
         self.stage("guard-after")?;
         let after = guard::capture(guard_scope)?;
@@ -244,6 +243,7 @@ impl Run<'_> {
                 &cwd,
                 self.dispatch.timeout_sec,
                 &self.run_dir,
+                &sandbox,
             )?)
         } else {
             None

@@ -1,6 +1,8 @@
 //! `--verify`: git-dispatch runs the packet's VERIFICATION commands itself, in the result worktree,
-//! each through the process module with a timeout, and records them in `verification.json`.
+//! each through the process module with a timeout and in the agent's sandbox (they run code the
+//! agent wrote), and records them in `verification.json`.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use serde::Serialize;
 
 use crate::artifacts::RunDir;
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::SandboxPlan;
 
 /// How much of a command's output `verification.json` keeps (its end).
 const OUTPUT_TAIL_BYTES: usize = 4096;
@@ -28,11 +31,20 @@ pub struct VerificationFile {
     pub commands: Vec<CommandRecord>,
 }
 
-/// Run every command with `sh -c` in `cwd`; returns true when one failed.
-pub fn run_verification(commands: &[String], cwd: &Path, timeout_sec: u64, run_dir: &RunDir) -> anyhow::Result<bool> {
+/// Run every command with `sh -c` in `cwd`, confined like the agent; returns true when one failed.
+pub fn run_verification(
+    commands: &[String],
+    cwd: &Path,
+    timeout_sec: u64,
+    run_dir: &RunDir,
+    sandbox: &SandboxPlan,
+) -> anyhow::Result<bool> {
     let mut records = Vec::new();
     for command in commands {
-        let spec = ProcessSpec::new("sh", cwd).arg("-c").arg(command).timeout(Duration::from_secs(timeout_sec));
+        let mut argv: Vec<OsString> = sandbox.wrapper.clone();
+        argv.extend(["sh".into(), "-c".into(), command.into()]);
+        let mut spec = ProcessSpec::new(argv.remove(0), cwd).args(argv).timeout(Duration::from_secs(timeout_sec));
+        spec.env = sandbox.env.clone();
         let captured = process::run_captured(&spec)?;
         let mut output = captured.stdout.clone();
         output.extend_from_slice(&captured.stderr);
