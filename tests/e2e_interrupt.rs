@@ -3,8 +3,8 @@
 //! promptly with exit 3, record `interrupted: true`, leave no agent process, no worktree, no
 //! scratch branch, and the user's checkout byte-identical. With the warm-start pool on, the run's
 //! worktree may be parked in the pool (detached and clean). A parallel run (`-j 2`) stops every
-//! agent. An interrupt during SETUP is covered
-//! too (ignored until the pipeline records it as an interrupt).
+//! agent. An interrupt during SETUP is covered too (ignored until the pipeline records it as an
+//! interrupt).
 
 mod support;
 
