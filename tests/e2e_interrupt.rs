@@ -2,8 +2,9 @@
 //! own, then hang); once the agent runs, git-dispatch gets SIGINT (or SIGTERM). It must end
 //! promptly with exit 3, record `interrupted: true`, leave no agent process, no worktree, no
 //! scratch branch, and the user's checkout byte-identical. With the warm-start pool on, the run's
-//! worktree may be parked in the pool (detached and clean). An interrupt during SETUP is covered
-//! too (ignored until the pipeline records it as an interrupt).
+//! worktree may be parked in the pool (detached and clean). A parallel run (`-j 2`) stops every
+//! agent. An interrupt during SETUP is covered too (ignored until the pipeline records it as an
+//! interrupt).
 
 mod support;
 
@@ -225,4 +226,46 @@ fn sigint_during_setup_stops_it_and_records_the_interrupt() {
     assert_eq!(policy["interrupted"], true, "{policy:#}");
     assert_eq!(status.code(), Some(3), "stderr: {stderr}");
     assert_eq!(policy["exit_code"], 3);
+}
+
+#[test]
+fn sigint_stops_every_agent_of_a_parallel_run() {
+    let fx = fixture("python-project");
+    let before = tree_fingerprint(&fx.repo);
+    let plan = json!([
+        {"step": "spawn_child", "sleep_secs": 1000, "stdio": "null"},
+        {"step": "message", "text": "working"},
+        {"step": "hang"},
+    ]);
+    let first = write_packet(&fx, "one.md", &worker_packet(&fx.repo, "- tests/"));
+    let second = write_packet(&fx, "two.md", &worker_packet(&fx.repo, "- tests/"));
+    let mut command = cli::command_with_plan(&fx, &plan);
+    command.args(["run", "-j", "2", "--task"]).arg(&first).arg(&second).env("GIT_DISPATCH_POOL_SIZE", "0");
+    let running = Background::start(command);
+    let deadline = Instant::now() + START_LIMIT;
+    let events_started =
+        |dir: &PathBuf| std::fs::read_to_string(dir.join("events.jsonl")).is_ok_and(|t| t.contains("working"));
+    loop {
+        let dirs = cli::run_dirs(&fx.repo);
+        if dirs.len() == 2 && dirs.iter().all(events_started) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "both agents did not start within {START_LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.signal(Signal::SIGINT);
+    let (status, stdout, stderr) = running.wait(GRACE + Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("git-dispatch did not end; stderr: {stderr}"));
+    assert_eq!(status.code(), Some(3), "stdout {stdout:?} stderr {stderr:?}");
+    let dirs = cli::run_dirs(&fx.repo);
+    assert_eq!(stdout.lines().count(), 2, "one run folder per packet: {stdout:?}");
+    for dir in &dirs {
+        let policy = read_json(&dir.join("policy.json"));
+        assert_eq!(policy["interrupted"], true, "{policy:#}");
+        assert_eq!(policy["exit_code"], 3);
+    }
+    assert_eq!(procs::wait_none_working_below(&fx.root, Duration::from_secs(3)), vec![], "no agent is left");
+    assert_eq!(worktrees(&fx.repo), vec![fx.repo.display().to_string()], "only the main worktree");
+    assert_eq!(git(&fx.repo, &["branch", "--list", "dispatch/*"]), "");
+    assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&before), "the checkout is untouched");
 }

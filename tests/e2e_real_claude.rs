@@ -86,10 +86,13 @@ fn a_worker_turn_with_bash_and_write_is_offered() {
     let mut expected_schema = run.json("result.schema.json");
     expected_schema.as_object_mut().expect("an object").remove("$schema");
     assert_eq!(schema, expected_schema, "the schema without `$schema` (claude knows only draft-07)");
-    assert!(record["token_usage"]["input_tokens"].as_u64().expect("input tokens") > 0, "{record:#}");
+    assert_eq!(record["token_usage"]["input_tokens"], 300, "three responses of 100 input tokens: {record:#}");
+    assert_eq!(record["token_usage"]["output_tokens"], 60, "three responses of 20 output tokens");
     assert_eq!(record["stage"], "done");
     assert_eq!(server.model_requests().len(), 3);
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&before), "the checkout is untouched");
+    let left = support::procs::wait_none_working_below(&fx.root, std::time::Duration::from_secs(3));
+    assert_eq!(left, vec![], "no agent process is left");
 }
 
 #[test]
@@ -161,4 +164,6 @@ fn an_unreachable_server_ends_claude_by_itself() {
     assert_eq!(result["result"], "blocked");
     let summary = result["summary"].as_str().expect("summary");
     assert!(summary.starts_with("the agent reported an error: "), "{summary}");
+    let left = support::procs::wait_none_working_below(&fx.root, std::time::Duration::from_secs(3));
+    assert_eq!(left, vec![], "no agent process is left");
 }

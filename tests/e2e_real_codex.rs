@@ -101,6 +101,8 @@ fn a_worker_turn_with_a_command_and_a_patch_is_offered() {
     assert_eq!(record["stage"], "done");
     assert_eq!(server.model_requests().len(), 3);
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&before), "the checkout is untouched");
+    let left = support::procs::wait_none_working_below(&fx.root, std::time::Duration::from_secs(3));
+    assert_eq!(left, vec![], "no agent process is left");
 }
 
 #[test]
@@ -169,4 +171,6 @@ fn an_unreachable_server_is_ended_by_the_heartbeat_watchdog() {
     let result = run.json("result.json");
     assert_eq!(result["result"], "blocked");
     assert_eq!(result["summary"], "the agent was stopped before it gave a result: heartbeat stall (3s without stdout)");
+    let left = support::procs::wait_none_working_below(&fx.root, std::time::Duration::from_secs(3));
+    assert_eq!(left, vec![], "no agent process is left");
 }

@@ -92,7 +92,7 @@ fn the_hard_timeout_stops_a_chatty_agent() {
     assert_eq!(policy["watchdog_reason"], "hard timeout (2s)");
     assert_eq!(policy["codex_exit_code"], Value::Null, "ended by SIGTERM");
     assert!(messages(&policy).contains(&"POLICY VIOLATION: the watchdog killed the agent (hard timeout (2s)).".into()));
-    assert!(run.elapsed < Duration::from_secs(8), "{:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_secs(12), "{:?}", run.elapsed);
     let events = std::fs::read_to_string(printed_run_dir(&run.output).join("events.jsonl")).expect("events");
     let ticks = events.lines().filter(|line| line.contains("\"tick\"")).count();
     assert!((5..=30).contains(&ticks), "about 20 ticks in 2 s, got {ticks}");
@@ -156,7 +156,7 @@ fn an_agent_ignoring_sigterm_is_killed_after_the_grace_period() {
     assert_eq!(pids.len(), 2, "the script and its sleep");
     let term_to_kill = Duration::from_secs(2) + GRACE;
     assert!(run.elapsed >= term_to_kill - Duration::from_millis(500), "SIGKILL waits for the grace: {:?}", run.elapsed);
-    assert!(run.elapsed < term_to_kill + Duration::from_secs(6), "{:?}", run.elapsed);
+    assert!(run.elapsed < term_to_kill + Duration::from_secs(8), "{:?}", run.elapsed);
     assert_nothing_left(&fx, &pids);
 }
 

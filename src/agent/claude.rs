@@ -129,3 +129,22 @@ pub(super) fn refused_as_root(exit_code: Option<i32>, output: &str) -> bool {
         && output.contains("dangerously-skip-permissions")
         && (output.contains("root") || output.contains("sudo"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compact_schema;
+
+    #[test]
+    fn the_schema_is_compacted_without_its_dollar_schema_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("result.schema.json");
+        std::fs::write(&path, crate::prompt::RESULT_SCHEMA).expect("schema written");
+        let compact: serde_json::Value =
+            serde_json::from_str(&compact_schema(&path).expect("compacted")).expect("JSON");
+        let mut expected: serde_json::Value = serde_json::from_str(crate::prompt::RESULT_SCHEMA).expect("JSON");
+        expected.as_object_mut().expect("an object").remove("$schema");
+        assert_eq!(compact, expected);
+        assert_eq!(compact.get("$schema"), None);
+        assert_eq!(compact["required"][0], "result");
+    }
+}

@@ -56,6 +56,18 @@ pub fn working_below(root: &Path) -> Vec<(i32, String)> {
         .collect()
 }
 
+/// Waits up to `limit` until no process works below `root`; returns those still there.
+pub fn wait_none_working_below(root: &Path, limit: Duration) -> Vec<(i32, String)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = working_below(root);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Live members of process group `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     all_pids()
