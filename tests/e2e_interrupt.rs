@@ -200,7 +200,6 @@ fn sigint_with_the_warm_start_pool_leaves_at_most_a_clean_pooled_worktree() {
 /// Today an interrupted SETUP command is recorded as a failed SETUP (exit 2, "BLOCKED: SETUP
 /// command ... failed", `interrupted: false`); cleanup is already right.
 #[test]
-#[ignore = "needs src/commands/dispatch/mod.rs run_setup to record an interrupted SETUP as interrupted (exit 3)"]
 fn sigint_during_setup_stops_it_and_records_the_interrupt() {
     let fx = fixture("python-project");
     let before = tree_fingerprint(&fx.repo);

@@ -29,23 +29,6 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
         (Some(Command::Man), _) => completions::cmd_man(stdout),
-        (Some(other), _) => anyhow::bail!("`{}` is not available yet", command_name(&other)),
         (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),
-    }
-}
-
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Run(_) => "run",
-        Command::Review(_) => "review",
-        Command::Apply(_) => "apply",
-        Command::List(_) => "list",
-        Command::Show(_) => "show",
-        Command::Clean(_) => "clean",
-        Command::Demo(_) => "demo",
-        Command::Doctor(_) => "doctor",
-        Command::Completions(_) => "completions",
-        Command::Man => "man",
-        Command::ReplayAgent(_) => "__replay-agent",
     }
 }

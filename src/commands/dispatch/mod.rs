@@ -27,6 +27,11 @@ use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
 mod verify;
 
+/// Ctrl-C (SIGINT/SIGTERM) reached git-dispatch: the pipeline stops at the next stage.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+struct Interrupted;
+
 /// The state of one dispatch while it runs.
 struct Run<'a> {
     dispatch: &'a Dispatch,
@@ -37,6 +42,8 @@ struct Run<'a> {
     result: serde_json::Value,
     changes: Vec<ChangeRecord>,
     clock: Instant,
+    /// The agent stage has started: from here on an interrupt no longer skips the guard.
+    agent_ran: bool,
     /// This run's journal entry (written before any branch or worktree exists).
     journal: Option<Journal>,
 }
@@ -67,6 +74,7 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         changes: Vec::new(),
         clock: Instant::now(),
         journal: None,
+        agent_ran: false,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
@@ -87,7 +95,17 @@ fn hex(id: gix::ObjectId) -> String {
 
 impl Run<'_> {
     /// Record the stage about to start in run.json and policy.json.
+    /// Before the agent has run, an interrupt stops the pipeline here. Once it has run, the
+    /// pipeline goes on (the guard must still restore the git dir) and the verdict records it.
     fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
+        if process::interrupted() && !self.agent_ran {
+            return Err(Interrupted.into());
+        }
+        self.stage_unchecked(stage)
+    }
+
+    /// Record a stage even after an interrupt (the closing artifacts are always written).
+    fn stage_unchecked(&mut self, stage: &str) -> anyhow::Result<()> {
         let elapsed = self.clock.elapsed().as_millis() as u64;
         if !self.record.stage.is_empty() {
             self.record.durations_ms.insert(self.record.stage.clone(), elapsed);
@@ -183,7 +201,7 @@ impl Run<'_> {
             None => Ok(()),
         };
         let outcome = recorded.and_then(|()| self.in_worktree(&ws, &guard_scope, &before));
-        let offered = outcome.is_ok() && self.verdict.offered;
+        let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
         self.release(&ws, &options, offered);
         outcome
     }
@@ -212,6 +230,7 @@ impl Run<'_> {
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
+        self.agent_ran = true;
         let report = self.run_agent(ws, &cwd, &sandbox)?;
 
         self.stage("guard-after")?;
@@ -366,6 +385,9 @@ impl Run<'_> {
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
             let spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
             let captured = process::run_captured(&spec)?;
+            if matches!(captured.outcome.killed, Some(process::KillReason::Interrupted)) {
+                return Err(Interrupted.into());
+            }
             if !captured.outcome.success() {
                 let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
                 self.block(format!(
@@ -434,6 +456,16 @@ impl Run<'_> {
         let stage = self.record.stage.clone();
         self.verdict.policy_violation = true;
         self.verdict.offered = false;
+        if err.downcast_ref::<Interrupted>().is_some() {
+            self.verdict.interrupted = true;
+            self.verdict.exit_code = exit::VIOLATION;
+            self.verdict
+                .messages
+                .push(format!("POLICY VIOLATION: the run was interrupted at stage {stage}; nothing is offered."));
+            self.verdict.stage = format!("failed at {stage}");
+            self.record.stage = self.verdict.stage.clone();
+            return;
+        }
         let agent_ran =
             matches!(stage.as_str(), "agent" | "guard-after" | "snapshot" | "changes" | "verify" | "verdict");
         self.verdict.exit_code = if agent_ran { exit::VIOLATION } else { exit::CANNOT_START };
@@ -489,7 +521,19 @@ impl Run<'_> {
 
     /// Write the closing artifacts: post-status files, result.md, policy.json, run.json.
     fn finish(&mut self) -> anyhow::Result<()> {
-        let _ = self.stage("artifacts");
+        let failed = self.verdict.stage.starts_with("failed").then(|| self.verdict.stage.clone());
+        if process::interrupted() && !self.verdict.interrupted {
+            self.verdict.interrupted = true;
+            self.verdict.offered = false;
+            self.verdict.policy_violation = true;
+            self.verdict.exit_code = self.verdict.exit_code.max(exit::VIOLATION);
+            self.verdict.messages.push("POLICY VIOLATION: the run was interrupted; nothing is offered.".to_string());
+        }
+        let _ = self.stage_unchecked("artifacts");
+        if let Some(failed) = failed {
+            self.verdict.stage = failed.clone();
+            self.record.stage = failed;
+        }
         if let Ok(status) = self.status_text() {
             self.run_dir.write("post-status.txt", status.as_bytes())?;
         }
