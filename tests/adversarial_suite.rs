@@ -57,6 +57,7 @@ fn hostile(name: &'static str, plan: Value) -> Hostile {
     Hostile { name, plan, escape: Escape::None, writes: None, reflog_gap: false, known_gap: None }
 }
 
+#[allow(dead_code)] // no case documents a gap today; kept for the next one found
 fn known_gap(mut h: Hostile, text: &'static str) -> Hostile {
     h.known_gap = Some(text);
     h
@@ -175,6 +176,14 @@ fn play(h: &Hostile, sandbox: Option<&str>) -> Result<(), String> {
     };
     let run_dir = support::cli::last_line(&output);
     let policy = read_json(&PathBuf::from(&run_dir).join("policy.json"));
+    // Under a sandbox a refused write is not itself a violation (SPEC §4): the behaviour counts as
+    // blocked when the run found nothing tampered, nothing changed in the checkout and nothing sensitive.
+    let blocked = sandbox.is_some()
+        && output.status.code() == Some(0)
+        && policy["git_dir_tampered"] == json!([])
+        && policy["main_checkout_changed"] == json!([])
+        && policy["sensitive_changes"] == json!([]);
+    let flagged_expected = flagged_expected && !blocked;
     if flagged_expected && output.status.code() != Some(3) {
         broken.push(format!(
             "exit {:?}, not 3; stderr {}; messages {}",

@@ -44,6 +44,9 @@ pub fn cmd_clean(args: &CleanArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
         if args.recover {
             actions += recover(&repo_root, runs_root.ok().as_deref(), &options, stdout)?;
         }
+        if args.pool {
+            remove_empty_layout(&repo_root, &options);
+        }
     }
     if actions == 0 {
         writeln!(stdout, "nothing to clean")?;
@@ -269,4 +272,16 @@ mod tests {
         assert!(parse_age("7y").is_err());
         assert!(parse_age("h").is_err());
     }
+}
+
+/// After the pool is emptied, remove the repository's worktrees folder if nothing is left in it
+/// (only empty sub-folders; `remove_dir` never deletes anything that still holds a file).
+fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
+    let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
+    if let Ok(entries) = std::fs::read_dir(&layout.dir) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&layout.dir);
 }

@@ -248,6 +248,8 @@ pub struct Snapshot {
     pub result_commit: gix::ObjectId,
     /// Ignored files written (or renamed, chmodded) after the workspace was ready; not committed.
     pub ignored_written: Vec<String>,
+    /// The worktree's `.git` file had been replaced (it was put back before the snapshot).
+    pub dot_git_replaced: bool,
 }
 
 /// Commit the worktree's final state to refs/heads/dispatch/<run-id> with parent = the agent's

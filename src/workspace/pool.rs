@@ -75,7 +75,7 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
 /// Cleans the worktree to its branch tip and detaches HEAD there.
 fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Result<()> {
     let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
-    let wt = repo::open(&ws.path)?;
+    let wt = repo::open_worktree(&ws.path, &ws.common_dir, &ws.name)?;
     sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
     repo::detach_head(&wt, tip)
 }

@@ -18,6 +18,35 @@ pub fn open(path: &Path) -> anyhow::Result<gix::Repository> {
     gix::open(path).with_context(|| format!("opening git repository at {}", path.display()))
 }
 
+/// Opens a dispatch worktree only after putting its `.git` file back to what git-dispatch wrote
+/// (`gitdir: <common>/worktrees/<name>`): an agent may have replaced it (a file pointing at a git dir
+/// it built, with filter drivers or `core.worktree`, or a whole directory), and opening through that
+/// would run what it planted.
+pub fn open_worktree(path: &Path, common_dir: &Path, name: &str) -> anyhow::Result<gix::Repository> {
+    restore_dot_git(path, common_dir, name)?;
+    open(path)
+}
+
+/// Rewrite `<worktree>/.git` as the link to its admin dir if it is anything else.
+pub fn restore_dot_git(path: &Path, common_dir: &Path, name: &str) -> anyhow::Result<bool> {
+    let dot_git = path.join(".git");
+    let expected = format!("gitdir: {}\n", common_dir.join("worktrees").join(name).display());
+    let meta = std::fs::symlink_metadata(&dot_git).ok();
+    let intact = meta.as_ref().is_some_and(|m| m.is_file())
+        && std::fs::read(&dot_git).is_ok_and(|bytes| bytes == expected.as_bytes());
+    if intact {
+        return Ok(false);
+    }
+    match meta {
+        Some(m) if m.is_dir() => std::fs::remove_dir_all(&dot_git),
+        Some(_) => std::fs::remove_file(&dot_git),
+        None => Ok(()),
+    }
+    .with_context(|| format!("removing the replaced {}", dot_git.display()))?;
+    std::fs::write(&dot_git, expected).with_context(|| format!("restoring {}", dot_git.display()))?;
+    Ok(true)
+}
+
 /// `refs/heads/dispatch/<run_id>`
 pub fn branch_name(run_id: &str) -> anyhow::Result<FullName> {
     let name = format!("refs/heads/dispatch/{run_id}");

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 /// See [`super::snapshot`].
 pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
+    let dot_git_replaced = repo::restore_dot_git(&ws.path, &ws.common_dir, &ws.name)?;
     let wt = repo::open(&ws.path)?;
     let scanned = scan::scan(&wt, ScanOptions { list_ignored: true })?;
     let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
@@ -36,7 +37,7 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     apply_to_index(&mut index, &scanned.unstaged);
     write_index(index)?;
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
-    Ok(Snapshot { result_commit, ignored_written })
+    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.

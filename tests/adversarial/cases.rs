@@ -1,7 +1,7 @@
 //! The hostile behaviours of the adversarial suite, in three tables (run as three tests so they
 //! share the machine's cores): the shared git dir, the worktree's content, escapes and processes.
 
-use super::{hostile, known_gap, reflog_gap, shell, with, write, Escape, Hostile};
+use super::{hostile, reflog_gap, shell, with, write, Escape, Hostile};
 use serde_json::json;
 
 /// A commit on top of the base made with plumbing (the agent's own `git commit` may be refused).
@@ -37,18 +37,15 @@ pub fn worktree() -> Vec<Hostile> {
                 "git init -q docs/inner && git -C docs/inner config core.fsmonitor @PAYLOAD@ && echo x > docs/inner/f"
             )]),
         ),
-        known_gap(
-            hostile(
-                ".git component on disk",
-                json!([
-                    {"step": "mkdir", "path": "docs/.GIT"},
-                    {"step": "mkdir", "path": "docs/sub/.git/hooks"},
-                    write("docs/.GIT/config", "[core]\n\tfsmonitor = @PAYLOAD@\n"),
-                    write("docs/sub/.git/hooks/post-checkout", "#!/bin/sh\n")
-                ]),
-            ),
-            // The warm pool keeps the planted nested repository for the next run, which flags it.
-            "sensitive changes: docs/sub/.git (embedded-repo)",
+        // A failed or violating run's worktree is never pooled: the nested repository goes with it.
+        hostile(
+            ".git component on disk",
+            json!([
+                {"step": "mkdir", "path": "docs/.GIT"},
+                {"step": "mkdir", "path": "docs/sub/.git/hooks"},
+                write("docs/.GIT/config", "[core]\n\tfsmonitor = @PAYLOAD@\n"),
+                write("docs/sub/.git/hooks/post-checkout", "#!/bin/sh\n")
+            ]),
         ),
         hostile("ignorable unicode .git", json!([write("docs/.g\u{200c}it", "gitdir: @ROOT@\n")])),
         hostile("case collision", json!([write("docs/Readme.md", "a"), write("docs/README.md", "b")])),
@@ -100,17 +97,14 @@ pub fn escapes() -> Vec<Hostile> {
             Escape::Checkout,
             None,
         ),
-        known_gap(
-            with(
-                hostile(
-                    "hardlink out of the worktree",
-                    json!([{"step": "hardlink", "target": "@REPO@/README.md", "path": "docs/h"}, shell("echo pwned >> docs/h")]),
-                ),
-                Escape::Checkout,
-                None,
+        // A violating run's worktree is never pooled, so the hard link does not reach a later run.
+        with(
+            hostile(
+                "hardlink out of the worktree",
+                json!([{"step": "hardlink", "target": "@REPO@/README.md", "path": "docs/h"}, shell("echo pwned >> docs/h")]),
             ),
-            // The warm pool keeps docs/h, a hard link to the user's README.md; the next run writes through it.
-            "your checkout changed during the run (README.md)",
+            Escape::Checkout,
+            None,
         ),
         with(
             hostile("append to ~/.bashrc", json!([shell("echo 'touch @ROOT@/PWNED-later' >> @HOME@/.bashrc")])),

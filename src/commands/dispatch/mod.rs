@@ -202,7 +202,7 @@ impl Run<'_> {
         };
         let outcome = recorded.and_then(|()| self.in_worktree(&ws, &guard_scope, &before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
-        self.release(&ws, &options, offered);
+        self.release(&ws, &options, offered, outcome.is_err());
         outcome
     }
 
@@ -474,7 +474,7 @@ impl Run<'_> {
         self.record.stage = self.verdict.stage.clone();
     }
 
-    fn release(&mut self, ws: &Workspace, options: &WorkspaceOptions, offered: bool) {
+    fn release(&mut self, ws: &Workspace, options: &WorkspaceOptions, offered: bool, failed: bool) {
         if self.args.keep_worktree {
             self.record.worktree_kept = true;
             return;
@@ -485,6 +485,13 @@ impl Run<'_> {
             }
         }
         let branch = if offered { Release::KeepBranch } else { Release::DeleteBranch };
+        // A run that violated policy or failed part way may have planted things the pool would keep
+        // (nested repositories, hard links in ignored files): its worktree is removed, never pooled.
+        let options = if self.verdict.policy_violation || failed {
+            &WorkspaceOptions { pool_size: 0, ..options.clone() }
+        } else {
+            options
+        };
         if let Err(err) = workspace::release(ws, branch, options) {
             self.verdict
                 .messages
@@ -573,6 +580,14 @@ fn sensitive_changes(
     let mut found = crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, allow)
         .context("checking for sensitive changes")?;
     found.extend(crate::sensitive::detect_ignored(&ws.path, &snapshot.ignored_written));
+    if snapshot.dot_git_replaced {
+        found.push(policy::SensitiveChange {
+            path: ".git".to_string(),
+            kind: "git-path".to_string(),
+            reason: "the agent replaced the worktree's .git file; it was put back before the snapshot".to_string(),
+            allowed: false,
+        });
+    }
     Ok(found)
 }
 
