@@ -259,6 +259,18 @@ fn recover(
     Ok(actions + 1)
 }
 
+/// After the pool is emptied, remove the repository's worktrees folder if nothing is left in it
+/// (only empty sub-folders; `remove_dir` never deletes anything that still holds a file).
+fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
+    let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
+    if let Ok(entries) = std::fs::read_dir(&layout.dir) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&layout.dir);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,16 +284,4 @@ mod tests {
         assert!(parse_age("7y").is_err());
         assert!(parse_age("h").is_err());
     }
-}
-
-/// After the pool is emptied, remove the repository's worktrees folder if nothing is left in it
-/// (only empty sub-folders; `remove_dir` never deletes anything that still holds a file).
-fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
-    let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
-    if let Ok(entries) = std::fs::read_dir(&layout.dir) {
-        for entry in entries.flatten() {
-            let _ = std::fs::remove_dir(entry.path());
-        }
-    }
-    let _ = std::fs::remove_dir(&layout.dir);
 }
