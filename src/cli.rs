@@ -235,8 +235,10 @@ pub struct CleanArgs {
     /// Also clean offered results that were not applied.
     #[arg(long)]
     pub force: bool,
+    /// The repository (or WORKDIR) whose runs to clean [default: the current directory].
     #[arg(short = 'C', long = "repo", value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// Root folder of the run folders, if runs were written with --output-dir.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 }
@@ -256,6 +258,7 @@ pub struct DoctorArgs {
     /// Do not contact the quota endpoint.
     #[arg(long)]
     pub offline: bool,
+    /// The repository to check [default: the current directory].
     #[arg(short = 'C', long = "repo", value_name = "DIR")]
     pub repo: Option<PathBuf>,
 }
