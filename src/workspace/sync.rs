@@ -29,7 +29,7 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
     let index = wt
         .open_index()
         .or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
-    let status = scan::raw_status(wt, &index, target_tree, ScanOptions::default())?;
+    let status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions::default())?;
     let mut target = wt
         .index_from_tree(&target_tree)
         .context("reading the target tree")?;
