@@ -84,10 +84,12 @@ pub fn changed_set(
     base: ObjectId,
     result: ObjectId,
 ) -> anyhow::Result<Vec<Change>> {
-    Ok(raw_changes(repo, base, result)?
-        .iter()
-        .map(to_change)
-        .collect())
+    Ok(from_raw(&raw_changes(repo, base, result)?))
+}
+
+/// The typed changes of already computed raw changes (same order).
+pub fn from_raw(raw: &[RawChange]) -> Vec<Change> {
+    raw.iter().map(to_change).collect()
 }
 
 /// The raw changes from `base` to `result` (commits or trees), sorted by path bytes.
