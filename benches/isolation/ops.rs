@@ -239,13 +239,14 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
         reset_peak();
         let (secs, patch_len) = time(|| {
             let (snap_secs, snap) = time(|| workspace::snapshot(&ws).expect("snapshot"));
-            let (changes_secs, changes) = time(|| {
-                git_dispatch::changes::changed_set(&repo, base, snap.result_commit)
-                    .expect("changes")
+            let (changes_secs, (raw, changes)) = time(|| {
+                let raw = git_dispatch::changes::raw_changes(&repo, base, snap.result_commit)
+                    .expect("changes");
+                let changes = git_dispatch::changes::from_raw(&raw);
+                (raw, changes)
             });
-            let (patch_secs, patch) = time(|| {
-                git_dispatch::patch::render(&repo, base, snap.result_commit).expect("patch")
-            });
+            let (patch_secs, patch) =
+                time(|| git_dispatch::patch::render_raw(&repo, &raw).expect("patch"));
             parts[2].1.push(snap_secs);
             parts[3].1.push(changes_secs);
             parts[4].1.push(patch_secs);
