@@ -75,21 +75,57 @@ pub fn rewrites() -> gix::diff::Rewrites {
 
 /// The changes from `base` to `result` (commits or trees), sorted by path bytes.
 pub fn changed_set(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<Change>> {
-    Ok(raw_changes(repo, base, result)?.iter().map(to_change).collect())
+    Ok(from_raw(&raw_changes(repo, base, result)?))
+}
+
+/// The typed changes of already computed raw changes (same order).
+pub fn from_raw(raw: &[RawChange]) -> Vec<Change> {
+    raw.iter().map(to_change).collect()
 }
 
 /// The raw changes from `base` to `result` (commits or trees), sorted by path bytes.
 pub fn raw_changes(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<RawChange>> {
     let old = tree_of(repo, base)?;
     let new = tree_of(repo, result)?;
-    let options = gix::diff::Options::default().with_rewrites(Some(rewrites()));
-    let detached = repo
-        .diff_tree_to_tree(&old, &new, options)
-        .map_err(anyhow::Error::from)
-        .context("diffing base and result trees")?;
+    let detached = tree_diff(repo, &old, &new)?;
     let mut changes: Vec<RawChange> = detached.into_iter().flat_map(from_detached).collect();
     changes.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(changes)
+}
+
+/// `diff_tree_to_tree` without the index: gix's own version builds attributes from the main
+/// checkout's index (or, lacking one, an index of HEAD), which costs more than the diff itself.
+fn tree_diff(
+    repo: &gix::Repository,
+    old: &gix::Tree<'_>,
+    new: &gix::Tree<'_>,
+) -> anyhow::Result<Vec<gix::object::tree::diff::ChangeDetached>> {
+    use gix::worktree::stack::state::attributes::Source;
+    let no_index = gix::index::State::new(repo.object_hash());
+    let attributes = repo.attributes_only(&no_index, Source::IdMapping).context("reading attributes")?.detach();
+    let mut cache =
+        gix::diff::resource_cache(repo, gix::diff::blob::pipeline::Mode::ToGit, attributes, Default::default())
+            .context("preparing the diff cache")?;
+    let options = gix::diff::tree_with_rewrites::Options {
+        location: Some(gix::diff::tree::recorder::Location::Path),
+        rewrites: Some(rewrites()),
+    };
+    let mut out = Vec::new();
+    gix::diff::tree_with_rewrites(
+        gix::objs::TreeRefIter::from_bytes(&old.data, old.id.kind()),
+        gix::objs::TreeRefIter::from_bytes(&new.data, new.id.kind()),
+        &mut cache,
+        &mut Default::default(),
+        &repo.objects,
+        |change| {
+            out.push(change.into_owned());
+            Ok(std::ops::ControlFlow::Continue(()))
+        },
+        options,
+    )
+    .map_err(|err| anyhow::anyhow!("{err}"))
+    .context("diffing base and result trees")?;
+    Ok(out)
 }
 
 fn tree_of(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<gix::Tree<'_>> {

@@ -14,9 +14,15 @@ use gix::ObjectId;
 
 /// Renders the patch from `base` to `result` (commits or trees).
 pub fn render(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<u8>> {
+    render_raw(repo, &changes::raw_changes(repo, base, result)?)
+}
+
+/// Renders already computed changes (from [`changes::raw_changes`], so the tree diff with rename
+/// detection runs once for both the changed set and the patch).
+pub fn render_raw(repo: &gix::Repository, changes: &[RawChange]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
-    for change in changes::raw_changes(repo, base, result)? {
-        render_change(repo, &change, &mut out)?;
+    for change in changes {
+        render_change(repo, change, &mut out)?;
     }
     Ok(out)
 }

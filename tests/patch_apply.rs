@@ -84,3 +84,15 @@ fn binary_and_rename_headers_match_git() {
     let theirs = git(built.fx.path(), &["diff", "--full-index", "--binary", "-M", &built.base, &built.result]);
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn render_raw_equals_render() {
+    let scenario = scenarios::all().into_iter().find(|s| s.name == "rename-with-edit").unwrap();
+    let built = scenarios::build(&scenario);
+    let repo = gix::open(built.fx.path()).unwrap();
+    let base = gix::ObjectId::from_hex(built.base.as_bytes()).unwrap();
+    let result = gix::ObjectId::from_hex(built.result.as_bytes()).unwrap();
+    let raw = git_dispatch::changes::raw_changes(&repo, base, result).unwrap();
+    assert_eq!(patch::render_raw(&repo, &raw).unwrap(), render(&built));
+    assert_eq!(git_dispatch::changes::from_raw(&raw), git_dispatch::changes::changed_set(&repo, base, result).unwrap());
+}

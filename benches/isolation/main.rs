@@ -3,7 +3,8 @@
 //! set + patch after 30 edits and removal, against the git CLI measured in the same run; peak
 //! memory; a CSV, a Markdown table and an SVG chart. Run it with `scripts/bench` (see BENCH.md).
 //!
-//! `cargo bench --bench isolation -- [--sizes 1000,10000,100000] [--reps N] [--out DIR] [--work DIR]`
+//! `cargo bench --bench isolation -- [--sizes 1000,10000,100000] [--reps N] [--out DIR] [--work DIR]
+//! [--ops cold,warm,snapshot,removal,breakdown]`
 
 mod gitcli;
 mod measure;
@@ -18,11 +19,18 @@ struct Args {
     reps: usize,
     out: PathBuf,
     work: Option<PathBuf>,
+    /// Only the operations whose name contains one of these (all when empty).
+    ops: Vec<String>,
 }
 
 fn parse_args() -> Args {
-    let mut args =
-        Args { sizes: vec![1_000, 10_000, 100_000], reps: 5, out: PathBuf::from("target/bench-isolation"), work: None };
+    let mut args = Args {
+        sizes: vec![1_000, 10_000, 100_000],
+        reps: 5,
+        out: PathBuf::from("target/bench-isolation"),
+        work: None,
+        ops: Vec::new(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -31,6 +39,7 @@ fn parse_args() -> Args {
             "--reps" => args.reps = value().parse().expect("a repetition count"),
             "--out" => args.out = PathBuf::from(value()),
             "--work" => args.work = Some(PathBuf::from(value())),
+            "--ops" => args.ops = value().split(',').map(str::to_string).collect(),
             "--bench" => {}
             other => panic!("unknown argument {other}; see benches/isolation/main.rs"),
         }
@@ -56,7 +65,9 @@ fn main() {
         let work = scratch.path().join(format!("n{size}"));
         eprintln!("[bench] {size} files: generating");
         let (main, next) = synth::create_repo(&work.join("repo"), size);
-        let bench = ops::Bench { size, repo: work.join("repo"), work: work.clone(), main, next, reps: args.reps };
+        // Large repositories take minutes per repetition: at most three there.
+        let reps = if size >= 50_000 { args.reps.min(3) } else { args.reps };
+        let bench = ops::Bench { size, repo: work.join("repo"), work: work.clone(), main, next, reps };
         for (name, op) in [
             ("cold create", ops::cold_create as fn(&ops::Bench) -> Vec<ops::Sample>),
             ("cold create breakdown", ops::cold_breakdown),
@@ -64,6 +75,9 @@ fn main() {
             ("snapshot", ops::snapshot_after_edits),
             ("removal", ops::removal),
         ] {
+            if !args.ops.is_empty() && !args.ops.iter().any(|o| name.contains(o.as_str())) {
+                continue;
+            }
             eprintln!("[bench] {size} files: {name}");
             samples.extend(op(&bench));
         }

@@ -61,10 +61,11 @@ fn max_peak(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// (a) cold creation: git-dispatch, `git worktree add`, `git -c checkout.workers=0 worktree add`.
+/// (a) cold creation: git-dispatch, `git worktree add`, `git -c checkout.workers=0 worktree add`,
+/// interleaved per repetition so that load from other processes hits all three alike.
 pub fn cold_create(b: &Bench) -> Vec<Sample> {
     let opts = b.options(true, 0);
-    let (mut ours, mut peak) = (Vec::new(), None);
+    let (mut ours, mut plain, mut parallel, mut peak) = (Vec::new(), Vec::new(), Vec::new(), None);
     for r in 0..b.reps {
         settle();
         reset_peak();
@@ -73,26 +74,31 @@ pub fn cold_create(b: &Bench) -> Vec<Sample> {
         peak = max_peak(peak, peak_mib());
         ours.push(secs);
         workspace::release(&ws, Release::DeleteBranch, &opts).expect("release");
+        plain.push(git_worktree_add(b, &format!("cold-{r}"), None));
+        parallel.push(git_worktree_add(b, &format!("cold-par-{r}"), Some("checkout.workers=0")));
     }
-    let mut out = vec![b.sample("cold create", "git-dispatch", ours, peak)];
-    for (tool, config) in [("git", None), ("git (parallel checkout)", Some("checkout.workers=0"))] {
-        let mut secs = Vec::new();
-        for r in 0..b.reps {
-            let path = b.git_path(&format!("cold-{r}"));
-            let branch = format!("gcold-{r}");
-            let mut args: Vec<&str> = Vec::new();
-            if let Some(config) = config {
-                args.extend(["-c", config]);
-            }
-            args.extend(["worktree", "add", "-q", "-b", &branch, path.to_str().expect("utf-8 path"), &b.main]);
-            settle();
-            secs.push(time(|| git(&b.repo, &args)).0);
-            git(&b.repo, &["worktree", "remove", "--force", path.to_str().expect("utf-8 path")]);
-            git(&b.repo, &["branch", "-q", "-D", &branch]);
-        }
-        out.push(b.sample("cold create", tool, secs, None));
+    vec![
+        b.sample("cold create", "git-dispatch", ours, peak),
+        b.sample("cold create", "git", plain, None),
+        b.sample("cold create", "git (parallel checkout)", parallel, None),
+    ]
+}
+
+/// Times `git [-c config] worktree add -b <branch> <path> main`, then removes it (untimed).
+fn git_worktree_add(b: &Bench, name: &str, config: Option<&str>) -> f64 {
+    let path = b.git_path(name);
+    let path = path.to_str().expect("utf-8 path");
+    let branch = format!("g{name}");
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(config) = config {
+        args.extend(["-c", config]);
     }
-    out
+    args.extend(["worktree", "add", "-q", "-b", &branch, path, &b.main]);
+    settle();
+    let secs = time(|| git(&b.repo, &args)).0;
+    git(&b.repo, &["worktree", "remove", "--force", path]);
+    git(&b.repo, &["branch", "-q", "-D", &branch]);
+    secs
 }
 
 /// (b) warm reuse: a pooled worktree moved to the other base (30 files differ), and returning it.
@@ -150,15 +156,32 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
     let base = b.base(&b.main).commit;
     let script = format!("git add -A && tree=$(git write-tree) && git diff --binary -M {} $tree > /dev/null", b.main);
     let (mut ours, mut theirs, mut peak) = (Vec::new(), Vec::new(), None);
+    let mut parts: Vec<(&'static str, Vec<f64>)> =
+        ["open worktree", "scan (status + hash)", "snapshot", "changed set", "patch"]
+            .into_iter()
+            .map(|name| (name, Vec::new()))
+            .collect();
     for r in 0..b.reps {
         thirty_edits(&ws.path, r, b.size);
         thirty_edits(&gpath, r, b.size);
         settle();
+        let (open_secs, wt) = time(|| gix::open(&ws.path).expect("open"));
+        parts[0].1.push(open_secs);
+        let options = workspace::scan::ScanOptions { list_ignored: true };
+        parts[1].1.push(time(|| workspace::scan::scan(&wt, options).expect("scan")).0);
+        drop(wt);
         reset_peak();
         let (secs, patch_len) = time(|| {
-            let snap = workspace::snapshot(&ws).expect("snapshot");
-            let changes = git_dispatch::changes::changed_set(&repo, base, snap.result_commit).expect("changes");
-            let patch = git_dispatch::patch::render(&repo, base, snap.result_commit).expect("patch");
+            let (snap_secs, snap) = time(|| workspace::snapshot(&ws).expect("snapshot"));
+            let (changes_secs, (raw, changes)) = time(|| {
+                let raw = git_dispatch::changes::raw_changes(&repo, base, snap.result_commit).expect("changes");
+                let changes = git_dispatch::changes::from_raw(&raw);
+                (raw, changes)
+            });
+            let (patch_secs, patch) = time(|| git_dispatch::patch::render_raw(&repo, &raw).expect("patch"));
+            parts[2].1.push(snap_secs);
+            parts[3].1.push(changes_secs);
+            parts[4].1.push(patch_secs);
             assert!(changes.len() >= 30);
             patch.len()
         });
@@ -171,10 +194,18 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
     workspace::release(&ws, Release::DeleteBranch, &opts).expect("release");
     git(&b.repo, &["worktree", "remove", "--force", gpath.to_str().expect("utf-8")]);
     git(&b.repo, &["branch", "-q", "-D", "gsnap"]);
-    vec![
+    let mut out = vec![
         b.sample("snapshot+changes+patch", "git-dispatch", ours, peak),
         b.sample("snapshot+changes+patch", "git", theirs, None),
-    ]
+    ];
+    for (name, secs) in parts {
+        out.push(b.sample(leak(format!("breakdown: snapshot / {name}")), "git-dispatch", secs, None));
+    }
+    out
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
 }
 
 /// (d) removal vs `git worktree remove --force`.

@@ -65,7 +65,7 @@ impl Scan {
 pub fn scan(repo: &gix::Repository, options: ScanOptions) -> anyhow::Result<Scan> {
     let index = repo.open_index().or_else(|_| empty_index(repo))?;
     let head_tree = repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach();
-    let mut collected = raw_status(repo, &index, head_tree, options)?;
+    let mut collected = raw_status(repo, &index, Some(head_tree), options)?;
     let unstaged = hash_worktree_paths(repo, &index, &collected)?;
     collected.ignored.sort();
     Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index })
@@ -91,15 +91,15 @@ pub struct RawStatus {
     pub ignored: Vec<(BString, bool)>,
 }
 
-/// Runs status of `repo`'s working tree against `index`, and of `index` against `compare_tree`.
+/// Runs status of `repo`'s working tree against `index`, and of `index` against `compare_tree`
+/// (skipped when `None`: the caller knows the index equals that tree).
 pub fn raw_status(
     repo: &gix::Repository,
     index: &gix::index::File,
-    compare_tree: ObjectId,
+    compare_tree: Option<ObjectId>,
     options: ScanOptions,
 ) -> anyhow::Result<RawStatus> {
     let mut out = RawStatus::default();
-    let head_tree = compare_tree;
     use gix::status::{index_worktree::Item as Iw, Item};
     let dirwalk = repo
         .dirwalk_options()
@@ -107,11 +107,10 @@ pub fn raw_status(
         .emit_untracked(gix::dir::walk::EmissionMode::Matching)
         .emit_ignored(options.list_ignored.then_some(gix::dir::walk::EmissionMode::Matching))
         .emit_empty_directories(false);
-    let iter = repo
+    let platform = repo
         .status(gix::progress::Discard)
         .context("preparing status")?
         .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index.clone()))
-        .head_tree(head_tree)
         .index_worktree_options_mut(|opts| {
             opts.dirwalk_options = Some(dirwalk);
             opts.rewrites = None;
@@ -120,10 +119,17 @@ pub fn raw_status(
         .index_worktree_submodules(gix::status::Submodule::Given {
             ignore: gix::submodule::config::Ignore::Dirty,
             check_dirty: false,
-        })
-        .into_iter(None)
-        .context("running status")?;
-    for item in iter {
+        });
+    let items: Box<dyn Iterator<Item = gix::Result<Item>>> = match compare_tree {
+        Some(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("running status")?),
+        None => Box::new(
+            platform
+                .into_index_worktree_iter(Vec::new())
+                .context("running status")?
+                .map(|item| item.map(Item::IndexWorktree)),
+        ),
+    };
+    for item in items {
         match item.context("reading a status item")? {
             Item::TreeIndex(change) => record_staged(index, change, &mut out),
             Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => {

@@ -24,7 +24,7 @@ pub struct Retarget {
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
     let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
-    let status = scan::raw_status(wt, &index, target_tree, ScanOptions::default())?;
+    let status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions::default())?;
     let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
     let plan = Plan::new(&status, &target);
     delete_paths(&workdir, &plan.delete)?;
