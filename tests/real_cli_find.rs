@@ -51,7 +51,8 @@ fn codex_env_writes_a_config_under_the_root_and_names_the_binary() {
     let env = real_cli::codex_env(dir.path(), "http://127.0.0.1:9/v1", "/bin/codex".as_ref());
     let codex_home = PathBuf::from(value(&env, "CODEX_HOME"));
     assert_eq!(codex_home, dir.path().join("codex-home"));
-    assert!(!codex_home.starts_with("/tmp"), "CODEX_HOME stays out of /tmp");
+    // NOTES.md: codex refuses helper binaries under a temp dir only when its own sandbox is on;
+    // git-dispatch always runs it with that sandbox bypassed, so a clone under /tmp is fine.
     let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     assert!(config.contains("base_url = \"http://127.0.0.1:9/v1\"\nwire_api = \"responses\"\n"));
     assert_eq!(value(&env, "GIT_DISPATCH_CODEX_BIN"), "/bin/codex");
