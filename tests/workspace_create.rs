@@ -188,49 +188,18 @@ fn no_hook_or_fsmonitor_runs() {
 fn works_from_a_users_linked_worktree() {
     let fx = fixture("python-project");
     let user_wt = fx.root.join("user-linked");
-    git(
-        fx.path(),
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "topic",
-            user_wt.to_str().unwrap(),
-        ],
-    );
+    git(fx.path(), &["worktree", "add", "-q", "-b", "topic", user_wt.to_str().unwrap()]);
     std::fs::write(user_wt.join("topic.txt"), "topic work\n").unwrap();
     let before = git(&user_wt, &["status", "--porcelain"]);
     let opts = options(&fx, 1);
     let base = workspace::resolve_base(&user_wt, None).unwrap();
-    assert_eq!(
-        base.head.unwrap().to_string(),
-        git(&user_wt, &["rev-parse", "topic"]).trim()
-    );
+    assert_eq!(base.head.unwrap().to_string(), git(&user_wt, &["rev-parse", "topic"]).trim());
     assert_eq!(base.dirty_paths, ["topic.txt"]);
     let ws = workspace::create(&user_wt, "from-linked", &base, &opts).unwrap();
-    assert_eq!(
-        std::fs::read_to_string(ws.path.join("topic.txt")).unwrap(),
-        "topic work\n"
-    );
-    assert!(
-        ws.layout_dir
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("repo-"),
-        "named after the main checkout"
-    );
-    assert_eq!(
-        git(fx.path(), &["worktree", "list", "--porcelain"])
-            .matches("worktree ")
-            .count(),
-        3
-    );
+    assert_eq!(std::fs::read_to_string(ws.path.join("topic.txt")).unwrap(), "topic work\n");
+    assert!(ws.layout_dir.file_name().unwrap().to_string_lossy().starts_with("repo-"), "named after the main checkout");
+    assert_eq!(git(fx.path(), &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 3);
     workspace::release(&ws, Release::DeleteBranch, &opts).unwrap();
     assert_eq!(git(&user_wt, &["status", "--porcelain"]), before);
-    assert_eq!(
-        git(&user_wt, &["symbolic-ref", "HEAD"]).trim(),
-        "refs/heads/topic"
-    );
+    assert_eq!(git(&user_wt, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/topic");
 }

@@ -191,7 +191,7 @@ impl Run<'_> {
 
         self.stage("worktree")?;
         let options = self.workspace_options();
-        let ws = workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options)?;
+        let mut ws = workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options)?;
         self.record.branch = Some(ws.branch.clone());
         self.record.worktree = Some(ws.path.display().to_string());
         self.record.warm_start = ws.warm;
@@ -200,7 +200,7 @@ impl Run<'_> {
             Some(journal) => journal.worktree(&ws.path, &ws.name),
             None => Ok(()),
         };
-        let outcome = recorded.and_then(|()| self.in_worktree(&ws, &guard_scope, &before));
+        let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, &before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
         self.release(&ws, &options, offered, outcome.is_err());
         outcome
@@ -209,7 +209,7 @@ impl Run<'_> {
     /// Everything that happens while the worktree exists.
     fn in_worktree(
         &mut self,
-        ws: &Workspace,
+        ws: &mut Workspace,
         guard_scope: &guard::GuardScope,
         before: &guard::Fingerprint,
     ) -> anyhow::Result<()> {
@@ -223,6 +223,8 @@ impl Run<'_> {
             if !self.run_setup(&cwd)? {
                 return Ok(());
             }
+            // Files SETUP wrote are not the agent's: ignored files count from here on.
+            ws.mark_ready()?;
         }
         self.stage("sandbox")?;
         let sandbox = sandbox::plan(&self.sandbox_request(ws)?)?;
