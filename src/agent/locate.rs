@@ -50,6 +50,13 @@ pub fn locate_with(
     })
 }
 
+/// `name` as an executable file in one of the folders of `$PATH` (also used by `doctor`).
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let names = if cfg!(windows) { vec![format!("{name}.exe"), name.to_string()] } else { vec![name.to_string()] };
+    let path_var = std::env::var_os("PATH");
+    names.iter().find_map(|name| search_path(OsStr::new(name), path_var.as_deref()))
+}
+
 fn search_path(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
     std::env::split_paths(path_var?)
         .filter(|dir| !dir.as_os_str().is_empty())

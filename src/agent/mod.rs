@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use locate::{locate, locate_with, AgentNotFound};
+pub use locate::{find_on_path, locate, locate_with, AgentNotFound};
 pub use outcome::blocked_record;
 pub use quota::{check_quota, QuotaVerdict};
 pub use runner::run;

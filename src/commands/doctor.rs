@@ -104,22 +104,7 @@ fn probe(program: impl Into<std::ffi::OsString>, args: &[&str], cwd: &Path) -> R
 
 /// `name` in one of PATH's folders, as an executable file.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let names = if cfg!(windows) { vec![format!("{name}.exe"), name.to_string()] } else { vec![name.to_string()] };
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .flat_map(|dir| names.iter().map(move |name| dir.join(name)).collect::<Vec<_>>())
-        .find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
+    crate::agent::find_on_path(name)
 }
 
 fn check_self() -> Check {
