@@ -95,7 +95,10 @@ fn wait_for_agent(fx: &Fixture, agent_record: &Path) -> PathBuf {
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
                 .map(|record| record["stage"].clone());
-            if stage == Some(json!("agent")) && agent_record.is_file() {
+            // The record is written by the agent while we look: wait until it is whole JSON.
+            let record_whole =
+                std::fs::read(agent_record).ok().is_some_and(|bytes| serde_json::from_slice::<Value>(&bytes).is_ok());
+            if stage == Some(json!("agent")) && record_whole {
                 return dir;
             }
         }
