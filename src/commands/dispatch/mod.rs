@@ -250,8 +250,10 @@ impl Run<'_> {
 
         self.stage("changes")?;
         let repo = gix::open(&self.dispatch.common_dir).context("cannot open the repository")?;
-        let changes = crate::changes::changed_set(&repo, ws.base_commit, snapshot.result_commit)?;
-        let patch = crate::patch::render(&repo, ws.base_commit, snapshot.result_commit)?;
+        // One tree diff serves both the changed set and the patch.
+        let raw = crate::changes::raw_changes(&repo, ws.base_commit, snapshot.result_commit)?;
+        let changes = crate::changes::from_raw(&raw);
+        let patch = crate::patch::render_raw(&repo, &raw)?;
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
