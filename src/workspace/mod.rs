@@ -14,11 +14,14 @@ mod repo;
 pub mod scan;
 mod snapshot;
 pub mod sync;
+pub mod touched;
+pub mod watch;
 
 use anyhow::Context as _;
 use gix::refs::transaction::PreviousValue;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
@@ -107,7 +110,59 @@ pub struct Workspace {
     pub name: String,
     /// Files of the worktree whose inode changed after this instant count as written by the run.
     pub ready_at: SystemTime,
+    /// The change journal that lets the snapshot look at touched paths only.
+    pub journal: JournalHandle,
 }
+
+/// A workspace's change journal (shared by clones of the [`Workspace`]; not compared), or why
+/// there is none.
+#[derive(Clone)]
+pub struct JournalHandle(Result<Arc<touched::Journal>, String>);
+
+impl JournalHandle {
+    /// Starts the journal of the worktree `wt` (at `commit`, whose tree its files and index
+    /// equal), unless `GIT_DISPATCH_CHANGE_JOURNAL=off`; failing to start is not an error.
+    pub fn start(wt: &gix::Repository, commit: gix::ObjectId, ignored_roots: Vec<(gix::bstr::BString, bool)>) -> Self {
+        if std::env::var_os("GIT_DISPATCH_CHANGE_JOURNAL").is_some_and(|v| v == "off") {
+            return JournalHandle(Err("GIT_DISPATCH_CHANGE_JOURNAL=off".into()));
+        }
+        match touched::Journal::start_at(wt, commit, ignored_roots) {
+            Ok(journal) => JournalHandle(Ok(Arc::new(journal))),
+            Err(err) => JournalHandle(Err(format!("no change journal: {err:#}"))),
+        }
+    }
+
+    /// No journal, for the reason given.
+    pub fn off(reason: &str) -> Self {
+        JournalHandle(Err(reason.to_string()))
+    }
+
+    pub fn get(&self) -> Option<&touched::Journal> {
+        self.0.as_ref().ok().map(|j| &**j)
+    }
+
+    /// Why there is no journal (empty when there is one).
+    pub fn off_reason(&self) -> String {
+        self.0.as_ref().err().cloned().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for JournalHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(_) => f.write_str("JournalHandle(on)"),
+            Err(reason) => write!(f, "JournalHandle(off: {reason})"),
+        }
+    }
+}
+
+impl PartialEq for JournalHandle {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for JournalHandle {}
 
 impl Workspace {
     /// Restarts the clock for `ignored_written` (e.g. after SETUP commands ran).
@@ -137,7 +192,7 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
             let _ = layout.forget(name);
         }
     }
-    let (name, path, warm) = result?;
+    let Placed { name, path, warm, kept_ignored } = result?;
     let included = match include::copy_includes(&repo, &path) {
         Ok(included) => included,
         Err(err) => {
@@ -147,7 +202,9 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
             return Err(err);
         }
     };
+    let journal = start_journal(&path, base.commit, &included, kept_ignored);
     Ok(Workspace {
+        journal,
         run_id: run_id.to_string(),
         repo_root: repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo_root.to_path_buf()),
         common_dir: canonical(repo.common_dir()),
@@ -162,6 +219,35 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
     })
 }
 
+/// The journal of the worktree at `path`; ignored entries already there are its roots.
+fn start_journal(
+    path: &Path,
+    commit: gix::ObjectId,
+    included: &[String],
+    mut ignored_roots: Vec<(gix::bstr::BString, bool)>,
+) -> JournalHandle {
+    let Ok(wt) = repo::open(path) else {
+        return JournalHandle::off("the worktree could not be opened for the change journal");
+    };
+    for entry in included {
+        let (path, is_dir) = match entry.strip_suffix('/') {
+            Some(dir) => (dir, true),
+            None => (entry.as_str(), false),
+        };
+        ignored_roots.push((path.into(), is_dir));
+    }
+    JournalHandle::start(&wt, commit, ignored_roots)
+}
+
+/// A worktree placed for a run: its name, path, whether it came from the pool, and the ignored
+/// entries (`(path, is_dir)`) it kept from earlier runs.
+struct Placed {
+    name: String,
+    path: PathBuf,
+    warm: bool,
+    kept_ignored: Vec<(gix::bstr::BString, bool)>,
+}
+
 /// Takes a pooled worktree or adds a new one; `claimed` receives the marker name once owned.
 fn place_worktree(
     repo: &gix::Repository,
@@ -171,11 +257,11 @@ fn place_worktree(
     base: &Base,
     opts: &WorkspaceOptions,
     claimed: &mut Option<String>,
-) -> anyhow::Result<(String, PathBuf, bool)> {
+) -> anyhow::Result<Placed> {
     if !opts.fresh {
-        if let Some((name, path)) = pool::take(repo, layout, run_id, branch, base.commit)? {
-            *claimed = Some(name.clone());
-            return Ok((name, path, true));
+        if let Some(taken) = pool::take(repo, layout, run_id, branch, base.commit)? {
+            *claimed = Some(taken.name.clone());
+            return Ok(Placed { name: taken.name, path: taken.path, warm: true, kept_ignored: taken.kept_ignored });
         }
     }
     let name = unique_name(layout, run_id);
@@ -188,7 +274,7 @@ fn place_worktree(
         .map_err(anyhow::Error::from)
         .with_context(|| format!("adding worktree {}", path.display()))?;
     pause_point("worktree-added");
-    Ok((name, path, false))
+    Ok(Placed { name, path, warm: false, kept_ignored: Vec::new() })
 }
 
 fn unique_name(layout: &RepoLayout, run_id: &str) -> String {
@@ -250,6 +336,8 @@ pub struct Snapshot {
     pub ignored_written: Vec<String>,
     /// The worktree's `.git` file had been replaced (it was put back before the snapshot).
     pub dot_git_replaced: bool,
+    /// Why every file was scanned instead of only those the change journal saw touched.
+    pub full_scan_reason: Option<String>,
 }
 
 /// Commit the worktree's final state to refs/heads/dispatch/<run-id> with parent = the agent's

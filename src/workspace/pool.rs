@@ -5,6 +5,7 @@
 use super::layout::RepoLayout;
 use super::{repo, sync, Release, Workspace, WorkspaceOptions};
 use anyhow::Context as _;
+use gix::bstr::BString;
 use gix::refs::FullName;
 use gix::ObjectId;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,14 @@ pub struct PruneReport {
     pub deleted_branches: Vec<String>,
 }
 
+/// A pooled worktree claimed for a run.
+pub struct Taken {
+    pub name: String,
+    pub path: PathBuf,
+    /// The ignored entries (`(path, is_dir)`) it kept from earlier runs.
+    pub kept_ignored: Vec<(BString, bool)>,
+}
+
 /// Claims an idle worktree and moves it to `base` on `branch`. Broken pool entries are removed.
 pub fn take(
     repo: &gix::Repository,
@@ -27,7 +36,7 @@ pub fn take(
     run_id: &str,
     branch: &FullName,
     base: ObjectId,
-) -> anyhow::Result<Option<(String, PathBuf)>> {
+) -> anyhow::Result<Option<Taken>> {
     for name in layout.pooled()? {
         if !layout.claim(&name)? {
             continue;
@@ -35,7 +44,7 @@ pub fn take(
         layout.mark_busy(&name, run_id)?;
         let path = layout.worktree_path(&name);
         match prepare_pooled(repo, &path, branch, base) {
-            Ok(()) => return Ok(Some((name, path))),
+            Ok(kept_ignored) => return Ok(Some(Taken { name, path, kept_ignored })),
             Err(_) => {
                 let _ = remove_worktree(repo, &path);
                 let _ = layout.forget(&name);
@@ -45,12 +54,19 @@ pub fn take(
     Ok(None)
 }
 
-fn prepare_pooled(repo: &gix::Repository, path: &Path, branch: &FullName, base: ObjectId) -> anyhow::Result<()> {
+/// Moves the pooled worktree at `path` to `base` on `branch`; returns the ignored entries it kept.
+fn prepare_pooled(
+    repo: &gix::Repository,
+    path: &Path,
+    branch: &FullName,
+    base: ObjectId,
+) -> anyhow::Result<Vec<(BString, bool)>> {
     let wt = repo::open(path)?;
     let same_repo = wt.common_dir().canonicalize().ok() == repo.common_dir().canonicalize().ok();
     anyhow::ensure!(same_repo, "{} is not a worktree of this repository", path.display());
-    sync::retarget(&wt, repo::commit_tree(repo, base)?)?;
-    repo::attach_head(&wt, branch)
+    let retargeted = sync::retarget(&wt, repo::commit_tree(repo, base)?)?;
+    repo::attach_head(&wt, branch)?;
+    Ok(retargeted.ignored)
 }
 
 /// See [`super::release`].

@@ -210,22 +210,41 @@ fn hash_worktree_paths(
     if to_hash.is_empty() {
         return Ok(out);
     }
-    let trust_exec_bit = repo.filesystem_options().context("reading filesystem options")?.executable_bit;
-    let (mut pipeline, _) = repo.filter_pipeline(None).context("preparing the filter pipeline")?;
-    let workdir = repo.workdir().context("the repository has no working tree")?.to_owned();
+    let mut hasher = Hasher::new(repo)?;
     for path in to_hash {
-        // Stat before hashing: a file changed in between then looks modified next time.
-        let stat = stat_of(&workdir, path.as_bstr());
-        let hashed = pipeline
-            .worktree_file_to_object(path.as_bstr(), index)
-            .with_context(|| format!("hashing worktree file {path}"))?;
-        let edit = hashed.map(|(id, kind, _)| {
-            let kind = if trust_exec_bit { kind } else { kind_without_exec_bit(index, path.as_bstr(), kind) };
-            Hashed { kind, id, stat }
-        });
-        out.insert(path.clone(), edit);
+        out.insert(path.clone(), hasher.hash(path.as_bstr(), index)?);
     }
     Ok(out)
+}
+
+/// Hashes worktree files into blobs as `git add` would (filters, `core.autocrlf`, `core.fileMode`).
+pub struct Hasher<'repo> {
+    pipeline: gix::filter::Pipeline<'repo>,
+    trust_exec_bit: bool,
+    workdir: std::path::PathBuf,
+}
+
+impl<'repo> Hasher<'repo> {
+    pub fn new(repo: &'repo gix::Repository) -> anyhow::Result<Hasher<'repo>> {
+        let trust_exec_bit = repo.filesystem_options().context("reading filesystem options")?.executable_bit;
+        let (pipeline, _) = repo.filter_pipeline(None).context("preparing the filter pipeline")?;
+        let workdir = repo.workdir().context("the repository has no working tree")?.to_owned();
+        Ok(Hasher { pipeline, trust_exec_bit, workdir })
+    }
+
+    /// The blob for the file at `path` (written to the object database), `None` when it is gone.
+    pub fn hash(&mut self, path: &BStr, index: &gix::index::File) -> anyhow::Result<Edit> {
+        // Stat before hashing: a file changed in between then looks modified next time.
+        let stat = stat_of(&self.workdir, path);
+        let hashed = self
+            .pipeline
+            .worktree_file_to_object(path, index)
+            .with_context(|| format!("hashing worktree file {path}"))?;
+        Ok(hashed.map(|(id, kind, _)| {
+            let kind = if self.trust_exec_bit { kind } else { kind_without_exec_bit(index, path, kind) };
+            Hashed { kind, id, stat }
+        }))
+    }
 }
 
 /// `workdir/rela_path` (repository paths are bytes; on Unix any bytes are a valid path).

@@ -5,6 +5,7 @@
 //! and its index refreshed to the result, so `git status` there is clean.
 
 use super::scan::{self, Edit, ScanOptions};
+use super::touched::{Baseline, FileStamp};
 use super::{repo, Snapshot, Workspace};
 use anyhow::Context as _;
 use gix::bstr::{BString, ByteSlice};
@@ -18,10 +19,21 @@ use std::time::{Duration, SystemTime};
 pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     let dot_git_replaced = repo::restore_dot_git(&ws.path, &ws.common_dir, &ws.name)?;
     let wt = repo::open(&ws.path)?;
-    let scanned = scan::scan(&wt, ScanOptions { list_ignored: true })?;
-    let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
     let branch = repo::branch_name(&ws.run_id)?;
-    let parent = expected_parent(&wt, &branch, ws.base_commit)?;
+    let journal = ws.journal.get();
+    let quick = match journal {
+        Some(journal) => journal.scan(&wt, &branch)?,
+        None => Err(ws.journal.off_reason()),
+    };
+    let (scanned, parent, new_dirs, full_scan_reason) = match quick {
+        Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), None),
+        Err(reason) => {
+            let scanned = scan::scan(&wt, ScanOptions { list_ignored: true })?;
+            let parent = expected_parent(&wt, &branch, ws.base_commit)?;
+            (scanned, parent, None, Some(reason))
+        }
+    };
+    let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
     let result_commit = if repo::commit_tree(&wt, parent)? == tree {
         parent
     } else {
@@ -33,11 +45,15 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     if repo::head_branch(&wt)?.as_ref() != Some(&branch) {
         repo::attach_head(&wt, &branch)?;
     }
-    let mut index = scanned.index.clone();
-    apply_to_index(&mut index, &scanned.unstaged);
-    write_index(index)?;
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
-    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced })
+    let mut index = scanned.index;
+    apply_to_index(&mut index, &scanned.unstaged);
+    write_index(&mut index)?;
+    if let (Some(journal), Some(new_dirs)) = (journal, new_dirs) {
+        let index_stamp = FileStamp::of(index.path())?;
+        journal.rebase(Baseline { commit: result_commit, tree, index, index_stamp }, new_dirs);
+    }
+    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.
@@ -68,7 +84,7 @@ fn apply_to_index(index: &mut gix::index::File, unstaged: &BTreeMap<BString, Edi
     index.sort_entries();
 }
 
-fn write_index(mut index: gix::index::File) -> anyhow::Result<()> {
+fn write_index(index: &mut gix::index::File) -> anyhow::Result<()> {
     index.remove_tree();
     index
         .write(gix::index::write::Options::default())

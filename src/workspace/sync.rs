@@ -18,13 +18,16 @@ pub struct Retarget {
     pub written: Vec<String>,
     /// Repository paths deleted (tracked paths the target lacks, untracked files).
     pub deleted: Vec<String>,
+    /// The ignored files and directories left in place: `(path, is_dir)`, sorted.
+    pub ignored: Vec<(BString, bool)>,
 }
 
 /// Makes `wt`'s files and index equal `target_tree`, leaving ignored files alone.
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
     let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
-    let status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions::default())?;
+    let mut status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true })?;
+    status.ignored.sort();
     let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
     let plan = Plan::new(&status, &target);
     delete_paths(&workdir, &plan.delete)?;
@@ -34,6 +37,7 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
     Ok(Retarget {
         written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
         deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
+        ignored: std::mem::take(&mut status.ignored),
     })
 }
 
