@@ -164,6 +164,11 @@ pub fn bwrap_usable() -> Result<PathBuf, String> {
     bwrap::usable()
 }
 
+/// The `bwrap` program the sandbox would run (`GIT_DISPATCH_BWRAP`, else `bwrap` on PATH).
+pub fn bwrap_program() -> Option<PathBuf> {
+    bwrap::program()
+}
+
 /// The arguments of that probe (`bwrap <these>`), for `doctor` to show.
 pub fn bwrap_probe_args() -> &'static [&'static str] {
     &bwrap::PROBE_ARGS

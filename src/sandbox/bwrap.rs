@@ -60,7 +60,7 @@ fn probe() -> Result<PathBuf, String> {
     Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
 }
 
-fn program() -> Option<PathBuf> {
+pub(super) fn program() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(BWRAP_ENV).filter(|value| !value.is_empty()) {
         return Some(PathBuf::from(path));
     }
