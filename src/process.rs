@@ -8,7 +8,9 @@
 //! - is bounded by a hard timeout and an optional heartbeat (no stdout for that long);
 //! - on expiry, or when git-dispatch is interrupted ([`install_interrupt_handler`]), gets SIGTERM
 //!   sent to its group, then SIGKILL after a grace period;
-//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed.
+//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed;
+//! - when its spec carries a [`Confinement`] (Landlock), is started from a thread of its own that
+//!   confines itself first, so that the child inherits the confinement and git-dispatch does not.
 //!
 //! A stdout line longer than [`MAX_LINE_BYTES`] is cut to that length (the rest is dropped and
 //! counted in [`Outcome::truncated_lines`]), so that one endless line cannot exhaust memory.
@@ -22,6 +24,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -53,6 +56,16 @@ pub struct ProcessSpec {
     pub heartbeat: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the child is stopped.
     pub grace: Duration,
+    /// Applied to a dedicated thread that then starts the child (and does nothing else).
+    pub confinement: Option<Arc<dyn Confinement>>,
+}
+
+/// A restriction the kernel applies to the calling thread and to every process it starts from then
+/// on, for good (Landlock). The process module calls it on a fresh thread that only spawns the
+/// child afterwards, so no `pre_exec` (unsafe) is needed and git-dispatch itself stays unconfined.
+pub trait Confinement: fmt::Debug + Send + Sync {
+    /// Confines the calling thread; an error means the child must not be started.
+    fn confine_current_thread(&self) -> anyhow::Result<()>;
 }
 
 impl ProcessSpec {
@@ -67,6 +80,7 @@ impl ProcessSpec {
             timeout: Duration::ZERO,
             heartbeat: None,
             grace: DEFAULT_GRACE,
+            confinement: None,
         }
     }
 

@@ -1,31 +1,39 @@
 //! Confinement of the agent process (SPEC §3): which sandbox a dispatch uses, and the argv prefix,
-//! environment and private temp folder that make it.
+//! environment, thread confinement and private temp folder that make it.
 //!
 //! [`plan`] turns a [`SandboxRequest`] (the user's choice, the worktree, the shared git dir, the
-//! agent's state folders, extra writable paths) into a [`SandboxPlan`]: for bubblewrap the whole
-//! filesystem read-only, the worktree writable with its `.git` file and the shared git dir
-//! read-only, a private `TMPDIR`, the agent's own state folders and the cache writable, and
-//! `--unshare-pid --die-with-parent --new-session` so nothing outlives the agent. Landlock is not
-//! implemented: `auto` falls back to none with a warning, an explicit `landlock` is an error.
-
+//! agent's state folders, extra writable paths) into a [`SandboxPlan`]. bubblewrap (the
+//! strongest): the whole filesystem read-only, the worktree writable with its `.git` file and the
+//! shared git dir read-only, a private `TMPDIR`, the agent's own state folders and the cache
+//! writable, and `--unshare-pid --die-with-parent --new-session` so nothing outlives the agent.
+//! Landlock (where bwrap is not usable): the same writable set enforced by the kernel on the
+//! thread that starts the agent (see `sandbox/landlock.rs` for what it cannot do). `auto` takes
+//! bwrap, else Landlock, else none with a warning; an explicit choice that cannot be had is an error.
 mod bwrap;
+mod guarded;
+#[cfg(target_os = "linux")]
+mod landlock;
 mod paths;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::agent::AgentKind;
 use crate::policy::SandboxRecord;
+use crate::process::Confinement;
 
+pub use bwrap::BWRAP_ENV;
+pub use guarded::GuardedFile;
 pub use paths::{agent_state_paths, expand_writable, StatePaths};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Choice {
-    /// bubblewrap if usable, else none with a warning.
+    /// bubblewrap if usable, else Landlock if the kernel has it, else none with a warning.
     #[default]
     Auto,
     Bwrap,
@@ -77,26 +85,34 @@ pub struct SandboxRequest {
     pub writable: Vec<PathBuf>,
 }
 
-/// How to start the agent confined: prepend `wrapper` to its argv and add `env`.
+/// How to start the agent confined: prepend `wrapper` to its argv, add `env`, and give the process
+/// spec `confinement`.
 #[derive(Debug)]
 pub struct SandboxPlan {
     pub kind: Kind,
-    /// The argv prefix (`bwrap ... --`); empty for none.
+    /// The argv prefix (`bwrap ... --`); empty for Landlock and none.
     pub wrapper: Vec<OsString>,
     /// Variables for the agent (`TMPDIR`).
     pub env: Vec<(OsString, OsString)>,
-    /// The paths the agent may write, as recorded (empty for none: it may write anything).
+    /// Landlock: applied by the process module to the thread that starts the agent.
+    pub confinement: Option<Arc<dyn Confinement>>,
+    /// The paths the agent may write, as recorded (empty for none: it may write anywhere).
     pub writable: Vec<String>,
-    /// Why the agent is not confined (kind none), for the policy messages.
+    /// The Landlock ABI the kernel enforces (kind landlock).
+    pub abi: Option<u32>,
+    /// For the policy messages: why the agent is not confined (kind none, `WARNING: ...`), or why
+    /// `auto` took Landlock (`NOTE: ...`).
     pub warning: Option<String>,
+    /// Landlock: the agent's configuration files, put back after the run when it changed them.
+    pub guarded: Vec<GuardedFile>,
     /// The private writable temp folder (`TMPDIR`), removed when the plan is dropped.
     pub scratch: Option<tempfile::TempDir>,
 }
 
 impl SandboxPlan {
-    /// `sandbox: {kind, writable}` for policy.json and run.json.
+    /// `sandbox: {kind, writable}` (and `abi` for Landlock) for policy.json and run.json.
     pub fn record(&self) -> SandboxRecord {
-        SandboxRecord { kind: self.kind.name().to_string(), writable: self.writable.clone() }
+        SandboxRecord { kind: self.kind.name().to_string(), writable: self.writable.clone(), abi: self.abi }
     }
 
     /// The private temp folder, where a confined agent writes files git-dispatch reads back.
@@ -104,22 +120,81 @@ impl SandboxPlan {
         self.scratch.as_ref().map(tempfile::TempDir::path)
     }
 
+    /// Puts back the guarded configuration files the agent changed (Landlock cannot keep them
+    /// read-only); one message per file put back. Also done when the plan is dropped.
+    pub fn restore_guarded(&self) -> anyhow::Result<Vec<String>> {
+        let mut messages = Vec::new();
+        for file in &self.guarded {
+            if file.restore()? {
+                messages.push(format!(
+                    "the agent changed {} (writable under Landlock); it was put back as it was",
+                    file.path().display()
+                ));
+            }
+        }
+        Ok(messages)
+    }
+
     fn unconfined(warning: String) -> SandboxPlan {
         SandboxPlan {
             kind: Kind::None,
             wrapper: Vec::new(),
             env: Vec::new(),
+            confinement: None,
             writable: Vec::new(),
+            abi: None,
             warning: Some(warning),
+            guarded: Vec::new(),
             scratch: None,
         }
     }
 }
 
+impl Drop for SandboxPlan {
+    fn drop(&mut self) {
+        for file in &self.guarded {
+            let _ = file.restore();
+        }
+    }
+}
+
 /// The `bwrap` program if a sandbox like ours starts here, else why not (probed once per process;
-/// `GIT_DISPATCH_BWRAP` overrides the program). For `doctor`.
+/// `GIT_DISPATCH_BWRAP` overrides the program). The probe `auto` and `doctor` use.
 pub fn bwrap_usable() -> Result<PathBuf, String> {
     bwrap::usable()
+}
+
+/// The `bwrap` program the sandbox would run (`GIT_DISPATCH_BWRAP`, else `bwrap` on PATH).
+pub fn bwrap_program() -> Option<PathBuf> {
+    bwrap::program()
+}
+
+/// The arguments of that probe (`bwrap <these>`), for `doctor` to show.
+pub fn bwrap_probe_args() -> &'static [&'static str] {
+    &bwrap::PROBE_ARGS
+}
+
+/// The Landlock ABI this kernel enforces, else why Landlock cannot confine an agent here (probed
+/// once; `GIT_DISPATCH_NO_LANDLOCK=1` makes it unsupported, for tests).
+pub fn landlock_support() -> Result<u32, String> {
+    #[cfg(target_os = "linux")]
+    return landlock::support();
+    #[cfg(not(target_os = "linux"))]
+    Err("Landlock exists on Linux only".to_string())
+}
+
+/// The kind `--sandbox auto` picks here, and why when it is not bwrap.
+pub fn auto_kind() -> (Kind, Option<String>) {
+    match bwrap_usable() {
+        Ok(_) => (Kind::Bwrap, None),
+        Err(bwrap) => match landlock_support() {
+            Ok(_) => (Kind::Landlock, Some(format!("bubblewrap is not usable here ({bwrap})"))),
+            Err(landlock) => (
+                Kind::None,
+                Some(format!("bubblewrap is not usable here ({bwrap}) and neither is Landlock ({landlock})")),
+            ),
+        },
+    }
 }
 
 /// Why an explicit choice cannot be honoured.
@@ -127,8 +202,8 @@ pub fn bwrap_usable() -> Result<PathBuf, String> {
 pub enum SandboxError {
     #[error("--sandbox bwrap: bubblewrap cannot make a sandbox here: {0}")]
     BwrapUnusable(String),
-    #[error("--sandbox landlock is not implemented yet; use --sandbox bwrap, auto or none")]
-    LandlockUnavailable,
+    #[error("--sandbox landlock: Landlock cannot confine the agent here: {0}")]
+    LandlockUnavailable(String),
 }
 
 /// The warning recorded when the agent runs unconfined at the user's request.
@@ -136,31 +211,41 @@ pub const NONE_REQUESTED: &str =
     "WARNING: the agent ran without a sandbox (--sandbox none): it could write anywhere this user can.";
 
 /// Decides the confinement of one run and prepares it (state folders created, private temp folder
-/// made). An explicit `bwrap` or `landlock` that cannot be had is an error; `auto` degrades to none
-/// with a warning.
+/// made). An explicit `bwrap` or `landlock` that cannot be had is an error; `auto` degrades to
+/// Landlock, then to none with a warning.
 pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
     match req.choice {
         Choice::None => Ok(SandboxPlan::unconfined(NONE_REQUESTED.to_string())),
-        Choice::Landlock => Err(SandboxError::LandlockUnavailable.into()),
+        Choice::Landlock => match landlock_support() {
+            Ok(abi) => landlock_plan(req, abi, None),
+            Err(reason) => Err(SandboxError::LandlockUnavailable(reason).into()),
+        },
         Choice::Bwrap => match bwrap::usable() {
             Ok(program) => bwrap_plan(req, program),
             Err(reason) => Err(SandboxError::BwrapUnusable(reason).into()),
         },
         Choice::Auto => match bwrap::usable() {
             Ok(program) => bwrap_plan(req, program),
-            Err(reason) => Ok(SandboxPlan::unconfined(format!(
-                "WARNING: the agent ran without a sandbox: bubblewrap is not usable here ({reason}) and Landlock is \
-                 not implemented; it could write anywhere this user can. Install bubblewrap to confine it."
-            ))),
+            Err(bwrap) => match landlock_support() {
+                Ok(abi) => landlock_plan(
+                    req,
+                    abi,
+                    Some(format!(
+                        "NOTE: bubblewrap is not usable here ({bwrap}); the agent ran under Landlock (ABI {abi}), \
+                         which confines its writes but not its processes (see SECURITY.md)."
+                    )),
+                ),
+                Err(landlock) => Ok(SandboxPlan::unconfined(format!(
+                    "WARNING: the agent ran without a sandbox: bubblewrap is not usable here ({bwrap}) and neither \
+                     is Landlock ({landlock}); it could write anywhere this user can. Install bubblewrap to confine it."
+                ))),
+            },
         },
     }
 }
 
 fn bwrap_plan(req: &SandboxRequest, program: PathBuf) -> anyhow::Result<SandboxPlan> {
-    let scratch = tempfile::Builder::new()
-        .prefix("git-dispatch-agent-")
-        .tempdir()
-        .context("creating the agent's private temp folder")?;
+    let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
     let layout = bwrap::Layout::prepare(req, &scratch_path)?;
     let writable = layout.writable.iter().map(|path| path.display().to_string()).collect();
@@ -168,10 +253,67 @@ fn bwrap_plan(req: &SandboxRequest, program: PathBuf) -> anyhow::Result<SandboxP
         kind: Kind::Bwrap,
         wrapper: layout.argv(&program),
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
+        confinement: None,
         writable,
+        abi: None,
         warning: None,
+        guarded: Vec::new(),
         scratch: Some(scratch),
     })
+}
+
+#[cfg(target_os = "linux")]
+fn landlock_plan(req: &SandboxRequest, abi: u32, note: Option<String>) -> anyhow::Result<SandboxPlan> {
+    let scratch = private_tmp()?;
+    let scratch_path = canonical(scratch.path());
+    let rules = landlock::Rules::prepare(req, &scratch_path)?;
+    let writable = rules.writable.iter().map(|path| path.display().to_string()).collect();
+    let guarded = GuardedFile::capture_all(&req.state.read_only)?;
+    Ok(SandboxPlan {
+        kind: Kind::Landlock,
+        wrapper: Vec::new(),
+        env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
+        confinement: Some(Arc::new(landlock::LandlockConfinement { rules })),
+        writable,
+        abi: Some(abi),
+        warning: note,
+        guarded,
+        scratch: Some(scratch),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn landlock_plan(_req: &SandboxRequest, _abi: u32, _note: Option<String>) -> anyhow::Result<SandboxPlan> {
+    Err(SandboxError::LandlockUnavailable("Landlock exists on Linux only".to_string()).into())
+}
+
+/// The agent's private `TMPDIR`, removed with the plan.
+fn private_tmp() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("git-dispatch-agent-").tempdir().context("creating the agent's private temp folder")
+}
+
+/// The shared git dir and the worktree's admin folder in it, which stay read-only whatever else is
+/// writable.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn git_paths(req: &SandboxRequest) -> Vec<PathBuf> {
+    let dot_git = canonical(&req.worktree).join(".git");
+    let admin = admin_dir(&dot_git).filter(|admin| admin.exists()).map(|admin| canonical(&admin));
+    admin.into_iter().chain([canonical(&req.common_dir)]).collect()
+}
+
+/// The worktree's admin folder (`<common>/worktrees/<name>`) named by its `.git` file.
+fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dot_git).ok()?;
+    let target = text.lines().find_map(|line| line.strip_prefix("gitdir:"))?.trim();
+    let target = Path::new(target);
+    Some(if target.is_absolute() { target.to_path_buf() } else { dot_git.parent()?.join(target) })
+}
+
+/// `dir` created when missing, with symlinks resolved.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn create_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {} for the sandbox", dir.display()))?;
+    Ok(canonical(dir))
 }
 
 /// The path with symlinks resolved, or as it is when it does not exist.

@@ -5,11 +5,15 @@
 //! next `git status`, in a later dispatch, in `clean` when it exists), and that no process the agent
 //! started is left.
 //!
-//! All cases run with `--sandbox none` semantics today (the binary in this tree has no `--sandbox`
-//! flag: blocking turns into flagging). Writes outside the git dir (the checkout, the home folder,
-//! /dev/shm, /var/tmp) cannot be undone there: those cases SAY so (`Escape::Undoable`) rather than
-//! assert it. When the binary accepts `--sandbox bwrap` (probed once: policy.json `sandbox.kind`),
-//! every case runs again under it and the stronger guarantees are asserted.
+//! Every case runs in three modes ([`Mode`]). `--sandbox none`: blocking turns into flagging;
+//! writes outside the git dir (the checkout, the home folder, /dev/shm, /var/tmp) cannot be undone
+//! there: those cases SAY so (`Escape`) rather than assert it. `--sandbox bwrap` (when bwrap works
+//! here, probed once: policy.json `sandbox.kind`): those writes are refused and no process outlives
+//! the agent. `--sandbox landlock` (when the kernel enforces Landlock): those writes are refused
+//! too, but Landlock has no pid namespace, so a process that leaves the agent's group (setsid)
+//! survives the run as it does unconfined; the case says so. What Landlock lets through and the run
+//! flags and undoes instead (the worktree's `.git` file, the agent's configuration files) is
+//! asserted in `sandbox_landlock.rs`.
 
 mod support;
 
@@ -31,14 +35,68 @@ enum Escape {
     /// It writes outside the repository (home, /dev/shm, /var/tmp): without a sandbox this is
     /// neither detected nor undone; under bwrap the write is refused.
     Undetectable,
-    /// It leaves a process behind (setsid): without a sandbox it survives the run (the test kills
-    /// it); under bwrap `--unshare-pid --die-with-parent` ends it.
+    /// It leaves a process behind (setsid): without a sandbox, and under Landlock (no pid
+    /// namespace), it may survive the run (the test kills it); under bwrap `--unshare-pid
+    /// --die-with-parent` ends it.
     Survives,
+}
+
+/// The confinement a case runs under.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    None,
+    Bwrap,
+    Landlock,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::Bwrap => "bwrap",
+            Mode::Landlock => "landlock",
+        }
+    }
+
+    /// Writes outside the worktree, the private TMPDIR and the agent's state are refused.
+    fn confines_writes(self) -> bool {
+        self != Mode::None
+    }
+
+    /// No descendant of the agent outlives it (a pid namespace that dies with the agent).
+    fn ends_every_descendant(self) -> bool {
+        self == Mode::Bwrap
+    }
+
+    /// Where the agent's process steps write their pids (`@PIDS@`): a place the agent can write
+    /// and whose pids are the host's. Under bwrap, pids are the namespace's and the root is
+    /// read-only, so the pid file stays unwritten (`sandbox_confinement.rs` finds bwrap's
+    /// survivors by their command line instead).
+    fn pid_file(self, fx: &Fixture) -> PathBuf {
+        match self {
+            Mode::None | Mode::Bwrap => fx.root.join("pids"),
+            Mode::Landlock => fx.root.join("cache/pids"),
+        }
+    }
+
+    /// The modes this machine can run, `none` first.
+    fn available() -> Vec<Mode> {
+        let mut modes = vec![Mode::None];
+        if bwrap_supported() {
+            modes.push(Mode::Bwrap);
+        }
+        match git_dispatch::sandbox::landlock_support() {
+            Ok(_) => modes.push(Mode::Landlock),
+            Err(reason) => eprintln!("note: the Landlock mode is skipped: {reason}"),
+        }
+        modes
+    }
 }
 
 /// One hostile behaviour. Plan placeholders: `@ROOT@` the fixture's temp folder, `@REPO@` the
 /// user's checkout, `@GIT@` its git dir, `@HOME@` the HOME, `@PAYLOAD@` a script that touches
-/// `@ROOT@/PWNED`, `@TAG@` a name unique to the run (for /dev/shm and /var/tmp).
+/// `@ROOT@/PWNED`, `@TAG@` a name unique to the run (for /dev/shm and /var/tmp), `@PIDS@` the
+/// mode's pid file ([`Mode::pid_file`]).
 struct Hostile {
     name: &'static str,
     plan: Value,
@@ -91,10 +149,11 @@ fn packet(fx: &Fixture) -> PathBuf {
     write_packet(fx, "task.md", &text)
 }
 
-fn substitute(plan: &Value, fx: &Fixture, tag: &str) -> Value {
+fn substitute(plan: &Value, fx: &Fixture, tag: &str, mode: Mode) -> Value {
     let root = fx.root.to_string_lossy();
     let text = plan
         .to_string()
+        .replace("@PIDS@", &mode.pid_file(fx).to_string_lossy())
         .replace("@PAYLOAD@", &format!("{root}/payload.sh"))
         .replace("@ROOT@", &root)
         .replace("@REPO@", &fx.repo.to_string_lossy())
@@ -160,25 +219,21 @@ fn payload(fx: &Fixture) {
 }
 
 /// Play one behaviour; `Err` describes every broken guarantee.
-fn play(h: &Hostile, sandbox: Option<&str>) -> Result<(), String> {
+fn play(h: &Hostile, mode: Mode) -> Result<(), String> {
     let fx = fixture("python-project");
     payload(&fx);
     let tag = format!("gd-adv-{}-{}", std::process::id(), h.name.replace(' ', "-"));
-    let plan = substitute(&h.plan, &fx, &tag);
+    let plan = substitute(&h.plan, &fx, &tag, mode);
     let (git_before, checkout_before) = (git_dir_lines(&fx.repo, !h.reflog_gap), checkout_lines(&fx.repo));
-    let flags: Vec<&str> = sandbox.map(|kind| vec!["--sandbox", kind]).unwrap_or_default();
-    let output = dispatch(&fx, &packet(&fx), &plan, &flags);
+    let output = dispatch(&fx, &packet(&fx), &plan, &["--sandbox", mode.name()]);
     let mut broken = Vec::new();
-    let flagged_expected = match (h.escape, sandbox) {
-        (Escape::Undetectable | Escape::Survives, None) => false, // not detectable without a sandbox
-        (Escape::Undetectable | Escape::Survives, Some(_)) => false, // refused: not itself a violation
-        _ => true,
-    };
+    // Undetectable without a sandbox; refused (not itself a violation) with one.
+    let flagged_expected = !matches!(h.escape, Escape::Undetectable | Escape::Survives);
     let run_dir = support::cli::last_line(&output);
     let policy = read_json(&PathBuf::from(&run_dir).join("policy.json"));
     // Under a sandbox a refused write is not itself a violation (SPEC §4): the behaviour counts as
     // blocked when the run found nothing tampered, nothing changed in the checkout and nothing sensitive.
-    let blocked = sandbox.is_some()
+    let blocked = mode.confines_writes()
         && output.status.code() == Some(0)
         && policy["git_dir_tampered"] == json!([])
         && policy["main_checkout_changed"] == json!([])
@@ -202,7 +257,7 @@ fn play(h: &Hostile, sandbox: Option<&str>) -> Result<(), String> {
         broken.push(format!("the git dir differs:\n{}", diff.join("\n")));
     }
     let checkout_kept = checkout_lines(&fx.repo) == checkout_before;
-    if !checkout_kept && (h.escape != Escape::Checkout || sandbox.is_some()) {
+    if !checkout_kept && (h.escape != Escape::Checkout || mode.confines_writes()) {
         broken.push("the checkout changed".to_string());
     }
     // The user's next git command, then a later dispatch, then clean: none may run a payload.
@@ -217,24 +272,26 @@ fn play(h: &Hostile, sandbox: Option<&str>) -> Result<(), String> {
     if fx.root.join("PWNED").exists() {
         broken.push("a planted payload ran".to_string());
     }
-    broken.extend(leftovers(&fx, h, sandbox, &tag, clean_exists));
+    broken.extend(leftovers(&fx, h, mode, &tag, clean_exists));
     broken.is_empty().then_some(()).ok_or_else(|| broken.join("\n"))
 }
 
 /// Processes, outside writes and worktrees left behind; kills survivors and removes outside files.
-fn leftovers(fx: &Fixture, h: &Hostile, sandbox: Option<&str>, tag: &str, clean_exists: bool) -> Vec<String> {
+fn leftovers(fx: &Fixture, h: &Hostile, mode: Mode, tag: &str, clean_exists: bool) -> Vec<String> {
     let mut broken = Vec::new();
-    for pid in pids_in(&fx.root.join("pids")) {
+    for pid in pids_in(&mode.pid_file(fx)) {
         if alive(pid) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            if h.escape != Escape::Survives || sandbox.is_some() {
+            if h.escape != Escape::Survives || mode.ends_every_descendant() {
                 broken.push(format!("process {pid} outlived the run"));
+            } else {
+                eprintln!("note: [{} / sandbox {}] process {pid} outlived the run (killed)", h.name, mode.name());
             }
         }
     }
     if let Some(path) = h.writes {
         let path = PathBuf::from(path.replace("@TAG@", tag).replace("@HOME@", &fx.home.to_string_lossy()));
-        if sandbox.is_some() && path.exists() {
+        if mode.confines_writes() && path.exists() {
             broken.push(format!("{} was written under the sandbox", path.display()));
         }
         let _ = std::fs::remove_file(&path);
@@ -251,9 +308,10 @@ fn leftovers(fx: &Fixture, h: &Hostile, sandbox: Option<&str>, tag: &str, clean_
 }
 
 fn run_cases(cases: &[Hostile]) {
+    let modes = Mode::available();
     let mut failed = Vec::new();
     for case in cases {
-        match (play(case, None), case.known_gap) {
+        match (play(case, Mode::None), case.known_gap) {
             (Err(why), Some(gap)) if why.contains(gap) => {}
             (Ok(()), Some(gap)) => {
                 failed.push(format!("[{} / sandbox none] known gap fixed ({gap}): tighten the case", case.name))
@@ -261,9 +319,9 @@ fn run_cases(cases: &[Hostile]) {
             (Err(why), _) => failed.push(format!("[{} / sandbox none] {why}", case.name)),
             (Ok(()), None) => {}
         }
-        if bwrap_supported() {
-            if let Err(why) = play(case, Some("bwrap")) {
-                failed.push(format!("[{} / sandbox bwrap] {why}", case.name));
+        for mode in modes.iter().copied().filter(|mode| *mode != Mode::None) {
+            if let Err(why) = play(case, mode) {
+                failed.push(format!("[{} / sandbox {}] {why}", case.name, mode.name()));
             }
         }
     }

@@ -60,7 +60,12 @@ fn doctor_reports_every_check_on_its_own_line() {
     std::fs::write(pool.join("pool/two"), "pool\n").expect("write");
     std::fs::write(pool.join("busy/one"), "run\n").expect("write");
 
-    let output = doctor(&fx, &bin, &["--offline"]);
+    let output = command(&fx)
+        .env("PATH", &bin)
+        .env("GIT_DISPATCH_NO_LANDLOCK", "1")
+        .args(["doctor", "--offline"])
+        .output()
+        .expect("git-dispatch runs");
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let git_version = git(&fx.repo, &["--version"]);
     let head = git(&fx.repo, &["rev-parse", "--short=7", "HEAD"]);
@@ -77,7 +82,10 @@ fn doctor_reports_every_check_on_its_own_line() {
          or set GIT_DISPATCH_CLAUDE_BIN to its path"
             .to_string(),
         "ok      quota        not checked (--offline)".to_string(),
-        "missing sandbox      bwrap not found on PATH (install bubblewrap); Landlock: not probed".to_string(),
+        "missing bwrap        bwrap not found on PATH (install bubblewrap)".to_string(),
+        "warn    landlock     cannot confine an agent here: disabled by GIT_DISPATCH_NO_LANDLOCK".to_string(),
+        "warn    sandbox      --sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined"
+            .to_string(),
         format!(
             "ok      pool         2 worktrees (1 idle) in 1 repository folder, 2.0 KiB in {}",
             fx.worktrees_root().display()
@@ -94,7 +102,7 @@ fn doctor_without_git_exits_1() {
     assert_eq!(output.status.code(), Some(1), "stdout: {}", stdout(&output));
     let text = stdout(&output);
     assert_eq!(line(&text, "git"), "missing git          git not found on PATH: install git (https://git-scm.com)");
-    assert_eq!(text.lines().count(), 8, "every check still runs:\n{text}");
+    assert_eq!(text.lines().count(), 10, "every check still runs:\n{text}");
 }
 
 #[test]
@@ -131,33 +139,59 @@ fn doctor_names_a_folder_outside_any_repository_a_bare_one_and_an_empty_one() {
 }
 
 #[test]
-fn doctor_tries_bwrap_and_reports_whether_it_works() {
+fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
     let fx = fixture("python-project");
     let bin = path_dir(&fx, true);
     let args_file = fx.root.join("bwrap-args");
     script(&bin.join("bwrap"), &format!("echo \"$@\" > '{}'", args_file.display()));
     let output = doctor(&fx, &bin, &["--offline"]);
     let bwrap = bin.join("bwrap");
-    assert_eq!(
-        line(&stdout(&output), "sandbox"),
-        format!(
-            "ok      sandbox      bwrap at {} works (bwrap --ro-bind / / true); Landlock: not probed",
-            bwrap.display()
-        )
-    );
-    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), "--ro-bind / / true\n");
+    let probe = "--ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent --new-session -- true";
+    let text = stdout(&output);
+    assert_eq!(line(&text, "bwrap"), format!("ok      bwrap        {} works (bwrap {probe})", bwrap.display()));
+    assert_eq!(line(&text, "sandbox"), "ok      sandbox      --sandbox auto picks bwrap");
+    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe}\n"));
 
     script(&bwrap, "echo 'bwrap: No permissions to create a new namespace' >&2; exit 1");
-    let output = doctor(&fx, &bin, &["--offline"]);
+    let output = command(&fx)
+        .env("PATH", &bin)
+        .env("GIT_DISPATCH_NO_LANDLOCK", "1")
+        .args(["doctor", "--offline"])
+        .output()
+        .expect("git-dispatch runs");
     assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
     assert_eq!(
-        line(&stdout(&output), "sandbox"),
+        line(&text, "bwrap"),
         format!(
-            "warn    sandbox      bwrap at {} cannot make a sandbox here (exit 1: bwrap: No permissions to create a new \
-             namespace); Landlock: not probed",
+            "warn    bwrap        cannot make a sandbox here: `{} {probe}` failed: bwrap: No permissions to create a \
+             new namespace",
             bwrap.display()
         )
     );
+    assert_eq!(
+        line(&text, "sandbox"),
+        "warn    sandbox      --sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined"
+    );
+}
+
+/// Landlock's line depends on the kernel: its ABI, or why not; `auto` picks it when bwrap fails.
+#[test]
+fn doctor_reports_landlock_and_auto_picks_it_without_bwrap() {
+    let fx = fixture("python-project");
+    let bin = path_dir(&fx, true);
+    let output = doctor(&fx, &bin, &["--offline"]);
+    let text = stdout(&output);
+    match git_dispatch::sandbox::landlock_support() {
+        Ok(abi) => {
+            assert_eq!(line(&text, "landlock"), format!("ok      landlock     ABI {abi} enforced by this kernel"));
+            assert!(line(&text, "sandbox").starts_with("ok      sandbox      --sandbox auto picks landlock (bwrap"));
+        }
+        Err(reason) => {
+            assert_eq!(line(&text, "landlock"), format!("warn    landlock     cannot confine an agent here: {reason}"));
+            assert!(line(&text, "sandbox").starts_with("warn    sandbox      --sandbox auto picks none"));
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what
 //! it may not (the user's checkout, `~/.bashrc`, the shared git dir, its worktree's `.git` file,
 //! `/tmp`, its own configuration files); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
-//! `--sandbox none` and the fallback of `auto` when bwrap is not usable.
+//! `--sandbox none` and the fallback of `auto` to none when neither bwrap nor Landlock is usable
+//! (Landlock itself: `sandbox_landlock.rs`).
 //!
 //! Without a usable bwrap these tests print SKIPPED, except under `CI=true`, where they fail.
 
@@ -213,7 +214,7 @@ fn sandbox_none_records_kind_none_and_a_warning() {
 }
 
 #[test]
-fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_is_unusable() {
+fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_and_landlock_are_unusable() {
     let fx = fixture("python-project");
     let packet = packet(&fx, "");
     let plan = json!([result(&[])]);
@@ -221,6 +222,7 @@ fn auto_falls_back_to_none_and_explicit_bwrap_fails_when_bwrap_is_unusable() {
     let run = |choice: &str| {
         command_with_plan(&fx, &plan)
             .env("GIT_DISPATCH_BWRAP", &missing)
+            .env("GIT_DISPATCH_NO_LANDLOCK", "1")
             .args(["run", "--quiet", "--sandbox", choice, "--task"])
             .arg(&packet)
             .output()

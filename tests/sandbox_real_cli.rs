@@ -1,5 +1,5 @@
-//! The real agent CLIs (codex, claude) dispatched through the binary with `--sandbox bwrap`
-//! against the scripted model servers: they start, reach the model on 127.0.0.1, write their own
+//! The real agent CLIs (codex, claude) dispatched through the binary with `--sandbox bwrap` and
+//! `--sandbox landlock` against the scripted model servers: they start, reach the model on 127.0.0.1, write their own
 //! state (codex `CODEX_HOME`, claude `~/.claude` and `~/.claude.json`), write inside the worktree,
 //! fail to write `~/.bashrc`, and codex's `-o` result arrives in the run folder. Skipped with a
 //! message when a CLI or bwrap is missing; a failure under `CI=true`.
@@ -46,8 +46,13 @@ fn script() -> Vec<Turn> {
     ]
 }
 
-/// `git-dispatch run --sandbox bwrap` on the scratch repository with `env` (the CLI's variables).
-fn dispatch(repo: &ScratchRepo, env: Vec<(String, OsString)>, agent: &str) -> (std::process::Output, PathBuf) {
+/// `git-dispatch run --sandbox <sandbox>` on the scratch repository with `env` (the CLI's variables).
+fn dispatch(
+    repo: &ScratchRepo,
+    env: Vec<(String, OsString)>,
+    agent: &str,
+    sandbox: &str,
+) -> (std::process::Output, PathBuf) {
     let base = repo.base();
     let packet = base.join("task.md");
     let text = format!(
@@ -61,7 +66,7 @@ fn dispatch(repo: &ScratchRepo, env: Vec<(String, OsString)>, agent: &str) -> (s
         .envs(env)
         .env("GIT_DISPATCH_WORKTREES", base.join("worktrees"))
         .env("GIT_DISPATCH_USAGE_URL", "http://127.0.0.1:9/unreachable")
-        .args(["run", "--quiet", "--sandbox", "bwrap", "--agent", agent, "--task"])
+        .args(["run", "--quiet", "--sandbox", sandbox, "--agent", agent, "--task"])
         .arg(&packet)
         .current_dir(&repo.root)
         .stdin(std::process::Stdio::null())
@@ -75,7 +80,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).expect("JSON")
 }
 
-fn assert_offered(output: &std::process::Output, run_dir: &Path) {
+fn assert_offered(output: &std::process::Output, run_dir: &Path, sandbox: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let agent_stderr = std::fs::read_to_string(run_dir.join("stderr.txt")).unwrap_or_default();
     let policy = read_json(&run_dir.join("policy.json"));
@@ -85,7 +90,7 @@ fn assert_offered(output: &std::process::Output, run_dir: &Path) {
         Some(0),
         "stderr: {stderr}\nagent stderr: {agent_stderr}\nevents: {events}\npolicy: {policy:#}"
     );
-    assert_eq!(policy["sandbox"]["kind"], "bwrap");
+    assert_eq!(policy["sandbox"]["kind"], sandbox);
     assert_eq!(policy["offered"], true, "{policy:#}");
     assert_eq!(policy["changed_paths"], json!(["tests/a.txt"]));
     assert_eq!(read_json(&run_dir.join("result.json")), final_result());
@@ -102,8 +107,8 @@ fn real_codex_runs_confined_and_its_result_file_reaches_the_run_folder() {
     let env = real_cli::codex_env(&repo.base(), &server.url(), &bin);
     let home = repo.base().join("agent-home");
     std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let (output, run_dir) = dispatch(&repo, env, "codex");
-    assert_offered(&output, &run_dir);
+    let (output, run_dir) = dispatch(&repo, env, "codex", "bwrap");
+    assert_offered(&output, &run_dir, "bwrap");
     assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
     let codex_home = repo.base().join("codex-home");
     let written: Vec<String> = std::fs::read_dir(&codex_home)
@@ -125,8 +130,8 @@ fn real_claude_runs_confined_with_its_default_state_in_home() {
     env.retain(|(name, _)| name != "CLAUDE_CONFIG_DIR");
     let home = repo.base().join("agent-home");
     std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let (output, run_dir) = dispatch(&repo, env, "claude");
-    assert_offered(&output, &run_dir);
+    let (output, run_dir) = dispatch(&repo, env, "claude", "bwrap");
+    assert_offered(&output, &run_dir, "bwrap");
     assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
     let mut names: Vec<String> = std::fs::read_dir(&home)
         .expect("home")
@@ -134,5 +139,55 @@ fn real_claude_runs_confined_with_its_default_state_in_home() {
         .collect();
     names.sort();
     eprintln!("claude's HOME after the run: {names:?}");
+    assert!(home.join(".claude").is_dir());
+}
+
+/// Landlock works here; otherwise `false` after printing why.
+fn landlock_usable() -> bool {
+    let support = git_dispatch::sandbox::landlock_support();
+    if let Err(reason) = &support {
+        eprintln!("SKIPPED: Landlock cannot confine an agent here: {reason}");
+    }
+    support.is_ok()
+}
+
+/// Codex under Landlock: its `CODEX_HOME` (holding config.toml) stays writable, so it starts and
+/// writes its state; `~/.bashrc` is refused; config.toml is the same after the run.
+#[test]
+fn real_codex_runs_under_landlock() {
+    let Some(bin) = real_cli::find(Cli::Codex) else { return };
+    if !landlock_usable() {
+        return;
+    }
+    let repo = ScratchRepo::new();
+    let server = ModelServer::openai(script());
+    let env = real_cli::codex_env(&repo.base(), &server.url(), &bin);
+    let home = repo.base().join("agent-home");
+    std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    let config = repo.base().join("codex-home/config.toml");
+    let config_before = std::fs::read(&config).expect("config.toml");
+    let (output, run_dir) = dispatch(&repo, env, "codex", "landlock");
+    assert_offered(&output, &run_dir, "landlock");
+    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
+    assert_eq!(std::fs::read(&config).expect("config.toml"), config_before);
+    let written = std::fs::read_dir(repo.base().join("codex-home")).expect("CODEX_HOME").count();
+    assert!(written > 1, "codex wrote its state next to config.toml");
+}
+
+#[test]
+fn real_claude_runs_under_landlock() {
+    let Some(bin) = real_cli::find(Cli::Claude) else { return };
+    if !landlock_usable() {
+        return;
+    }
+    let repo = ScratchRepo::new();
+    let server = ModelServer::anthropic(script());
+    let mut env = real_cli::claude_env(&repo.base(), &server.url(), &bin);
+    env.retain(|(name, _)| name != "CLAUDE_CONFIG_DIR");
+    let home = repo.base().join("agent-home");
+    std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
+    let (output, run_dir) = dispatch(&repo, env, "claude", "landlock");
+    assert_offered(&output, &run_dir, "landlock");
+    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
     assert!(home.join(".claude").is_dir());
 }

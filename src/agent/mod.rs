@@ -98,6 +98,8 @@ pub struct AgentRequest<'a> {
     /// A folder the agent may write (a sandbox's private temp folder) where Codex puts its `-o`
     /// result file, copied into the run folder afterwards; `None`: straight into the run folder.
     pub output_dir: Option<&'a Path>,
+    /// A sandbox that confines the thread starting the agent (Landlock); `None` otherwise.
+    pub confinement: Option<std::sync::Arc<dyn crate::process::Confinement>>,
 }
 
 /// The agent's structured result, or why there is none.

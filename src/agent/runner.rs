@@ -61,6 +61,7 @@ fn process_spec(request: &AgentRequest<'_>) -> anyhow::Result<ProcessSpec> {
     let mut spec =
         ProcessSpec::new(argv.remove(0), request.cwd).args(argv).timeout(request.timeout).heartbeat(request.heartbeat);
     spec.env = request.extra_env.clone();
+    spec.confinement = request.confinement.clone();
     Ok(spec)
 }
 

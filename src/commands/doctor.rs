@@ -1,7 +1,9 @@
 //! `git dispatch doctor`: what is installed and usable, one line per check, each `ok`, `warn` or
 //! `missing`: git-dispatch itself (on PATH, so that `git dispatch` works), git, the repository
 //! (the current directory or `-C`), the agent CLIs and their versions, the Codex quota endpoint
-//! (not asked with `--offline`), sandbox support, and the worktree pool's size on disk.
+//! (not asked with `--offline`), sandbox support (bubblewrap with the very probe the sandbox uses,
+//! Landlock with the ABI the kernel enforces, and the kind `--sandbox auto` picks from them), and
+//! the worktree pool's size on disk.
 //!
 //! The exit code is 0 unless git itself is missing (1): everything else only limits what a
 //! dispatch can do. Every program is run through [`crate::process`] with a timeout.
@@ -14,6 +16,7 @@ use crate::agent::quota::{check_quota_with, QuotaSource, QuotaVerdict};
 use crate::agent::{locate, AgentKind};
 use crate::cli::{DoctorArgs, DEFAULT_QUOTA_GATE};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::{self, Kind};
 
 /// How long a probed program (`git --version`, `codex --version`, `bwrap ... true`) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,7 +78,9 @@ pub fn run_checks(args: &DoctorArgs) -> Vec<Check> {
         check_agent(AgentKind::Codex, &cwd),
         check_agent(AgentKind::Claude, &cwd),
         check_quota_endpoint(args.offline),
-        check_sandbox(&cwd),
+        check_bwrap(),
+        check_landlock(),
+        check_sandbox(),
         check_pool(),
     ]
 }
@@ -204,33 +209,42 @@ fn check_quota_endpoint(offline: bool) -> Check {
     }
 }
 
-#[cfg(target_os = "linux")]
-fn check_sandbox(cwd: &Path) -> Check {
-    const LANDLOCK: &str = "Landlock: not probed";
-    let Some(bwrap) = find_on_path("bwrap") else {
-        return Check::new(
-            "sandbox",
-            Status::Missing,
-            format!("bwrap not found on PATH (install bubblewrap); {LANDLOCK}"),
-        );
+/// bubblewrap, probed exactly as `--sandbox bwrap|auto` probes it.
+fn check_bwrap() -> Check {
+    let probe = format!("bwrap {}", sandbox::bwrap_probe_args().join(" "));
+    let Some(program) = sandbox::bwrap_program() else {
+        return Check::new("bwrap", Status::Missing, "bwrap not found on PATH (install bubblewrap)");
     };
-    match probe(&bwrap, &["--ro-bind", "/", "/", "true"], cwd) {
-        Ok(_) => Check::new(
-            "sandbox",
-            Status::Ok,
-            format!("bwrap at {} works (bwrap --ro-bind / / true); {LANDLOCK}", bwrap.display()),
-        ),
-        Err(reason) => Check::new(
-            "sandbox",
-            Status::Warn,
-            format!("bwrap at {} cannot make a sandbox here ({reason}); {LANDLOCK}", bwrap.display()),
-        ),
+    match sandbox::bwrap_usable() {
+        Ok(_) => Check::new("bwrap", Status::Ok, format!("{} works ({probe})", program.display())),
+        Err(reason) => Check::new("bwrap", Status::Warn, format!("cannot make a sandbox here: {reason}")),
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn check_sandbox(_cwd: &Path) -> Check {
-    Check::new("sandbox", Status::Warn, "no confinement on this platform (Linux only): agents run unconfined")
+/// Landlock, probed as `--sandbox landlock|auto` probes it (a throw-away thread confined).
+fn check_landlock() -> Check {
+    match sandbox::landlock_support() {
+        Ok(abi) => Check::new("landlock", Status::Ok, format!("ABI {abi} enforced by this kernel")),
+        Err(reason) => Check::new("landlock", Status::Warn, format!("cannot confine an agent here: {reason}")),
+    }
+}
+
+/// The kind `--sandbox auto` picks from the two probes above (their lines say why).
+fn check_sandbox() -> Check {
+    match sandbox::auto_kind().0 {
+        Kind::Bwrap => Check::new("sandbox", Status::Ok, "--sandbox auto picks bwrap"),
+        Kind::Landlock => Check::new(
+            "sandbox",
+            Status::Ok,
+            "--sandbox auto picks landlock (bwrap is not usable): writes are confined, but a process that leaves \
+             the agent's process group can outlive it (see SECURITY.md)",
+        ),
+        Kind::None => Check::new(
+            "sandbox",
+            Status::Warn,
+            "--sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined",
+        ),
+    }
 }
 
 /// `$GIT_DISPATCH_WORKTREES`, else `${XDG_CACHE_HOME:-~/.cache}/git-dispatch/worktrees`.

@@ -26,7 +26,7 @@ use crate::process::{self, ProcessSpec};
 pub const BWRAP_ENV: &str = "GIT_DISPATCH_BWRAP";
 
 /// The options of every sandbox that need kernel support (namespaces, mounts), probed together.
-const PROBE_ARGS: [&str; 12] = [
+pub(super) const PROBE_ARGS: [&str; 12] = [
     "--ro-bind",
     "/",
     "/",
@@ -60,7 +60,7 @@ fn probe() -> Result<PathBuf, String> {
     Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
 }
 
-fn program() -> Option<PathBuf> {
+pub(super) fn program() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(BWRAP_ENV).filter(|value| !value.is_empty()) {
         return Some(PathBuf::from(path));
     }
@@ -107,7 +107,7 @@ impl Layout {
         let worktree = super::canonical(&req.worktree);
         let dot_git = worktree.join(".git");
         layout.mounts.push(Mount::ReadOnly(dot_git.clone()));
-        if let Some(admin) = admin_dir(&dot_git).filter(|admin| admin.exists()) {
+        if let Some(admin) = super::admin_dir(&dot_git).filter(|admin| admin.exists()) {
             layout.mounts.push(Mount::ReadOnly(super::canonical(&admin)));
         }
         layout.mounts.push(Mount::ReadOnly(super::canonical(&req.common_dir)));
@@ -144,14 +144,6 @@ impl Layout {
         argv.extend(isolation.map(OsString::from));
         argv
     }
-}
-
-/// The worktree's admin folder (`<common>/worktrees/<name>`) named by its `.git` file.
-fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dot_git).ok()?;
-    let target = text.lines().find_map(|line| line.strip_prefix("gitdir:"))?.trim();
-    let target = Path::new(target);
-    Some(if target.is_absolute() { target.to_path_buf() } else { dot_git.parent()?.join(target) })
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ pub fn escapes() -> Vec<Hostile> {
         with(
             hostile(
                 "setsid daemon",
-                json!([{"step": "setsid_daemon", "pidfile": "@ROOT@/pids", "stdio": "null", "sleep_secs": 60}]),
+                json!([{"step": "setsid_daemon", "pidfile": "@PIDS@", "stdio": "null", "sleep_secs": 60}]),
             ),
             Escape::Survives,
             None,
@@ -132,7 +132,7 @@ pub fn escapes() -> Vec<Hostile> {
         with(
             hostile(
                 "bounded fork bomb",
-                json!([{"step": "fork_bomb", "max": 40, "sleep_secs": 60, "pidfile": "@ROOT@/pids"}]),
+                json!([{"step": "fork_bomb", "max": 40, "sleep_secs": 60, "pidfile": "@PIDS@"}]),
             ),
             Escape::Survives,
             None,

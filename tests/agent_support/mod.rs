@@ -86,6 +86,7 @@ impl Fixture {
             wrapper: Vec::new(),
             extra_env: Vec::new(),
             output_dir: None,
+            confinement: None,
         }
     }
 

@@ -234,6 +234,7 @@ impl Run<'_> {
         self.stage("agent")?;
         self.agent_ran = true;
         let report = self.run_agent(ws, &cwd, &sandbox)?;
+        self.verdict.messages.extend(sandbox.restore_guarded()?);
 
         self.stage("guard-after")?;
         let after = guard::capture(guard_scope)?;
@@ -372,6 +373,7 @@ impl Run<'_> {
                 .chain(self.marker_env())
                 .collect(),
             output_dir: sandbox.scratch_dir(),
+            confinement: sandbox.confinement.clone(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();

@@ -45,6 +45,7 @@ pub fn run_verification(
         argv.extend(["sh".into(), "-c".into(), command.into()]);
         let mut spec = ProcessSpec::new(argv.remove(0), cwd).args(argv).timeout(Duration::from_secs(timeout_sec));
         spec.env = sandbox.env.clone();
+        spec.confinement = sandbox.confinement.clone();
         let captured = process::run_captured(&spec)?;
         let mut output = captured.stdout.clone();
         output.extend_from_slice(&captured.stderr);

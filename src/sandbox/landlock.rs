@@ -1,0 +1,281 @@
+//! The Landlock sandbox (Linux 5.13+), used where bubblewrap is not: is Landlock enforceable here
+//! (probed once), and the rules that confine one agent run.
+//!
+//! Landlock is an allow-list of access rights per file hierarchy, applied by the kernel to the
+//! calling thread and inherited by every process it starts. The rules: the whole filesystem
+//! readable and executable; writable: the worktree, the private `TMPDIR`, the agent's state
+//! folders and the cache, the `--writable` paths, and the device files an agent needs. Signals to
+//! processes outside the domain and abstract unix sockets created outside it are scoped (ABI 6).
+//! Rights of later ABIs than [`TARGET_ABI`] are not handled (so they stay allowed); older kernels
+//! get what they support (best effort), and the ABI reached is recorded.
+//!
+//! Rights granted on a folder hold for everything below it, and nothing can take them back
+//! below. So a writable folder that holds a protected path (the user's checkout, the dispatch
+//! worktrees, the run folder, the shared git dir) is carved: the folders on the way to the
+//! protected path get no write right, their other entries get it one by one (symlinks among them
+//! are skipped). The price: nothing new can be created directly in those folders on the way (e.g.
+//! a new `~/.cache/<tool>` beside `~/.cache/git-dispatch`); an existing one is writable, and
+//! `--writable` makes a missing one (it is created before the agent starts). Configuration files
+//! inside a state folder cannot be carved without making the folder itself read-only, which the
+//! agent CLIs do not survive: they stay writable and are put back after the run (see
+//! [`super::GuardedFile`]). The same holds for the worktree's `.git` file, which the snapshot puts
+//! back.
+//!
+//! Landlock gives no pid namespace and no new session: a descendant that leaves the agent's
+//! process group (setsid) can outlive the run, and the agent keeps the user's controlling terminal
+//! (no `ioctl` right on `/dev/tty`; `/dev/pts` keeps it for the agent's own pseudo-terminals).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use landlock::{
+    Access, AccessFs, BitFlags, LandlockStatus, PathBeneath, PathFd, RestrictionStatus, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+
+use super::SandboxRequest;
+use crate::process::Confinement;
+
+/// The newest Landlock ABI whose rights are handled (and tested).
+const TARGET_ABI: ABI = ABI::V7;
+
+/// Set (non-empty) to make Landlock count as unsupported (tests of the fallback to none).
+pub const DISABLE_ENV: &str = "GIT_DISPATCH_NO_LANDLOCK";
+
+/// Devices an agent reads and writes (no `ioctl`: `/dev/tty` is the user's terminal).
+const DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/urandom", "/dev/random"];
+
+/// Pseudo-terminals, with `ioctl` so that the agent can make and use its own.
+const TERMINALS: [&str; 2] = ["/dev/pts", "/dev/ptmx"];
+
+/// The Landlock ABI this kernel enforces, or why Landlock cannot confine an agent here.
+/// Probed once, by confining a throw-away thread with the rules' handled rights.
+pub(super) fn support() -> Result<u32, String> {
+    static PROBE: OnceLock<Result<u32, String>> = OnceLock::new();
+    if std::env::var_os(DISABLE_ENV).is_some_and(|value| !value.is_empty()) {
+        return Err(format!("disabled by {DISABLE_ENV}"));
+    }
+    PROBE.get_or_init(probe).clone()
+}
+
+fn probe() -> Result<u32, String> {
+    let status = std::thread::Builder::new()
+        .name("landlock-probe".to_string())
+        .spawn(|| restrict_current_thread(&[]))
+        .map_err(|error| format!("cannot start the probe thread: {error}"))?
+        .join()
+        .map_err(|_| "the probe thread panicked".to_string())?
+        .map_err(|error| format!("{error:#}"))?;
+    match status.landlock {
+        LandlockStatus::Available { effective_abi, .. } if status.ruleset != RulesetStatus::NotEnforced => {
+            Ok(effective_abi as u32)
+        }
+        LandlockStatus::NotEnabled => {
+            Err("Landlock is built into this kernel but not enabled (lsm= boot option)".into())
+        }
+        LandlockStatus::NotImplemented => Err("this kernel has no Landlock (Linux 5.13+ needed)".into()),
+        LandlockStatus::Available { .. } => Err("Landlock did not enforce the ruleset".into()),
+    }
+}
+
+/// What one writable grant allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// Everything but making device files and `ioctl` on devices.
+    Tree,
+    /// Read and write a device.
+    Device,
+    /// Read, write and `ioctl` (pseudo-terminals).
+    Terminal,
+}
+
+impl Grant {
+    fn access(self) -> BitFlags<AccessFs> {
+        let read = AccessFs::from_read(TARGET_ABI);
+        let device = read | AccessFs::WriteFile | AccessFs::Truncate;
+        match self {
+            Grant::Tree => {
+                AccessFs::from_all(TARGET_ABI) & !(AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev)
+            }
+            Grant::Device => device,
+            Grant::Terminal => device | AccessFs::IoctlDev,
+        }
+    }
+}
+
+/// The rules of one run: the paths the agent may write, with what right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Rules {
+    grants: Vec<(PathBuf, Grant)>,
+    /// The writable roots, as recorded (before carving).
+    pub(super) writable: Vec<PathBuf>,
+}
+
+impl Rules {
+    /// The rules for `req`; creates the missing state folders and extra writable folders.
+    pub(super) fn prepare(req: &SandboxRequest, scratch: &Path) -> anyhow::Result<Rules> {
+        let mut roots = Vec::new();
+        for dir in &req.state.dirs {
+            roots.push(super::create_dir(dir)?);
+        }
+        roots.push(super::canonical(&req.worktree));
+        roots.push(super::canonical(scratch));
+        for path in &req.writable {
+            roots.push(if path.is_file() { super::canonical(path) } else { super::create_dir(path)? });
+        }
+        roots.dedup();
+        let git = super::git_paths(req);
+        let protected: Vec<PathBuf> =
+            req.protected.iter().filter(|path| path.exists()).map(|path| super::canonical(path)).collect();
+        let excluded: Vec<PathBuf> = protected.iter().chain(&git).cloned().collect();
+        let mut rules = Rules { grants: Vec::new(), writable: Vec::new() };
+        for root in roots {
+            if git.iter().any(|git_path| root.starts_with(git_path)) {
+                continue; // the shared git dir stays read-only whatever is asked
+            }
+            let mut paths = Vec::new();
+            carve(&root, &excluded, &mut paths)?;
+            for path in paths {
+                if !rules.grants.iter().any(|(granted, _)| *granted == path) {
+                    rules.grants.push((path, Grant::Tree));
+                }
+            }
+            if !rules.writable.contains(&root) {
+                rules.writable.push(root);
+            }
+        }
+        rules.grants.extend(DEVICES.iter().map(|device| (PathBuf::from(device), Grant::Device)));
+        rules.grants.extend(TERMINALS.iter().map(|terminal| (PathBuf::from(terminal), Grant::Terminal)));
+        Ok(rules)
+    }
+}
+
+/// `root` as writable grants that leave out every `excluded` path strictly inside it: the
+/// folders on the way there get nothing, their other entries (not symlinks) are granted whole.
+fn carve(root: &Path, excluded: &[PathBuf], out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let inside: Vec<&PathBuf> = excluded.iter().filter(|path| path.starts_with(root) && *path != root).collect();
+    if inside.is_empty() {
+        out.push(root.to_path_buf());
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(root).with_context(|| format!("listing {} for the sandbox", root.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {} for the sandbox", root.display()))?;
+        let path = entry.path();
+        let file_type = entry.file_type().with_context(|| format!("inspecting {}", path.display()))?;
+        if file_type.is_symlink() || inside.iter().any(|excluded| **excluded == path) {
+            continue;
+        }
+        if inside.iter().any(|excluded| excluded.starts_with(&path)) {
+            carve(&path, excluded, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The rules as a [`Confinement`] for the process module.
+#[derive(Debug)]
+pub(super) struct LandlockConfinement {
+    pub(super) rules: Rules,
+}
+
+impl Confinement for LandlockConfinement {
+    fn confine_current_thread(&self) -> anyhow::Result<()> {
+        let status = restrict_current_thread(&self.rules.grants)?;
+        if status.ruleset == RulesetStatus::NotEnforced {
+            anyhow::bail!("Landlock did not enforce the sandbox's rules ({:?})", status.landlock);
+        }
+        Ok(())
+    }
+}
+
+/// Confines the calling thread: everything readable and executable, `grants` writable, signals
+/// and abstract unix sockets scoped. Paths that do not exist (any more) are skipped: less access.
+fn restrict_current_thread(grants: &[(PathBuf, Grant)]) -> anyhow::Result<RestrictionStatus> {
+    let mut ruleset = Ruleset::default()
+        .handle_access(AccessFs::from_all(TARGET_ABI))
+        .context("Landlock: filesystem rights")?
+        .scope(Scope::from_all(TARGET_ABI))
+        .context("Landlock: scopes")?
+        .create()
+        .context("Landlock: creating the ruleset")?;
+    let root = PathFd::new("/").context("Landlock: opening /")?;
+    ruleset = ruleset
+        .add_rule(PathBeneath::new(root, AccessFs::from_read(TARGET_ABI)))
+        .context("Landlock: the read-only root")?;
+    for (path, grant) in grants {
+        let Ok(fd) = PathFd::new(path) else { continue };
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, grant.access()))
+            .with_context(|| format!("Landlock: the rule for {}", path.display()))?;
+    }
+    ruleset.restrict_self().context("Landlock: restricting the thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::AgentKind;
+    use crate::sandbox::{Choice, StatePaths};
+
+    fn paths(rules: &Rules, grant: Grant) -> Vec<PathBuf> {
+        rules.grants.iter().filter(|(_, g)| *g == grant).map(|(path, _)| path.clone()).collect()
+    }
+
+    #[test]
+    fn writable_roots_are_carved_around_protected_paths_and_the_git_dir() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let root = std::fs::canonicalize(root.path()).expect("canonical");
+        let home = root.join("home");
+        let cache = home.join(".cache");
+        let worktrees = cache.join("git-dispatch/worktrees");
+        let worktree = worktrees.join("repo-1/wt");
+        let repo = home.join("src/repo");
+        for dir in [cache.join("pip"), worktree.clone(), cache.join("git-dispatch/other"), repo.join(".git/hooks")] {
+            std::fs::create_dir_all(dir).expect("dir");
+        }
+        std::fs::write(cache.join("top.txt"), "").expect("file");
+        std::os::unix::fs::symlink("/", cache.join("link")).expect("symlink");
+        let scratch = root.join("tmp");
+        std::fs::create_dir(&scratch).expect("scratch");
+        let req = SandboxRequest {
+            choice: Choice::Landlock,
+            agent: AgentKind::Codex,
+            worktree: worktree.clone(),
+            common_dir: repo.join(".git"),
+            protected: vec![repo.clone(), worktrees.clone(), root.join("missing")],
+            state: StatePaths { dirs: vec![home.join(".codex"), cache.clone()], read_only: vec![] },
+            writable: vec![home.clone(), repo.join(".git/hooks")],
+        };
+        let rules = Rules::prepare(&req, &scratch).expect("rules");
+        assert!(home.join(".codex").is_dir());
+        let mut tree = paths(&rules, Grant::Tree);
+        tree.sort();
+        let mut expected = vec![
+            home.join(".codex"),
+            cache.join("pip"),
+            cache.join("top.txt"),
+            cache.join("git-dispatch/other"),
+            worktree.clone(),
+            scratch.clone(),
+        ];
+        expected.sort();
+        assert_eq!(tree, expected, "the home and the cache carved, the git dir's hooks dropped");
+        assert_eq!(rules.writable, vec![home.join(".codex"), cache, worktree, scratch, home]);
+        assert_eq!(paths(&rules, Grant::Terminal), vec![PathBuf::from("/dev/pts"), PathBuf::from("/dev/ptmx")]);
+        assert_eq!(paths(&rules, Grant::Device).len(), 6);
+    }
+
+    #[test]
+    fn trees_get_no_device_rights_and_devices_no_structure_rights() {
+        assert!(!Grant::Tree.access().contains(AccessFs::MakeChar | AccessFs::MakeBlock));
+        assert!(!Grant::Tree.access().contains(AccessFs::IoctlDev));
+        assert!(Grant::Tree.access().contains(AccessFs::Refer | AccessFs::Truncate | AccessFs::MakeReg));
+        assert!(!Grant::Device.access().contains(AccessFs::IoctlDev));
+        assert!(!Grant::Device.access().intersects(AccessFs::MakeReg | AccessFs::RemoveFile));
+        assert!(Grant::Terminal.access().contains(AccessFs::IoctlDev | AccessFs::WriteFile));
+    }
+}
