@@ -200,3 +200,35 @@ fn build_outputs_kept_in_a_pooled_worktree_are_searched_for_writes() {
     assert_eq!(snap.ignored_written, ["build/deep/new.o", "build/deep/old.o"]);
     workspace::release(&second, Release::DeleteBranch, &opts).unwrap();
 }
+
+#[test]
+fn returning_to_the_pool_skips_the_scan_only_when_nothing_was_touched() {
+    use std::os::unix::fs::MetadataExt as _;
+    let fx = fixture("python-project");
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let opts = options(&fx, false, 2);
+    let index_of = |ws: &Workspace| {
+        let admin = fx.path().join(".git/worktrees").join(&ws.name);
+        std::fs::metadata(admin.join("index")).unwrap().ino()
+    };
+
+    let quiet = workspace::create(fx.path(), "quiet", &base, &opts).unwrap();
+    sh(&quiet.path, "echo q >> README.md");
+    workspace::snapshot(&quiet).unwrap();
+    let index_after_snapshot = index_of(&quiet);
+    workspace::release(&quiet, Release::DeleteBranch, &opts).unwrap();
+    assert_eq!(index_of(&quiet), index_after_snapshot, "nothing touched: the index is not rewritten");
+    assert_eq!(git(&quiet.path, &["status", "--porcelain"]), "");
+
+    let noisy = workspace::create(fx.path(), "noisy", &base, &opts).unwrap();
+    assert!(noisy.warm, "the quiet worktree was pooled and is taken again");
+    sh(&noisy.path, "echo n >> README.md");
+    workspace::snapshot(&noisy).unwrap();
+    let committed = std::fs::read(noisy.path.join("README.md")).unwrap();
+    // Written after the snapshot (a verification command, a late process): cleaned on return.
+    sh(&noisy.path, "echo late >> README.md && printf 'u\\n' > late.txt");
+    workspace::release(&noisy, Release::DeleteBranch, &opts).unwrap();
+    assert_eq!(std::fs::read(noisy.path.join("README.md")).unwrap(), committed);
+    assert!(!noisy.path.join("late.txt").exists());
+    assert_eq!(git(&noisy.path, &["status", "--porcelain"]), "");
+}

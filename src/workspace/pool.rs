@@ -88,11 +88,18 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
     Ok(())
 }
 
-/// Cleans the worktree to its branch tip and detaches HEAD there.
+/// Cleans the worktree to its branch tip and detaches HEAD there. When the change journal saw
+/// nothing touched since the snapshot at the tip, the worktree already equals it.
 fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Result<()> {
     let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
     let wt = repo::open_worktree(&ws.path, &ws.common_dir, &ws.name)?;
-    sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
+    let untouched = match ws.journal.get() {
+        Some(journal) => journal.untouched_since(&wt, branch, tip)?,
+        None => false,
+    };
+    if !untouched {
+        sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
+    }
     repo::detach_head(&wt, tip)
 }
 

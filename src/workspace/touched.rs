@@ -97,6 +97,26 @@ impl Journal {
         }
     }
 
+    /// True when nothing touched the worktree since the baseline at `commit` (which `branch`
+    /// and HEAD still point at, with the baseline's index): its files then equal that commit's
+    /// tree, ignored files aside. Ends the period like [`Journal::scan`].
+    pub fn untouched_since(
+        &self,
+        wt: &gix::Repository,
+        branch: &gix::refs::FullName,
+        commit: ObjectId,
+    ) -> anyhow::Result<bool> {
+        let touched = self.watch.take();
+        let guard = self.baseline.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(baseline) = guard.as_ref() else { return Ok(false) };
+        let quiet = touched.lost.is_none() && touched.files.is_empty() && touched.trees.is_empty();
+        Ok(quiet
+            && baseline.commit == commit
+            && FileStamp::of(baseline.index.path()).ok() == Some(baseline.index_stamp)
+            && super::repo::head_branch(wt)?.as_ref() == Some(branch)
+            && super::repo::ref_target(wt, branch)? == Some(commit))
+    }
+
     /// The scan of the touched paths, or why the full scan is needed. Either way the period
     /// ends: the journal counts from now, and its baseline is used up until [`Journal::rebase`].
     pub fn scan(
