@@ -80,3 +80,34 @@ fn without_verify_the_commands_do_not_run() {
     assert!(!run_dir.join("verification.json").exists());
     assert!(!marker.exists(), "git-dispatch does not run VERIFICATION without --verify");
 }
+
+/// A write through a hard link made outside the worktree escapes the change journal (SECURITY.md):
+/// without `--verify` it is simply not part of the result; with `--verify` every file is scanned,
+/// so verification never passes on a tree that differs from the offered one.
+#[test]
+fn verification_sees_exactly_the_offered_tree_even_past_the_change_journal() {
+    let outside = |fx: &Fixture| fx.root.join("outside-link").to_string_lossy().into_owned();
+    let hidden_plan = |fx: &Fixture| {
+        json!([
+            {"step": "write", "path": "tests/new.py", "content": "value = 42\n"},
+            {"step": "hardlink", "target": "README.md", "path": outside(fx)},
+            {"step": "append", "path": outside(fx), "content": "hidden\n"},
+        ])
+    };
+
+    let fx = fixture("python-project");
+    let packet = packet_with_verification(&fx, &["true"]);
+    let output = dispatch(&fx, &packet, &hidden_plan(&fx), &["--sandbox", "none"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let changes = read_json(&printed_run_dir(&output).join("changes.json"));
+    let paths: Vec<&str> = changes["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["tests/new.py"], "the hidden write is not in the result, so it is never offered");
+
+    let fx = fixture("python-project");
+    let packet = packet_with_verification(&fx, &["true"]);
+    let output = dispatch(&fx, &packet, &hidden_plan(&fx), &["--sandbox", "none", "--verify"]);
+    assert_eq!(output.status.code(), Some(3), "README.md is out of scope: {}", stderr(&output));
+    let changes = read_json(&printed_run_dir(&output).join("changes.json"));
+    let paths: Vec<&str> = changes["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["README.md", "tests/new.py"], "with --verify every file is scanned");
+}
