@@ -85,9 +85,28 @@ pub fn from_raw(raw: &[RawChange]) -> Vec<Change> {
 
 /// The raw changes from `base` to `result` (commits or trees), sorted by path bytes.
 pub fn raw_changes(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<RawChange>> {
+    raw_changes_with(repo, base, result, Some(rewrites()))
+}
+
+/// [`raw_changes`] without rename detection: every change is an addition, a deletion or a
+/// modification at one path (what path-by-path checks want).
+pub fn raw_changes_without_renames(
+    repo: &gix::Repository,
+    base: ObjectId,
+    result: ObjectId,
+) -> anyhow::Result<Vec<RawChange>> {
+    raw_changes_with(repo, base, result, None)
+}
+
+fn raw_changes_with(
+    repo: &gix::Repository,
+    base: ObjectId,
+    result: ObjectId,
+    rewrites: Option<gix::diff::Rewrites>,
+) -> anyhow::Result<Vec<RawChange>> {
     let old = tree_of(repo, base)?;
     let new = tree_of(repo, result)?;
-    let detached = tree_diff(repo, &old, &new)?;
+    let detached = tree_diff(repo, &old, &new, rewrites)?;
     let mut changes: Vec<RawChange> = detached.into_iter().flat_map(from_detached).collect();
     changes.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(changes)
@@ -99,6 +118,7 @@ fn tree_diff(
     repo: &gix::Repository,
     old: &gix::Tree<'_>,
     new: &gix::Tree<'_>,
+    rewrites: Option<gix::diff::Rewrites>,
 ) -> anyhow::Result<Vec<gix::object::tree::diff::ChangeDetached>> {
     use gix::worktree::stack::state::attributes::Source;
     let no_index = gix::index::State::new(repo.object_hash());
@@ -106,10 +126,8 @@ fn tree_diff(
     let mut cache =
         gix::diff::resource_cache(repo, gix::diff::blob::pipeline::Mode::ToGit, attributes, Default::default())
             .context("preparing the diff cache")?;
-    let options = gix::diff::tree_with_rewrites::Options {
-        location: Some(gix::diff::tree::recorder::Location::Path),
-        rewrites: Some(rewrites()),
-    };
+    let options =
+        gix::diff::tree_with_rewrites::Options { location: Some(gix::diff::tree::recorder::Location::Path), rewrites };
     let mut out = Vec::new();
     gix::diff::tree_with_rewrites(
         gix::objs::TreeRefIter::from_bytes(&old.data, old.id.kind()),

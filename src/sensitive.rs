@@ -1,8 +1,9 @@
 //! Sensitive changes (SPEC §4): what the agent changed that is a violation whatever WRITE SCOPE
 //! says, unless the packet's `ALLOW:` (or `--allow KIND`) names its kind, and what is never allowed.
 //!
-//! Found from the base and result trees (exact path bytes, modes, symlink targets) and from the
-//! worktree on disk (planted repositories, hard links). Each finding names its path and says why.
+//! Found from the base..result diff and the result tree where the run touched it (exact path
+//! bytes, modes, symlink targets) and from the worktree on disk (planted repositories, hard
+//! links). Each finding names its path and says why.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,6 +15,7 @@ use crate::changes::Change;
 use crate::policy::SensitiveChange;
 
 mod disk;
+mod lookup;
 pub mod names;
 mod tree;
 
@@ -69,11 +71,16 @@ pub fn detect(
     worktree: &Path,
     allow: &[String],
 ) -> anyhow::Result<Vec<SensitiveChange>> {
-    let before = tree::entries(repo, base)?;
-    let after = tree::entries(repo, result)?;
-    let touched = tree::touched(&before, &after);
-    let links = tree::link_targets(repo, &after)?;
+    let diff = crate::changes::raw_changes_without_renames(repo, base, result)?;
+    let touched = tree::touched(&diff);
     let mut found = Findings::default();
+    // Symlink targets resolve through the tree's other symlinks: only then is the whole tree read.
+    let links = if touched.iter().any(|(_, mode, _)| mode.is_link()) {
+        tree::link_targets(repo, &tree::entries(repo, result)?)?
+    } else {
+        Default::default()
+    };
+    let before_modes = tree::modes_before(&diff);
     for (path, mode, _) in &touched {
         let path = path.as_bstr();
         check_name(path, allow, &mut found);
@@ -81,7 +88,7 @@ pub fn detect(
             let target = links.get(path).map(|t| t.as_bstr()).unwrap_or_default();
             check_symlink(path, target, &links, allow, &mut found);
         }
-        check_kind_of_file(path, *mode, before.get(path).map(|(m, _)| *m), allow, &mut found);
+        check_kind_of_file(path, *mode, before_modes.get(path).copied(), allow, &mut found);
         if mode.is_blob() {
             if let Some(count) = disk::extra_links(worktree, &to_path(path)) {
                 let reason = format!(
@@ -92,13 +99,14 @@ pub fn detect(
             }
         }
     }
-    check_deleted_specials(&before, &after, allow, &mut found);
+    check_deleted_specials(&tree::deleted(&diff), allow, &mut found);
     for change in changes.iter().filter(|change| change.lossy_path) {
         let path = change.path.as_bytes().as_bstr();
         found.add(path, CONTROL_CHAR, format!("`{}` is not valid UTF-8", change.path), true, allow);
     }
-    let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| *path).collect();
-    check_tree_shapes(&after, &touched_paths, allow, &mut found);
+    let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| path).collect();
+    let mut reader = lookup::TreeReader::new(repo, result)?;
+    check_tree_shapes(&mut reader, &touched_paths, allow, &mut found)?;
     for planted in disk::planted_repositories(worktree) {
         let reason = format!("`{}` in the worktree is {}", planted.path, planted.why);
         found.add(planted.path.as_bytes().as_bstr(), EMBEDDED_REPO, reason, true, allow);
@@ -178,8 +186,8 @@ fn check_kind_of_file(
 }
 
 /// A deleted `.gitmodules` changes which submodules exist; a deleted `.gitattributes` is harmless.
-fn check_deleted_specials(before: &tree::Entries, after: &tree::Entries, allow: &[String], found: &mut Findings) {
-    for path in before.keys().filter(|path| !after.contains_key(*path)) {
+fn check_deleted_specials(deleted: &[&BString], allow: &[String], found: &mut Findings) {
+    for path in deleted {
         if names::is_special_file(path.as_bstr(), ".gitmodules", "gitmod~1") {
             let reason = format!("`{}` deleted", names::show(path.as_bstr()));
             found.add(path.as_bstr(), SUBMODULE, reason, false, allow);
@@ -188,19 +196,25 @@ fn check_deleted_specials(before: &tree::Entries, after: &tree::Entries, allow: 
 }
 
 /// Bare repositories committed as files and case collisions, where a touched path is involved.
-fn check_tree_shapes(after: &tree::Entries, touched: &BTreeSet<&BString>, allow: &[String], found: &mut Findings) {
-    for dir in tree::bare_repositories(after, touched) {
+fn check_tree_shapes(
+    reader: &mut lookup::TreeReader<'_>,
+    touched: &BTreeSet<&BString>,
+    allow: &[String],
+    found: &mut Findings,
+) -> anyhow::Result<()> {
+    for dir in lookup::bare_repositories(reader, touched)? {
         let shown = if dir.is_empty() { ".".to_string() } else { names::show(dir.as_bstr()) };
         let reason = format!("`{shown}` holds a bare repository (HEAD, objects/, refs/) committed as files");
         found.add(dir.as_bstr(), EMBEDDED_REPO, reason, true, allow);
     }
-    for group in tree::case_collisions(after, touched) {
+    for group in lookup::case_collisions(reader, touched)? {
         let shown: Vec<String> = group.iter().map(|path| format!("`{}`", names::show(path.as_bstr()))).collect();
         let reason = format!("{} collide on a case-insensitive filesystem", shown.join(" and "));
         for path in group.iter().filter(|path| touched.contains(path)) {
             found.add(path.as_bstr(), CASE_COLLISION, reason.clone(), true, allow);
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

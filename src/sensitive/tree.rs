@@ -1,6 +1,6 @@
-//! What the base and result trees say: every non-tree entry by path, the entries the run added or
-//! changed, where a symlink really points (following the tree's other symlinks), bare repositories
-//! committed as plain files, and paths that collide under case folding.
+//! What the diff and the trees say: the entries the run added or changed (from a diff without
+//! rename detection), the base's modes and the deleted paths, and where a symlink really points
+//! (following the tree's other symlinks; only then is the whole result tree read).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +9,7 @@ use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::objs::tree::EntryMode;
 use gix::ObjectId;
 
-use super::names;
+use crate::changes::RawChange;
 
 /// Every non-tree entry of a tree, by its full `/`-separated path.
 pub type Entries = BTreeMap<BString, (EntryMode, ObjectId)>;
@@ -34,13 +34,36 @@ pub fn entries(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<Entries> 
         .collect())
 }
 
-/// The result entries that are new or differ (mode or content) from the base entry at their path.
-pub fn touched<'a>(before: &Entries, after: &'a Entries) -> Vec<(&'a BString, EntryMode, ObjectId)> {
-    after
+/// The result entries that are new or differ (mode or content) from the base entry at their
+/// path, from a diff without rename detection.
+pub fn touched(diff: &[RawChange]) -> Vec<(BString, EntryMode, ObjectId)> {
+    let mut out: Vec<(BString, EntryMode, ObjectId)> = diff
         .iter()
-        .filter(|(path, entry)| before.get(*path) != Some(entry))
-        .map(|(path, (mode, id))| (path, *mode, *id))
-        .collect()
+        .filter_map(|change| change.new.as_ref())
+        .map(|side| (side.path.clone(), side.mode, side.id))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The base's mode of every path the diff changed or deleted.
+pub fn modes_before(diff: &[RawChange]) -> BTreeMap<&BStr, EntryMode> {
+    diff.iter().filter_map(|change| change.old.as_ref()).map(|side| (side.path.as_bstr(), side.mode)).collect()
+}
+
+/// Base paths the result no longer has, sorted.
+pub fn deleted(diff: &[RawChange]) -> Vec<&BString> {
+    let present: BTreeSet<&BString> = diff.iter().filter_map(|c| c.new.as_ref()).map(|side| &side.path).collect();
+    let mut gone: Vec<&BString> = diff
+        .iter()
+        .filter_map(|c| c.old.as_ref())
+        .map(|side| &side.path)
+        .filter(|path| !present.contains(path))
+        .collect();
+    gone.sort();
+    gone.dedup();
+    gone
 }
 
 /// The targets of all symlinks in `entries`.
@@ -111,45 +134,4 @@ fn join(parts: &[BString]) -> BString {
         out.push_str(part);
     }
     out
-}
-
-/// Directories of the result that hold a bare repository as plain files (`HEAD`, something below
-/// `objects/` and below `refs/`) where the run touched one of those (or `config`); `""` is the root.
-pub fn bare_repositories(after: &Entries, touched: &BTreeSet<&BString>) -> Vec<BString> {
-    let mut found = Vec::new();
-    for path in after.keys() {
-        let (dir, name) = match path.rfind_byte(b'/') {
-            Some(pos) => (path[..pos].as_bstr(), path[pos + 1..].as_bstr()),
-            None => (b"".as_bstr(), path.as_bstr()),
-        };
-        if !name.eq_ignore_ascii_case(b"HEAD") {
-            continue;
-        }
-        let prefix = |sub: &str| if dir.is_empty() { sub.to_string() } else { format!("{dir}/{sub}") };
-        let has_under = |sub: &str| {
-            let start = BString::from(prefix(sub));
-            after.range(start.clone()..).next().is_some_and(|(p, _)| p.starts_with(&start))
-        };
-        let parts = [prefix("HEAD"), prefix("config"), prefix("objects/"), prefix("refs/")];
-        let touched_inside = touched.iter().any(|p| {
-            parts.iter().any(|part| if part.ends_with('/') { p.starts_with(part.as_bytes()) } else { *p == part })
-        });
-        if has_under("objects/") && has_under("refs/") && touched_inside {
-            found.push(dir.to_owned());
-        }
-    }
-    found
-}
-
-/// Groups of result paths equal under case folding where at least one path was touched.
-pub fn case_collisions(after: &Entries, touched: &BTreeSet<&BString>) -> Vec<Vec<BString>> {
-    let mut by_key: BTreeMap<String, Vec<&BString>> = BTreeMap::new();
-    for path in after.keys() {
-        by_key.entry(names::fold(path.as_bstr())).or_default().push(path);
-    }
-    by_key
-        .into_values()
-        .filter(|group| group.len() > 1 && group.iter().any(|path| touched.contains(path)))
-        .map(|group| group.into_iter().cloned().collect())
-        .collect()
 }
