@@ -56,14 +56,16 @@ pub struct Summary {
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
-    let dispatches = args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()?;
+    let dispatches = super::dispatch::timing::span("resolve", || {
+        args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()
+    })?;
     if !args.dry_run {
         for dispatch in &dispatches {
-            crate::agent::locate(dispatch.agent)?;
+            super::dispatch::timing::span("locate", || crate::agent::locate(dispatch.agent))?;
         }
         crate::process::install_interrupt_handler()?;
     }
-    let outcomes = run_all(&dispatches, args);
+    let outcomes = super::dispatch::timing::span("dispatch-all", || run_all(&dispatches, args));
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
     for outcome in outcomes {

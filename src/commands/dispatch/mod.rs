@@ -25,7 +25,10 @@ use crate::process::{self, ProcessSpec};
 use crate::sandbox;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
+pub(crate) mod timing;
 mod verify;
+
+use timing::span;
 
 /// Ctrl-C (SIGINT/SIGTERM) reached git-dispatch: the pipeline stops at the next stage.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +82,7 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
     if let Err(err) = run.execute() {
         run.fail(&err);
     }
-    let finished = run.finish();
+    let finished = span("finish", || run.finish());
     run.close_journal();
     finished?;
     Ok((run.run_dir, run.verdict))
@@ -113,11 +116,14 @@ impl Run<'_> {
         self.clock = Instant::now();
         self.record.stage = stage.to_string();
         self.verdict.stage = stage.to_string();
-        self.run_dir.write_json("run.json", &self.record)?;
-        self.run_dir.write_json("policy.json", &self.verdict)?;
-        if let Some(journal) = &mut self.journal {
-            journal.stage(stage)?;
-        }
+        span("stage-records", || -> anyhow::Result<()> {
+            self.run_dir.write_json("run.json", &self.record)?;
+            self.run_dir.write_json("policy.json", &self.verdict)?;
+            if let Some(journal) = &mut self.journal {
+                journal.stage(stage)?;
+            }
+            Ok(())
+        })?;
         workspace::pause_point(stage);
         Ok(())
     }
@@ -126,17 +132,19 @@ impl Run<'_> {
     /// then writes this run's journal entry. A failed recovery is a warning, not a failure.
     fn open_journal(&mut self) -> anyhow::Result<()> {
         let options = journal::RecoverOptions { workspace: self.workspace_options() };
-        match journal::recover(&self.dispatch.repo_root, &options) {
+        match span("inputs/recover", || journal::recover(&self.dispatch.repo_root, &options)) {
             Ok(report) => self.verdict.messages.extend(report.messages()),
             Err(err) => self.verdict.messages.push(format!("WARNING: could not recover crashed runs: {err:#}")),
         }
-        let mut journal = Journal::begin(
-            &self.dispatch.repo_root,
-            &options.workspace,
-            &self.run_dir.id,
-            &self.run_dir.path,
-            self.args.keep_worktree,
-        )?;
+        let mut journal = span("inputs/journal-begin", || {
+            Journal::begin(
+                &self.dispatch.repo_root,
+                &options.workspace,
+                &self.run_dir.id,
+                &self.run_dir.path,
+                self.args.keep_worktree,
+            )
+        })?;
         journal.stage(&self.record.stage)?;
         self.journal = Some(journal);
         Ok(())
@@ -171,12 +179,15 @@ impl Run<'_> {
     fn execute(&mut self) -> anyhow::Result<()> {
         self.stage("inputs")?;
         self.open_journal()?;
-        write_inputs(self.dispatch, &self.run_dir)?;
-        self.run_dir.write("pre-status.txt", self.status_text()?.as_bytes())?;
-        self.run_dir.write("pre-diff-stat.txt", guard::diff_stat(&self.dispatch.repo_root)?.as_bytes())?;
+        span("inputs/write-inputs", || write_inputs(self.dispatch, &self.run_dir))?;
+        let status = span("inputs/status", || self.status_text())?;
+        self.run_dir.write("pre-status.txt", status.as_bytes())?;
+        let stat = span("inputs/diff-stat", || guard::diff_stat(&self.dispatch.repo_root))?;
+        self.run_dir.write("pre-diff-stat.txt", stat.as_bytes())?;
 
         self.stage("base")?;
-        let base = workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref())?;
+        let base =
+            span("base/resolve", || workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref()))?;
         self.verdict.dirty_file_count_before = base.dirty_paths.len();
         self.verdict.base_commit = Some(hex(base.commit));
         self.record.base_commit = Some(hex(base.commit));
@@ -186,12 +197,13 @@ impl Run<'_> {
         }
 
         self.stage("guard-before")?;
-        let guard_scope = self.guard_scope()?;
-        let before = guard::capture(&guard_scope)?;
+        let guard_scope = span("guard-before/scope", || self.guard_scope())?;
+        let before = span("guard-before/capture", || guard::capture(&guard_scope))?;
 
         self.stage("worktree")?;
         let options = self.workspace_options();
-        let mut ws = workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options)?;
+        let mut ws =
+            span("worktree/create", || workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options))?;
         self.record.branch = Some(ws.branch.clone());
         self.record.worktree = Some(ws.path.display().to_string());
         self.record.warm_start = ws.warm;
@@ -202,7 +214,7 @@ impl Run<'_> {
         };
         let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, &before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
-        self.release(&ws, &options, offered, outcome.is_err());
+        span("release", || self.release(&ws, &options, offered, outcome.is_err()));
         outcome
     }
 
@@ -227,23 +239,23 @@ impl Run<'_> {
             ws.mark_ready()?;
         }
         self.stage("sandbox")?;
-        let sandbox = sandbox::plan(&self.sandbox_request(ws)?)?;
+        let sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
         self.agent_ran = true;
-        let report = self.run_agent(ws, &cwd, &sandbox)?;
+        let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
 
         self.stage("guard-after")?;
-        let after = guard::capture(guard_scope)?;
+        let after = span("guard-after/capture", || guard::capture(guard_scope))?;
         let guard_report = guard::compare(before, &after);
         if !guard_report.git_dir_tampered.is_empty() {
             guard::restore(guard_scope, before, &after, &guard_report, &self.run_dir.path)?;
         }
 
         self.stage("snapshot")?;
-        let snapshot = workspace::snapshot(ws)?;
+        let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
         self.verdict.ignored_written = snapshot.ignored_written.clone();
@@ -251,13 +263,14 @@ impl Run<'_> {
         self.stage("changes")?;
         let repo = gix::open(&self.dispatch.common_dir).context("cannot open the repository")?;
         // One tree diff serves both the changed set and the patch.
-        let raw = crate::changes::raw_changes(&repo, ws.base_commit, snapshot.result_commit)?;
+        let raw = span("changes/raw", || crate::changes::raw_changes(&repo, ws.base_commit, snapshot.result_commit))?;
         let changes = crate::changes::from_raw(&raw);
-        let patch = crate::patch::render_raw(&repo, &raw)?;
+        let patch = span("changes/patch", || crate::patch::render_raw(&repo, &raw))?;
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
-        let sensitive = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
+        let sensitive =
+            span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
@@ -545,13 +558,13 @@ impl Run<'_> {
             self.verdict.stage = failed.clone();
             self.record.stage = failed;
         }
-        if let Ok(status) = self.status_text() {
+        if let Ok(status) = span("artifacts/status", || self.status_text()) {
             self.run_dir.write("post-status.txt", status.as_bytes())?;
         }
-        if let Ok(stat) = guard::diff_stat(&self.dispatch.repo_root) {
+        if let Ok(stat) = span("artifacts/diff-stat", || guard::diff_stat(&self.dispatch.repo_root)) {
             self.run_dir.write("post-diff-stat.txt", stat.as_bytes())?;
         }
-        if let Ok(names) = guard::diff_name_only(&self.dispatch.repo_root) {
+        if let Ok(names) = span("artifacts/name-only", || guard::diff_name_only(&self.dispatch.repo_root)) {
             self.run_dir.write("post-diff-name-only.txt", names.as_bytes())?;
         }
         if self.result.is_null() {
