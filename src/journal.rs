@@ -5,7 +5,11 @@
 //! `/proc/<pid>/stat` so that a reused pid is not mistaken for the run, its pid namespace), the
 //! branch, the worktree once placed, the stage, the run folder, and the marker put in the
 //! environment of every process it starts ([`RUN_MARKER_ENV`]). The file is replaced atomically
-//! as stages pass and removed once the run has released everything.
+//! and flushed to disk (its creation too, before the branch exists) whenever something recovery
+//! relies on changes (created, worktree placed, branch to be kept), so a power loss leaves the old
+//! or the new entry, never an empty one. The stage, which recovery only reports, goes to a side
+//! file `<run-id>.stage` replaced without a flush as stages pass; a missing or unreadable side file
+//! leaves the stage the entry recorded. Both are removed once the run has released everything.
 //!
 //! [`recover`] (run by `git dispatch clean --recover` and at the start of every dispatch) looks at
 //! every entry whose process is gone and undoes what that run left: it kills the processes that
@@ -107,6 +111,7 @@ impl Journal {
         };
         let journal = Journal { path: dir.join(format!("{run_id}.json")), entry };
         journal.write()?;
+        crate::artifacts::sync_dir(&dir)?;
         Ok(journal)
     }
 
@@ -125,10 +130,12 @@ impl Journal {
         &self.entry.marker
     }
 
-    /// Records the stage about to start.
+    /// Records the stage about to start (in the side file, not flushed: recovery only reports it).
     pub fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
         self.entry.stage = stage.to_string();
-        self.write()
+        let side = stage_file(&self.path);
+        crate::artifacts::write_replace(&side, format!("{stage}\n").as_bytes())
+            .with_context(|| format!("writing the journal stage {}", side.display()))
     }
 
     /// Records the worktree the run got.
@@ -180,18 +187,109 @@ pub fn read_entries(dir: &Path) -> anyhow::Result<Vec<(PathBuf, anyhow::Result<E
 
 fn read_entry(path: &Path) -> anyhow::Result<Entry> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))
+    let mut entry: Entry =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))?;
+    if let Some(stage) = read_stage(&stage_file(path)) {
+        entry.stage = stage;
+    }
+    Ok(entry)
+}
+
+/// The side file holding the stage of the entry at `entry_path` (`<run-id>.stage`).
+fn stage_file(entry_path: &Path) -> PathBuf {
+    entry_path.with_extension("stage")
+}
+
+/// The stage in a side file: one short line of letters, digits and `-`; `None` if it is missing,
+/// empty or anything else (a write cut short by a power loss).
+fn read_stage(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let stage = text.strip_suffix('\n')?;
+    let plain = !stage.is_empty()
+        && stage.len() <= 64
+        && stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ');
+    plain.then(|| stage.to_string())
 }
 
 fn remove_entry_file(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(err).with_context(|| format!("removing the journal entry {}", path.display()))
+    for file in [stage_file(path), path.to_path_buf()] {
+        match std::fs::remove_file(&file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(err).with_context(|| format!("removing the journal entry {}", file.display()));
+            }
+            _ => {}
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(run_id: &str, stage: &str) -> Entry {
+        Entry {
+            run_id: run_id.to_string(),
+            pid: 1,
+            process_start: None,
+            pid_namespace: None,
+            branch: format!("dispatch/{run_id}"),
+            worktree: None,
+            worktree_name: None,
+            run_dir: PathBuf::from("/runs/x"),
+            stage: stage.to_string(),
+            created_at: now(),
+            updated_at: now(),
+            keep_branch: false,
+            keep_worktree: false,
+            marker: String::new(),
+        }
+    }
+
+    fn journal_in(dir: &Path, run_id: &str) -> Journal {
+        let journal = Journal { path: dir.join(format!("{run_id}.json")), entry: entry(run_id, "inputs") };
+        journal.write().expect("entry written");
+        journal
+    }
+
+    fn stages(dir: &Path) -> Vec<String> {
+        read_entries(dir).expect("journal").into_iter().map(|(_, e)| e.expect("entry").stage).collect()
+    }
+
+    #[test]
+    fn stages_go_to_the_side_file_and_are_read_back_with_the_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut journal = journal_in(dir.path(), "run-a");
+        journal.stage("guard-after").expect("stage");
+        assert_eq!(std::fs::read_to_string(dir.path().join("run-a.stage")).expect("side file"), "guard-after\n");
+        assert_eq!(read_entry(&dir.path().join("run-a.json")).expect("entry").stage, "guard-after");
+        assert_eq!(stages(dir.path()), ["guard-after"], "the side file is not listed as an entry");
+        journal.keep_branch(true).expect("keep");
+        let written: Entry =
+            serde_json::from_slice(&std::fs::read(dir.path().join("run-a.json")).expect("read")).expect("json");
+        assert_eq!((written.stage.as_str(), written.keep_branch), ("guard-after", true));
+    }
+
+    #[test]
+    fn an_unreadable_side_file_leaves_the_stage_of_the_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        journal_in(dir.path(), "run-a");
+        for broken in ["", "agent", "{\"x\": 1}\n", "a/b\n"] {
+            std::fs::write(dir.path().join("run-a.stage"), broken).expect("write");
+            assert_eq!(stages(dir.path()), ["inputs"], "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn closing_removes_the_entry_and_its_side_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut journal = journal_in(dir.path(), "run-a");
+        journal.stage("agent").expect("stage");
+        journal.close().expect("close");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
 }
