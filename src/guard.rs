@@ -8,7 +8,8 @@
 //! versions under `<run_dir>/tampered/`. Writes outside the git dir are only reported.
 //!
 //! The seed's audit files come from here too: [`status_short`], [`diff_stat`], [`diff_name_only`],
-//! computed in-process with gix, never writing the index and never running hooks or fsmonitor.
+//! all three from one status pass with [`audit`], computed in-process with gix, never writing the
+//! index and never running hooks or fsmonitor.
 
 mod checkout;
 mod diffstat;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use diffstat::diff_stat;
-pub use status::{diff_name_only, status_short};
+pub use status::{audit, diff_name_only, status_short, CheckoutAudit};
 
 /// Where the guard looks.
 #[derive(Clone, Debug, PartialEq, Eq)]

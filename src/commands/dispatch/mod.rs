@@ -1,6 +1,11 @@
-//! One dispatch, end to end: run folder -> dirty-overlap check -> quota gate -> base -> worktree ->
-//! SETUP -> agent -> guard -> snapshot -> changed set and patch -> `--verify` -> verdict -> artifacts
-//! -> offer (keep the branch) or not (delete it).
+//! One dispatch, end to end: run folder -> guard fingerprint and audit of the user's checkout ->
+//! base -> dirty-overlap check -> quota gate -> worktree -> SETUP -> agent -> guard -> snapshot ->
+//! changed set and patch -> `--verify` -> verdict -> artifacts -> offer (keep the branch) or not
+//! (delete it).
+//!
+//! The user's checkout is audited (`pre-status.txt` etc.) once, just after the guard's first
+//! fingerprint; when the guard finds nothing changed after the agent (and no `--verify` command ran
+//! since), the closing `post-*` files are that same audit, else a new one.
 //!
 //! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
 //! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.
@@ -49,6 +54,10 @@ struct Run<'a> {
     agent_ran: bool,
     /// This run's journal entry (written before any branch or worktree exists).
     journal: Option<Journal>,
+    /// The user's checkout audited just after the guard's first fingerprint.
+    pre_audit: Option<guard::CheckoutAudit>,
+    /// The closing audit when it is known without a new pass (the guard found nothing changed).
+    post_audit: Option<guard::CheckoutAudit>,
 }
 
 /// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
@@ -78,6 +87,8 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         clock: Instant::now(),
         journal: None,
         agent_ran: false,
+        pre_audit: None,
+        post_audit: None,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
@@ -180,10 +191,16 @@ impl Run<'_> {
         self.stage("inputs")?;
         self.open_journal()?;
         span("inputs/write-inputs", || write_inputs(self.dispatch, &self.run_dir))?;
-        let status = span("inputs/status", || self.status_text())?;
-        self.run_dir.write("pre-status.txt", status.as_bytes())?;
-        let stat = span("inputs/diff-stat", || guard::diff_stat(&self.dispatch.repo_root))?;
-        self.run_dir.write("pre-diff-stat.txt", stat.as_bytes())?;
+
+        // The fingerprint comes first: if the guard later finds nothing changed since, the audit
+        // taken just after it still describes the checkout (see `finish`).
+        self.stage("guard-before")?;
+        let guard_scope = span("guard-before/scope", || self.guard_scope())?;
+        let before = span("guard-before/capture", || guard::capture(&guard_scope))?;
+        let audit = span("guard-before/audit", || guard::audit(&self.dispatch.repo_root))?;
+        self.run_dir.write("pre-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
+        self.run_dir.write("pre-diff-stat.txt", audit.diff_stat.as_bytes())?;
+        self.pre_audit = Some(audit);
 
         self.stage("base")?;
         let base =
@@ -195,10 +212,6 @@ impl Run<'_> {
         if self.blocked_by_dirty_overlap(&base.dirty_paths) || self.blocked_by_quota() {
             return Ok(());
         }
-
-        self.stage("guard-before")?;
-        let guard_scope = span("guard-before/scope", || self.guard_scope())?;
-        let before = span("guard-before/capture", || guard::capture(&guard_scope))?;
 
         self.stage("worktree")?;
         let options = self.workspace_options();
@@ -250,6 +263,10 @@ impl Run<'_> {
         self.stage("guard-after")?;
         let after = span("guard-after/capture", || guard::capture(guard_scope))?;
         let guard_report = guard::compare(before, &after);
+        if guard_report.is_clean() {
+            // Nothing the status depends on changed since the audit before the run.
+            self.post_audit = self.pre_audit.clone();
+        }
         if !guard_report.git_dir_tampered.is_empty() {
             guard::restore(guard_scope, before, &after, &guard_report, &self.run_dir.path)?;
         }
@@ -274,6 +291,8 @@ impl Run<'_> {
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
+            // The commands run after the guard looked: the closing audit is taken afresh.
+            self.post_audit = None;
             Some(verify::run_verification(
                 &self.dispatch.packet.verification,
                 &cwd,
@@ -519,17 +538,17 @@ impl Run<'_> {
         }
     }
 
-    fn status_text(&self) -> anyhow::Result<String> {
-        let status = guard::status_short(&self.dispatch.repo_root)?;
+    /// The short status without the lines of paths under `--ignore-status-prefix`.
+    fn filter_status(&self, status: &str) -> String {
         let prefixes = &self.args.ignore_status_prefix;
         if prefixes.is_empty() {
-            return Ok(status);
+            return status.to_string();
         }
         let kept: Vec<&str> = status
             .lines()
             .filter(|line| !prefixes.iter().any(|p| line.get(3..).is_some_and(|path| path.starts_with(p.as_str()))))
             .collect();
-        Ok(kept.iter().map(|line| format!("{line}\n")).collect())
+        kept.iter().map(|line| format!("{line}\n")).collect()
     }
 
     fn guard_scope(&self) -> anyhow::Result<guard::GuardScope> {
@@ -558,14 +577,14 @@ impl Run<'_> {
             self.verdict.stage = failed.clone();
             self.record.stage = failed;
         }
-        if let Ok(status) = span("artifacts/status", || self.status_text()) {
-            self.run_dir.write("post-status.txt", status.as_bytes())?;
-        }
-        if let Ok(stat) = span("artifacts/diff-stat", || guard::diff_stat(&self.dispatch.repo_root)) {
-            self.run_dir.write("post-diff-stat.txt", stat.as_bytes())?;
-        }
-        if let Ok(names) = span("artifacts/name-only", || guard::diff_name_only(&self.dispatch.repo_root)) {
-            self.run_dir.write("post-diff-name-only.txt", names.as_bytes())?;
+        let audit = match self.post_audit.take() {
+            Some(unchanged) => Ok(unchanged),
+            None => span("artifacts/audit", || guard::audit(&self.dispatch.repo_root)),
+        };
+        if let Ok(audit) = audit {
+            self.run_dir.write("post-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
+            self.run_dir.write("post-diff-stat.txt", audit.diff_stat.as_bytes())?;
+            self.run_dir.write("post-diff-name-only.txt", audit.diff_name_only.as_bytes())?;
         }
         if self.result.is_null() {
             self.result = self.run_dir.read_json("result.json").unwrap_or(serde_json::Value::Null);
