@@ -7,9 +7,10 @@
 //! environment of every process it starts ([`RUN_MARKER_ENV`]). The file is replaced atomically
 //! and flushed to disk (its creation too, before the branch exists) whenever something recovery
 //! relies on changes (created, worktree placed, branch to be kept), so a power loss leaves the old
-//! or the new entry, never an empty one. The stage, which recovery only reports, goes to a side
-//! file `<run-id>.stage` replaced without a flush as stages pass; a missing or unreadable side file
-//! leaves the stage the entry recorded. Both are removed once the run has released everything.
+//! or the new entry, never an empty one. The stage, which recovery only reports, is not rewritten
+//! as stages pass: the run folder's `run.json` records it anyway, and [`read_entries`] takes it
+//! from there (falling back to the stage the entry recorded). The file is removed once the run has
+//! released everything.
 //!
 //! [`recover`] (run by `git dispatch clean --recover` and at the start of every dispatch) looks at
 //! every entry whose process is gone and undoes what that run left: it kills the processes that
@@ -130,12 +131,10 @@ impl Journal {
         &self.entry.marker
     }
 
-    /// Records the stage about to start (in the side file, not flushed: recovery only reports it).
-    pub fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
+    /// Records the stage about to start, in memory: the run's `run.json` has it on disk, and the
+    /// entry's next write carries it.
+    pub fn stage(&mut self, stage: &str) {
         self.entry.stage = stage.to_string();
-        let side = stage_file(&self.path);
-        crate::artifacts::write_replace(&side, format!("{stage}\n").as_bytes())
-            .with_context(|| format!("writing the journal stage {}", side.display()))
     }
 
     /// Records the worktree the run got.
@@ -189,22 +188,20 @@ fn read_entry(path: &Path) -> anyhow::Result<Entry> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut entry: Entry =
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))?;
-    if let Some(stage) = read_stage(&stage_file(path)) {
+    if let Some(stage) = recorded_stage(&entry) {
         entry.stage = stage;
     }
     Ok(entry)
 }
 
-/// The side file holding the stage of the entry at `entry_path` (`<run-id>.stage`).
-fn stage_file(entry_path: &Path) -> PathBuf {
-    entry_path.with_extension("stage")
-}
-
-/// The stage in a side file: one short line of letters, digits and `-`; `None` if it is missing,
-/// empty or anything else (a write cut short by a power loss).
-fn read_stage(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let stage = text.strip_suffix('\n')?;
+/// The stage in the run folder's `run.json`, if it is that run's and reads as a plain stage name.
+fn recorded_stage(entry: &Entry) -> Option<String> {
+    let bytes = std::fs::read(entry.run_dir.join("run.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if record.get("run_id")?.as_str()? != entry.run_id {
+        return None;
+    }
+    let stage = record.get("stage")?.as_str()?;
     let plain = !stage.is_empty()
         && stage.len() <= 64
         && stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ');
@@ -212,15 +209,12 @@ fn read_stage(path: &Path) -> Option<String> {
 }
 
 fn remove_entry_file(path: &Path) -> anyhow::Result<()> {
-    for file in [stage_file(path), path.to_path_buf()] {
-        match std::fs::remove_file(&file) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(err).with_context(|| format!("removing the journal entry {}", file.display()));
-            }
-            _ => {}
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("removing the journal entry {}", path.display()))
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn now() -> String {
@@ -231,7 +225,7 @@ fn now() -> String {
 mod tests {
     use super::*;
 
-    fn entry(run_id: &str, stage: &str) -> Entry {
+    fn entry(run_id: &str, run_dir: &Path) -> Entry {
         Entry {
             run_id: run_id.to_string(),
             pid: 1,
@@ -240,8 +234,8 @@ mod tests {
             branch: format!("dispatch/{run_id}"),
             worktree: None,
             worktree_name: None,
-            run_dir: PathBuf::from("/runs/x"),
-            stage: stage.to_string(),
+            run_dir: run_dir.to_path_buf(),
+            stage: "inputs".to_string(),
             created_at: now(),
             updated_at: now(),
             keep_branch: false,
@@ -250,46 +244,60 @@ mod tests {
         }
     }
 
-    fn journal_in(dir: &Path, run_id: &str) -> Journal {
-        let journal = Journal { path: dir.join(format!("{run_id}.json")), entry: entry(run_id, "inputs") };
+    /// A journal in `<tmp>/journal` whose run folder is `<tmp>/run`.
+    fn journal_in(tmp: &Path, run_id: &str) -> Journal {
+        std::fs::create_dir_all(tmp.join("journal")).expect("journal dir");
+        std::fs::create_dir_all(tmp.join("run")).expect("run dir");
+        let journal = Journal {
+            path: tmp.join("journal").join(format!("{run_id}.json")),
+            entry: entry(run_id, &tmp.join("run")),
+        };
         journal.write().expect("entry written");
         journal
     }
 
-    fn stages(dir: &Path) -> Vec<String> {
-        read_entries(dir).expect("journal").into_iter().map(|(_, e)| e.expect("entry").stage).collect()
+    fn stages(tmp: &Path) -> Vec<String> {
+        read_entries(&tmp.join("journal")).expect("journal").into_iter().map(|(_, e)| e.expect("entry").stage).collect()
+    }
+
+    fn write_run_json(tmp: &Path, text: &str) {
+        std::fs::write(tmp.join("run/run.json"), text).expect("run.json");
     }
 
     #[test]
-    fn stages_go_to_the_side_file_and_are_read_back_with_the_entry() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut journal = journal_in(dir.path(), "run-a");
-        journal.stage("guard-after").expect("stage");
-        assert_eq!(std::fs::read_to_string(dir.path().join("run-a.stage")).expect("side file"), "guard-after\n");
-        assert_eq!(read_entry(&dir.path().join("run-a.json")).expect("entry").stage, "guard-after");
-        assert_eq!(stages(dir.path()), ["guard-after"], "the side file is not listed as an entry");
+    fn the_stage_is_read_from_the_run_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut journal = journal_in(tmp.path(), "run-a");
+        write_run_json(tmp.path(), r#"{"run_id": "run-a", "stage": "guard-after"}"#);
+        assert_eq!(stages(tmp.path()), ["guard-after"]);
+        journal.stage("guard-after");
         journal.keep_branch(true).expect("keep");
-        let written: Entry =
-            serde_json::from_slice(&std::fs::read(dir.path().join("run-a.json")).expect("read")).expect("json");
-        assert_eq!((written.stage.as_str(), written.keep_branch), ("guard-after", true));
+        let written: Entry = serde_json::from_slice(&std::fs::read(journal.path()).expect("read")).expect("json");
+        assert_eq!((written.stage.as_str(), written.keep_branch), ("guard-after", true), "the next write carries it");
     }
 
     #[test]
-    fn an_unreadable_side_file_leaves_the_stage_of_the_entry() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        journal_in(dir.path(), "run-a");
-        for broken in ["", "agent", "{\"x\": 1}\n", "a/b\n"] {
-            std::fs::write(dir.path().join("run-a.stage"), broken).expect("write");
-            assert_eq!(stages(dir.path()), ["inputs"], "{broken:?}");
+    fn without_a_usable_run_json_the_stage_of_the_entry_stays() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        journal_in(tmp.path(), "run-a");
+        assert_eq!(stages(tmp.path()), ["inputs"], "no run.json");
+        for broken in [
+            "",
+            "{\"run_id\": \"run-a\"",
+            r#"{"run_id": "run-b", "stage": "agent"}"#,
+            r#"{"run_id": "run-a", "stage": 3}"#,
+            r#"{"run_id": "run-a", "stage": "a/b"}"#,
+        ] {
+            write_run_json(tmp.path(), broken);
+            assert_eq!(stages(tmp.path()), ["inputs"], "{broken:?}");
         }
     }
 
     #[test]
-    fn closing_removes_the_entry_and_its_side_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut journal = journal_in(dir.path(), "run-a");
-        journal.stage("agent").expect("stage");
+    fn closing_removes_the_entry() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = journal_in(tmp.path(), "run-a");
         journal.close().expect("close");
-        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+        assert_eq!(std::fs::read_dir(tmp.path().join("journal")).expect("list").count(), 0);
     }
 }
