@@ -10,6 +10,7 @@ mod codex;
 pub mod events;
 mod locate;
 mod outcome;
+mod probe;
 pub mod quota;
 pub mod replay;
 mod runner;
