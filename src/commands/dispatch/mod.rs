@@ -131,7 +131,7 @@ impl Run<'_> {
             self.run_dir.write_json("run.json", &self.record)?;
             self.run_dir.write_json("policy.json", &self.verdict)?;
             if let Some(journal) = &mut self.journal {
-                journal.stage(stage)?;
+                journal.stage(stage);
             }
             Ok(())
         })?;
@@ -156,7 +156,7 @@ impl Run<'_> {
                 self.args.keep_worktree,
             )
         })?;
-        journal.stage(&self.record.stage)?;
+        journal.stage(&self.record.stage);
         self.journal = Some(journal);
         Ok(())
     }
