@@ -53,14 +53,20 @@ fn prepare_pooled(repo: &gix::Repository, path: &Path, branch: &FullName, base: 
     repo::attach_head(&wt, branch)
 }
 
-/// See [`super::release`].
-pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
+/// See [`super::release`]; `clean_at` is the commit the worktree is known to hold exactly (files
+/// and index), if any.
+pub fn release(
+    ws: &Workspace,
+    branch: Release,
+    opts: &WorkspaceOptions,
+    clean_at: Option<ObjectId>,
+) -> anyhow::Result<()> {
     let repo = repo::open(&ws.common_dir)?;
     let layout = RepoLayout { dir: ws.layout_dir.clone() };
     let branch_name = repo::branch_name(&ws.run_id)?;
     let pooled = opts.pool_size > 0
         && layout.pooled()?.len() < opts.pool_size
-        && park(&repo, ws, &branch_name).is_ok()
+        && park(&repo, ws, &branch_name, clean_at).is_ok()
         && layout.park(&ws.name).is_ok();
     if !pooled {
         remove_worktree(&repo, &ws.path)?;
@@ -72,11 +78,14 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
     Ok(())
 }
 
-/// Cleans the worktree to its branch tip and detaches HEAD there.
-fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Result<()> {
+/// Cleans the worktree to its branch tip (unless it is known to hold exactly that commit) and
+/// detaches HEAD there.
+fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName, clean_at: Option<ObjectId>) -> anyhow::Result<()> {
     let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
     let wt = repo::open_worktree(&ws.path, &ws.common_dir, &ws.name)?;
-    sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
+    if clean_at != Some(tip) {
+        sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
+    }
     repo::detach_head(&wt, tip)
 }
 
