@@ -4,8 +4,11 @@
 //! (delete it).
 //!
 //! The user's checkout is audited (`pre-status.txt` etc.) once, just after the guard's first
-//! fingerprint; when the guard finds nothing changed after the agent (and no `--verify` command ran
-//! since), the closing `post-*` files are that same audit, else a new one.
+//! fingerprint of it; when the guard finds nothing changed after the agent (and no `--verify`
+//! command ran since), the closing `post-*` files are that same audit, else a new one. Reading the
+//! user's checkout (fingerprints, audit) runs on a thread of its own while the base and the
+//! worktree are made, and while the snapshot is taken; the git dir's fingerprints are taken in line
+//! (before git-dispatch writes worktree admin files there, and before the snapshot opens it).
 //!
 //! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
 //! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.
@@ -30,9 +33,11 @@ use crate::process::{self, ProcessSpec};
 use crate::sandbox;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
+mod background;
 pub(crate) mod timing;
 mod verify;
 
+use background::Background;
 use timing::span;
 
 /// Ctrl-C (SIGINT/SIGTERM) reached git-dispatch: the pipeline stops at the next stage.
@@ -58,6 +63,11 @@ struct Run<'a> {
     pre_audit: Option<guard::CheckoutAudit>,
     /// The closing audit when it is known without a new pass (the guard found nothing changed).
     post_audit: Option<guard::CheckoutAudit>,
+    /// The commit the worktree holds exactly: its snapshot, while nothing has run in it since.
+    worktree_at: Option<gix::ObjectId>,
+    /// The guard's fingerprint of the user's checkout before the run and the audit right after it,
+    /// while they are being taken.
+    checkout_before: Option<Background<(guard::CheckoutFingerprint, guard::CheckoutAudit)>>,
 }
 
 /// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
@@ -89,6 +99,8 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         agent_ran: false,
         pre_audit: None,
         post_audit: None,
+        worktree_at: None,
+        checkout_before: None,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
@@ -192,15 +204,16 @@ impl Run<'_> {
         self.open_journal()?;
         span("inputs/write-inputs", || write_inputs(self.dispatch, &self.run_dir))?;
 
-        // The fingerprint comes first: if the guard later finds nothing changed since, the audit
-        // taken just after it still describes the checkout (see `finish`).
+        // The git dir's fingerprint is taken before git-dispatch writes there (worktree admin
+        // files). The checkout's, and then the audit, are taken on another thread while the base
+        // and the worktree are made, and awaited before anything runs (see `settle_before`).
         self.stage("guard-before")?;
         let guard_scope = span("guard-before/scope", || self.guard_scope())?;
-        let before = span("guard-before/capture", || guard::capture(&guard_scope))?;
-        let audit = span("guard-before/audit", || guard::audit(&self.dispatch.repo_root))?;
-        self.run_dir.write("pre-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
-        self.run_dir.write("pre-diff-stat.txt", audit.diff_stat.as_bytes())?;
-        self.pre_audit = Some(audit);
+        let git_before = span("guard-before/git-dir", || guard::capture_git_dir(&guard_scope))?;
+        let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
+        self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {
+            Ok((guard::capture_checkout(&scope)?, guard::audit(&root)?))
+        }));
 
         self.stage("base")?;
         let base =
@@ -210,6 +223,7 @@ impl Run<'_> {
         self.record.base_commit = Some(hex(base.commit));
         self.record.base_includes_uncommitted = base.includes_uncommitted;
         if self.blocked_by_dirty_overlap(&base.dirty_paths) || self.blocked_by_quota() {
+            self.settle_before()?;
             return Ok(());
         }
 
@@ -225,7 +239,7 @@ impl Run<'_> {
             Some(journal) => journal.worktree(&ws.path, &ws.name),
             None => Ok(()),
         };
-        let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, &before));
+        let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, git_before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
         span("release", || self.release(&ws, &options, offered, outcome.is_err()));
         outcome
@@ -236,8 +250,10 @@ impl Run<'_> {
         &mut self,
         ws: &mut Workspace,
         guard_scope: &guard::GuardScope,
-        before: &guard::Fingerprint,
+        git_before: guard::GitDirFingerprint,
     ) -> anyhow::Result<()> {
+        let checkout_before = self.settle_before()?.context("the checkout's fingerprint is taken once")?;
+        let before = guard::Fingerprint::from_parts(git_before, checkout_before);
         let cwd = if self.dispatch.workdir_in_repo.is_empty() {
             ws.path.clone()
         } else {
@@ -260,19 +276,20 @@ impl Run<'_> {
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
 
+        // The git dir is checked (and restored) before the snapshot opens the repository; the
+        // checkout, which nothing of the dispatch writes to, while the snapshot is taken.
         self.stage("guard-after")?;
-        let after = span("guard-after/capture", || guard::capture(guard_scope))?;
-        let guard_report = guard::compare(before, &after);
-        if guard_report.is_clean() {
-            // Nothing the status depends on changed since the audit before the run.
-            self.post_audit = self.pre_audit.clone();
+        let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
+        let git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        if !git_dir_tampered.is_empty() {
+            guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }
-        if !guard_report.git_dir_tampered.is_empty() {
-            guard::restore(guard_scope, before, &after, &guard_report, &self.run_dir.path)?;
-        }
+        let scope = guard_scope.clone();
+        let checkout_after = Background::start("guard-after/checkout", move || guard::capture_checkout(&scope));
 
         self.stage("snapshot")?;
         let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
+        self.worktree_at = Some(snapshot.result_commit);
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
         self.verdict.ignored_written = snapshot.ignored_written.clone();
@@ -288,11 +305,22 @@ impl Run<'_> {
         self.write_changes(ws, &snapshot, &changes)?;
         let sensitive =
             span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
+        let checkout_after = span("guard-after/wait", || checkout_after.join())?;
+        let guard_report = guard::GuardReport {
+            git_dir_tampered,
+            main_checkout_changed: guard::compare_checkout(before.checkout(), &checkout_after),
+        };
+        if guard_report.is_clean() {
+            // Nothing the status depends on changed since the audit before the run.
+            self.post_audit = self.pre_audit.clone();
+        }
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
-            // The commands run after the guard looked: the closing audit is taken afresh.
+            // The commands run after the guard looked (the closing audit is taken afresh) and in
+            // the worktree (which is cleaned before it is pooled).
             self.post_audit = None;
+            self.worktree_at = None;
             Some(verify::run_verification(
                 &self.dispatch.packet.verification,
                 &cwd,
@@ -528,7 +556,11 @@ impl Run<'_> {
         } else {
             options
         };
-        if let Err(err) = workspace::release(ws, branch, options) {
+        let released = match self.worktree_at {
+            Some(snapshot) => workspace::release_snapshotted(ws, snapshot, branch, options),
+            None => workspace::release(ws, branch, options),
+        };
+        if let Err(err) = released {
             self.verdict
                 .messages
                 .push(format!("WARNING: could not release the worktree {}: {err:#}", ws.path.display()));
@@ -562,6 +594,17 @@ impl Run<'_> {
         })
     }
 
+    /// Waits for the checkout's fingerprint and audit taken before the run (if still pending) and
+    /// writes `pre-status.txt` and `pre-diff-stat.txt` from the audit.
+    fn settle_before(&mut self) -> anyhow::Result<Option<guard::CheckoutFingerprint>> {
+        let Some(pending) = self.checkout_before.take() else { return Ok(None) };
+        let (fingerprint, audit) = span("guard-before/wait", || pending.join())?;
+        self.run_dir.write("pre-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
+        self.run_dir.write("pre-diff-stat.txt", audit.diff_stat.as_bytes())?;
+        self.pre_audit = Some(audit);
+        Ok(Some(fingerprint))
+    }
+
     /// Write the closing artifacts: post-status files, result.md, policy.json, run.json.
     fn finish(&mut self) -> anyhow::Result<()> {
         let failed = self.verdict.stage.starts_with("failed").then(|| self.verdict.stage.clone());
@@ -573,6 +616,8 @@ impl Run<'_> {
             self.verdict.messages.push("POLICY VIOLATION: the run was interrupted; nothing is offered.".to_string());
         }
         let _ = self.stage_unchecked("artifacts");
+        // A run that stopped while the checkout was being read before it still gets its pre-* files.
+        let _ = self.settle_before();
         if let Some(failed) = failed {
             self.verdict.stage = failed.clone();
             self.record.stage = failed;
