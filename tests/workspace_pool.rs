@@ -124,6 +124,30 @@ fn a_snapshotted_worktree_goes_to_the_pool_clean_without_another_pass() {
 }
 
 #[test]
+fn taking_a_clean_worktree_at_its_own_commit_rewrites_nothing() {
+    let fx = fixture("python-project");
+    let opts = options(&fx, 2);
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let first = workspace::create(fx.path(), "first", &base, &opts).unwrap();
+    workspace::release(&first, Release::DeleteBranch, &opts).unwrap();
+    let index = git(&first.path, &["rev-parse", "--path-format=absolute", "--git-path", "index"]);
+    let stamp = |path: &str| {
+        let md = std::fs::metadata(path.trim()).unwrap();
+        (md.ino(), md.mtime(), md.mtime_nsec())
+    };
+    let (index_before, files_before) = (stamp(&index), identities(&first.path));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    let second = workspace::create(fx.path(), "second", &base, &opts).unwrap();
+    assert!(second.warm);
+    assert_eq!(stamp(&index), index_before, "the index is not rewritten");
+    assert_eq!(identities(&second.path), files_before);
+    assert_eq!(git(&second.path, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/dispatch/second");
+    assert_eq!(git(&second.path, &["status", "--porcelain", "--untracked-files=all"]), "");
+    workspace::release(&second, Release::DeleteBranch, &opts).unwrap();
+}
+
+#[test]
 fn a_snapshot_that_is_not_the_branch_tip_is_cleaned_as_usual() {
     let fx = fixture("python-project");
     let opts = options(&fx, 2);
