@@ -1,11 +1,14 @@
-//! The agent's version (`<program> --version`, first line), remembered between runs: a run reads it
-//! from `${XDG_CACHE_HOME:-~/.cache}/git-dispatch/agent-versions/` when the same kind of agent and
-//! the same program file (its resolved path, size, inode, modification and change times) were
-//! probed there less than [`CACHE_MAX_AGE`] ago, and spawns the probe only otherwise. A probe that timed out or could not
-//! start is not remembered; a definite answer (a version, or a failing exit) is.
+//! The agent's version (`<program> --version`, first line), remembered between runs once a cache
+//! folder is given ([`remember_versions_in`]; a dispatch gives [`default_cache_dir`],
+//! `${XDG_CACHE_HOME:-~/.cache}/git-dispatch/agent-versions/`): a run reads it there when the
+//! same kind of agent and the same program file (its resolved path, size, inode, modification and
+//! change times) were probed there less than [`CACHE_MAX_AGE`] ago, and spawns the probe only
+//! otherwise. A probe that timed out or could not start is not remembered; a definite answer (a
+//! version, or a failing exit) is.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -21,10 +24,21 @@ pub const CACHE_MAX_AGE: Duration = Duration::from_secs(3600);
 /// What the cache file holds when the probe answered with a failing exit (no version).
 const NO_VERSION: &str = "-\n";
 
+/// Where this process remembers versions (`None`: it probes every time, as without a cache).
+static CACHE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Remember the agents' versions in `dir` from now on in this process (`None`: never).
+pub fn remember_versions_in(dir: Option<PathBuf>) {
+    if let Ok(mut cache) = CACHE_DIR.lock() {
+        *cache = dir;
+    }
+}
+
 /// The first line of `<program> --version` (run in `cwd`) for agent `kind`, from the cache when
 /// it is fresh.
 pub fn version(kind: &str, program: &Path, cwd: &Path) -> Option<String> {
-    version_cached_in(cache_dir().as_deref(), kind, program, cwd)
+    let cache = CACHE_DIR.lock().ok().and_then(|dir| dir.clone());
+    version_cached_in(cache.as_deref(), kind, program, cwd)
 }
 
 fn version_cached_in(cache_dir: Option<&Path>, kind: &str, program: &Path, cwd: &Path) -> Option<String> {
@@ -73,7 +87,8 @@ fn cache_file(dir: &Path, kind: &str, program: &Path) -> Option<PathBuf> {
     Some(dir.join(&name[..32]))
 }
 
-fn cache_dir() -> Option<PathBuf> {
+/// `${XDG_CACHE_HOME:-~/.cache}/git-dispatch/agent-versions`, if there is a cache folder.
+pub fn default_cache_dir() -> Option<PathBuf> {
     let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),

@@ -412,6 +412,10 @@ impl Run<'_> {
             Some(program) => program.clone(),
             None => agent::locate(self.dispatch.agent)?,
         };
+        // The agent's `--version` is remembered in the user's cache folder; a dispatch with its own
+        // worktrees folder (the demo) leaves nothing there.
+        let version_cache = self.dispatch.worktrees_root.is_none().then(agent::default_version_cache_dir).flatten();
+        agent::remember_versions_in(version_cache);
         let prompt = std::fs::read_to_string(self.run_dir.file("prompt.md")).context("cannot read prompt.md")?;
         let request = agent::AgentRequest {
             kind: self.dispatch.agent,
