@@ -8,7 +8,8 @@
 //! versions under `<run_dir>/tampered/`. Writes outside the git dir are only reported.
 //!
 //! The seed's audit files come from here too: [`status_short`], [`diff_stat`], [`diff_name_only`],
-//! computed in-process with gix, never writing the index and never running hooks or fsmonitor.
+//! all three from one status pass with [`audit`], computed in-process with gix, never writing the
+//! index and never running hooks or fsmonitor.
 
 mod checkout;
 mod diffstat;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use diffstat::diff_stat;
-pub use status::{diff_name_only, status_short};
+pub use status::{audit, diff_name_only, status_short, CheckoutAudit};
 
 /// Where the guard looks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +44,34 @@ pub struct GuardScope {
 /// The state of the guarded files at one moment.
 #[derive(Clone, Debug)]
 pub struct Fingerprint {
-    git_dir: gitdir::GitDirSnapshot,
-    checkout: checkout::CheckoutSnapshot,
+    git_dir: GitDirFingerprint,
+    checkout: CheckoutFingerprint,
+}
+
+/// The shared git dir's half of a [`Fingerprint`].
+#[derive(Clone, Debug)]
+pub struct GitDirFingerprint(gitdir::GitDirSnapshot);
+
+/// The user's checkout's half of a [`Fingerprint`] (taken apart so that it can be taken while
+/// other work goes on: nothing git-dispatch does writes there).
+#[derive(Clone, Debug)]
+pub struct CheckoutFingerprint(checkout::CheckoutSnapshot);
+
+impl Fingerprint {
+    /// The two halves taken apart, as one fingerprint.
+    pub fn from_parts(git_dir: GitDirFingerprint, checkout: CheckoutFingerprint) -> Fingerprint {
+        Fingerprint { git_dir, checkout }
+    }
+
+    /// The shared git dir's half.
+    pub fn git_dir(&self) -> &GitDirFingerprint {
+        &self.git_dir
+    }
+
+    /// The user's checkout's half.
+    pub fn checkout(&self) -> &CheckoutFingerprint {
+        &self.checkout
+    }
 }
 
 /// What changed between two fingerprints.
@@ -66,21 +93,36 @@ impl GuardReport {
 
 /// Fingerprints the shared git dir and the user's checkout of `scope`.
 pub fn capture(scope: &GuardScope) -> Result<Fingerprint> {
-    let git_dir = gitdir::capture(&scope.common_dir, &scope.own_worktrees_root)?;
+    Ok(Fingerprint::from_parts(capture_git_dir(scope)?, capture_checkout(scope)?))
+}
+
+/// Fingerprints the shared git dir of `scope`.
+pub fn capture_git_dir(scope: &GuardScope) -> Result<GitDirFingerprint> {
+    Ok(GitDirFingerprint(gitdir::capture(&scope.common_dir, &scope.own_worktrees_root)?))
+}
+
+/// Fingerprints the user's checkout of `scope` (its files and its index).
+pub fn capture_checkout(scope: &GuardScope) -> Result<CheckoutFingerprint> {
     let skip_dirs = [scope.common_dir.clone(), scope.user_git_dir.clone(), scope.own_worktrees_root.clone()];
-    let checkout = checkout::capture(&scope.user_root, &skip_dirs, &scope.user_git_dir.join("index"))?;
-    Ok(Fingerprint { git_dir, checkout })
+    Ok(CheckoutFingerprint(checkout::capture(&scope.user_root, &skip_dirs, &scope.user_git_dir.join("index"))?))
 }
 
 /// What differs between `before` and `after`.
 pub fn compare(before: &Fingerprint, after: &Fingerprint) -> GuardReport {
     GuardReport {
-        git_dir_tampered: gitdir::compare(&before.git_dir, &after.git_dir)
-            .iter()
-            .map(|(path, _)| gitdir::display_path(path))
-            .collect(),
-        main_checkout_changed: checkout::compare(&before.checkout, &after.checkout),
+        git_dir_tampered: compare_git_dir(&before.git_dir, &after.git_dir),
+        main_checkout_changed: compare_checkout(&before.checkout, &after.checkout),
     }
+}
+
+/// [`GuardReport::git_dir_tampered`] of two git-dir halves.
+pub fn compare_git_dir(before: &GitDirFingerprint, after: &GitDirFingerprint) -> Vec<String> {
+    gitdir::compare(&before.0, &after.0).iter().map(|(path, _)| gitdir::display_path(path)).collect()
+}
+
+/// [`GuardReport::main_checkout_changed`] of two checkout halves.
+pub fn compare_checkout(before: &CheckoutFingerprint, after: &CheckoutFingerprint) -> Vec<String> {
+    checkout::compare(&before.0, &after.0)
 }
 
 /// Restores every git-dir path of `report.git_dir_tampered` to its state in `before`, after copying
@@ -93,9 +135,20 @@ pub fn restore(
     report: &GuardReport,
     run_dir: &Path,
 ) -> Result<()> {
-    let tampers: Vec<_> = gitdir::compare(&before.git_dir, &after.git_dir)
+    restore_git_dir(scope, &before.git_dir, &after.git_dir, &report.git_dir_tampered, run_dir)
+}
+
+/// [`restore`] from the git-dir halves, for the `tampered` paths of [`compare_git_dir`].
+pub fn restore_git_dir(
+    scope: &GuardScope,
+    before: &GitDirFingerprint,
+    after: &GitDirFingerprint,
+    tampered: &[String],
+    run_dir: &Path,
+) -> Result<()> {
+    let tampers: Vec<_> = gitdir::compare(&before.0, &after.0)
         .into_iter()
-        .filter(|(path, _)| report.git_dir_tampered.contains(&gitdir::display_path(path)))
+        .filter(|(path, _)| tampered.contains(&gitdir::display_path(path)))
         .collect();
-    restore::restore(&scope.common_dir, &before.git_dir, &after.git_dir, &tampers, run_dir)
+    restore::restore(&scope.common_dir, &before.0, &after.0, &tampers, run_dir)
 }

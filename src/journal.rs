@@ -5,7 +5,12 @@
 //! `/proc/<pid>/stat` so that a reused pid is not mistaken for the run, its pid namespace), the
 //! branch, the worktree once placed, the stage, the run folder, and the marker put in the
 //! environment of every process it starts ([`RUN_MARKER_ENV`]). The file is replaced atomically
-//! as stages pass and removed once the run has released everything.
+//! and flushed to disk (its creation too, before the branch exists) whenever something recovery
+//! relies on changes (created, worktree placed, branch to be kept), so a power loss leaves the old
+//! or the new entry, never an empty one. The stage, which recovery only reports, is not rewritten
+//! as stages pass: the run folder's `run.json` records it anyway, and [`read_entries`] takes it
+//! from there (falling back to the stage the entry recorded). The file is removed once the run has
+//! released everything.
 //!
 //! [`recover`] (run by `git dispatch clean --recover` and at the start of every dispatch) looks at
 //! every entry whose process is gone and undoes what that run left: it kills the processes that
@@ -107,6 +112,7 @@ impl Journal {
         };
         let journal = Journal { path: dir.join(format!("{run_id}.json")), entry };
         journal.write()?;
+        crate::artifacts::sync_dir(&dir)?;
         Ok(journal)
     }
 
@@ -125,10 +131,10 @@ impl Journal {
         &self.entry.marker
     }
 
-    /// Records the stage about to start.
-    pub fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
+    /// Records the stage about to start, in memory: the run's `run.json` has it on disk, and the
+    /// entry's next write carries it.
+    pub fn stage(&mut self, stage: &str) {
         self.entry.stage = stage.to_string();
-        self.write()
     }
 
     /// Records the worktree the run got.
@@ -180,7 +186,26 @@ pub fn read_entries(dir: &Path) -> anyhow::Result<Vec<(PathBuf, anyhow::Result<E
 
 fn read_entry(path: &Path) -> anyhow::Result<Entry> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))
+    let mut entry: Entry =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a journal entry", path.display()))?;
+    if let Some(stage) = recorded_stage(&entry) {
+        entry.stage = stage;
+    }
+    Ok(entry)
+}
+
+/// The stage in the run folder's `run.json`, if it is that run's and reads as a plain stage name.
+fn recorded_stage(entry: &Entry) -> Option<String> {
+    let bytes = std::fs::read(entry.run_dir.join("run.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if record.get("run_id")?.as_str()? != entry.run_id {
+        return None;
+    }
+    let stage = record.get("stage")?.as_str()?;
+    let plain = !stage.is_empty()
+        && stage.len() <= 64
+        && stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ');
+    plain.then(|| stage.to_string())
 }
 
 fn remove_entry_file(path: &Path) -> anyhow::Result<()> {
@@ -194,4 +219,85 @@ fn remove_entry_file(path: &Path) -> anyhow::Result<()> {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(run_id: &str, run_dir: &Path) -> Entry {
+        Entry {
+            run_id: run_id.to_string(),
+            pid: 1,
+            process_start: None,
+            pid_namespace: None,
+            branch: format!("dispatch/{run_id}"),
+            worktree: None,
+            worktree_name: None,
+            run_dir: run_dir.to_path_buf(),
+            stage: "inputs".to_string(),
+            created_at: now(),
+            updated_at: now(),
+            keep_branch: false,
+            keep_worktree: false,
+            marker: String::new(),
+        }
+    }
+
+    /// A journal in `<tmp>/journal` whose run folder is `<tmp>/run`.
+    fn journal_in(tmp: &Path, run_id: &str) -> Journal {
+        std::fs::create_dir_all(tmp.join("journal")).expect("journal dir");
+        std::fs::create_dir_all(tmp.join("run")).expect("run dir");
+        let journal = Journal {
+            path: tmp.join("journal").join(format!("{run_id}.json")),
+            entry: entry(run_id, &tmp.join("run")),
+        };
+        journal.write().expect("entry written");
+        journal
+    }
+
+    fn stages(tmp: &Path) -> Vec<String> {
+        read_entries(&tmp.join("journal")).expect("journal").into_iter().map(|(_, e)| e.expect("entry").stage).collect()
+    }
+
+    fn write_run_json(tmp: &Path, text: &str) {
+        std::fs::write(tmp.join("run/run.json"), text).expect("run.json");
+    }
+
+    #[test]
+    fn the_stage_is_read_from_the_run_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut journal = journal_in(tmp.path(), "run-a");
+        write_run_json(tmp.path(), r#"{"run_id": "run-a", "stage": "guard-after"}"#);
+        assert_eq!(stages(tmp.path()), ["guard-after"]);
+        journal.stage("guard-after");
+        journal.keep_branch(true).expect("keep");
+        let written: Entry = serde_json::from_slice(&std::fs::read(journal.path()).expect("read")).expect("json");
+        assert_eq!((written.stage.as_str(), written.keep_branch), ("guard-after", true), "the next write carries it");
+    }
+
+    #[test]
+    fn without_a_usable_run_json_the_stage_of_the_entry_stays() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        journal_in(tmp.path(), "run-a");
+        assert_eq!(stages(tmp.path()), ["inputs"], "no run.json");
+        for broken in [
+            "",
+            "{\"run_id\": \"run-a\"",
+            r#"{"run_id": "run-b", "stage": "agent"}"#,
+            r#"{"run_id": "run-a", "stage": 3}"#,
+            r#"{"run_id": "run-a", "stage": "a/b"}"#,
+        ] {
+            write_run_json(tmp.path(), broken);
+            assert_eq!(stages(tmp.path()), ["inputs"], "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn closing_removes_the_entry() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = journal_in(tmp.path(), "run-a");
+        journal.close().expect("close");
+        assert_eq!(std::fs::read_dir(tmp.path().join("journal")).expect("list").count(), 0);
+    }
 }

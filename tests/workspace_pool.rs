@@ -99,6 +99,69 @@ fn snapshot_then_pool_keeps_result_branch_when_asked() {
 }
 
 #[test]
+fn a_snapshotted_worktree_goes_to_the_pool_clean_without_another_pass() {
+    let fx = fixture("python-project");
+    let opts = options(&fx, 2);
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let ws = workspace::create(fx.path(), "snap", &base, &opts).unwrap();
+    sh(&ws.path, "echo change >> README.md && echo new > added.txt");
+    let snap = workspace::snapshot(&ws).unwrap();
+    assert_eq!(git(&ws.path, &["status", "--porcelain", "--untracked-files=all"]), "", "the snapshot leaves it clean");
+    // Written after the snapshot: a pass over the files would delete it; none is made.
+    sh(&ws.path, "echo late > late.txt");
+    workspace::release_snapshotted(&ws, snap.result_commit, Release::DeleteBranch, &opts).unwrap();
+    let layout = workspace::layout_for(fx.path(), &opts).unwrap();
+    assert_eq!(layout.pooled().unwrap(), ["snap"]);
+    assert_eq!(git(&ws.path, &["rev-parse", "HEAD"]).trim(), snap.result_commit.to_string());
+    assert!(!git_output(&ws.path, &["symbolic-ref", "-q", "HEAD"]).status.success(), "pooled worktrees are detached");
+    assert_eq!(git(&ws.path, &["status", "--porcelain", "--untracked-files=all"]), "?? late.txt\n");
+
+    let next = workspace::create(fx.path(), "next", &base, &opts).unwrap();
+    assert_eq!(next.path, ws.path);
+    assert_eq!(git(&next.path, &["status", "--porcelain", "--untracked-files=all"]), "", "taking it cleans it");
+    assert!(!next.path.join("late.txt").exists() && !next.path.join("added.txt").exists());
+    workspace::release(&next, Release::DeleteBranch, &opts).unwrap();
+}
+
+#[test]
+fn taking_a_clean_worktree_at_its_own_commit_rewrites_nothing() {
+    let fx = fixture("python-project");
+    let opts = options(&fx, 2);
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let first = workspace::create(fx.path(), "first", &base, &opts).unwrap();
+    workspace::release(&first, Release::DeleteBranch, &opts).unwrap();
+    let index = git(&first.path, &["rev-parse", "--path-format=absolute", "--git-path", "index"]);
+    let stamp = |path: &str| {
+        let md = std::fs::metadata(path.trim()).unwrap();
+        (md.ino(), md.mtime(), md.mtime_nsec())
+    };
+    let (index_before, files_before) = (stamp(&index), identities(&first.path));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    let second = workspace::create(fx.path(), "second", &base, &opts).unwrap();
+    assert!(second.warm);
+    assert_eq!(stamp(&index), index_before, "the index is not rewritten");
+    assert_eq!(identities(&second.path), files_before);
+    assert_eq!(git(&second.path, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/dispatch/second");
+    assert_eq!(git(&second.path, &["status", "--porcelain", "--untracked-files=all"]), "");
+    workspace::release(&second, Release::DeleteBranch, &opts).unwrap();
+}
+
+#[test]
+fn a_snapshot_that_is_not_the_branch_tip_is_cleaned_as_usual() {
+    let fx = fixture("python-project");
+    let opts = options(&fx, 2);
+    let base = workspace::resolve_base(fx.path(), None).unwrap();
+    let ws = workspace::create(fx.path(), "stale", &base, &opts).unwrap();
+    sh(&ws.path, "echo change >> README.md");
+    let snap = workspace::snapshot(&ws).unwrap();
+    sh(&ws.path, "echo late > late.txt");
+    workspace::release_snapshotted(&ws, base.commit, Release::KeepBranch, &opts).unwrap();
+    assert_eq!(git(&ws.path, &["rev-parse", "HEAD"]).trim(), snap.result_commit.to_string());
+    assert_eq!(git(&ws.path, &["status", "--porcelain", "--untracked-files=all"]), "");
+}
+
+#[test]
 fn fresh_skips_the_pool_and_the_pool_has_a_size_limit() {
     let fx = fixture("python-project");
     let opts = options(&fx, 1);

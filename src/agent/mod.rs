@@ -10,6 +10,7 @@ mod codex;
 pub mod events;
 mod locate;
 mod outcome;
+mod probe;
 pub mod quota;
 pub mod replay;
 mod runner;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use locate::{find_on_path, locate, locate_with, AgentNotFound};
 pub use outcome::blocked_record;
+pub use probe::{default_cache_dir as default_version_cache_dir, remember_versions_in};
 pub use quota::{check_quota, QuotaVerdict};
 pub use runner::run;
 

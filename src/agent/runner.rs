@@ -6,7 +6,6 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -16,9 +15,6 @@ use super::status::LiveStatus;
 use super::transcript::Transcript;
 use super::{claude, codex, AgentKind, AgentReport, AgentRequest, StructuredResult};
 use crate::process::{self, KillReason, Outcome, ProcessSpec};
-
-/// How long `<program> --version` may take.
-const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of the agent's stderr is kept in memory for diagnostics (the file has it all).
 const STDERR_TAIL_BYTES: usize = 16 * 1024;
@@ -36,7 +32,7 @@ pub fn run(request: &AgentRequest<'_>) -> anyhow::Result<AgentReport> {
         remove_if_present(&codex::output_file(request))?;
     }
     let spec = process_spec(request)?;
-    let version = probe_version(request);
+    let version = super::probe::version(request.kind.program_name(), &request.program, request.cwd);
     let status = LiveStatus::start(request.kind.program_name(), request.quiet);
     let streamed = stream(request, &spec, &status)?;
     if request.kind == AgentKind::Codex {
@@ -63,20 +59,6 @@ fn process_spec(request: &AgentRequest<'_>) -> anyhow::Result<ProcessSpec> {
     spec.env = request.extra_env.clone();
     spec.confinement = request.confinement.clone();
     Ok(spec)
-}
-
-/// The first line of `<program> --version`, if it answers in time.
-fn probe_version(request: &AgentRequest<'_>) -> Option<String> {
-    let spec = ProcessSpec::new(&request.program, request.cwd)
-        .arg("--version")
-        .timeout(VERSION_TIMEOUT)
-        .grace(Duration::from_secs(1));
-    let captured = process::run_captured(&spec).ok()?;
-    if !captured.outcome.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&captured.stdout);
-    text.lines().map(str::trim).find(|line| !line.is_empty()).map(str::to_string)
 }
 
 /// What the streaming phase produced.

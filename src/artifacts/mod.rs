@@ -1,7 +1,15 @@
 //! The run folder: its unique id, its place, and atomic writes of every artifact in it.
 //!
 //! Files are replaced, never truncated in place: each write goes to a temporary file in the same
-//! folder and is renamed over the target, so a reader (or a crash) never sees half a file.
+//! folder and is renamed over the target, so a reader (or a crashed process) never sees half a file.
+//!
+//! Run-folder files are not flushed to disk one by one ([`write_replace`]): a dispatch writes some
+//! forty of them, a flush costs about a millisecond each, and after a power loss the run is over
+//! anyway (the git objects and refs it names are not flushed by gix either); every reader checks
+//! what it relies on (`apply` refuses a run whose `policy.json` does not parse or whose patch hash
+//! differs). Records that crash recovery relies on (the journal) use [`write_atomic`], which
+//! flushes the new content before the rename, so after a power loss the file holds the old or the
+//! new content, never an empty one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -89,9 +97,9 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// Replace `name` atomically with `bytes`.
+    /// Replace `name` atomically with `bytes` (not flushed: see the module documentation).
     pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        write_atomic(&self.file(name), bytes)
+        write_replace(&self.file(name), bytes)
     }
 
     /// Replace `name` atomically with pretty JSON and a final newline.
@@ -108,17 +116,37 @@ impl RunDir {
     }
 }
 
-/// Write `bytes` to a temporary file beside `path`, fsync it, and rename it over `path`.
+/// Write `bytes` to a temporary file beside `path`, fsync it, and rename it over `path`: durable
+/// once the rename is (see [`sync_dir`] for a new file).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_via_temp(path, bytes, true)
+}
+
+/// Write `bytes` to a temporary file beside `path` and rename it over `path`, without flushing it
+/// to disk: other processes and a killed writer see the old or the new content, never half a file.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_via_temp(path, bytes, false)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], flush: bool) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     temp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    temp.as_file().sync_data().with_context(|| format!("cannot flush {}", path.display()))?;
+    if flush {
+        temp.as_file().sync_data().with_context(|| format!("cannot flush {}", path.display()))?;
+    }
     temp.persist(path).map_err(|err| err.error).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
+}
+
+/// Flushes the folder `dir` itself, so that files created or renamed in it survive a power loss.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .with_context(|| format!("cannot flush the folder {}", dir.display()))
 }
 
 /// Add `.codex-dispatch/` to `<common git dir>/info/exclude` unless a line already says so.

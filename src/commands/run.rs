@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::agent::AgentKind;
 use crate::artifacts::{self, RunDir};
-use crate::cli::{RunArgs, DEFAULT_HEARTBEAT_SEC, DEFAULT_TIMEOUT_SEC};
+use crate::cli::{RunArgs, SandboxChoice, DEFAULT_HEARTBEAT_SEC, DEFAULT_TIMEOUT_SEC};
 use crate::packet::{self, Packet};
 use crate::policy::{exit, Verdict};
 use crate::prompt;
@@ -56,14 +56,17 @@ pub struct Summary {
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
-    let dispatches = args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()?;
+    let dispatches = super::dispatch::timing::span("resolve", || {
+        args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()
+    })?;
     if !args.dry_run {
         for dispatch in &dispatches {
-            crate::agent::locate(dispatch.agent)?;
+            super::dispatch::timing::span("locate", || crate::agent::locate(dispatch.agent))?;
         }
         crate::process::install_interrupt_handler()?;
+        probe_sandbox_early(args.sandbox);
     }
-    let outcomes = run_all(&dispatches, args);
+    let outcomes = super::dispatch::timing::span("dispatch-all", || run_all(&dispatches, args));
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
     for outcome in outcomes {
@@ -89,6 +92,17 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     }
     print_summaries(&summaries, args.json, stdout)?;
     Ok(worst)
+}
+
+/// Starts the once-per-process bubblewrap probe on a thread of its own when the run may use
+/// bubblewrap, so that its process runs while the dispatch audits the checkout and prepares the
+/// worktree; the sandbox stage then finds the answer ready (or waits for it).
+fn probe_sandbox_early(choice: SandboxChoice) {
+    if matches!(choice, SandboxChoice::Auto | SandboxChoice::Bwrap) {
+        std::thread::spawn(|| {
+            let _probed = crate::sandbox::bwrap_usable();
+        });
+    }
 }
 
 /// Run every dispatch, at most `args.jobs` at once; results in packet order.

@@ -12,7 +12,7 @@ use gix::diff::blob::{Diff, InternedInput, ResourceKind};
 use gix::object::tree::EntryKind;
 
 use super::quote::quote_path;
-use super::status::{open, quoting, worktree_changes, WorktreeChange, WorktreeKind};
+use super::status::{quoting, WorktreeChange, WorktreeKind};
 
 /// Total width git uses for a stat when stdout is not a terminal.
 const STAT_WIDTH: i64 = 80;
@@ -33,9 +33,12 @@ struct StatLine {
 
 /// `git diff --stat` of the checkout at `repo_root`; empty when nothing differs from the index.
 pub fn diff_stat(repo_root: &Path) -> Result<String> {
-    let repo = open(repo_root)?;
-    let quoting = quoting(&repo, false);
-    let changes = worktree_changes(&repo)?;
+    Ok(super::status::audit(repo_root)?.diff_stat)
+}
+
+/// The stat of `changes`, the worktree changes of `repo` (from [`super::status::audit`]).
+pub(crate) fn render_stat(repo: &gix::Repository, changes: &[WorktreeChange]) -> Result<String> {
+    let quoting = quoting(repo, false);
     if changes.is_empty() {
         return Ok(String::new());
     }
@@ -43,8 +46,8 @@ pub fn diff_stat(repo_root: &Path) -> Result<String> {
     let roots = WorktreeRoots { old_root: None, new_root: Some(workdir.clone()) };
     let mut cache = repo.diff_resource_cache(Mode::ToGit, roots).context("preparing the blob diff")?;
     let mut lines = Vec::with_capacity(changes.len());
-    for change in &changes {
-        let counts = counts_of(&repo, &mut cache, &workdir, change)
+    for change in changes {
+        let counts = counts_of(repo, &mut cache, &workdir, change)
             .with_context(|| format!("diffing {}", String::from_utf8_lossy(&change.path)))?;
         lines.push(StatLine { name: quote_path(&change.path, quoting), counts });
         cache.clear_resource_cache_keep_allocation();

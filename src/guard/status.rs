@@ -40,11 +40,52 @@ struct ShortLine {
     source: Option<BString>,
 }
 
+/// The seed's three audit files of a checkout, computed from one status pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckoutAudit {
+    /// `git status --short --untracked-files=all`
+    pub status_short: String,
+    /// `git diff --stat` (worktree against index)
+    pub diff_stat: String,
+    /// `git diff --name-only` (worktree against index)
+    pub diff_name_only: String,
+}
+
+/// [`status_short`], [`super::diff_stat`] and [`diff_name_only`] of the checkout at `repo_root`
+/// from one walk of it (one index-worktree comparison, one directory walk).
+pub fn audit(repo_root: &Path) -> Result<CheckoutAudit> {
+    let repo = open(repo_root)?;
+    let pass = status_pass(&repo)?;
+    Ok(CheckoutAudit {
+        status_short: render_short(&pass, quoting(&repo, true)),
+        diff_stat: super::diffstat::render_stat(&repo, &pass.worktree)?,
+        diff_name_only: render_name_only(&pass.worktree, quoting(&repo, false)),
+    })
+}
+
 /// `git status --short --untracked-files=all` of the checkout at `repo_root` (repository-relative
 /// paths, tracked changes first, then untracked files, each sorted by path).
 pub fn status_short(repo_root: &Path) -> Result<String> {
-    let repo = open(repo_root)?;
-    let quoting = quoting(&repo, true);
+    Ok(audit(repo_root)?.status_short)
+}
+
+/// `git diff --name-only` (worktree against index) of the checkout at `repo_root`.
+pub fn diff_name_only(repo_root: &Path) -> Result<String> {
+    Ok(audit(repo_root)?.diff_name_only)
+}
+
+/// What one status pass of a checkout found.
+pub(crate) struct StatusPass {
+    /// Short-status lines of tracked paths, by path.
+    lines: BTreeMap<BString, ShortLine>,
+    /// Untracked paths (directories end with `/`).
+    untracked: BTreeSet<BString>,
+    /// Tracked paths whose worktree version differs from the index, as `git diff` lists them.
+    pub(crate) worktree: Vec<WorktreeChange>,
+}
+
+/// Index against HEAD, worktree against index, and the untracked files, in one pass.
+fn status_pass(repo: &gix::Repository) -> Result<StatusPass> {
     let dirwalk = repo
         .dirwalk_options()
         .context("reading the directory-walk options")?
@@ -61,16 +102,24 @@ pub fn status_short(repo_root: &Path) -> Result<String> {
         .context("starting the status")?;
     let mut lines: BTreeMap<BString, ShortLine> = BTreeMap::new();
     let mut untracked: BTreeSet<BString> = BTreeSet::new();
+    let mut changes = WorktreeChanges::new();
     for item in iter {
         match item.context("computing the status")? {
             gix::status::Item::TreeIndex(change) => record_staged(&mut lines, &change),
-            gix::status::Item::IndexWorktree(item) => record_worktree(&mut lines, &mut untracked, item),
+            gix::status::Item::IndexWorktree(item) => {
+                changes.record(repo, &item)?;
+                record_worktree(&mut lines, &mut untracked, item);
+            }
         }
     }
     // gix's walk sees a conflicted file (no stage-0 entry) as untracked; git does not list it.
     untracked.retain(|path| !lines.get(path).is_some_and(is_conflict));
+    Ok(StatusPass { lines, untracked, worktree: changes.into_sorted() })
+}
+
+fn render_short(pass: &StatusPass, quoting: Quoting) -> String {
     let mut out = String::new();
-    for (path, line) in &lines {
+    for (path, line) in &pass.lines {
         out.push(line.staged);
         out.push(line.unstaged);
         out.push(' ');
@@ -81,24 +130,21 @@ pub fn status_short(repo_root: &Path) -> Result<String> {
         out.push_str(&quote_path(path, quoting));
         out.push('\n');
     }
-    for path in &untracked {
+    for path in &pass.untracked {
         out.push_str("?? ");
         out.push_str(&quote_path(path, quoting));
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
-/// `git diff --name-only` (worktree against index) of the checkout at `repo_root`.
-pub fn diff_name_only(repo_root: &Path) -> Result<String> {
-    let repo = open(repo_root)?;
-    let quoting = quoting(&repo, false);
+fn render_name_only(changes: &[WorktreeChange], quoting: Quoting) -> String {
     let mut out = String::new();
-    for change in worktree_changes(&repo)? {
+    for change in changes {
         out.push_str(&quote_path(&change.path, quoting));
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
 /// Opens the repository of a checkout (its own configuration applies, as for `git status`).
@@ -112,39 +158,43 @@ pub(crate) fn quoting(repo: &gix::Repository, quote_space: bool) -> Quoting {
     Quoting { quote_high_bytes, quote_space }
 }
 
-/// Tracked paths whose worktree version differs from the index, sorted by path, as `git diff`
-/// lists them: once per path, and a conflicted path a second time when its worktree file differs
-/// from "our" version (stage 2), compared against that version.
-pub(crate) fn worktree_changes(repo: &gix::Repository) -> Result<Vec<WorktreeChange>> {
-    let iter = repo
-        .status(gix::progress::Discard)
-        .context("preparing the status")?
-        .index_worktree_rewrites(None)
-        .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: false })
-        .index_worktree_options_mut(|opts| opts.dirwalk_options = None)
-        .into_index_worktree_iter(Vec::<BString>::new())
-        .context("starting the status")?;
-    let mut changes: BTreeMap<BString, (WorktreeChange, Option<WorktreeChange>)> = BTreeMap::new();
-    for item in iter {
-        let WorktreeItem::Modification { entry, rela_path, status, .. } = item.context("computing the status")? else {
-            continue;
+/// Tracked paths whose worktree version differs from the index, as `git diff` lists them: once
+/// per path, and a conflicted path a second time when its worktree file differs from "our"
+/// version (stage 2), compared against that version.
+struct WorktreeChanges {
+    by_path: BTreeMap<BString, (WorktreeChange, Option<WorktreeChange>)>,
+}
+
+impl WorktreeChanges {
+    fn new() -> Self {
+        WorktreeChanges { by_path: BTreeMap::new() }
+    }
+
+    fn record(&mut self, repo: &gix::Repository, item: &WorktreeItem) -> Result<()> {
+        let WorktreeItem::Modification { entry, rela_path, status, .. } = item else {
+            return Ok(());
         };
-        let Some(kind) = worktree_kind(&status) else { continue };
+        let Some(kind) = worktree_kind(status) else { return Ok(()) };
         // `git diff` does not count untracked files inside a submodule as a change.
-        if kind == WorktreeKind::Submodule('?') || changes.contains_key(&rela_path) {
-            continue;
+        if kind == WorktreeKind::Submodule('?') || self.by_path.contains_key(rela_path) {
+            return Ok(());
         }
-        let against_ours = match &status {
+        let against_ours = match status {
             EntryStatus::Conflict { entries, .. } => entries[1]
                 .as_ref()
-                .and_then(|ours| against_stage_two(repo, &rela_path, ours.id, ours.mode))
+                .and_then(|ours| against_stage_two(repo, rela_path, ours.id, ours.mode))
                 .transpose()?,
             _ => None,
         };
         let change = WorktreeChange { path: rela_path.clone(), kind, index_id: entry.id, index_mode: entry.mode };
-        changes.insert(rela_path, (change, against_ours));
+        self.by_path.insert(rela_path.clone(), (change, against_ours));
+        Ok(())
     }
-    Ok(changes.into_values().flat_map(|(change, follow_up)| std::iter::once(change).chain(follow_up)).collect())
+
+    /// Sorted by path.
+    fn into_sorted(self) -> Vec<WorktreeChange> {
+        self.by_path.into_values().flat_map(|(change, follow_up)| std::iter::once(change).chain(follow_up)).collect()
+    }
 }
 
 /// The change of a conflicted path's worktree file against "our" version, if it differs (compared

@@ -355,7 +355,20 @@ pub enum Release {
 
 /// Remove the worktree or return it to the pool (detached, clean); delete or keep the branch.
 pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
-    pool::release(ws, branch, opts)
+    pool::release(ws, branch, opts, None)
+}
+
+/// [`release`] of a worktree that holds exactly `snapshot` (the commit [`snapshot`] made of it, with
+/// its index refreshed) because nothing ran in it since: when that is still its branch's tip, it goes
+/// to the pool without another pass over its files (the next [`create`] cleans a pooled worktree
+/// anyway, whatever happened to it while idle).
+pub fn release_snapshotted(
+    ws: &Workspace,
+    snapshot: gix::ObjectId,
+    branch: Release,
+    opts: &WorkspaceOptions,
+) -> anyhow::Result<()> {
+    pool::release(ws, branch, opts, Some(snapshot))
 }
 
 /// Find worktrees and dispatch/* branches left by crashed runs (worktree dirs gone, or worktrees

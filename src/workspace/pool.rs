@@ -69,14 +69,20 @@ fn prepare_pooled(
     Ok(retargeted.ignored)
 }
 
-/// See [`super::release`].
-pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyhow::Result<()> {
+/// See [`super::release`]; `clean_at` is the commit the worktree is known to hold exactly (files
+/// and index), if any.
+pub fn release(
+    ws: &Workspace,
+    branch: Release,
+    opts: &WorkspaceOptions,
+    clean_at: Option<ObjectId>,
+) -> anyhow::Result<()> {
     let repo = repo::open(&ws.common_dir)?;
     let layout = RepoLayout { dir: ws.layout_dir.clone() };
     let branch_name = repo::branch_name(&ws.run_id)?;
     let pooled = opts.pool_size > 0
         && layout.pooled()?.len() < opts.pool_size
-        && park(&repo, ws, &branch_name).is_ok()
+        && park(&repo, ws, &branch_name, clean_at).is_ok()
         && layout.park(&ws.name).is_ok();
     if !pooled {
         remove_worktree(&repo, &ws.path)?;
@@ -88,16 +94,17 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
     Ok(())
 }
 
-/// Cleans the worktree to its branch tip and detaches HEAD there. When the change journal saw
-/// nothing touched since the snapshot at the tip, the worktree already equals it.
-fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName) -> anyhow::Result<()> {
+/// Cleans the worktree to its branch tip and detaches HEAD there, unless it is known to hold
+/// exactly that commit: the caller says so (`clean_at`), or the change journal saw nothing touched
+/// since the snapshot at the tip.
+fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName, clean_at: Option<ObjectId>) -> anyhow::Result<()> {
     let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
     let wt = repo::open_worktree(&ws.path, &ws.common_dir, &ws.name)?;
     let untouched = match ws.journal.get() {
         Some(journal) => journal.untouched_since(&wt, branch, tip)?,
         None => false,
     };
-    if !untouched {
+    if clean_at != Some(tip) && !untouched {
         sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
     }
     repo::detach_head(&wt, tip)

@@ -1,7 +1,8 @@
 //! Moving an existing worktree to another tree (warm start, and cleaning before pooling),
 //! touching only the paths that differ: files whose index entry or content differs from the
 //! target are rewritten, paths the target lacks and untracked files are deleted, ignored files
-//! stay. Afterwards the index equals the target tree (with stat info, so status is cheap).
+//! stay. Afterwards the index equals the target tree (with stat info, so status is cheap); a
+//! worktree already there (files and index) is left untouched, its index not even rewritten.
 
 use super::scan::{self, RawStatus, ScanOptions};
 use anyhow::Context as _;
@@ -28,6 +29,9 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
     let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
     let mut status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true })?;
     status.ignored.sort();
+    if already_there(&status, &index) {
+        return Ok(Retarget { ignored: status.ignored, ..Retarget::default() });
+    }
     let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
     let plan = Plan::new(&status, &target);
     delete_paths(&workdir, &plan.delete)?;
@@ -39,6 +43,22 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
         deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
         ignored: std::mem::take(&mut status.ignored),
     })
+}
+
+/// True when the files equal the index and the index equals the target tree (plain entries only:
+/// no conflict stages, intent-to-add or skip-worktree marks): nothing to write, not even the index.
+fn already_there(status: &RawStatus, index: &gix::index::File) -> bool {
+    let plain = |entry: &gix::index::Entry| {
+        entry.stage_raw() == 0
+            && !entry
+                .flags
+                .intersects(gix::index::entry::Flags::INTENT_TO_ADD | gix::index::entry::Flags::SKIP_WORKTREE)
+    };
+    status.staged.is_empty()
+        && status.changed_tracked.is_empty()
+        && status.removed.is_empty()
+        && status.untracked.is_empty()
+        && index.entries().iter().all(plain)
 }
 
 struct Plan {

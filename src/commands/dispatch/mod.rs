@@ -1,6 +1,14 @@
-//! One dispatch, end to end: run folder -> dirty-overlap check -> quota gate -> base -> worktree ->
-//! SETUP -> agent -> guard -> snapshot -> changed set and patch -> `--verify` -> verdict -> artifacts
-//! -> offer (keep the branch) or not (delete it).
+//! One dispatch, end to end: run folder -> guard fingerprint and audit of the user's checkout ->
+//! base -> dirty-overlap check -> quota gate -> worktree -> SETUP -> agent -> guard -> snapshot ->
+//! changed set and patch -> `--verify` -> verdict -> artifacts -> offer (keep the branch) or not
+//! (delete it).
+//!
+//! The user's checkout is audited (`pre-status.txt` etc.) once, just after the guard's first
+//! fingerprint of it; when the guard finds nothing changed after the agent (and no `--verify`
+//! command ran since), the closing `post-*` files are that same audit, else a new one. Reading the
+//! user's checkout (fingerprints, audit) runs on a thread of its own while the base and the
+//! worktree are made, and while the snapshot is taken; the git dir's fingerprints are taken in line
+//! (before git-dispatch writes worktree admin files there, and before the snapshot opens it).
 //!
 //! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
 //! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.
@@ -25,7 +33,12 @@ use crate::process::{self, ProcessSpec};
 use crate::sandbox;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
+mod background;
+pub(crate) mod timing;
 mod verify;
+
+use background::Background;
+use timing::span;
 
 /// Ctrl-C (SIGINT/SIGTERM) reached git-dispatch: the pipeline stops at the next stage.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +59,15 @@ struct Run<'a> {
     agent_ran: bool,
     /// This run's journal entry (written before any branch or worktree exists).
     journal: Option<Journal>,
+    /// The user's checkout audited just after the guard's first fingerprint.
+    pre_audit: Option<guard::CheckoutAudit>,
+    /// The closing audit when it is known without a new pass (the guard found nothing changed).
+    post_audit: Option<guard::CheckoutAudit>,
+    /// The commit the worktree holds exactly: its snapshot, while nothing has run in it since.
+    worktree_at: Option<gix::ObjectId>,
+    /// The guard's fingerprint of the user's checkout before the run and the audit right after it,
+    /// while they are being taken.
+    checkout_before: Option<Background<(guard::CheckoutFingerprint, guard::CheckoutAudit)>>,
 }
 
 /// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
@@ -75,11 +97,15 @@ pub fn dispatch(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, 
         clock: Instant::now(),
         journal: None,
         agent_ran: false,
+        pre_audit: None,
+        post_audit: None,
+        worktree_at: None,
+        checkout_before: None,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
     }
-    let finished = run.finish();
+    let finished = span("finish", || run.finish());
     run.close_journal();
     finished?;
     Ok((run.run_dir, run.verdict))
@@ -113,11 +139,14 @@ impl Run<'_> {
         self.clock = Instant::now();
         self.record.stage = stage.to_string();
         self.verdict.stage = stage.to_string();
-        self.run_dir.write_json("run.json", &self.record)?;
-        self.run_dir.write_json("policy.json", &self.verdict)?;
-        if let Some(journal) = &mut self.journal {
-            journal.stage(stage)?;
-        }
+        span("stage-records", || -> anyhow::Result<()> {
+            self.run_dir.write_json("run.json", &self.record)?;
+            self.run_dir.write_json("policy.json", &self.verdict)?;
+            if let Some(journal) = &mut self.journal {
+                journal.stage(stage);
+            }
+            Ok(())
+        })?;
         workspace::pause_point(stage);
         Ok(())
     }
@@ -126,18 +155,20 @@ impl Run<'_> {
     /// then writes this run's journal entry. A failed recovery is a warning, not a failure.
     fn open_journal(&mut self) -> anyhow::Result<()> {
         let options = journal::RecoverOptions { workspace: self.workspace_options() };
-        match journal::recover(&self.dispatch.repo_root, &options) {
+        match span("inputs/recover", || journal::recover(&self.dispatch.repo_root, &options)) {
             Ok(report) => self.verdict.messages.extend(report.messages()),
             Err(err) => self.verdict.messages.push(format!("WARNING: could not recover crashed runs: {err:#}")),
         }
-        let mut journal = Journal::begin(
-            &self.dispatch.repo_root,
-            &options.workspace,
-            &self.run_dir.id,
-            &self.run_dir.path,
-            self.args.keep_worktree,
-        )?;
-        journal.stage(&self.record.stage)?;
+        let mut journal = span("inputs/journal-begin", || {
+            Journal::begin(
+                &self.dispatch.repo_root,
+                &options.workspace,
+                &self.run_dir.id,
+                &self.run_dir.path,
+                self.args.keep_worktree,
+            )
+        })?;
+        journal.stage(&self.record.stage);
         self.journal = Some(journal);
         Ok(())
     }
@@ -171,27 +202,35 @@ impl Run<'_> {
     fn execute(&mut self) -> anyhow::Result<()> {
         self.stage("inputs")?;
         self.open_journal()?;
-        write_inputs(self.dispatch, &self.run_dir)?;
-        self.run_dir.write("pre-status.txt", self.status_text()?.as_bytes())?;
-        self.run_dir.write("pre-diff-stat.txt", guard::diff_stat(&self.dispatch.repo_root)?.as_bytes())?;
+        span("inputs/write-inputs", || write_inputs(self.dispatch, &self.run_dir))?;
+
+        // The git dir's fingerprint is taken before git-dispatch writes there (worktree admin
+        // files). The checkout's, and then the audit, are taken on another thread while the base
+        // and the worktree are made, and awaited before anything runs (see `settle_before`).
+        self.stage("guard-before")?;
+        let guard_scope = span("guard-before/scope", || self.guard_scope())?;
+        let git_before = span("guard-before/git-dir", || guard::capture_git_dir(&guard_scope))?;
+        let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
+        self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {
+            Ok((guard::capture_checkout(&scope)?, guard::audit(&root)?))
+        }));
 
         self.stage("base")?;
-        let base = workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref())?;
+        let base =
+            span("base/resolve", || workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref()))?;
         self.verdict.dirty_file_count_before = base.dirty_paths.len();
         self.verdict.base_commit = Some(hex(base.commit));
         self.record.base_commit = Some(hex(base.commit));
         self.record.base_includes_uncommitted = base.includes_uncommitted;
         if self.blocked_by_dirty_overlap(&base.dirty_paths) || self.blocked_by_quota() {
+            self.settle_before()?;
             return Ok(());
         }
 
-        self.stage("guard-before")?;
-        let guard_scope = self.guard_scope()?;
-        let before = guard::capture(&guard_scope)?;
-
         self.stage("worktree")?;
         let options = self.workspace_options();
-        let mut ws = workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options)?;
+        let mut ws =
+            span("worktree/create", || workspace::create(&self.dispatch.repo_root, &self.run_dir.id, &base, &options))?;
         self.record.branch = Some(ws.branch.clone());
         self.record.worktree = Some(ws.path.display().to_string());
         self.record.warm_start = ws.warm;
@@ -200,9 +239,9 @@ impl Run<'_> {
             Some(journal) => journal.worktree(&ws.path, &ws.name),
             None => Ok(()),
         };
-        let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, &before));
+        let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, git_before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
-        self.release(&ws, &options, offered, outcome.is_err());
+        span("release", || self.release(&ws, &options, offered, outcome.is_err()));
         outcome
     }
 
@@ -211,8 +250,10 @@ impl Run<'_> {
         &mut self,
         ws: &mut Workspace,
         guard_scope: &guard::GuardScope,
-        before: &guard::Fingerprint,
+        git_before: guard::GitDirFingerprint,
     ) -> anyhow::Result<()> {
+        let checkout_before = self.settle_before()?.context("the checkout's fingerprint is taken once")?;
+        let before = guard::Fingerprint::from_parts(git_before, checkout_before);
         let cwd = if self.dispatch.workdir_in_repo.is_empty() {
             ws.path.clone()
         } else {
@@ -227,21 +268,25 @@ impl Run<'_> {
             ws.mark_ready()?;
         }
         self.stage("sandbox")?;
-        let sandbox = sandbox::plan(&self.sandbox_request(ws)?)?;
+        let sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
         self.stage("agent")?;
         self.agent_ran = true;
-        let report = self.run_agent(ws, &cwd, &sandbox)?;
+        let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
         self.verdict.messages.extend(sandbox.restore_guarded()?);
 
+        // The git dir is checked (and restored) before the snapshot opens the repository; the
+        // checkout, which nothing of the dispatch writes to, while the snapshot is taken.
         self.stage("guard-after")?;
-        let after = guard::capture(guard_scope)?;
-        let guard_report = guard::compare(before, &after);
-        if !guard_report.git_dir_tampered.is_empty() {
-            guard::restore(guard_scope, before, &after, &guard_report, &self.run_dir.path)?;
+        let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
+        let git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        if !git_dir_tampered.is_empty() {
+            guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }
+        let scope = guard_scope.clone();
+        let checkout_after = Background::start("guard-after/checkout", move || guard::capture_checkout(&scope));
 
         self.stage("snapshot")?;
         if self.args.verify {
@@ -249,7 +294,8 @@ impl Run<'_> {
             // where the change journal is blind (a write through a hard link made outside).
             ws.journal = workspace::JournalHandle::off("--verify scans every file");
         }
-        let snapshot = workspace::snapshot(ws)?;
+        let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
+        self.worktree_at = Some(snapshot.result_commit);
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
         self.verdict.ignored_written = snapshot.ignored_written.clone();
@@ -257,16 +303,30 @@ impl Run<'_> {
         self.stage("changes")?;
         let repo = gix::open(&self.dispatch.common_dir).context("cannot open the repository")?;
         // One tree diff serves both the changed set and the patch.
-        let raw = crate::changes::raw_changes(&repo, ws.base_commit, snapshot.result_commit)?;
+        let raw = span("changes/raw", || crate::changes::raw_changes(&repo, ws.base_commit, snapshot.result_commit))?;
         let changes = crate::changes::from_raw(&raw);
-        let patch = crate::patch::render_raw(&repo, &raw)?;
+        let patch = span("changes/patch", || crate::patch::render_raw(&repo, &raw))?;
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
-        let sensitive = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
+        let sensitive =
+            span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
+        let checkout_after = span("guard-after/wait", || checkout_after.join())?;
+        let guard_report = guard::GuardReport {
+            git_dir_tampered,
+            main_checkout_changed: guard::compare_checkout(before.checkout(), &checkout_after),
+        };
+        if guard_report.is_clean() {
+            // Nothing the status depends on changed since the audit before the run.
+            self.post_audit = self.pre_audit.clone();
+        }
 
         let verification_failed = if self.args.verify {
             self.stage("verify")?;
+            // The commands run after the guard looked (the closing audit is taken afresh) and in
+            // the worktree (which is cleaned before it is pooled).
+            self.post_audit = None;
+            self.worktree_at = None;
             Some(verify::run_verification(
                 &self.dispatch.packet.verification,
                 &cwd,
@@ -358,6 +418,10 @@ impl Run<'_> {
             Some(program) => program.clone(),
             None => agent::locate(self.dispatch.agent)?,
         };
+        // The agent's `--version` is remembered in the user's cache folder; a dispatch with its own
+        // worktrees folder (the demo) leaves nothing there.
+        let version_cache = self.dispatch.worktrees_root.is_none().then(agent::default_version_cache_dir).flatten();
+        agent::remember_versions_in(version_cache);
         let prompt = std::fs::read_to_string(self.run_dir.file("prompt.md")).context("cannot read prompt.md")?;
         let request = agent::AgentRequest {
             kind: self.dispatch.agent,
@@ -503,7 +567,11 @@ impl Run<'_> {
         } else {
             options
         };
-        if let Err(err) = workspace::release(ws, branch, options) {
+        let released = match self.worktree_at {
+            Some(snapshot) => workspace::release_snapshotted(ws, snapshot, branch, options),
+            None => workspace::release(ws, branch, options),
+        };
+        if let Err(err) = released {
             self.verdict
                 .messages
                 .push(format!("WARNING: could not release the worktree {}: {err:#}", ws.path.display()));
@@ -513,17 +581,17 @@ impl Run<'_> {
         }
     }
 
-    fn status_text(&self) -> anyhow::Result<String> {
-        let status = guard::status_short(&self.dispatch.repo_root)?;
+    /// The short status without the lines of paths under `--ignore-status-prefix`.
+    fn filter_status(&self, status: &str) -> String {
         let prefixes = &self.args.ignore_status_prefix;
         if prefixes.is_empty() {
-            return Ok(status);
+            return status.to_string();
         }
         let kept: Vec<&str> = status
             .lines()
             .filter(|line| !prefixes.iter().any(|p| line.get(3..).is_some_and(|path| path.starts_with(p.as_str()))))
             .collect();
-        Ok(kept.iter().map(|line| format!("{line}\n")).collect())
+        kept.iter().map(|line| format!("{line}\n")).collect()
     }
 
     fn guard_scope(&self) -> anyhow::Result<guard::GuardScope> {
@@ -537,6 +605,17 @@ impl Run<'_> {
         })
     }
 
+    /// Waits for the checkout's fingerprint and audit taken before the run (if still pending) and
+    /// writes `pre-status.txt` and `pre-diff-stat.txt` from the audit.
+    fn settle_before(&mut self) -> anyhow::Result<Option<guard::CheckoutFingerprint>> {
+        let Some(pending) = self.checkout_before.take() else { return Ok(None) };
+        let (fingerprint, audit) = span("guard-before/wait", || pending.join())?;
+        self.run_dir.write("pre-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
+        self.run_dir.write("pre-diff-stat.txt", audit.diff_stat.as_bytes())?;
+        self.pre_audit = Some(audit);
+        Ok(Some(fingerprint))
+    }
+
     /// Write the closing artifacts: post-status files, result.md, policy.json, run.json.
     fn finish(&mut self) -> anyhow::Result<()> {
         let failed = self.verdict.stage.starts_with("failed").then(|| self.verdict.stage.clone());
@@ -548,18 +627,20 @@ impl Run<'_> {
             self.verdict.messages.push("POLICY VIOLATION: the run was interrupted; nothing is offered.".to_string());
         }
         let _ = self.stage_unchecked("artifacts");
+        // A run that stopped while the checkout was being read before it still gets its pre-* files.
+        let _ = self.settle_before();
         if let Some(failed) = failed {
             self.verdict.stage = failed.clone();
             self.record.stage = failed;
         }
-        if let Ok(status) = self.status_text() {
-            self.run_dir.write("post-status.txt", status.as_bytes())?;
-        }
-        if let Ok(stat) = guard::diff_stat(&self.dispatch.repo_root) {
-            self.run_dir.write("post-diff-stat.txt", stat.as_bytes())?;
-        }
-        if let Ok(names) = guard::diff_name_only(&self.dispatch.repo_root) {
-            self.run_dir.write("post-diff-name-only.txt", names.as_bytes())?;
+        let audit = match self.post_audit.take() {
+            Some(unchanged) => Ok(unchanged),
+            None => span("artifacts/audit", || guard::audit(&self.dispatch.repo_root)),
+        };
+        if let Ok(audit) = audit {
+            self.run_dir.write("post-status.txt", self.filter_status(&audit.status_short).as_bytes())?;
+            self.run_dir.write("post-diff-stat.txt", audit.diff_stat.as_bytes())?;
+            self.run_dir.write("post-diff-name-only.txt", audit.diff_name_only.as_bytes())?;
         }
         if self.result.is_null() {
             self.result = self.run_dir.read_json("result.json").unwrap_or(serde_json::Value::Null);
