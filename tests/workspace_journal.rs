@@ -11,28 +11,9 @@ use git_dispatch::workspace::{self, JournalHandle, Release, Snapshot, Workspace,
 use pretty_assertions::assert_eq;
 use std::path::Path;
 use support::fixtures::{fixture, Fixture};
-use support::git::{git, hermetic_command};
+use support::git::git;
 
-fn sh(dir: &Path, script: &str) {
-    let out = hermetic_command("bash").arg("-c").arg(script).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The tree `git add -A && git write-tree` would record, computed on a copy of the worktree's index.
-fn add_all_tree(wt: &Path) -> String {
-    let index = git(wt, &["rev-parse", "--path-format=absolute", "--git-path", "index"]).trim().to_string();
-    let tmp = format!("{index}.expected");
-    std::fs::copy(&index, &tmp).unwrap();
-    let run = |args: &[&str]| {
-        let out = hermetic_command("git").arg("-C").arg(wt).args(args).env("GIT_INDEX_FILE", &tmp).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["add", "-A"]);
-    let tree = run(&["write-tree"]).trim().to_string();
-    std::fs::remove_file(&tmp).unwrap();
-    tree
-}
+use support::git::{add_all_tree, sh_in as sh};
 
 fn tree_of(repo: &Path, commit: &gix::ObjectId) -> String {
     git(repo, &["rev-parse", &format!("{commit}^{{tree}}")]).trim().to_string()

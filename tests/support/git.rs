@@ -183,3 +183,28 @@ fn describe(root: &Path, path: &Path) -> String {
         format!("{rel} file {mode:o} {} {hex}", bytes.len())
     }
 }
+
+/// Runs a bash snippet in `dir` with the hermetic environment; panics on failure.
+#[allow(dead_code)]
+pub fn sh_in(dir: &std::path::Path, script: &str) {
+    let out = hermetic_command("bash").arg("-c").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The tree `git add -A && git write-tree` would record in worktree `wt`, computed on a copy of
+/// its index (the worktree's own index is left alone).
+#[allow(dead_code)]
+pub fn add_all_tree(wt: &std::path::Path) -> String {
+    let index = git(wt, &["rev-parse", "--path-format=absolute", "--git-path", "index"]).trim().to_string();
+    let tmp = format!("{index}.expected");
+    std::fs::copy(&index, &tmp).unwrap();
+    let run = |args: &[&str]| {
+        let out = hermetic_command("git").arg("-C").arg(wt).args(args).env("GIT_INDEX_FILE", &tmp).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["add", "-A"]);
+    let tree = run(&["write-tree"]).trim().to_string();
+    std::fs::remove_file(&tmp).unwrap();
+    tree
+}
