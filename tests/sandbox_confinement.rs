@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use support::cli::{command_with_plan, dispatch, printed_run_dir, read_json, stderr, user_visible, write_packet};
-use support::fixtures::{fixture, Fixture};
+use support::fixtures::fixture;
 use support::git::tree_fingerprint;
 
 /// bwrap works here; otherwise `false` after printing SKIPPED (a panic under `CI=true`).
@@ -29,20 +29,7 @@ fn bwrap_usable() -> bool {
     works
 }
 
-fn packet(fx: &Fixture, extra: &str) -> PathBuf {
-    let text = format!(
-        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test.\n\nWRITE SCOPE:\n- tests/\n\nNON-GOALS:\n- None.\n\n\
-         VERIFICATION:\n- true\n\nDELIVERABLE:\n- A test.\n{extra}",
-        fx.repo.display()
-    );
-    write_packet(fx, "task.md", &text)
-}
-
-/// A result naming exactly `files` (so no claims mismatch muddies the verdict).
-fn result(files: &[&str]) -> Value {
-    json!({"step": "result", "value": {"result": "done", "summary": "s", "changed_files": files,
-        "verification_run": [], "evidence": [], "findings": [], "risks": [], "next": []}})
-}
+use support::cli::{result_naming as result, tests_scope_packet as packet};
 
 /// A command line that is unique to this test process, for finding a leftover daemon in /proc.
 fn daemon_seconds(salt: u32) -> String {

@@ -28,20 +28,7 @@ fn landlock_abi() -> Option<u32> {
     }
 }
 
-fn packet(fx: &Fixture, extra: &str) -> PathBuf {
-    let text = format!(
-        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test.\n\nWRITE SCOPE:\n- tests/\n\nNON-GOALS:\n- None.\n\n\
-         VERIFICATION:\n- true\n\nDELIVERABLE:\n- A test.\n{extra}",
-        fx.repo.display()
-    );
-    write_packet(fx, "task.md", &text)
-}
-
-/// A result naming exactly `files` (so no claims mismatch muddies the verdict).
-fn result(files: &[&str]) -> Value {
-    json!({"step": "result", "value": {"result": "done", "summary": "s", "changed_files": files,
-        "verification_run": [], "evidence": [], "findings": [], "risks": [], "next": []}})
-}
+use support::cli::{result_naming as result, tests_scope_packet as packet};
 
 fn failed_steps(run_dir: &Path) -> Vec<usize> {
     let text = std::fs::read_to_string(run_dir.join("stderr.txt")).expect("stderr.txt");

@@ -138,3 +138,21 @@ pub fn user_visible(fingerprint: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `task.md`: a worker packet with WRITE SCOPE `tests/` in the fixture, plus `extra` field lines.
+#[allow(dead_code)]
+pub fn tests_scope_packet(fx: &Fixture, extra: &str) -> PathBuf {
+    let text = format!(
+        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test.\n\nWRITE SCOPE:\n- tests/\n\nNON-GOALS:\n- None.\n\n\
+         VERIFICATION:\n- true\n\nDELIVERABLE:\n- A test.\n{extra}",
+        fx.repo.display()
+    );
+    write_packet(fx, "task.md", &text)
+}
+
+/// A fake-agent `result` step naming exactly `files` (so no claims mismatch muddies the verdict).
+#[allow(dead_code)]
+pub fn result_naming(files: &[&str]) -> serde_json::Value {
+    serde_json::json!({"step": "result", "value": {"result": "done", "summary": "s", "changed_files": files,
+        "verification_run": [], "evidence": [], "findings": [], "risks": [], "next": []}})
+}
