@@ -58,6 +58,29 @@ pub struct ProcessSpec {
     pub grace: Duration,
     /// Applied to a dedicated thread that then starts the child (and does nothing else).
     pub confinement: Option<Arc<dyn Confinement>>,
+    /// Stops the child (as `Cancelled`) once set: `git dispatch cancel` of one run.
+    pub cancel: Option<Cancel>,
+}
+
+/// A request to stop one run's children, shared between whoever asks (a watcher of the run
+/// folder) and the supervision loops of those children. Unlike an interrupt it reaches only the
+/// children whose spec carries it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Asks every child carrying this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// A restriction the kernel applies to the calling thread and to every process it starts from then
@@ -81,6 +104,7 @@ impl ProcessSpec {
             heartbeat: None,
             grace: DEFAULT_GRACE,
             confinement: None,
+            cancel: None,
         }
     }
 
@@ -133,6 +157,8 @@ pub enum KillReason {
     Heartbeat(Duration),
     /// git-dispatch received SIGINT or SIGTERM.
     Interrupted,
+    /// The run was cancelled ([`Cancel`]).
+    Cancelled,
 }
 
 /// The seed's `watchdog_reason` wording: "hard timeout (30s)", "heartbeat stall (300s without
@@ -145,6 +171,7 @@ impl fmt::Display for KillReason {
                 write!(f, "heartbeat stall ({}s without stdout)", limit.as_secs())
             }
             KillReason::Interrupted => f.write_str("interrupted"),
+            KillReason::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -222,6 +249,54 @@ pub fn run_captured(spec: &ProcessSpec) -> anyhow::Result<Captured> {
         },
     )?;
     Ok(Captured { outcome, dropped_bytes: stdout.dropped + stderr.dropped, stdout: stdout.bytes, stderr: stderr.bytes })
+}
+
+/// A child started to outlive this process: a detached run's supervisor (git-dispatch itself).
+/// It is not in a process group of its own, so that its first act can be `setsid` (a group
+/// leader cannot start a session); dropping this handle neither kills nor waits for it.
+#[derive(Debug)]
+pub struct DetachedChild {
+    child: std::process::Child,
+}
+
+impl DetachedChild {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit code if it has already ended (`Some(None)`: killed by a signal).
+    pub fn ended(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|status| status.code())
+    }
+}
+
+/// Starts `spec` detached: standard input `/dev/null`, standard output and error appended to
+/// `log`. No timeout: the supervisor bounds each of its own children.
+pub fn spawn_detached(spec: &ProcessSpec, log: &std::path::Path) -> anyhow::Result<DetachedChild> {
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))
+    };
+    let mut command = std::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(open_log()?)
+        .stderr(open_log()?);
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        command.env(key, value);
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))?;
+    Ok(DetachedChild { child })
 }
 
 /// Keeps the first [`MAX_CAPTURED_BYTES`] pushed and counts the rest.

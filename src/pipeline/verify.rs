@@ -38,6 +38,7 @@ pub fn run_verification(
     timeout_sec: u64,
     run_dir: &RunDir,
     sandbox: &SandboxPlan,
+    cancel: &crate::process::Cancel,
 ) -> anyhow::Result<bool> {
     let mut records = Vec::new();
     for command in commands {
@@ -46,6 +47,7 @@ pub fn run_verification(
         let mut spec = ProcessSpec::new(argv.remove(0), cwd).args(argv).timeout(Duration::from_secs(timeout_sec));
         spec.env = sandbox.env.clone();
         spec.confinement = sandbox.confinement.clone();
+        spec.cancel = Some(cancel.clone());
         let captured = process::run_captured(&spec)?;
         let mut output = captured.stdout.clone();
         output.extend_from_slice(&captured.stderr);

@@ -145,6 +145,7 @@ impl Run<'_> {
             self.dispatch.timeout_sec,
             &self.run_dir,
             sandbox,
+            &self.cancel,
         )?;
         Ok(Some(failed))
     }

@@ -87,6 +87,8 @@ impl Fixture {
             extra_env: Vec::new(),
             output_dir: None,
             confinement: None,
+            cancel: None,
+            on_activity: None,
         }
     }
 
