@@ -21,6 +21,10 @@ pub struct Summary {
     pub policy_violation: bool,
     pub offered: bool,
     pub messages: Vec<String>,
+    #[serde(skip)]
+    pub verdict: &'static str,
+    #[serde(skip)]
+    pub changed_paths: usize,
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
@@ -57,7 +61,14 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             policy_violation: verdict.policy_violation,
             offered: verdict.offered,
             messages: verdict.messages.clone(),
+            verdict: crate::artifacts::state::verdict_word(&verdict),
+            changed_paths: verdict.changed_paths.len(),
         });
+    }
+    if !args.quiet {
+        for summary in &summaries {
+            eprintln!("{}", verdict_line(summary));
+        }
     }
     if summaries.len() > 1 {
         eprint!("{}", summary_table(&summaries));
@@ -134,6 +145,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         fresh: args.fresh,
         verify: args.verify,
         live_status: !(args.quiet || args.json || args.tasks.len() > 1),
+        quiet: args.quiet,
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
@@ -143,21 +155,34 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
     })
 }
 
+/// The one-line verdict a foreground run prints on stderr before its run folder: verdict, exit
+/// code, how many paths changed, and the first reason it was not offered.
+fn verdict_line(summary: &Summary) -> String {
+    let paths = match summary.changed_paths {
+        1 => "1 changed path".to_string(),
+        n => format!("{n} changed paths"),
+    };
+    let reason = summary
+        .messages
+        .iter()
+        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let mut line =
+        format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
+    if let Some(reason) = reason {
+        line.push_str(": ");
+        line.push_str(&crate::commands::status::printable(reason));
+    }
+    line
+}
+
 /// One line per run: id, mode, exit code, verdict.
 fn summary_table(summaries: &[Summary]) -> String {
     let width = summaries.iter().map(|s| s.run_id.len()).max().unwrap_or(6).max(6);
     let mut out = format!("{:<width$}  {:<11}  {:>4}  {}\n", "RUN", "MODE", "EXIT", "VERDICT");
     for summary in summaries {
-        let verdict = match summary.exit_code {
-            0 if summary.offered => "offered",
-            0 => "ok, nothing offered",
-            2 => "blocked",
-            1 => "could not start",
-            _ => "violation",
-        };
         out.push_str(&format!(
             "{:<width$}  {:<11}  {:>4}  {}\n",
-            summary.run_id, summary.mode, summary.exit_code, verdict
+            summary.run_id, summary.mode, summary.exit_code, summary.verdict
         ));
     }
     out

@@ -48,11 +48,11 @@ impl Run<'_> {
         if inside.is_empty() || self.dispatch.allow_dirty_overlap {
             return false;
         }
+        self.block(format!(
+            "BLOCKED: write scope overlaps uncommitted changes in: {}. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk.",
+            inside.join(", ")
+        ));
         self.verdict.dirty_overlap = inside;
-        self.block(
-            "BLOCKED: write scope overlaps existing dirty files. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk."
-                .to_string(),
-        );
         true
     }
 
@@ -74,6 +74,9 @@ impl Run<'_> {
                 false
             }
             agent::QuotaVerdict::Skipped { reason } => {
+                if !self.options.quiet {
+                    eprintln!("warning: quota gate skipped: {reason}");
+                }
                 self.verdict.messages.push(format!("Quota gate skipped: {reason}"));
                 false
             }
