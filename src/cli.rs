@@ -85,7 +85,7 @@ pub struct RunArgs {
     pub dry_run: bool,
 
     /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
-    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC", value_parser = positive_seconds)]
     pub timeout_sec: Option<u64>,
 
     /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
@@ -130,7 +130,7 @@ pub struct RunArgs {
     pub detach: bool,
 
     /// How many packets run at once.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub jobs: usize,
 
     /// No live status line on stderr.
@@ -331,6 +331,24 @@ pub struct ReplayAgentArgs {
     /// Everything the runner passes (the codex command line).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// A number of seconds above 0 (`--timeout-sec`).
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would stop the agent at once; give a number of seconds above 0".to_string()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
+    }
+}
+
+/// A count of 1 or more (`-j`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 runs nothing; give 1 or more".to_string()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("`{text}` is not a number (1 or more)")),
+    }
 }
 
 #[cfg(test)]

@@ -172,6 +172,7 @@ impl RunState {
 pub fn verdict_word(verdict: &Verdict) -> &'static str {
     match verdict.exit_code {
         _ if verdict.cancelled => "cancelled",
+        _ if verdict.dry_run => "dry run",
         0 if verdict.offered => "offered",
         0 => "ok, nothing offered",
         1 => "could not start",

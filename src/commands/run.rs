@@ -29,9 +29,24 @@ pub struct Summary {
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let options = run_options(args)?;
-    let dispatches = span("resolve", || {
+    let resolved = span("resolve", || {
         args.tasks.iter().map(|path| pipeline::resolve(path, &options)).collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    });
+    let dispatches = match resolved {
+        Ok(dispatches) => dispatches,
+        Err(err) if args.json => {
+            // A caller parsing stdout gets the error there too (the line also goes to stderr).
+            let value = serde_json::json!({"error": format!("{err:#}"), "exit_code": exit::CANNOT_START});
+            writeln!(stdout, "{value}")?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    for dispatch in &dispatches {
+        for warning in &dispatch.packet.warnings {
+            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+        }
+    }
     if !args.dry_run {
         for dispatch in &dispatches {
             span("locate", || crate::agent::locate(dispatch.agent))?;
