@@ -18,7 +18,10 @@
 mod group;
 mod interrupt;
 mod lines;
+mod reaper;
 mod supervise;
+#[cfg(target_os = "linux")]
+mod tree;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -30,6 +33,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub use interrupt::{clear_interrupt, install_interrupt_handler, interrupted, request_interrupt};
+pub use reaper::{become_subreaper, children_of, is_subreaper};
+#[cfg(target_os = "linux")]
+pub use tree::{exec, supervise as supervise_tree, TreeArgs};
 
 /// The longest stdout line handed to `on_line` by [`run_streaming`]; longer lines are truncated.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
