@@ -146,7 +146,8 @@ fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
     script(&bin.join("bwrap"), &format!("echo \"$@\" > '{}'", args_file.display()));
     let output = doctor(&fx, &bin, &["--offline"]);
     let bwrap = bin.join("bwrap");
-    let probe = "--ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent --new-session -- true";
+    let probe = "--unshare-user --cap-drop ALL --ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent \
+                 --new-session --disable-userns -- true";
     let text = stdout(&output);
     assert_eq!(line(&text, "bwrap"), format!("ok      bwrap        {} works (bwrap {probe})", bwrap.display()));
     assert_eq!(line(&text, "sandbox"), "ok      sandbox      --sandbox auto picks bwrap");

@@ -71,7 +71,6 @@ impl Run<'_> {
                 .chain(self.marker_env())
                 .collect(),
             output_dir: sandbox.scratch_dir(),
-            confinement: sandbox.confinement.clone(),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();

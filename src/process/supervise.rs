@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::group::{self, GroupSignal};
-use super::{interrupted, reaper, Confinement, KillReason, Outcome, ProcessSpec};
+use super::{interrupted, reaper, KillReason, Outcome, ProcessSpec};
 
 /// How often the watchdog looks at the clock, the child and the interrupt flag.
 const TICK: Duration = Duration::from_millis(50);
@@ -103,28 +103,8 @@ fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
         command.env(key, value);
     }
     group::own_group(&mut command);
-    let child = match &spec.confinement {
-        None => reaper::spawn(&mut command),
-        Some(confinement) => return spawn_confined(command, confinement.as_ref(), spec),
-    };
-    child.with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
-}
-
-/// Starts `command` from a new thread that confines itself first; the thread ends right after the
-/// spawn, so nothing else ever runs under the confinement in this process.
-fn spawn_confined(mut command: Command, confinement: &dyn Confinement, spec: &ProcessSpec) -> anyhow::Result<Child> {
-    thread::scope(|scope| {
-        let confined = thread::Builder::new()
-            .name("confined-spawn".to_string())
-            .spawn_scoped(scope, move || -> anyhow::Result<Child> {
-                confinement.confine_current_thread().context("confining the child")?;
-                reaper::spawn(&mut command).with_context(|| {
-                    format!("starting {} (confined) in {}", spec.program.to_string_lossy(), spec.cwd.display())
-                })
-            })
-            .context("starting the thread that starts a confined child")?;
-        confined.join().map_err(|_| anyhow::anyhow!("the thread starting a confined child panicked"))?
-    })
+    reaper::spawn(&mut command)
+        .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
 }
 
 fn start_readers(child: &mut Child) -> anyhow::Result<Receiver<Piped>> {
