@@ -292,3 +292,43 @@ fn a_hostile_agent_program_and_setup_cannot_write_the_home_folder() {
         }
     }
 }
+
+/// Issue 14 item 2, the chain: run 1's confined agent leaves an ignored `build/tool.sh`; its
+/// worktree is pooled with it (kept: incremental builds); run 2 takes that worktree and its SETUP
+/// runs the tool, confined like the agent: the tool runs, but cannot write `~/.bashrc` or outside.
+#[test]
+fn a_tool_left_in_a_pooled_worktree_runs_only_confined() {
+    for sandbox in sandboxes() {
+        let fx = fixture("python-project");
+        let out = out_dir(&fx);
+        let bashrc = fx.home.join(".bashrc");
+        std::fs::write(&bashrc, "# user's\n").expect(".bashrc");
+        let outside = fx.root.join("outside.txt");
+        let tool = format!(
+            "#!/bin/sh\necho ran >> '{}/tool-ran'\necho pwned >> \"$HOME/.bashrc\"\necho pwned > '{}'\n",
+            out.display(),
+            outside.display()
+        );
+        let plant = json!([
+            {"step": "mkdir", "path": "build"},
+            {"step": "write", "path": "build/tool.sh", "content": tool},
+            {"step": "chmod", "path": "build/tool.sh", "mode": "755"},
+            support::cli::result_naming(&[]),
+        ]);
+        let flags = ["--sandbox", sandbox, "--writable", &writable_flag(&fx)];
+        let first = dispatch(&fx, &packet(&fx, ""), &plant, &flags);
+        assert_eq!(first.status.code(), Some(0), "[{sandbox}] run 1: {}", stderr(&first));
+        assert!(!out.join("tool-ran").exists(), "[{sandbox}] run 1 only wrote the tool");
+        let ignored = read_json(&printed_run_dir(&first).join("policy.json"))["ignored_written"].clone();
+        assert_eq!(ignored, json!(["build/tool.sh"]), "[{sandbox}] run 1 wrote the ignored tool");
+        let setup = "\nSETUP:\n- ./build/tool.sh || true\n";
+        let second = dispatch(&fx, &packet(&fx, setup), &json!([support::cli::result_naming(&[])]), &flags);
+        let policy = read_json(&printed_run_dir(&second).join("policy.json"));
+        assert_eq!(second.status.code(), Some(0), "[{sandbox}] run 2: {}", policy["messages"]);
+        let run = read_json(&printed_run_dir(&second).join("run.json"));
+        assert_eq!(run["warm_start"], true, "[{sandbox}] run 2 took run 1's pooled worktree");
+        assert_eq!(std::fs::read_to_string(out.join("tool-ran")).ok().as_deref(), Some("ran\n"), "[{sandbox}] SETUP ran it");
+        assert_eq!(std::fs::read_to_string(&bashrc).expect(".bashrc"), "# user's\n", "[{sandbox}]");
+        assert!(!outside.exists(), "[{sandbox}] nothing written outside the sandbox");
+    }
+}
