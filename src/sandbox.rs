@@ -254,7 +254,7 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
                     abi,
                     Some(format!(
                         "NOTE: bubblewrap is not usable here ({bwrap}); the agent ran under Landlock (ABI {abi}), \
-                         which confines its writes but not its processes (see SECURITY.md)."
+                         which confines its writes and its process tree but has no namespaces (see SECURITY.md)."
                     )),
                 ),
                 Err(landlock) => Ok(SandboxPlan::unconfined(format!(

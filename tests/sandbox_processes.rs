@@ -91,7 +91,12 @@ fn daemons_that_leave_the_agents_group_end_with_the_run() {
     for sandbox in sandboxes() {
         let fx = fixture("python-project");
         let out = out_dir(&fx);
-        let output = dispatch(&fx, &packet(&fx, ""), &daemons_plan(&out), &["--sandbox", sandbox, "--writable", &writable_flag(&fx)]);
+        let output = dispatch(
+            &fx,
+            &packet(&fx, ""),
+            &daemons_plan(&out),
+            &["--sandbox", sandbox, "--writable", &writable_flag(&fx)],
+        );
         assert!(out.join("started").exists(), "[{sandbox}] the daemons started: {}", stderr(&output));
         assert_eq!(read_json(&printed_run_dir(&output).join("policy.json"))["sandbox"]["kind"], sandbox);
         assert_eq!(wait_no_helpers(&fx, Duration::from_secs(5)), vec![], "[{sandbox}] nothing outlives the run");
@@ -327,7 +332,11 @@ fn a_tool_left_in_a_pooled_worktree_runs_only_confined() {
         assert_eq!(second.status.code(), Some(0), "[{sandbox}] run 2: {}", policy["messages"]);
         let run = read_json(&printed_run_dir(&second).join("run.json"));
         assert_eq!(run["warm_start"], true, "[{sandbox}] run 2 took run 1's pooled worktree");
-        assert_eq!(std::fs::read_to_string(out.join("tool-ran")).ok().as_deref(), Some("ran\n"), "[{sandbox}] SETUP ran it");
+        assert_eq!(
+            std::fs::read_to_string(out.join("tool-ran")).ok().as_deref(),
+            Some("ran\n"),
+            "[{sandbox}] SETUP ran it"
+        );
         assert_eq!(std::fs::read_to_string(&bashrc).expect(".bashrc"), "# user's\n", "[{sandbox}]");
         assert!(!outside.exists(), "[{sandbox}] nothing written outside the sandbox");
     }

@@ -179,7 +179,10 @@ mod tests {
         let updated = counting_program(dir.path(), "echo 'agent 1.3.0'");
         assert_eq!(probe_in(&cache, &updated, dir.path()).as_deref(), Some("agent 1.3.0"));
         assert_eq!(runs(dir.path()), 2, "a changed program is probed again");
-        assert_eq!(version_cached_in(Some(&cache), "claude", &updated, dir.path(), &Probe::default()).as_deref(), Some("agent 1.3.0"));
+        assert_eq!(
+            version_cached_in(Some(&cache), "claude", &updated, dir.path(), &Probe::default()).as_deref(),
+            Some("agent 1.3.0")
+        );
         assert_eq!(runs(dir.path()), 3, "another kind of agent is probed apart");
     }
 

@@ -234,7 +234,10 @@ mod tests {
             expected.extend([option.to_string(), text(path.clone()), text(path)]);
         }
         let isolation = isolation();
-        assert_eq!(isolation[..6], ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session"]);
+        assert_eq!(
+            isolation[..6],
+            ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session"]
+        );
         expected.extend(isolation.into_iter().chain(["--"]).map(String::from));
         assert_eq!(argv, expected);
         assert_eq!(layout.writable, vec![root.join("home/.codex"), worktree, scratch, root.join("extra")]);

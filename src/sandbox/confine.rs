@@ -76,8 +76,11 @@ fn exec_confined(args: &[OsString]) -> anyhow::Result<()> {
     Err(process::exec(&argv, &[process::SUPERVISOR_ENV])).with_context(|| format!("starting {:?}", argv[0]))
 }
 
+/// The Landlock grants of stage 2.
+type Grants = Vec<(PathBuf, Grant)>;
+
 /// `[--tree|--device|--terminal PATH]... -- PROGRAM ARGS...`
-fn parse_exec_args(args: &[OsString]) -> anyhow::Result<(Vec<(PathBuf, Grant)>, Vec<OsString>)> {
+fn parse_exec_args(args: &[OsString]) -> anyhow::Result<(Grants, Vec<OsString>)> {
     let mut grants = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -115,6 +118,8 @@ fn refuse_terminal_injection() -> anyhow::Result<()> {
         let condition = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)?;
         Ok(SeccompRule::new(vec![condition])?)
     };
+    // The request's C type differs between C libraries (unsigned long, int).
+    #[allow(clippy::unnecessary_cast)]
     let rules = vec![request(nix::libc::TIOCSTI as u64)?, request(nix::libc::TIOCLINUX as u64)?];
     let arch = std::env::consts::ARCH.try_into().map_err(|error| anyhow::anyhow!("seccomp: {error:?}"))?;
     let filter = SeccompFilter::new(
