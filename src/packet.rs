@@ -200,11 +200,20 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
 /// Read, parse and resolve a packet file: WORKDIR is made absolute (relative to the packet's folder,
 /// `~` expanded) and must be an existing directory inside a git repository.
 pub fn load(path: &Path) -> anyhow::Result<Packet> {
+    from_text(&read_text(path)?, path)
+}
+
+/// The text of a packet file (it must be UTF-8).
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read task packet {}", path.display()))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("task packet {} is not valid UTF-8", path.display()))?;
-    let mut packet = parse(&text).map_err(|err| anyhow::anyhow!("task packet {}: {err}", path.display()))?;
-    let line = workdir_line(&text);
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("task packet {} is not valid UTF-8", path.display()))
+}
+
+/// Parse and resolve packet `text` as if it were the file `path` (named in errors; a relative
+/// WORKDIR is resolved against its folder), as [`load`] does for a file.
+pub fn from_text(text: &str, path: &Path) -> anyhow::Result<Packet> {
+    let mut packet = parse(text).map_err(|err| anyhow::anyhow!("task packet {}: {err}", path.display()))?;
+    let line = workdir_line(text);
     let packet_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let absolute = resolve_workdir(&packet.workdir_text, &packet_dir);
     let workdir = std::fs::canonicalize(&absolute).map_err(|_| {

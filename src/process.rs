@@ -29,6 +29,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -63,6 +64,29 @@ pub struct ProcessSpec {
     pub heartbeat: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the child is stopped.
     pub grace: Duration,
+    /// Stops the child (as `Cancelled`) once set: `git dispatch cancel` of one run.
+    pub cancel: Option<Cancel>,
+}
+
+/// A request to stop one run's children, shared between whoever asks (a watcher of the run
+/// folder) and the supervision loops of those children. Unlike an interrupt it reaches only the
+/// children whose spec carries it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Asks every child carrying this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ProcessSpec {
@@ -77,6 +101,7 @@ impl ProcessSpec {
             timeout: Duration::ZERO,
             heartbeat: None,
             grace: DEFAULT_GRACE,
+            cancel: None,
         }
     }
 
@@ -129,6 +154,8 @@ pub enum KillReason {
     Heartbeat(Duration),
     /// git-dispatch received SIGINT or SIGTERM.
     Interrupted,
+    /// The run was cancelled ([`Cancel`]).
+    Cancelled,
 }
 
 /// The seed's `watchdog_reason` wording: "hard timeout (30s)", "heartbeat stall (300s without
@@ -141,6 +168,7 @@ impl fmt::Display for KillReason {
                 write!(f, "heartbeat stall ({}s without stdout)", limit.as_secs())
             }
             KillReason::Interrupted => f.write_str("interrupted"),
+            KillReason::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -218,6 +246,54 @@ pub fn run_captured(spec: &ProcessSpec) -> anyhow::Result<Captured> {
         },
     )?;
     Ok(Captured { outcome, dropped_bytes: stdout.dropped + stderr.dropped, stdout: stdout.bytes, stderr: stderr.bytes })
+}
+
+/// A child started to outlive this process: a detached run's supervisor (git-dispatch itself).
+/// It is not in a process group of its own, so that its first act can be `setsid` (a group
+/// leader cannot start a session); dropping this handle neither kills nor waits for it.
+#[derive(Debug)]
+pub struct DetachedChild {
+    child: std::process::Child,
+}
+
+impl DetachedChild {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit code if it has already ended (`Some(None)`: killed by a signal).
+    pub fn ended(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|status| status.code())
+    }
+}
+
+/// Starts `spec` detached: standard input `/dev/null`, standard output and error appended to
+/// `log`. No timeout: the supervisor bounds each of its own children.
+pub fn spawn_detached(spec: &ProcessSpec, log: &std::path::Path) -> anyhow::Result<DetachedChild> {
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))
+    };
+    let mut command = std::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(open_log()?)
+        .stderr(open_log()?);
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        command.env(key, value);
+    }
+    // Registered like every child, so that a subreaper's orphan kill never takes it for one.
+    let child = reaper::spawn(&mut command)
+        .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))?;
+    Ok(DetachedChild { child })
 }
 
 /// Keeps the first [`MAX_CAPTURED_BYTES`] pushed and counts the rest.

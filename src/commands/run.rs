@@ -32,6 +32,9 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         for dispatch in &dispatches {
             span("locate", || crate::agent::locate(dispatch.agent))?;
         }
+        if args.detach {
+            return detach(&dispatches, &options, args.json, stdout);
+        }
         crate::process::install_interrupt_handler()?;
         probe_sandbox_early(args.sandbox);
     }
@@ -74,15 +77,38 @@ fn probe_sandbox_early(choice: SandboxChoice) {
     }
 }
 
+/// `--detach`: the runs start in a supervisor of their own; one line per run (its folder, or with
+/// `--json` a JSON object with `run_id`, `run_dir`, `state`, `pid`, `log`).
+fn detach(dispatches: &[Dispatch], options: &RunOptions, json: bool, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let program = std::env::current_exe().context("cannot find the git-dispatch binary")?;
+    let states = span("detach", || crate::jobs::start(dispatches, options, &program))?;
+    for state in &states {
+        if json {
+            let line = serde_json::json!({
+                "run_id": state.run_id,
+                "run_dir": state.run_dir,
+                "state": state.state,
+                "pid": state.pid,
+                "log": state.log,
+            });
+            writeln!(stdout, "{line}")?;
+        } else {
+            writeln!(stdout, "{}", state.run_dir)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
 /// Every dispatch (or its dry run), at most `-j` at once; results in packet order.
 fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<Finished> {
-    pipeline::run_all(dispatches, options, |_, dispatch| {
+    let run_one = |_, dispatch: &Dispatch| {
         if dry_run {
             pipeline::dry_run(dispatch, options)
         } else {
             pipeline::dispatch(dispatch, options)
         }
-    })
+    };
+    pipeline::run_all(dispatches, options.jobs, run_one, pipeline::panicked)
 }
 
 /// The library's run options from the command line (and the environment it reads).

@@ -161,6 +161,16 @@ pub fn select_run(runs_root: &Path, selector: Option<&str>) -> anyhow::Result<Ru
     }
 }
 
+/// The repository whose checkout a run belongs to (from its WORKDIR).
+pub fn repo_root_of(run: &RunRecord) -> anyhow::Result<PathBuf> {
+    let workdir = PathBuf::from(&run.policy.workdir);
+    let repo = gix::discover(&workdir)
+        .with_context(|| format!("run {}: WORKDIR {} is not in a git repository", run.id, workdir.display()))?;
+    repo.workdir()
+        .map(Path::to_path_buf)
+        .with_context(|| format!("run {}: {} has no checkout", run.id, workdir.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

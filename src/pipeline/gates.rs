@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use super::cancel::Cancelled;
 use super::{Interrupted, Run};
 use crate::agent::{self, AgentKind};
-use crate::policy::exit;
+use crate::policy::{self, exit};
 use crate::process::{self, ProcessSpec};
 use crate::sandbox::SandboxPlan;
 
@@ -19,11 +20,14 @@ impl Run<'_> {
                 .arg("-c")
                 .arg(command)
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
-            let spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
+            let mut spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
+            spec.cancel = Some(self.cancel.clone());
             let spec = sandbox.confine(spec);
             let captured = process::run_captured(&spec)?;
-            if matches!(captured.outcome.killed, Some(process::KillReason::Interrupted)) {
-                return Err(Interrupted.into());
+            match captured.outcome.killed {
+                Some(process::KillReason::Interrupted) => return Err(Interrupted.into()),
+                Some(process::KillReason::Cancelled) => return Err(Cancelled.into()),
+                _ => {}
             }
             if !captured.outcome.success() {
                 let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
@@ -93,6 +97,13 @@ impl Run<'_> {
         let stage = self.record.stage.clone();
         self.verdict.policy_violation = true;
         self.verdict.offered = false;
+        if err.downcast_ref::<Cancelled>().is_some() {
+            policy::mark_cancelled(&mut self.verdict);
+            self.verdict.messages.push(format!("{} (at stage {stage})", policy::CANCELLED_MESSAGE));
+            self.verdict.stage = format!("failed at {stage}");
+            self.record.stage = self.verdict.stage.clone();
+            return;
+        }
         if err.downcast_ref::<Interrupted>().is_some() {
             self.verdict.interrupted = true;
             self.verdict.exit_code = exit::VIOLATION;

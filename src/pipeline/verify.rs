@@ -37,11 +37,13 @@ pub fn run_verification(
     timeout_sec: u64,
     run_dir: &RunDir,
     sandbox: &SandboxPlan,
+    cancel: &crate::process::Cancel,
 ) -> anyhow::Result<bool> {
     let mut records = Vec::new();
     for command in commands {
         let spec = ProcessSpec::new("sh", cwd).arg("-c").arg(command).timeout(Duration::from_secs(timeout_sec));
-        let spec = sandbox.confine(spec);
+        let mut spec = sandbox.confine(spec);
+        spec.cancel = Some(cancel.clone());
         let captured = process::run_captured(&spec)?;
         let mut output = captured.stdout.clone();
         output.extend_from_slice(&captured.stderr);

@@ -147,6 +147,7 @@ impl Run<'_> {
             self.dispatch.timeout_sec,
             &self.run_dir,
             sandbox,
+            &self.cancel,
         )?;
         Ok(Some(failed))
     }

@@ -205,10 +205,13 @@ fn watch(
     }
 }
 
-/// The reason to stop the child now, if any: interrupt first, then timeout, then heartbeat.
+/// The reason to stop the child now, if any: interrupt first, then cancel, timeout, heartbeat.
 fn expired(spec: &ProcessSpec, started: Instant, last_stdout: Instant, now: Instant) -> Option<KillReason> {
     if interrupted() {
         return Some(KillReason::Interrupted);
+    }
+    if spec.cancel.as_ref().is_some_and(super::Cancel::is_cancelled) {
+        return Some(KillReason::Cancelled);
     }
     if !spec.timeout.is_zero() && now.duration_since(started) >= spec.timeout {
         return Some(KillReason::Timeout(spec.timeout));
