@@ -51,9 +51,9 @@ pub struct Verdict {
     pub interrupted: bool,
     /// `git dispatch cancel` stopped the run; nothing is offered.
     pub cancelled: bool,
-    /// `"cancelled"` for a cancelled run (absent otherwise): the run's result as the orchestrator
+    /// `"cancelled"` for a cancelled run (`null` otherwise): the run's result as the orchestrator
     /// asked for it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub result: Option<String>,
     pub sandbox: Option<SandboxRecord>,
     pub stage: String,

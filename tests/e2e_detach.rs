@@ -140,8 +140,10 @@ fn wait_times_out_with_4_then_returns_the_runs_own_code() {
     for field in ["stage", "activity", "elapsed_s", "pid"] {
         assert!(views[0].get(field).is_some(), "{field} in {views}");
     }
-    let review = gd(&fx, &["review", &id(&offered)]);
-    assert!(stdout(&review).contains("is running"), "{}", stdout(&review));
+    for command in ["review", "show"] {
+        let shown = gd(&fx, &[command, &id(&offered)]);
+        assert!(stdout(&shown).contains("is running"), "{command}: {}", stdout(&shown));
+    }
     let list = stdout(&gd(&fx, &["list"]));
     assert!(list.lines().nth(1).is_some_and(|line| line.contains("running")), "{list}");
 
