@@ -93,15 +93,14 @@ pub struct AgentRequest<'a> {
     pub heartbeat: Duration,
     /// No live status line.
     pub quiet: bool,
-    /// A sandbox's argv prefix (the agent's argv is appended); empty for none.
+    /// A sandbox's argv prefix (the agent's argv is appended); empty for none. The `--version`
+    /// probe runs with it too.
     pub wrapper: Vec<OsString>,
     /// Variables set for the agent on top of the inherited environment.
     pub extra_env: Vec<(OsString, OsString)>,
     /// A folder the agent may write (a sandbox's private temp folder) where Codex puts its `-o`
     /// result file, copied into the run folder afterwards; `None`: straight into the run folder.
     pub output_dir: Option<&'a Path>,
-    /// A sandbox that confines the thread starting the agent (Landlock); `None` otherwise.
-    pub confinement: Option<std::sync::Arc<dyn crate::process::Confinement>>,
     /// Stops the agent (its whole group) as `cancelled` once set.
     pub cancel: Option<crate::process::Cancel>,
     /// Told what the agent does now (the status line's activity), as the events arrive.

@@ -71,7 +71,6 @@ impl Run<'_> {
                 .chain(self.marker_env())
                 .collect(),
             output_dir: sandbox.scratch_dir(),
-            confinement: sandbox.confinement.clone(),
             cancel: Some(self.cancel.clone()),
             on_activity: Some(&self.state),
         };

@@ -9,10 +9,12 @@ use super::{Interrupted, Run};
 use crate::agent::{self, AgentKind};
 use crate::policy::{self, exit};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::SandboxPlan;
 
 impl Run<'_> {
-    /// SETUP commands, in order, in the worktree; the first failure blocks the run (exit 2).
-    pub(super) fn run_setup(&mut self, cwd: &std::path::Path) -> anyhow::Result<bool> {
+    /// SETUP commands, in order, in the worktree and in the run's sandbox; the first failure blocks
+    /// the run (exit 2).
+    pub(super) fn run_setup(&mut self, cwd: &std::path::Path, sandbox: &SandboxPlan) -> anyhow::Result<bool> {
         for command in &self.dispatch.packet.setup {
             let spec = ProcessSpec::new("sh", cwd)
                 .arg("-c")
@@ -20,6 +22,7 @@ impl Run<'_> {
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
             let mut spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
             spec.cancel = Some(self.cancel.clone());
+            let spec = sandbox.confine(spec);
             let captured = process::run_captured(&spec)?;
             match captured.outcome.killed {
                 Some(process::KillReason::Interrupted) => return Err(Interrupted.into()),
