@@ -55,9 +55,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
-    /// Internal: the built-in replay agent used by `demo`.
-    #[command(hide = true, name = "__replay-agent")]
-    ReplayAgent(ReplayAgentArgs),
     /// Internal: the supervisor of detached runs (`run --detach`).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -324,13 +321,6 @@ pub struct DoctorArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct ReplayAgentArgs {
-    /// Everything the runner passes (the codex command line).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
 }
 
 /// A number of seconds above 0 (`--timeout-sec`).
