@@ -268,6 +268,16 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "What `clean` removes, run by run (RUN, --all, or with no RUN every run of the repository):\n\
+  - the worktree of a run kept with --keep-worktree;\n\
+  - the run's scratch branch dispatch/<run-id>;\n\
+  - with --artifacts, the run folder itself.\n\
+It never touches a run that is queued or running, and keeps an offered result that was not applied\n\
+(it names it) unless --force. --pool also empties the warm pool of idle worktrees; --recover also\n\
+removes what killed runs left (worktrees, admin folders, branches, processes) and names stale locks.\n\
+Your checkout, index and other branches are never changed."
+)]
 pub struct CleanArgs {
     /// Run id or unique prefix to clean.
     pub run: Option<String>,
