@@ -52,7 +52,7 @@ impl Run<'_> {
         self.stage("agent")?;
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
-        self.verdict.messages.extend(sandbox.restore_guarded()?);
+        self.verdict.messages.extend(sandbox.after_agent(&self.run_dir.path)?);
         let after = self.after_agent(ws, guard_scope, &before)?;
         let verification_failed = self.verification(&cwd, &sandbox)?;
 
