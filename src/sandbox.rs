@@ -33,7 +33,7 @@ use crate::process::Confinement;
 pub use bwrap::BWRAP_ENV;
 pub use guarded::GuardedFile;
 pub use paths::{agent_state_paths, expand_writable, secret_paths, StatePaths};
-pub use state::{PrivateState, SESSIONS_DIR};
+pub use state::{PrivateState, PRIVATE_STATE_DIR, SESSIONS_DIR};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]

@@ -37,7 +37,7 @@ impl Run<'_> {
             common_dir: ws.common_dir.clone(),
             protected: vec![self.dispatch.repo_root.clone(), worktrees_root, self.run_dir.path.clone()],
             state: sandbox::agent_state_paths(self.dispatch.agent, home.as_deref(), &var),
-            private_root: ws.layout_dir.join("agent").join(&self.run_dir.id),
+            private_root: ws.layout_dir.join(sandbox::PRIVATE_STATE_DIR).join(&self.run_dir.id),
             writable,
             readable,
             hidden: sandbox::secret_paths(home.as_deref(), &var),

@@ -47,6 +47,10 @@ const CLAUDE: Carried = Carried {
 /// At most this much of the session logs is copied back into the run folder.
 const SESSIONS_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The folder of a repository's worktree layout that holds the runs' private states
+/// (`<layout>/agent/<run-id>/`).
+pub const PRIVATE_STATE_DIR: &str = "agent";
+
 /// How deep a copied folder may go.
 const COPY_MAX_DEPTH: usize = 16;
 
