@@ -250,7 +250,7 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
         .guarded
         .iter()
         .filter(|path| {
-            plan.kind == Kind::None || writable.iter().any(|root| canonical_or_parent(path).starts_with(root))
+            plan.kind == Kind::None || writable.iter().any(|root| paths::canonical_or_parent(path).starts_with(root))
         })
         .cloned()
         .collect();
@@ -364,29 +364,6 @@ fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
     let target = text.lines().find_map(|line| line.strip_prefix("gitdir:"))?.trim();
     let target = Path::new(target);
     Some(if target.is_absolute() { target.to_path_buf() } else { dot_git.parent()?.join(target) })
-}
-
-/// The secrets of `req` hidden from the agent: those that exist, symlinks resolved, unless a
-/// readable or writable path names one exactly.
-fn hidden_paths(req: &SandboxRequest) -> Vec<PathBuf> {
-    let named: Vec<PathBuf> = req.readable.iter().chain(&req.writable).map(|path| canonical(path)).collect();
-    let mut hidden = Vec::new();
-    for secret in req.hidden.iter().filter(|path| path.exists()).map(|path| canonical(path)) {
-        if !named.contains(&secret) && !hidden.contains(&secret) {
-            hidden.push(secret);
-        }
-    }
-    hidden
-}
-
-/// `path` with symlinks resolved; when it does not exist, its parent's resolved path joined with
-/// its name (where the agent would create it).
-fn canonical_or_parent(path: &Path) -> PathBuf {
-    match (std::fs::canonicalize(path), path.parent(), path.file_name()) {
-        (Ok(resolved), _, _) => resolved,
-        (Err(_), Some(parent), Some(name)) => canonical(parent).join(name),
-        _ => path.to_path_buf(),
-    }
 }
 
 /// `dir` created when missing, with symlinks resolved.

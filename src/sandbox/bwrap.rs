@@ -120,7 +120,7 @@ impl Layout {
             writable.push(root.clone());
             planned.push((root.clone(), Rank::Writable, Mount::Writable(root)));
         }
-        let hidden = super::hidden_paths(req);
+        let hidden = super::paths::hidden_paths(req);
         for secret in &hidden {
             let mount =
                 if secret.is_dir() { Mount::EmptyDir(secret.clone()) } else { Mount::EmptyFile(secret.clone()) };

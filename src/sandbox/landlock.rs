@@ -132,7 +132,7 @@ impl Rules {
             roots.push(if path.is_file() { super::canonical(path) } else { super::create_dir(path)? });
         }
         let git = super::git_paths(req);
-        let hidden = super::hidden_paths(req);
+        let hidden = super::paths::hidden_paths(req);
         let protected = req.protected.iter().filter(|path| path.exists()).map(|path| super::canonical(path));
         let excluded: Vec<PathBuf> = protected.chain(git.iter().cloned()).chain(hidden.iter().cloned()).collect();
         let mut rules = Rules { grants: Vec::new(), writable: Vec::new(), hidden: hidden.clone() };

@@ -142,6 +142,29 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The secrets of `req` hidden from the agent: those that exist, symlinks resolved, unless a
+/// readable or writable path names one exactly.
+pub(super) fn hidden_paths(req: &super::SandboxRequest) -> Vec<PathBuf> {
+    let named: Vec<PathBuf> = req.readable.iter().chain(&req.writable).map(|path| super::canonical(path)).collect();
+    let mut hidden = Vec::new();
+    for secret in req.hidden.iter().filter(|path| path.exists()).map(|path| super::canonical(path)) {
+        if !named.contains(&secret) && !hidden.contains(&secret) {
+            hidden.push(secret);
+        }
+    }
+    hidden
+}
+
+/// `path` with symlinks resolved; when it does not exist, its parent's resolved path joined with
+/// its name (where the agent would create it).
+pub(super) fn canonical_or_parent(path: &Path) -> PathBuf {
+    match (std::fs::canonicalize(path), path.parent(), path.file_name()) {
+        (Ok(resolved), _, _) => resolved,
+        (Err(_), Some(parent), Some(name)) => super::canonical(parent).join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
