@@ -17,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod guard;
 pub mod handback;
+pub mod jobs;
 pub mod journal;
 pub mod packet;
 pub mod patch;

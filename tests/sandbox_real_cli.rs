@@ -55,17 +55,13 @@ fn script() -> Vec<Turn> {
 }
 
 /// Every file below `dir` with a hash of its bytes (empty when `dir` is missing), to compare
-/// before/after. `tmp/arg0*` (codex's helper links, made by every codex start, `--version` too)
-/// is left out.
+/// before/after.
 fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
     use std::hash::{Hash, Hasher};
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.ends_with("tmp/arg0-linux") || path.ends_with("tmp/arg0") {
-            continue;
-        }
         if path.is_dir() {
             out.extend(listing(&path));
         } else {
