@@ -336,12 +336,20 @@ mod tests {
     #[test]
     fn grants_travel_as_options() {
         let rules = Rules {
-            grants: vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/pts"), Grant::Terminal)],
+            grants: vec![
+                (PathBuf::from("/w"), Grant::Tree),
+                (PathBuf::from("/"), Grant::List),
+                (PathBuf::from("/usr"), Grant::Read),
+                (PathBuf::from("/dev/pts"), Grant::Terminal),
+            ],
             writable: vec![],
+            hidden: vec![],
         };
         let args: Vec<String> = rules.to_args().iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
-        assert_eq!(args, ["--tree", "/w", "--terminal", "/dev/pts"]);
+        assert_eq!(args, ["--tree", "/w", "--list", "/", "--read", "/usr", "--terminal", "/dev/pts"]);
         assert_eq!(grant_flag("--device"), Some(Grant::Device));
+        assert_eq!(grant_flag("--read"), Some(Grant::Read));
+        assert_eq!(grant_flag("--list"), Some(Grant::List));
         assert_eq!(grant_flag("--"), None);
     }
 
