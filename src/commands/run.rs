@@ -49,7 +49,7 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     }
     if !args.dry_run {
         for dispatch in &dispatches {
-            span("locate", || crate::agent::locate(dispatch.agent))?;
+            span("locate", || crate::agent::locate_for_run(dispatch.agent))?;
         }
         if args.detach {
             return detach(&dispatches, &options, args.json, stdout);
