@@ -139,11 +139,14 @@ fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<
 
 /// The library's run options from the command line (and the environment it reads).
 pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
-    let writable = args
-        .writable
-        .iter()
-        .map(|path| std::path::absolute(path).with_context(|| format!("--writable {}", path.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let absolute = |flag: &str, paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|path| std::path::absolute(path).with_context(|| format!("{flag} {}", path.display())))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let writable = absolute("--writable", &args.writable)?;
+    let readable = absolute("--readable", &args.readable)?;
     Ok(RunOptions {
         output_dir: args
             .output_dir
@@ -164,6 +167,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
+        readable,
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
