@@ -10,6 +10,12 @@
 //! the one implementation behind every face. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them.
 
+// git-dispatch is a Linux program: its confinement (bubblewrap, Landlock, seccomp), its change journal
+// (inotify) and its process handling (subreaper, pidfd-less waitid, /proc) have no other
+// implementation, and no branch pretends to have one.
+#[cfg(not(target_os = "linux"))]
+compile_error!("git-dispatch builds and runs on Linux only (see README, \"Platforms\")");
+
 pub mod agent;
 pub mod artifacts;
 pub mod changes;

@@ -352,7 +352,6 @@ mod tests {
         std::fs::write(repo.join("pool/.two.tmp"), "").expect("write");
         std::fs::create_dir_all(root.path().join("other-99/wt")).expect("mkdir");
         std::fs::write(root.path().join("stray-file"), "xy").expect("write");
-        #[cfg(unix)]
         std::os::unix::fs::symlink("/", repo.join("wt/one/link")).expect("symlink");
 
         let usage = pool_usage(root.path()).expect("readable");

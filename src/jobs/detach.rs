@@ -192,7 +192,6 @@ fn record_failure(run: &DetachedRun, err: &anyhow::Error) {
 
 /// A session of its own: no controlling terminal, out of the caller's process group.
 fn leave_session() {
-    #[cfg(unix)]
     if let Err(err) = nix::unistd::setsid() {
         eprintln!("warning: the supervisor could not start a session of its own: {err}");
     }
