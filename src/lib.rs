@@ -6,7 +6,8 @@
 //! `changes` (tree diff) and `patch` (git-format rendering) -> `guard` (the shared git dir and the
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
-//! progress and recovers what killed ones left. `cli` and `commands` sit on top and only
+//! progress and recovers what killed ones left. `escape` shows text from the agent or the
+//! worktree without letting it drive the terminal. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them.
 
 pub mod agent;
@@ -14,6 +15,7 @@ pub mod artifacts;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod escape;
 pub mod guard;
 pub mod handback;
 pub mod journal;

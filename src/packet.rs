@@ -119,7 +119,7 @@ const FIELDS: &[(&str, bool)] = &[
 const EMPTY_SCOPE_WORDS: &[&str] = &["none", "no writes", "read-only", "readonly", "no-writes"];
 
 /// Sensitive-change kinds a packet's ALLOW field may name.
-pub const ALLOW_KINDS: &[&str] = &["symlink", "submodule", "gitattributes", "exec-bit"];
+pub const ALLOW_KINDS: &[&str] = crate::sensitive::ALLOWABLE;
 
 /// One field as found in the text: its header line and the lines of its body.
 #[derive(Debug, Default, Clone)]

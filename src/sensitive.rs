@@ -14,6 +14,7 @@ use gix::ObjectId;
 use crate::changes::Change;
 use crate::policy::SensitiveChange;
 
+mod automation;
 mod disk;
 mod lookup;
 pub mod names;
@@ -33,13 +34,21 @@ pub const GIT_PATH: &str = "git-path";
 pub const EMBEDDED_REPO: &str = "embedded-repo";
 /// Two result paths equal under case folding (never allowed).
 pub const CASE_COLLISION: &str = "case-collision";
-/// NUL, CR or LF in a path, or a name that is not UTF-8 (never allowed).
+/// A control character (C0, DEL, C1) in a path, or a name that is not UTF-8 (never allowed).
 pub const CONTROL_CHAR: &str = "control-char";
 /// A file sharing its inode with another name, maybe outside the worktree (never allowed).
 pub const HARDLINK: &str = "hardlink";
+/// A CI pipeline, git hook manager, editor task, dev container or coding-agent instruction or
+/// settings file added or changed (allowable).
+pub const AUTOMATION: &str = "automation";
+/// A FIFO, socket or device node in the worktree (never allowed).
+pub const SPECIAL_FILE: &str = "special-file";
+/// A file larger than `--max-file-size`, or a change larger than `--max-change-size` (never
+/// allowed: raise the limit instead).
+pub const OVERSIZED: &str = "oversized";
 
 /// The kinds `ALLOW:` may name; every other kind is never allowed.
-pub const ALLOWABLE: &[&str] = &[SYMLINK, SUBMODULE, GITATTRIBUTES, EXEC_BIT];
+pub const ALLOWABLE: &[&str] = &[SYMLINK, SUBMODULE, GITATTRIBUTES, EXEC_BIT, AUTOMATION];
 
 /// The findings so far, at most one per (path, kind).
 #[derive(Default)]
@@ -102,7 +111,8 @@ pub fn detect(
     check_deleted_specials(&tree::deleted(&diff), allow, &mut found);
     for change in changes.iter().filter(|change| change.lossy_path) {
         let path = change.path.as_bytes().as_bstr();
-        found.add(path, CONTROL_CHAR, format!("`{}` is not valid UTF-8", change.path), true, allow);
+        let reason = format!("`{}` is not valid UTF-8", crate::escape::line(&change.path));
+        found.add(path, CONTROL_CHAR, reason, true, allow);
     }
     let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| path).collect();
     let mut reader = lookup::TreeReader::new(repo, result)?;
@@ -142,6 +152,9 @@ fn check_name(path: &BStr, allow: &[String], found: &mut Findings) {
     }
     if let Some(reason) = names::control_char_problem(path) {
         found.add(path, CONTROL_CHAR, reason, true, allow);
+    }
+    if let Some(reason) = automation::automation_problem(path) {
+        found.add(path, AUTOMATION, reason, false, allow);
     }
 }
 

@@ -21,6 +21,9 @@ use crate::handback::{self, RunRecord};
 use crate::workspace::{self, WorkspaceOptions};
 
 pub fn cmd_clean(args: &CleanArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    // Run ids, paths and recovery messages come from folders an agent may have written.
+    let mut escaped = crate::escape::Writer::new(stdout);
+    let stdout: &mut dyn Write = &mut escaped;
     let max_age = args.older_than.as_deref().map(parse_age).transpose()?;
     let runs_root = super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref());
     let runs = match (&runs_root, &args.run) {

@@ -59,6 +59,8 @@ impl Check {
 }
 
 pub fn cmd_doctor(args: &DoctorArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let mut escaped = crate::escape::Writer::new(out);
+    let out: &mut dyn Write = &mut escaped;
     let checks = run_checks(args);
     for check in &checks {
         writeln!(out, "{}", check.line())?;

@@ -1,4 +1,5 @@
-//! `git dispatch list`: the runs of this repository, newest first, one line each.
+//! `git dispatch list`: the runs of this repository, newest first, one line each (ids and modes
+//! escaped: a run folder's name or its policy.json may have been written by an agent).
 
 use std::io::Write;
 
@@ -30,9 +31,13 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         }
         return Ok(0);
     }
-    let width = runs.iter().map(|run| run.id.len()).max().unwrap_or(2).max(2);
+    let shown: Vec<(String, String)> = runs
+        .iter()
+        .map(|run| (crate::escape::line(&run.id).into_owned(), crate::escape::line(&run.policy.mode).into_owned()))
+        .collect();
+    let width = shown.iter().map(|(id, _)| id.chars().count()).max().unwrap_or(2).max(2);
     writeln!(stdout, "{:<width$}  {:<11}  {:<22}  {:<7}  AGE", "ID", "MODE", "VERDICT", "OFFERED")?;
-    for run in &runs {
+    for (run, (id, mode)) in runs.iter().zip(&shown) {
         let offered = match (run.policy.offered, &run.applied) {
             (true, Some(_)) => "applied",
             (true, None) => "yes",
@@ -41,8 +46,8 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         writeln!(
             stdout,
             "{:<width$}  {:<11}  {:<22}  {:<7}  {}",
-            run.id,
-            run.policy.mode,
+            id,
+            mode,
             handback::verdict_label(run),
             offered,
             age(run.modified)
