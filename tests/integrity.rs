@@ -9,3 +9,5 @@ mod support;
 mod apply;
 #[path = "integrity/common.rs"]
 mod common;
+#[path = "integrity/locks.rs"]
+mod locks;

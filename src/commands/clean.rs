@@ -242,6 +242,11 @@ fn recover(
     for line in journal.messages() {
         writeln!(stdout, "recovered: {line}")?;
     }
+    // Shared git locks are never removed; named here even when no dead run was recovered.
+    let shared = if journal.recovered.is_empty() { crate::journal::shared_locks_of(repo_root)? } else { Vec::new() };
+    for lock in &shared {
+        writeln!(stdout, "recover: {}", crate::journal::describe_shared_lock(lock))?;
+    }
     let report = workspace::prune(repo_root, options, &keep)?;
     for path in &report.removed_worktrees {
         writeln!(stdout, "recovered: removed worktree {}", path.display())?;
@@ -253,6 +258,7 @@ fn recover(
         writeln!(stdout, "recovered: deleted branch {branch}")?;
     }
     let actions = journal.messages().len()
+        + shared.len()
         + report.removed_worktrees.len()
         + report.pruned_admin_dirs.len()
         + report.deleted_branches.len();
