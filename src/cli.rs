@@ -6,16 +6,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::agent::AgentKind;
 
-/// Default hard timeout of an agent run, in seconds (the seed's).
-pub const DEFAULT_TIMEOUT_SEC: u64 = 1800;
-/// Default heartbeat (longest silence on the agent's stdout), in seconds (the seed's).
-pub const DEFAULT_HEARTBEAT_SEC: u64 = 300;
-/// Default quota gate, in percent of the 5-hour window (the seed's).
-pub const DEFAULT_QUOTA_GATE: f64 = 85.0;
+pub use crate::pipeline::{DEFAULT_HEARTBEAT_SEC, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC};
 
 /// Hand a bounded task to a coding-agent CLI (Codex, Claude Code) in an isolated git worktree,
 /// check what it changed against the task's WRITE SCOPE, and offer the result back for review.
@@ -59,17 +54,8 @@ pub enum Command {
     ReplayAgent(ReplayAgentArgs),
 }
 
-/// Which confinement the agent runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SandboxChoice {
-    /// bubblewrap if usable, else Landlock, else none (with a warning)
-    #[default]
-    Auto,
-    Bwrap,
-    Landlock,
-    None,
-}
+/// Which confinement the agent runs in (the library's own choice, named for the command line).
+pub use crate::sandbox::Choice as SandboxChoice;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {

@@ -6,8 +6,9 @@
 //! `changes` (tree diff) and `patch` (git-format rendering) -> `guard` (the shared git dir and the
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
-//! progress and recovers what killed ones left. `escape` shows text from the agent or the
-//! worktree without letting it drive the terminal. `cli` and `commands` sit on top and only
+//! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
+//! the one implementation behind every face. `escape` shows text from the agent or the worktree
+//! without letting it drive the terminal. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them.
 
 pub mod agent;
@@ -21,6 +22,7 @@ pub mod handback;
 pub mod journal;
 pub mod packet;
 pub mod patch;
+pub mod pipeline;
 pub mod policy;
 pub mod process;
 pub mod prompt;

@@ -31,9 +31,10 @@ pub use guarded::GuardedFile;
 pub use paths::{agent_state_paths, expand_writable, StatePaths};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Choice {
-    /// bubblewrap if usable, else Landlock if the kernel has it, else none with a warning.
+    /// bubblewrap if usable, else Landlock, else none (with a warning)
     #[default]
     Auto,
     Bwrap,

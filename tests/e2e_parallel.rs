@@ -47,7 +47,12 @@ fn several_packets_run_at_once_and_exit_with_the_worst_code() {
     assert!(id_of(&printed[1]).ends_with("-worker-packet-b"), "{printed:?}");
     let a_policy = read_json(&printed[0].join("policy.json"));
     let b_policy = read_json(&printed[1].join("policy.json"));
-    assert_eq!((a_policy["exit_code"].clone(), a_policy["offered"].clone()), (json!(0), json!(true)));
+    assert_eq!(
+        (a_policy["exit_code"].clone(), a_policy["offered"].clone()),
+        (json!(0), json!(true)),
+        "{}",
+        a_policy["messages"]
+    );
     assert_eq!((b_policy["exit_code"].clone(), b_policy["offered"].clone()), (json!(3), json!(false)));
     assert_eq!(b_policy["out_of_scope_changes"], json!(["tests/par.py"]));
 

@@ -4,7 +4,6 @@ pub mod apply;
 pub mod clean;
 pub mod completions;
 pub mod demo;
-pub mod dispatch;
 pub mod doctor;
 pub mod list;
 pub mod review;
