@@ -91,8 +91,11 @@ fn write_index(index: &mut gix::index::File) -> anyhow::Result<()> {
         .with_context(|| format!("writing index {}", index.path().display()))
 }
 
-/// The ignored files whose inode changed after `since` (written, renamed or chmodded by the
-/// agent); ignored directories are searched file by file.
+/// The ignored files whose inode changed at `since` or later (written, renamed or chmodded by
+/// the agent); ignored directories are searched file by file. `since` is a filesystem stamp taken
+/// so that nothing changed before it carries its time, and a file changed in the stamp's own tick
+/// carries exactly that time: hence `>=`, never `>` (a miss here would hide a symlink or hard link
+/// leading out of the worktree from the sensitive checks).
 fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime) -> Vec<String> {
     let mut out = Vec::new();
     for (rela, is_dir) in ignored {
@@ -126,6 +129,6 @@ fn changed_after(path: &Path, since: SystemTime) -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).is_ok_and(|md| {
         let nanos = md.ctime_nsec().clamp(0, 999_999_999) as u32;
-        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) > since
+        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) >= since
     })
 }
