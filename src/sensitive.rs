@@ -2,8 +2,8 @@
 //! says, unless the packet's `ALLOW:` (or `--allow KIND`) names its kind, and what is never allowed.
 //!
 //! Found from the base..result diff and the result tree where the run touched it (exact path
-//! bytes, modes, symlink targets) and from the worktree on disk (planted repositories, hard
-//! links). Each finding names its path and says why.
+//! bytes, modes, symlink targets) and from the worktree on disk (planted repositories, special
+//! files anywhere in it, hard links). Each finding names its path and says why.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -18,6 +18,7 @@ mod automation;
 mod disk;
 mod lookup;
 pub mod names;
+pub mod size;
 mod tree;
 
 /// A new or changed symlink (allowable, unless it points outside the worktree).
@@ -117,9 +118,16 @@ pub fn detect(
     let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| path).collect();
     let mut reader = lookup::TreeReader::new(repo, result)?;
     check_tree_shapes(&mut reader, &touched_paths, allow, &mut found)?;
-    for planted in disk::planted_repositories(worktree) {
-        let reason = format!("`{}` in the worktree is {}", planted.path, planted.why);
+    let on_disk = disk::walk(worktree);
+    for planted in on_disk.planted {
+        let reason = format!("`{}` in the worktree is {}", crate::escape::line(&planted.path), planted.why);
         found.add(planted.path.as_bytes().as_bstr(), EMBEDDED_REPO, reason, true, allow);
+    }
+    for rela in on_disk.special {
+        let what = disk::special_kind(worktree, Path::new(&rela)).unwrap_or("a special file");
+        let reason =
+            format!("`{}` is {what}: git cannot record it, so the result would lack it", crate::escape::line(&rela));
+        found.add(rela.as_bytes().as_bstr(), SPECIAL_FILE, reason, true, allow);
     }
     Ok(found.list)
 }

@@ -383,7 +383,11 @@ fn planted_repositories_on_disk() {
     write("bare/HEAD");
     mkdir("notbare/objects");
     write("notbare/HEAD");
-    let found: Vec<(String, &str)> = disk::planted_repositories(wt).into_iter().map(|p| (p.path, p.why)).collect();
+    nix::unistd::mkfifo(&wt.join("src/pipe"), nix::sys::stat::Mode::S_IRWXU).expect("fifo");
+    std::os::unix::net::UnixListener::bind(wt.join("sock")).expect("socket");
+    let on_disk = disk::walk(wt);
+    assert_eq!(on_disk.special, ["sock", "src/pipe"]);
+    let found: Vec<(String, &str)> = on_disk.planted.into_iter().map(|p| (p.path, p.why)).collect();
     let dotgit = "a `.git` entry below the worktree's root";
     assert_eq!(
         found,

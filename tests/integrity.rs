@@ -11,3 +11,5 @@ mod apply;
 mod common;
 #[path = "integrity/locks.rs"]
 mod locks;
+#[path = "integrity/special.rs"]
+mod special;

@@ -114,6 +114,8 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
+        max_file_size: args.max_file_size,
+        max_change_size: args.max_change_size,
     })
 }
 

@@ -96,7 +96,8 @@ impl Run<'_> {
             // where the change journal is blind (a write through a hard link made outside).
             ws.journal = workspace::JournalHandle::off("--verify scans every file");
         }
-        let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
+        let max_file_size = Some(self.dispatch.max_file_size);
+        let snapshot = span("snapshot/snapshot", || workspace::snapshot_limited(ws, max_file_size))?;
         self.worktree_at = Some(snapshot.result_commit);
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
@@ -111,8 +112,11 @@ impl Run<'_> {
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
-        let sensitive =
-            span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
+        let sensitive = span("changes/sensitive", || {
+            let mut found = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
+            found.extend(left_out_and_size(&repo, &snapshot, &raw, self.dispatch)?);
+            anyhow::Ok(found)
+        })?;
         let checkout_after = span("guard-after/wait", || checkout_after.join())?;
         let guard = guard::GuardReport {
             git_dir_tampered,
@@ -194,5 +198,20 @@ fn sensitive_changes(
             allowed: false,
         });
     }
+    Ok(found)
+}
+
+/// The files the snapshot left out for their size (over `--max-file-size`) and a change over
+/// `--max-change-size`: never allowed. (Special files are found by the sensitive checks' walk.)
+fn left_out_and_size(
+    repo: &gix::Repository,
+    snapshot: &workspace::Snapshot,
+    raw: &[crate::changes::RawChange],
+    dispatch: &super::Dispatch,
+) -> anyhow::Result<Vec<policy::SensitiveChange>> {
+    use crate::sensitive::size;
+    let mut found = size::oversized_files(&snapshot.left_out.oversized, dispatch.max_file_size);
+    let total = size::change_size(repo, raw).context("measuring the change")?;
+    found.extend(size::oversized_change(total, dispatch.max_change_size));
     Ok(found)
 }

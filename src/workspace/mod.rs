@@ -365,12 +365,23 @@ pub struct Snapshot {
     pub dot_git_replaced: bool,
     /// Why every file was scanned instead of only those the change journal saw touched.
     pub full_scan_reason: Option<String>,
+    /// What the result does not record: special files, files over the size limit.
+    pub left_out: scan::LeftOut,
 }
+
+/// The default limit of [`snapshot`]: a file larger than this (50 MiB) is left out of the result.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
 
 /// Commit the worktree's final state to refs/heads/dispatch/<run-id> with parent = the agent's
 /// commits on that branch if they descend from base, else base. Respects core.fileMode/autocrlf/.gitattributes.
+/// Files over [`DEFAULT_MAX_FILE_SIZE`] and special files are left out (`Snapshot::left_out`).
 pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
-    snapshot::snapshot(ws)
+    snapshot::snapshot(ws, Some(DEFAULT_MAX_FILE_SIZE))
+}
+
+/// [`snapshot`] with the file size limit given (`None`: no limit); a larger file is never read.
+pub fn snapshot_limited(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Snapshot> {
+    snapshot::snapshot(ws, max_file_size)
 }
 
 /// What to do with the run's branch on release.

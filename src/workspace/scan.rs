@@ -3,6 +3,11 @@
 //! deletions, type changes) and the untracked non-ignored files, each hashed through gix's
 //! filter pipeline (clean filters, `core.autocrlf`, `.gitattributes`). Nothing is written but
 //! blobs; the index on disk is left alone. `status.showUntrackedFiles` is overridden.
+//!
+//! What git cannot record, or must not be asked to, is left out and listed ([`LeftOut`]): FIFOs,
+//! sockets and device nodes, and files larger than `max_file_size` (never read at all). A large
+//! file is streamed into the object store (read and compressed in chunks), so memory stays bounded
+//! whatever its size, unless a clean filter or `core.autocrlf` has to convert it.
 
 use anyhow::Context as _;
 use gix::bstr::{BStr, BString, ByteSlice};
@@ -27,7 +32,37 @@ pub struct Hashed {
 pub struct ScanOptions {
     /// Also list ignored files (individually).
     pub list_ignored: bool,
+    /// Files larger than this (bytes) are not hashed but listed in [`LeftOut::oversized`].
+    pub max_file_size: Option<u64>,
 }
+
+/// Paths of the working tree a scan did not record, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// FIFOs, sockets and device nodes (untracked ones, and tracked paths that became one).
+    pub special: Vec<String>,
+    /// Files larger than the limit, with their size in bytes.
+    pub oversized: Vec<(String, u64)>,
+}
+
+impl LeftOut {
+    /// Adds `other`'s paths.
+    pub fn extend(&mut self, other: LeftOut) {
+        self.special.extend(other.special);
+        self.oversized.extend(other.oversized);
+    }
+
+    /// Sorted, each path once.
+    pub fn normalize(&mut self) {
+        self.special.sort();
+        self.special.dedup();
+        self.oversized.sort();
+        self.oversized.dedup();
+    }
+}
+
+/// Files above this size are streamed into the object store instead of read whole.
+const STREAM_ABOVE: u64 = 8 * 1024 * 1024;
 
 /// The state of a working tree relative to its HEAD tree.
 pub struct Scan {
@@ -42,6 +77,8 @@ pub struct Scan {
     pub ignored: Vec<(BString, bool)>,
     /// The index the scan compared against.
     pub index: gix::index::File,
+    /// What was not recorded (special files, files over the size limit).
+    pub left_out: LeftOut,
 }
 
 impl Scan {
@@ -66,9 +103,11 @@ pub fn scan(repo: &gix::Repository, options: ScanOptions) -> anyhow::Result<Scan
     let index = repo.open_index().or_else(|_| empty_index(repo))?;
     let head_tree = repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach();
     let mut collected = raw_status(repo, &index, Some(head_tree), options)?;
-    let unstaged = hash_worktree_paths(repo, &index, &collected)?;
+    let (unstaged, mut left_out) = hash_worktree_paths(repo, &index, &collected, options.max_file_size)?;
+    left_out.special.extend(collected.special.iter().map(|path| path.to_str_lossy().into_owned()));
+    left_out.normalize();
     collected.ignored.sort();
-    Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index })
+    Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index, left_out })
 }
 
 fn empty_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
@@ -87,8 +126,11 @@ pub struct RawStatus {
     pub removed: Vec<BString>,
     /// Untracked, not ignored files, symlinks and nested repositories.
     pub untracked: Vec<(BString, gix::dir::entry::Kind)>,
-    /// Ignored files, symlinks and whole directories (only with `list_ignored`): `(path, is_dir)`.
+    /// Ignored files, symlinks, special files and whole directories (only with `list_ignored`):
+    /// `(path, is_dir)`.
     pub ignored: Vec<(BString, bool)>,
+    /// Untracked, not ignored FIFOs, sockets and device nodes.
+    pub special: Vec<BString>,
 }
 
 /// Runs status of `repo`'s working tree against `index`, and of `index` against `compare_tree`
@@ -182,13 +224,13 @@ fn record_modification(
 fn record_dir_entry(entry: gix::dir::Entry, out: &mut RawStatus) {
     use gix::dir::entry::{Kind, Status};
     match entry.status {
-        Status::Untracked => {
-            if let Some(kind @ (Kind::File | Kind::Symlink | Kind::Repository)) = entry.disk_kind {
-                out.untracked.push((entry.rela_path, kind))
-            }
-        }
+        Status::Untracked => match entry.disk_kind {
+            Some(kind @ (Kind::File | Kind::Symlink | Kind::Repository)) => out.untracked.push((entry.rela_path, kind)),
+            Some(Kind::Untrackable) => out.special.push(entry.rela_path),
+            _ => {}
+        },
         Status::Ignored(_) => match entry.disk_kind {
-            Some(Kind::File | Kind::Symlink) => out.ignored.push((entry.rela_path, false)),
+            Some(Kind::File | Kind::Symlink | Kind::Untrackable) => out.ignored.push((entry.rela_path, false)),
             Some(Kind::Directory) => out.ignored.push((entry.rela_path, true)),
             _ => {}
         },
@@ -200,7 +242,8 @@ fn hash_worktree_paths(
     repo: &gix::Repository,
     index: &gix::index::File,
     collected: &RawStatus,
-) -> anyhow::Result<BTreeMap<BString, Edit>> {
+    max_file_size: Option<u64>,
+) -> anyhow::Result<(BTreeMap<BString, Edit>, LeftOut)> {
     let mut out: BTreeMap<BString, Edit> = BTreeMap::new();
     for path in &collected.removed {
         out.insert(path.clone(), None);
@@ -208,43 +251,131 @@ fn hash_worktree_paths(
     let to_hash: Vec<&BString> =
         collected.changed_tracked.iter().chain(collected.untracked.iter().map(|(p, _)| p)).collect();
     if to_hash.is_empty() {
-        return Ok(out);
+        return Ok((out, LeftOut::default()));
     }
-    let mut hasher = Hasher::new(repo)?;
+    let mut hasher = Hasher::new(repo, max_file_size)?;
     for path in to_hash {
-        out.insert(path.clone(), hasher.hash(path.as_bstr(), index)?);
+        if let Some(edit) = hasher.hash(path.as_bstr(), index)? {
+            out.insert(path.clone(), edit);
+        }
     }
-    Ok(out)
+    Ok((out, hasher.left_out))
 }
 
-/// Hashes worktree files into blobs as `git add` would (filters, `core.autocrlf`, `core.fileMode`).
+/// Hashes worktree files into blobs as `git add` would (filters, `core.autocrlf`, `core.fileMode`),
+/// leaving out what cannot or must not be recorded ([`LeftOut`]).
 pub struct Hasher<'repo> {
+    repo: &'repo gix::Repository,
     pipeline: gix::filter::Pipeline<'repo>,
     trust_exec_bit: bool,
     workdir: std::path::PathBuf,
+    max_file_size: Option<u64>,
+    /// The paths left out so far.
+    pub left_out: LeftOut,
 }
 
 impl<'repo> Hasher<'repo> {
-    pub fn new(repo: &'repo gix::Repository) -> anyhow::Result<Hasher<'repo>> {
+    pub fn new(repo: &'repo gix::Repository, max_file_size: Option<u64>) -> anyhow::Result<Hasher<'repo>> {
         let trust_exec_bit = repo.filesystem_options().context("reading filesystem options")?.executable_bit;
         let (pipeline, _) = repo.filter_pipeline(None).context("preparing the filter pipeline")?;
         let workdir = repo.workdir().context("the repository has no working tree")?.to_owned();
-        Ok(Hasher { pipeline, trust_exec_bit, workdir })
+        Ok(Hasher { repo, pipeline, trust_exec_bit, workdir, max_file_size, left_out: LeftOut::default() })
     }
 
-    /// The blob for the file at `path` (written to the object database), `None` when it is gone.
-    pub fn hash(&mut self, path: &BStr, index: &gix::index::File) -> anyhow::Result<Edit> {
+    /// The blob for the file at `path` (written to the object database): `Some(None)` when it is
+    /// gone, `None` when it is left out (a special file, or over the size limit; see `left_out`).
+    pub fn hash(&mut self, path: &BStr, index: &gix::index::File) -> anyhow::Result<Option<Edit>> {
+        let abs = join(&self.workdir, path);
+        let md = match std::fs::symlink_metadata(&abs) {
+            Ok(md) => md,
+            Err(err) if matches!(err.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return Ok(Some(None))
+            }
+            Err(err) => return Err(err).with_context(|| format!("reading worktree file {path}")),
+        };
+        if is_special(&md) {
+            self.left_out.special.push(path.to_str_lossy().into_owned());
+            return Ok(None);
+        }
+        if md.is_file() && self.max_file_size.is_some_and(|max| md.len() > max) {
+            self.left_out.oversized.push((path.to_str_lossy().into_owned(), md.len()));
+            return Ok(None);
+        }
         // Stat before hashing: a file changed in between then looks modified next time.
         let stat = stat_of(&self.workdir, path);
-        let hashed = self
-            .pipeline
-            .worktree_file_to_object(path, index)
-            .with_context(|| format!("hashing worktree file {path}"))?;
-        Ok(hashed.map(|(id, kind, _)| {
+        let hashed = if md.is_file() && md.len() > STREAM_ABOVE {
+            let kind = if gix::fs::is_executable(&md) { EntryKind::BlobExecutable } else { EntryKind::Blob };
+            Some((self.stream_file(path, &abs, md.len(), index)?, kind))
+        } else {
+            let hashed = self
+                .pipeline
+                .worktree_file_to_object(path, index)
+                .with_context(|| format!("hashing worktree file {path}"))?;
+            hashed.map(|(id, kind, _)| (id, kind))
+        };
+        Ok(Some(hashed.map(|(id, kind)| {
             let kind = if self.trust_exec_bit { kind } else { kind_without_exec_bit(index, path, kind) };
             Hashed { kind, id, stat }
-        }))
+        })))
     }
+
+    /// Writes the large regular file at `abs` (`size` bytes when stat'ed) as a blob, streaming it
+    /// when no filter converts it.
+    fn stream_file(
+        &mut self,
+        path: &BStr,
+        abs: &std::path::Path,
+        size: u64,
+        index: &gix::index::File,
+    ) -> anyhow::Result<ObjectId> {
+        use gix::filter::plumbing::pipeline::convert::ToGitOutcome;
+        use gix::objs::Write as _;
+        let file = std::fs::File::open(abs).with_context(|| format!("opening worktree file {path}"))?;
+        let rela = gix::path::from_bstr(path).map_err(|err| anyhow::anyhow!("{path}: {err}"))?;
+        let converted =
+            self.pipeline.convert_to_git(file, &rela, index).with_context(|| format!("filtering {path}"))?;
+        let id = match converted {
+            ToGitOutcome::Unchanged(file) => {
+                let mut exact = Exact { inner: std::io::Read::take(file, size), left: size };
+                let id = self
+                    .repo
+                    .objects
+                    .write_stream(gix::objs::Kind::Blob, size, &mut exact)
+                    .map_err(|err| anyhow::anyhow!("{err}"))
+                    .with_context(|| format!("writing the blob of {path}"))?;
+                anyhow::ensure!(exact.left == 0, "worktree file {path} shrank while it was hashed");
+                id
+            }
+            ToGitOutcome::Buffer(buf) => {
+                self.repo.write_blob(buf).with_context(|| format!("writing the blob of {path}"))?.detach()
+            }
+            ToGitOutcome::Process(read) => {
+                self.repo.write_blob_stream(read).with_context(|| format!("writing the blob of {path}"))?.detach()
+            }
+        };
+        Ok(id)
+    }
+}
+
+/// A reader that counts what is left of the bytes it should give.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
+/// A FIFO, socket or device node: nothing git can record.
+pub fn is_special(md: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = md.file_type();
+    kind.is_fifo() || kind.is_socket() || kind.is_block_device() || kind.is_char_device()
 }
 
 /// `workdir/rela_path` (repository paths are bytes; on Unix any bytes are a valid path).
