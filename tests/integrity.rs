@@ -11,5 +11,7 @@ mod apply;
 mod common;
 #[path = "integrity/locks.rs"]
 mod locks;
+#[path = "integrity/size.rs"]
+mod size;
 #[path = "integrity/special.rs"]
 mod special;
