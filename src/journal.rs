@@ -163,8 +163,16 @@ impl Journal {
         self.write()
     }
 
-    /// Removes the entry: the run has released everything.
+    /// Removes the entry: the run has released everything. Its id goes to the folder of finished
+    /// runs ([`known_run`]), so that a run watching the run folders meanwhile can tell this run's
+    /// folder from a forged one.
     pub fn close(self) -> anyhow::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            let done = dir.join(DONE_DIR);
+            let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let _ = std::fs::create_dir_all(&done)
+                .and_then(|()| std::fs::write(done.join(&self.entry.run_id), at.as_nanos().to_string()));
+        }
         remove_entry_file(&self.path)
     }
 
@@ -175,6 +183,40 @@ impl Journal {
         bytes.push(b'\n');
         crate::artifacts::write_atomic(&self.path, &bytes)
             .with_context(|| format!("writing the journal entry {}", self.path.display()))
+    }
+}
+
+/// The folder, in the journal, of the ids of runs that finished (kept a day).
+const DONE_DIR: &str = "done";
+
+/// Is `run_id` a run of git-dispatch that the journal folder `dir` knows to have been going on
+/// at `since` or later: in progress now (an entry), or finished at `since` or later (the time its
+/// record holds, from the system clock)?
+pub fn known_run(dir: &Path, run_id: &str, since: std::time::SystemTime) -> bool {
+    if workspace::validate_run_id(run_id).is_err() {
+        return false;
+    }
+    let finished = std::fs::read_to_string(dir.join(DONE_DIR).join(run_id))
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map(|nanos| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos));
+    dir.join(format!("{run_id}.json")).exists() || finished.is_some_and(|at| at >= since)
+}
+
+/// Removes the finished-run records older than a day.
+fn prune_done(dir: &Path) {
+    let Ok(listing) = std::fs::read_dir(dir.join(DONE_DIR)) else { return };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for item in listing.flatten() {
+        let old = item
+            .metadata()
+            .and_then(|md| md.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_file(item.path());
+        }
     }
 }
 
@@ -309,10 +351,16 @@ mod tests {
     }
 
     #[test]
-    fn closing_removes_the_entry() {
+    fn closing_removes_the_entry_and_records_the_run_as_finished() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let journal = journal_in(tmp.path(), "run-a");
+        let before = std::time::SystemTime::now();
+        assert!(known_run(&tmp.path().join("journal"), "run-a", before), "in progress");
         journal.close().expect("close");
-        assert_eq!(std::fs::read_dir(tmp.path().join("journal")).expect("list").count(), 0);
+        assert_eq!(read_entries(&tmp.path().join("journal")).expect("list").len(), 0);
+        assert!(known_run(&tmp.path().join("journal"), "run-a", before), "finished since");
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        assert!(!known_run(&tmp.path().join("journal"), "run-a", later), "finished before");
+        assert!(!known_run(&tmp.path().join("journal"), "../x", before));
     }
 }

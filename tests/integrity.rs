@@ -11,6 +11,8 @@ mod apply;
 mod common;
 #[path = "integrity/locks.rs"]
 mod locks;
+#[path = "integrity/runfolders.rs"]
+mod runfolders;
 #[path = "integrity/size.rs"]
 mod size;
 #[path = "integrity/special.rs"]

@@ -9,7 +9,7 @@ use crate::handback;
 pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = match super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref()) {
         Ok(root) => root,
-        Err(_) if !args.json => {
+        Err(err) if !args.json && err.to_string().starts_with("no runs found") => {
             writeln!(stdout, "no runs")?;
             return Ok(0);
         }

@@ -114,6 +114,7 @@ pub fn recover(repo_root: &Path, opts: &RecoverOptions) -> anyhow::Result<Recove
     let user_git_dir = canonical(repo.git_dir());
     let layout = workspace::layout_for(repo_root, &opts.workspace)?;
     let mut report = RecoveryReport::default();
+    super::prune_done(&journal_dir(&layout));
     for (path, entry) in read_entries(&journal_dir(&layout))? {
         let Some(entry) = entry.ok().filter(valid_ids) else {
             report.unreadable_entries.push(path);

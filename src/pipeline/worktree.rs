@@ -19,6 +19,7 @@ pub(super) struct AfterAgent {
     changes: Vec<Change>,
     sensitive: Vec<policy::SensitiveChange>,
     guard: guard::GuardReport,
+    objects_overwritten: Vec<String>,
 }
 
 impl Run<'_> {
@@ -64,6 +65,7 @@ impl Run<'_> {
             changes: &after.changes,
             agent: agent_facts(&report),
             git_dir_tampered: after.guard.git_dir_tampered,
+            objects_overwritten: after.objects_overwritten,
             main_checkout_changed: after.guard.main_checkout_changed,
             sensitive: after.sensitive,
             verification_failed,
@@ -118,15 +120,15 @@ impl Run<'_> {
             anyhow::Ok(found)
         })?;
         let checkout_after = span("guard-after/wait", || checkout_after.join())?;
-        let guard = guard::GuardReport {
-            git_dir_tampered,
-            main_checkout_changed: guard::compare_checkout(before.checkout(), &checkout_after),
-        };
-        if guard.is_clean() {
+        let unconfined = span("guard-after/unconfined", || self.unconfined_changes());
+        let mut main_checkout_changed = guard::compare_checkout(before.checkout(), &checkout_after);
+        main_checkout_changed.extend(unconfined.run_folders);
+        let guard = guard::GuardReport { git_dir_tampered, main_checkout_changed };
+        if guard.is_clean() && unconfined.objects.is_empty() {
             // Nothing the status depends on changed since the audit before the run.
             self.post_audit = self.pre_audit.clone();
         }
-        Ok(AfterAgent { changes, sensitive, guard })
+        Ok(AfterAgent { changes, sensitive, guard, objects_overwritten: unconfined.objects })
     }
 
     /// `--verify`: the packet's VERIFICATION commands in the result worktree; `None` without it.
