@@ -7,8 +7,12 @@ mod support;
 
 #[path = "integrity/apply.rs"]
 mod apply;
+#[path = "integrity/automation.rs"]
+mod automation;
 #[path = "integrity/common.rs"]
 mod common;
+#[path = "integrity/escapes.rs"]
+mod escapes;
 #[path = "integrity/locks.rs"]
 mod locks;
 #[path = "integrity/runfolders.rs"]
