@@ -203,6 +203,18 @@ pub fn known_run(dir: &Path, run_id: &str, since: std::time::SystemTime) -> bool
     dir.join(format!("{run_id}.json")).exists() || finished.is_some_and(|at| at >= since)
 }
 
+/// Removes every finished-run record (and their folder), e.g. when the repository's folder is
+/// emptied.
+pub fn forget_finished(dir: &Path) {
+    let done = dir.join(DONE_DIR);
+    if let Ok(listing) = std::fs::read_dir(&done) {
+        for item in listing.flatten() {
+            let _ = std::fs::remove_file(item.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&done);
+}
+
 /// Removes the finished-run records older than a day.
 fn prune_done(dir: &Path) {
     let Ok(listing) = std::fs::read_dir(dir.join(DONE_DIR)) else { return };

@@ -269,9 +269,11 @@ fn recover(
 }
 
 /// After the pool is emptied, remove the repository's worktrees folder if nothing is left in it
-/// (only empty sub-folders; `remove_dir` never deletes anything that still holds a file).
+/// (only empty sub-folders, once the journal's records of finished runs are gone; `remove_dir`
+/// never deletes anything that still holds a file).
 fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
     let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
+    crate::journal::forget_finished(&crate::journal::journal_dir(&layout));
     if let Ok(entries) = std::fs::read_dir(&layout.dir) {
         for entry in entries.flatten() {
             let _ = std::fs::remove_dir(entry.path());
