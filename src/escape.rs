@@ -153,7 +153,8 @@ mod tests {
     fn the_writer_escapes_everything_it_passes_on() {
         use std::io::Write as _;
         let mut out = Vec::new();
-        writeln!(Writer::new(&mut out), "kept {}: ok", "run\x1b[2J").expect("writes to a Vec");
+        let id = "run\x1b[2J";
+        writeln!(Writer::new(&mut out), "kept {id}: ok").expect("writes to a Vec");
         assert_eq!(out, b"kept run\\x1b[2J: ok\n");
     }
 

@@ -366,41 +366,6 @@ fn name_checks() {
 }
 
 #[test]
-fn planted_repositories_on_disk() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let wt = dir.path();
-    let mkdir = |p: &str| std::fs::create_dir_all(wt.join(p)).expect("mkdir");
-    let write = |p: &str| std::fs::write(wt.join(p), "x").expect("write");
-    write(".git");
-    mkdir("src");
-    write("src/lib.rs");
-    mkdir("a/b/.git/objects");
-    mkdir("c");
-    write("c/.git");
-    mkdir(".GIT");
-    mkdir("bare/objects");
-    mkdir("bare/refs");
-    write("bare/HEAD");
-    mkdir("notbare/objects");
-    write("notbare/HEAD");
-    nix::unistd::mkfifo(&wt.join("src/pipe"), nix::sys::stat::Mode::S_IRWXU).expect("fifo");
-    std::os::unix::net::UnixListener::bind(wt.join("sock")).expect("socket");
-    let on_disk = disk::walk(wt);
-    assert_eq!(on_disk.special, ["sock", "src/pipe"]);
-    let found: Vec<(String, &str)> = on_disk.planted.into_iter().map(|p| (p.path, p.why)).collect();
-    let dotgit = "a `.git` entry below the worktree's root";
-    assert_eq!(
-        found,
-        vec![
-            (".GIT".to_string(), dotgit),
-            ("a/b/.git".to_string(), dotgit),
-            ("bare".to_string(), "a bare repository (HEAD, objects/, refs/)"),
-            ("c/.git".to_string(), dotgit),
-        ]
-    );
-}
-
-#[test]
 fn hard_links_and_ignored_symlinks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let outside = dir.path().join("secret");

@@ -118,6 +118,10 @@ mod tests {
         let recorded = own_lock_paths(dir.path(), "r1", Some("r1"));
         assert_eq!(own_locks(dir.path(), "r1", Some("r1"), &recorded), vec![ref_lock.clone(), admin_lock.clone()]);
         assert_eq!(own_locks(dir.path(), "r1", Some("r1"), &[]), Vec::<PathBuf>::new(), "not recorded");
-        assert_eq!(own_locks(dir.path(), "r1", None, &[index.clone()]), Vec::<PathBuf>::new(), "not its own");
+        assert_eq!(
+            own_locks(dir.path(), "r1", None, std::slice::from_ref(&index)),
+            Vec::<PathBuf>::new(),
+            "not its own"
+        );
     }
 }

@@ -6,13 +6,16 @@
 //! only read; the only refs written are `refs/heads/dispatch/<run-id>`.
 
 mod base;
+mod hasher;
 pub mod include;
+mod journal_handle;
 pub mod layout;
 pub mod pause;
 mod pool;
 mod repo;
 pub mod scan;
 mod snapshot;
+mod stamp;
 pub mod sync;
 pub mod touched;
 pub mod watch;
@@ -21,9 +24,9 @@ use anyhow::Context as _;
 use gix::refs::transaction::PreviousValue;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use journal_handle::JournalHandle;
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
 pub use pause::pause_point;
 pub use pool::PruneReport;
@@ -115,60 +118,10 @@ pub struct Workspace {
     pub journal: JournalHandle,
 }
 
-/// A workspace's change journal (shared by clones of the [`Workspace`]; not compared), or why
-/// there is none.
-#[derive(Clone)]
-pub struct JournalHandle(Result<Arc<touched::Journal>, String>);
-
-impl JournalHandle {
-    /// Starts the journal of the worktree `wt` (at `commit`, whose tree its files and index
-    /// equal), unless `GIT_DISPATCH_CHANGE_JOURNAL=off`; failing to start is not an error.
-    pub fn start(wt: &gix::Repository, commit: gix::ObjectId, ignored_roots: Vec<(gix::bstr::BString, bool)>) -> Self {
-        if std::env::var_os("GIT_DISPATCH_CHANGE_JOURNAL").is_some_and(|v| v == "off") {
-            return JournalHandle(Err("GIT_DISPATCH_CHANGE_JOURNAL=off".into()));
-        }
-        match touched::Journal::start_at(wt, commit, ignored_roots) {
-            Ok(journal) => JournalHandle(Ok(Arc::new(journal))),
-            Err(err) => JournalHandle(Err(format!("no change journal: {err:#}"))),
-        }
-    }
-
-    /// No journal, for the reason given.
-    pub fn off(reason: &str) -> Self {
-        JournalHandle(Err(reason.to_string()))
-    }
-
-    pub fn get(&self) -> Option<&touched::Journal> {
-        self.0.as_ref().ok().map(|j| &**j)
-    }
-
-    /// Why there is no journal (empty when there is one).
-    pub fn off_reason(&self) -> String {
-        self.0.as_ref().err().cloned().unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for JournalHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Ok(_) => f.write_str("JournalHandle(on)"),
-            Err(reason) => write!(f, "JournalHandle(off: {reason})"),
-        }
-    }
-}
-
-impl PartialEq for JournalHandle {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for JournalHandle {}
-
 impl Workspace {
     /// Restarts the clock for `ignored_written` (e.g. after SETUP commands ran).
     pub fn mark_ready(&mut self) -> anyhow::Result<()> {
-        self.ready_at = fs_now(&self.layout_dir)?;
+        self.ready_at = stamp::fs_now(&self.layout_dir)?;
         Ok(())
     }
 }
@@ -214,7 +167,7 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
         base_commit: base.commit,
         warm,
         included,
-        ready_at: fs_now(&layout.dir)?,
+        ready_at: stamp::fs_now(&layout.dir)?,
         layout_dir: layout.dir,
         name,
     })
@@ -321,38 +274,6 @@ fn repo_name(common_dir: &Path) -> String {
 
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// "Now" as the filesystem clock sees it, taken so that a file changed at this stamp or later
-/// (ctime `>=` it, the comparison [`snapshot`] makes for ignored files) was changed after this
-/// call, and a file changed before the call has an earlier ctime. File timestamps come from a
-/// coarse clock (one tick is a few milliseconds, a second or two on some filesystems), so a file
-/// written in the tick of a stamp carries the stamp's time exactly: the stamp is the first tick
-/// that begins after the call, found by making stamp files until their time moves (at most one
-/// tick; if it never moves within [`STAMP_WAIT`], the first stamp is used and files written just
-/// before it count as written, which fails safe).
-fn fs_now(dir: &Path) -> anyhow::Result<SystemTime> {
-    let first = stamp(dir)?;
-    let start = std::time::Instant::now();
-    while start.elapsed() < STAMP_WAIT {
-        let next = stamp(dir)?;
-        if next > first {
-            return Ok(next);
-        }
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    }
-    Ok(first)
-}
-
-/// How long [`fs_now`] waits for the filesystem clock to tick.
-const STAMP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The mtime of a new file in `dir` (removed again).
-fn stamp(dir: &Path) -> anyhow::Result<SystemTime> {
-    let stamp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a stamp file in {}", dir.display()))?;
-    let md = stamp.as_file().metadata().context("reading the stamp file")?;
-    md.modified().context("reading the stamp file's mtime")
 }
 
 /// The result of [`snapshot`].
