@@ -23,7 +23,7 @@
 //! they are named with the command to remove them by hand. Entries of live runs, and everything
 //! they own, are left alone.
 
-mod alive;
+pub mod alive;
 mod locks;
 mod recover;
 

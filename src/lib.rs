@@ -19,6 +19,7 @@ pub mod commands;
 pub mod escape;
 pub mod guard;
 pub mod handback;
+pub mod jobs;
 pub mod journal;
 pub mod packet;
 pub mod patch;

@@ -21,16 +21,38 @@ pub struct Summary {
     pub policy_violation: bool,
     pub offered: bool,
     pub messages: Vec<String>,
+    #[serde(skip)]
+    pub verdict: &'static str,
+    #[serde(skip)]
+    pub changed_paths: usize,
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let options = run_options(args)?;
-    let dispatches = span("resolve", || {
+    let resolved = span("resolve", || {
         args.tasks.iter().map(|path| pipeline::resolve(path, &options)).collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    });
+    let dispatches = match resolved {
+        Ok(dispatches) => dispatches,
+        Err(err) if args.json => {
+            // A caller parsing stdout gets the error there too (the line also goes to stderr).
+            let value = serde_json::json!({"error": format!("{err:#}"), "exit_code": exit::CANNOT_START});
+            writeln!(stdout, "{value}")?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    for dispatch in &dispatches {
+        for warning in &dispatch.packet.warnings {
+            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+        }
+    }
     if !args.dry_run {
         for dispatch in &dispatches {
             span("locate", || crate::agent::locate(dispatch.agent))?;
+        }
+        if args.detach {
+            return detach(&dispatches, &options, args.json, stdout);
         }
         crate::process::install_interrupt_handler()?;
         probe_sandbox_early(args.sandbox);
@@ -54,7 +76,14 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             policy_violation: verdict.policy_violation,
             offered: verdict.offered,
             messages: verdict.messages.clone(),
+            verdict: crate::artifacts::state::verdict_word(&verdict),
+            changed_paths: verdict.changed_paths.len(),
         });
+    }
+    if !args.quiet {
+        for summary in &summaries {
+            eprintln!("{}", verdict_line(summary));
+        }
     }
     if summaries.len() > 1 {
         eprint!("{}", summary_table(&summaries));
@@ -74,15 +103,38 @@ fn probe_sandbox_early(choice: SandboxChoice) {
     }
 }
 
+/// `--detach`: the runs start in a supervisor of their own; one line per run (its folder, or with
+/// `--json` a JSON object with `run_id`, `run_dir`, `state`, `pid`, `log`).
+fn detach(dispatches: &[Dispatch], options: &RunOptions, json: bool, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let program = std::env::current_exe().context("cannot find the git-dispatch binary")?;
+    let states = span("detach", || crate::jobs::start(dispatches, options, &program))?;
+    for state in &states {
+        if json {
+            let line = serde_json::json!({
+                "run_id": state.run_id,
+                "run_dir": state.run_dir,
+                "state": state.state,
+                "pid": state.pid,
+                "log": state.log,
+            });
+            writeln!(stdout, "{line}")?;
+        } else {
+            writeln!(stdout, "{}", state.run_dir)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
 /// Every dispatch (or its dry run), at most `-j` at once; results in packet order.
 fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<Finished> {
-    pipeline::run_all(dispatches, options, |_, dispatch| {
+    let run_one = |_, dispatch: &Dispatch| {
         if dry_run {
             pipeline::dry_run(dispatch, options)
         } else {
             pipeline::dispatch(dispatch, options)
         }
-    })
+    };
+    pipeline::run_all(dispatches, options.jobs, run_one, pipeline::panicked)
 }
 
 /// The library's run options from the command line (and the environment it reads).
@@ -108,6 +160,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         fresh: args.fresh,
         verify: args.verify,
         live_status: !(args.quiet || args.json || args.tasks.len() > 1),
+        quiet: args.quiet,
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
@@ -119,21 +172,34 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
     })
 }
 
+/// The one-line verdict a foreground run prints on stderr before its run folder: verdict, exit
+/// code, how many paths changed, and the first reason it was not offered.
+fn verdict_line(summary: &Summary) -> String {
+    let paths = match summary.changed_paths {
+        1 => "1 changed path".to_string(),
+        n => format!("{n} changed paths"),
+    };
+    let reason = summary
+        .messages
+        .iter()
+        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let mut line =
+        format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
+    if let Some(reason) = reason {
+        line.push_str(": ");
+        line.push_str(&crate::commands::status::printable(reason));
+    }
+    line
+}
+
 /// One line per run: id, mode, exit code, verdict.
 fn summary_table(summaries: &[Summary]) -> String {
     let width = summaries.iter().map(|s| s.run_id.len()).max().unwrap_or(6).max(6);
     let mut out = format!("{:<width$}  {:<11}  {:>4}  {}\n", "RUN", "MODE", "EXIT", "VERDICT");
     for summary in summaries {
-        let verdict = match summary.exit_code {
-            0 if summary.offered => "offered",
-            0 => "ok, nothing offered",
-            2 => "blocked",
-            1 => "could not start",
-            _ => "violation",
-        };
         out.push_str(&format!(
             "{:<width$}  {:<11}  {:>4}  {}\n",
-            summary.run_id, summary.mode, summary.exit_code, verdict
+            summary.run_id, summary.mode, summary.exit_code, summary.verdict
         ));
     }
     out

@@ -71,7 +71,8 @@ impl Run<'_> {
                 .chain(self.marker_env())
                 .collect(),
             output_dir: sandbox.scratch_dir(),
-            confinement: sandbox.confinement.clone(),
+            cancel: Some(self.cancel.clone()),
+            on_activity: Some(&self.state),
         };
         let report = agent::run(&request)?;
         self.record.agent_argv = report.argv.clone();
@@ -97,6 +98,7 @@ pub(super) fn agent_facts(report: &AgentReport) -> AgentFacts {
         watchdog_killed: report.watchdog_killed,
         watchdog_reason: report.watchdog_reason.clone(),
         interrupted: report.interrupted,
+        cancelled: report.cancelled,
         result_problem,
         claimed,
         errors: report.errors.clone(),

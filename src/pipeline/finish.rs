@@ -7,7 +7,7 @@ use anyhow::Context;
 use super::{now, span, Run};
 use crate::artifacts;
 use crate::guard;
-use crate::policy::exit;
+use crate::policy::{self, exit};
 use crate::process;
 use crate::workspace::{self, Release, Workspace, WorkspaceOptions};
 
@@ -79,6 +79,16 @@ impl Run<'_> {
         Ok(Some(fingerprint))
     }
 
+    /// `result.json` of a cancelled run says so (`"result": "cancelled"`), whatever the agent
+    /// wrote before it was stopped.
+    fn record_cancelled_result(&mut self) -> anyhow::Result<()> {
+        let mut record = crate::agent::blocked_record("the run was cancelled (git dispatch cancel)");
+        record["result"] = serde_json::json!("cancelled");
+        self.run_dir.write_json("result.json", &record)?;
+        self.result = record;
+        Ok(())
+    }
+
     /// Write the closing artifacts: post-status files, result.md, policy.json, run.json.
     pub(super) fn finish(&mut self) -> anyhow::Result<()> {
         let failed = self.verdict.stage.starts_with("failed").then(|| self.verdict.stage.clone());
@@ -88,6 +98,13 @@ impl Run<'_> {
             self.verdict.policy_violation = true;
             self.verdict.exit_code = self.verdict.exit_code.max(exit::VIOLATION);
             self.verdict.messages.push("POLICY VIOLATION: the run was interrupted; nothing is offered.".to_string());
+        }
+        if self.cancel.is_cancelled() && !self.verdict.cancelled {
+            policy::mark_cancelled(&mut self.verdict);
+            self.verdict.messages.push(policy::CANCELLED_MESSAGE.to_string());
+        }
+        if self.verdict.cancelled {
+            self.record_cancelled_result()?;
         }
         let _ = self.stage_unchecked("artifacts");
         // A run that stopped while the checkout was being read before it still gets its pre-* files.

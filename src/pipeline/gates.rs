@@ -4,23 +4,30 @@
 
 use std::time::Duration;
 
+use super::cancel::Cancelled;
 use super::{Interrupted, Run};
 use crate::agent::{self, AgentKind};
-use crate::policy::exit;
+use crate::policy::{self, exit};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::SandboxPlan;
 
 impl Run<'_> {
-    /// SETUP commands, in order, in the worktree; the first failure blocks the run (exit 2).
-    pub(super) fn run_setup(&mut self, cwd: &std::path::Path) -> anyhow::Result<bool> {
+    /// SETUP commands, in order, in the worktree and in the run's sandbox; the first failure blocks
+    /// the run (exit 2).
+    pub(super) fn run_setup(&mut self, cwd: &std::path::Path, sandbox: &SandboxPlan) -> anyhow::Result<bool> {
         for command in &self.dispatch.packet.setup {
             let spec = ProcessSpec::new("sh", cwd)
                 .arg("-c")
                 .arg(command)
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
-            let spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
+            let mut spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
+            spec.cancel = Some(self.cancel.clone());
+            let spec = sandbox.confine(spec);
             let captured = process::run_captured(&spec)?;
-            if matches!(captured.outcome.killed, Some(process::KillReason::Interrupted)) {
-                return Err(Interrupted.into());
+            match captured.outcome.killed {
+                Some(process::KillReason::Interrupted) => return Err(Interrupted.into()),
+                Some(process::KillReason::Cancelled) => return Err(Cancelled.into()),
+                _ => {}
             }
             if !captured.outcome.success() {
                 let tail = String::from_utf8_lossy(&captured.stderr).lines().last().unwrap_or_default().to_string();
@@ -44,11 +51,11 @@ impl Run<'_> {
         if inside.is_empty() || self.dispatch.allow_dirty_overlap {
             return false;
         }
+        self.block(format!(
+            "BLOCKED: write scope overlaps uncommitted changes in: {}. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk.",
+            inside.join(", ")
+        ));
         self.verdict.dirty_overlap = inside;
-        self.block(
-            "BLOCKED: write scope overlaps existing dirty files. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk."
-                .to_string(),
-        );
         true
     }
 
@@ -70,6 +77,9 @@ impl Run<'_> {
                 false
             }
             agent::QuotaVerdict::Skipped { reason } => {
+                if !self.options.quiet {
+                    eprintln!("warning: quota gate skipped: {reason}");
+                }
                 self.verdict.messages.push(format!("Quota gate skipped: {reason}"));
                 false
             }
@@ -90,6 +100,13 @@ impl Run<'_> {
         let stage = self.record.stage.clone();
         self.verdict.policy_violation = true;
         self.verdict.offered = false;
+        if err.downcast_ref::<Cancelled>().is_some() {
+            policy::mark_cancelled(&mut self.verdict);
+            self.verdict.messages.push(format!("{} (at stage {stage})", policy::CANCELLED_MESSAGE));
+            self.verdict.stage = format!("failed at {stage}");
+            self.record.stage = self.verdict.stage.clone();
+            return;
+        }
         if err.downcast_ref::<Interrupted>().is_some() {
             self.verdict.interrupted = true;
             self.verdict.exit_code = exit::VIOLATION;

@@ -23,13 +23,16 @@
 
 use std::time::Instant;
 
+use crate::artifacts::state::StateFile;
 use crate::artifacts::{ChangeRecord, RunDir, RunRecord};
 use crate::guard;
 use crate::journal::Journal;
 use crate::policy::Verdict;
+use crate::process::Cancel;
 
 mod agent_stage;
 mod background;
+mod cancel;
 mod finish;
 mod gates;
 mod many;
@@ -42,11 +45,11 @@ mod unconfined;
 mod verify;
 mod worktree;
 
-pub use many::{run_all, Finished};
+pub use many::{panicked, run_all, Finished};
 pub use options::{
     pool_size_from_env, RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_POOL_SIZE, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC,
 };
-pub use resolve::{checked_allow_kinds, resolve, Dispatch};
+pub use resolve::{checked_allow_kinds, resolve, resolve_text, Dispatch};
 pub use run_dir::{create_run_dir, dry_run, initial_verdict, write_inputs};
 
 use background::Background;
@@ -82,6 +85,10 @@ struct Run<'a> {
     checkout_before: Option<Background<(guard::CheckoutFingerprint, guard::CheckoutAudit)>>,
     /// The run folders and loose objects before an agent that may run unconfined.
     unconfined: Option<unconfined::Unconfined>,
+    /// `state.json`, written through at every stage and for the agent's activity.
+    state: StateFile,
+    /// Set by `git dispatch cancel` (through the run folder's cancel request).
+    cancel: Cancel,
 }
 
 /// Run one dispatch. Errors before the run folder exists are `Err` (exit 1); after that, the run
@@ -94,6 +101,9 @@ pub fn dispatch(dispatch: &Dispatch, options: &RunOptions) -> anyhow::Result<(Ru
 /// Run one dispatch in a run folder created beforehand by [`create_run_dir`] (a detached run's
 /// folder exists before its supervisor starts).
 pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -> anyhow::Result<(RunDir, Verdict)> {
+    let state = StateFile::begin(&run_dir.id, &run_dir.path)?;
+    let cancel = Cancel::new();
+    let watch = cancel::CancelWatch::start(&run_dir.path, cancel.clone());
     let verdict = initial_verdict(dispatch, &run_dir);
     let record = RunRecord {
         run_id: run_dir.id.clone(),
@@ -122,12 +132,17 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         worktree_at: None,
         checkout_before: None,
         unconfined: None,
+        state,
+        cancel,
     };
     if let Err(err) = run.execute() {
         run.fail(&err);
     }
     let finished = span("finish", || run.finish());
     run.close_journal();
+    drop(watch);
+    // Last: a caller waiting on the state file finds everything of the run released.
+    run.state.finish(&run.verdict);
     finished?;
     Ok((run.run_dir, run.verdict))
 }

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub verify: bool,
     /// Draw the live status line on stderr (when it is a terminal).
     pub live_status: bool,
+    /// No notes on stderr (`-q`): the verdict line, a skipped quota gate.
+    pub quiet: bool,
     /// How many dispatches run at once.
     pub jobs: usize,
     pub sandbox: sandbox::Choice,
@@ -75,6 +77,7 @@ impl Default for RunOptions {
             fresh: false,
             verify: false,
             live_status: true,
+            quiet: false,
             jobs: 1,
             sandbox: sandbox::Choice::Auto,
             writable: Vec::new(),

@@ -48,9 +48,14 @@ pub struct Dispatch {
 
 /// Load and check one packet, and settle every setting of its dispatch.
 pub fn resolve(packet_path: &Path, options: &RunOptions) -> anyhow::Result<Dispatch> {
-    let packet = packet::load(packet_path)?;
-    let packet_text = std::fs::read_to_string(packet_path)
-        .with_context(|| format!("cannot read task packet {}", packet_path.display()))?;
+    resolve_text(packet::read_text(packet_path)?, packet_path, options)
+}
+
+/// [`resolve`] for packet text that stands for the file `packet_path` (named in errors, its folder
+/// the base of a relative WORKDIR): a detached supervisor re-reads exactly the text its caller
+/// checked, the MCP server gets the text in the call.
+pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOptions) -> anyhow::Result<Dispatch> {
+    let packet = packet::from_text(&packet_text, packet_path)?;
     let (repo_root, common_dir) = repository_of(&packet.workdir)?;
     let workdir_in_repo = packet
         .workdir

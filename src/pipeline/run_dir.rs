@@ -2,8 +2,6 @@
 //! inside the repository), its inputs written (task.md, prompt.md, result.schema.json), the verdict
 //! it starts from, and the whole of a `--dry-run`.
 
-use anyhow::Context;
-
 use super::options::RunOptions;
 use super::resolve::Dispatch;
 use crate::artifacts::{self, RunDir};
@@ -34,6 +32,7 @@ pub fn initial_verdict(dispatch: &Dispatch, run_dir: &RunDir) -> Verdict {
         scope_ok: true,
         structured_result_ok: true,
         stage: "created".to_string(),
+        messages: dispatch.packet.warnings.iter().map(|warning| format!("WARNING: task packet: {warning}")).collect(),
         ..Verdict::default()
     }
 }
@@ -63,11 +62,9 @@ pub fn dry_run(dispatch: &Dispatch, options: &RunOptions) -> anyhow::Result<(Run
     Ok((run_dir, verdict))
 }
 
-/// task.md (verbatim), prompt.md and result.schema.json.
+/// task.md (the packet's text as it was checked, verbatim), prompt.md and result.schema.json.
 pub fn write_inputs(dispatch: &Dispatch, run_dir: &RunDir) -> anyhow::Result<()> {
-    let original = std::fs::read(&dispatch.packet_path)
-        .with_context(|| format!("cannot read {}", dispatch.packet_path.display()))?;
-    run_dir.write("task.md", &original)?;
+    run_dir.write("task.md", dispatch.packet_text.as_bytes())?;
     run_dir.write("prompt.md", prompt::render(&dispatch.packet, &dispatch.packet_text).as_bytes())?;
     run_dir.write("result.schema.json", prompt::RESULT_SCHEMA.as_bytes())
 }

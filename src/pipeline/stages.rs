@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::cancel::Cancelled;
 use super::run_dir::write_inputs;
 use super::{hex, span, Background, Interrupted, Run};
 use crate::guard;
@@ -19,6 +20,9 @@ impl Run<'_> {
     pub(super) fn stage(&mut self, stage: &str) -> anyhow::Result<()> {
         if process::interrupted() && !self.agent_ran {
             return Err(Interrupted.into());
+        }
+        if self.cancel.is_cancelled() && !self.agent_ran {
+            return Err(Cancelled.into());
         }
         self.stage_unchecked(stage)
     }
@@ -40,6 +44,7 @@ impl Run<'_> {
             }
             Ok(())
         })?;
+        self.state.stage(stage);
         workspace::pause_point(stage);
         Ok(())
     }

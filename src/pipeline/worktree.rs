@@ -1,4 +1,4 @@
-//! Everything that happens while the worktree exists: SETUP, the sandbox, the agent, the guard
+//! Everything that happens while the worktree exists: the sandbox, SETUP, the agent, the guard
 //! (git dir restored before the snapshot opens the repository), the snapshot, the changed set and
 //! the patch (one tree diff), sensitive changes, `--verify`, and the verdict.
 
@@ -37,19 +37,21 @@ impl Run<'_> {
         } else {
             ws.path.join(&self.dispatch.workdir_in_repo)
         };
-        if !self.dispatch.packet.setup.is_empty() {
-            self.stage("setup")?;
-            if !self.run_setup(&cwd)? {
-                return Ok(());
-            }
-            // Files SETUP wrote are not the agent's: ignored files count from here on.
-            ws.mark_ready()?;
-        }
+        // The sandbox comes first: SETUP runs code from the worktree (tracked, or ignored and
+        // left by an earlier run of a pooled worktree), so it is confined like the agent.
         self.stage("sandbox")?;
         let sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
+        if !self.dispatch.packet.setup.is_empty() {
+            self.stage("setup")?;
+            if !self.run_setup(&cwd, &sandbox)? {
+                return Ok(());
+            }
+            // Files SETUP wrote are not the agent's: ignored files count from here on.
+            ws.mark_ready()?;
+        }
         self.stage("agent")?;
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
@@ -151,6 +153,7 @@ impl Run<'_> {
             self.dispatch.timeout_sec,
             &self.run_dir,
             sandbox,
+            &self.cancel,
         )?;
         Ok(Some(failed))
     }
