@@ -55,9 +55,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
-    /// Internal: the built-in replay agent used by `demo`.
-    #[command(hide = true, name = "__replay-agent")]
-    ReplayAgent(ReplayAgentArgs),
     /// Internal: the supervisor of detached runs (`run --detach`).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -286,6 +283,16 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "What `clean` removes, run by run (RUN, --all, or with no RUN every run of the repository):\n\
+  - the worktree of a run kept with --keep-worktree;\n\
+  - the run's scratch branch dispatch/<run-id>;\n\
+  - with --artifacts, the run folder itself.\n\
+It never touches a run that is queued or running, and keeps an offered result that was not applied\n\
+(it names it) unless --force. --pool also empties the warm pool of idle worktrees; --recover also\n\
+removes what killed runs left (worktrees, admin folders, branches, processes) and names stale locks.\n\
+Your checkout, index and other branches are never changed."
+)]
 pub struct CleanArgs {
     /// Run id or unique prefix to clean.
     pub run: Option<String>,
@@ -339,13 +346,6 @@ pub struct DoctorArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct ReplayAgentArgs {
-    /// Everything the runner passes (the codex command line).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
 }
 
 /// A number of seconds above 0 (`--timeout-sec`).

@@ -221,7 +221,7 @@ fn check_quota_endpoint(offline: bool) -> Check {
         verdict @ QuotaVerdict::Over { .. } => {
             Check::new("quota", Status::Warn, format!("reachable: {}", verdict.message(DEFAULT_QUOTA_GATE)))
         }
-        QuotaVerdict::Skipped { reason } => {
+        QuotaVerdict::Skipped { reason, .. } => {
             Check::new("quota", Status::Warn, format!("not reachable, the gate will be skipped: {reason}"))
         }
     }

@@ -63,13 +63,7 @@ impl Run<'_> {
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: !self.options.live_status,
             wrapper: sandbox.wrapper.clone(),
-            extra_env: sandbox
-                .env
-                .iter()
-                .chain(self.dispatch.agent_env.iter())
-                .cloned()
-                .chain(self.marker_env())
-                .collect(),
+            extra_env: sandbox.env.iter().cloned().chain(self.marker_env()).collect(),
             output_dir: sandbox.scratch_dir(),
             cancel: Some(self.cancel.clone()),
             on_activity: Some(&self.state),

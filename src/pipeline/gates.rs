@@ -76,8 +76,10 @@ impl Run<'_> {
                 self.verdict.messages.push(format!("Quota gate overridden with --force at {used_percent:.1}% usage."));
                 false
             }
-            agent::QuotaVerdict::Skipped { reason } => {
-                if !self.options.quiet {
+            agent::QuotaVerdict::Skipped { reason, asked } => {
+                // Without a login there is no gate to check; a login whose endpoint did not answer
+                // is worth a word (the run goes on unchecked).
+                if asked && !self.options.quiet {
                     eprintln!("warning: quota gate skipped: {reason}");
                 }
                 self.verdict.messages.push(format!("Quota gate skipped: {reason}"));
