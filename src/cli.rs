@@ -142,6 +142,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub writable: Vec<PathBuf>,
 
+    /// A secret hidden from the confined agent by default (~/.ssh, ~/.aws, ...) that it may read
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub readable: Vec<PathBuf>,
+
     /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit, automation
     /// (repeatable).
     #[arg(long, value_name = "KIND")]

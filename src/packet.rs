@@ -85,6 +85,7 @@ pub struct Packet {
     pub timeout_sec: Option<u64>,
     pub heartbeat_sec: Option<u64>,
     pub writable: Vec<String>,
+    pub readable: Vec<String>,
     pub allow: Vec<String>,
     /// `MAX FILE SIZE:` in bytes (`50M`, `1G`, `1048576`).
     pub max_file_size: Option<u64>,
@@ -123,6 +124,7 @@ const FIELDS: &[(&str, bool)] = &[
     ("TIMEOUT SEC", false),
     ("HEARTBEAT SEC", false),
     ("WRITABLE", false),
+    ("READABLE", false),
     ("ALLOW", false),
     ("MAX FILE SIZE", false),
 ];
@@ -209,6 +211,9 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
         timeout_sec: field("TIMEOUT SEC").map(|raw| seconds_value(raw, "TIMEOUT SEC")).transpose()?,
         heartbeat_sec: field("HEARTBEAT SEC").map(|raw| seconds_value(raw, "HEARTBEAT SEC")).transpose()?,
         writable: field("WRITABLE")
+            .map(|raw| path_items(raw).into_iter().map(|(_, item)| item).collect())
+            .unwrap_or_default(),
+        readable: field("READABLE")
             .map(|raw| path_items(raw).into_iter().map(|(_, item)| item).collect())
             .unwrap_or_default(),
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),

@@ -50,7 +50,7 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     }
     if !args.dry_run {
         for dispatch in &dispatches {
-            span("locate", || crate::agent::locate(dispatch.agent))?;
+            span("locate", || crate::agent::locate_for_run(dispatch.agent))?;
         }
         if args.detach {
             return detach(&dispatches, &options, args.json, stdout);
@@ -141,11 +141,14 @@ fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<
 
 /// The library's run options from the command line (and the environment it reads).
 pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
-    let writable = args
-        .writable
-        .iter()
-        .map(|path| std::path::absolute(path).with_context(|| format!("--writable {}", path.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let absolute = |flag: &str, paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|path| std::path::absolute(path).with_context(|| format!("{flag} {}", path.display())))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let writable = absolute("--writable", &args.writable)?;
+    let readable = absolute("--readable", &args.readable)?;
     Ok(RunOptions {
         output_dir: args
             .output_dir
@@ -166,6 +169,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
+        readable,
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,

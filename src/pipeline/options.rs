@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub sandbox: sandbox::Choice,
     /// `--writable` paths, absolute.
     pub writable: Vec<PathBuf>,
+    /// `--readable` paths (secrets given back), absolute.
+    pub readable: Vec<PathBuf>,
     /// `--allow` kinds, lower-case, checked.
     pub allow: Vec<String>,
     /// Status lines under these prefixes are left out of the status snapshots.
@@ -81,6 +83,7 @@ impl Default for RunOptions {
             jobs: 1,
             sandbox: sandbox::Choice::Auto,
             writable: Vec::new(),
+            readable: Vec::new(),
             allow: Vec::new(),
             ignore_status_prefix: Vec::new(),
             pool_size: DEFAULT_POOL_SIZE,

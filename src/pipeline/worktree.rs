@@ -55,7 +55,7 @@ impl Run<'_> {
         self.stage("agent")?;
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
-        self.verdict.messages.extend(sandbox.restore_guarded()?);
+        self.verdict.messages.extend(sandbox.after_agent(&self.run_dir.path)?);
         let after = self.after_agent(ws, guard_scope, &before)?;
         let verification_failed = self.verification(&cwd, &sandbox)?;
 
@@ -86,8 +86,13 @@ impl Run<'_> {
         before: &guard::Fingerprint,
     ) -> anyhow::Result<AfterAgent> {
         self.stage("guard-after")?;
+        // The worktree's own admin links first (the fingerprint tells an admin dir's owner by them).
+        let links = workspace::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
         let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
-        let git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        let mut git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        git_dir_tampered.extend(links);
+        git_dir_tampered.sort();
+        git_dir_tampered.dedup();
         if !git_dir_tampered.is_empty() {
             guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }
