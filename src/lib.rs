@@ -7,7 +7,8 @@
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
 //! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
-//! the one implementation behind every face. `cli` and `commands` sit on top and only
+//! the one implementation behind every face. `escape` shows text from the agent or the worktree
+//! without letting it drive the terminal. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them.
 
 // git-dispatch is a Linux program: its confinement (bubblewrap, Landlock, seccomp), its change journal
@@ -21,6 +22,7 @@ pub mod artifacts;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod escape;
 pub mod guard;
 pub mod handback;
 pub mod jobs;

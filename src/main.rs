@@ -37,7 +37,8 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
             let _ = out.flush();
-            eprintln!("error: {err:#}");
+            // Error chains carry paths and messages from the worktree or a run folder.
+            eprintln!("error: {}", git_dispatch::escape::line(&format!("{err:#}")));
             git_dispatch::policy::exit::CANNOT_START
         }
     };

@@ -130,7 +130,7 @@ pub fn supervise(request_path: &Path) -> anyhow::Result<i32> {
         match outcome {
             Ok(code) => worst = worst.max(code),
             Err(err) => {
-                eprintln!("error: run {}: {err:#}", run.run_id);
+                eprintln!("error: {}", crate::escape::line(&format!("run {}: {err:#}", run.run_id)));
                 record_failure(run, &err);
                 worst = worst.max(exit::CANNOT_START);
             }
