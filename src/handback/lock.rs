@@ -16,13 +16,11 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::Context;
+use nix::fcntl::{Flock, FlockArg};
 
 /// A held lock; released when dropped.
 pub struct Held {
-    #[cfg(unix)]
-    _lock: nix::fcntl::Flock<File>,
-    #[cfg(not(unix))]
-    _file: File,
+    _lock: Flock<File>,
 }
 
 fn open(dir: &Path) -> anyhow::Result<File> {
@@ -31,35 +29,19 @@ fn open(dir: &Path) -> anyhow::Result<File> {
 
 /// Takes the lock of the run folder `run_dir` without waiting; `None` when another process holds it.
 pub fn try_lock_run(run_dir: &Path) -> anyhow::Result<Option<Held>> {
-    let path = run_dir;
-    let file = open(path)?;
-    #[cfg(unix)]
-    {
-        use nix::fcntl::{Flock, FlockArg};
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(Some(Held { _lock: lock })),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, errno)) => Err(anyhow::anyhow!("cannot lock {}: {errno}", path.display())),
-        }
+    match Flock::lock(open(run_dir)?, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(Held { _lock: lock })),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(anyhow::anyhow!("cannot lock {}: {errno}", run_dir.display())),
     }
-    #[cfg(not(unix))]
-    Ok(Some(Held { _file: file }))
 }
 
 /// Takes the lock of the repository whose git-dispatch folder is `dir`, waiting for it.
 pub fn lock_repository(dir: &Path) -> anyhow::Result<Held> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir;
-    let file = open(path)?;
-    #[cfg(unix)]
-    {
-        use nix::fcntl::{Flock, FlockArg};
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| anyhow::anyhow!("cannot lock {}: {errno}", path.display()))?;
-        Ok(Held { _lock: lock })
-    }
-    #[cfg(not(unix))]
-    Ok(Held { _file: file })
+    let lock = Flock::lock(open(dir)?, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| anyhow::anyhow!("cannot lock {}: {errno}", dir.display()))?;
+    Ok(Held { _lock: lock })
 }
 
 #[cfg(test)]
