@@ -44,6 +44,8 @@ pub enum Command {
     List(ListArgs),
     /// Show one run's summary.
     Show(ShowArgs),
+    /// Add up the runs: offered, violations by kind, durations (median, p90), tokens per agent.
+    Stats(StatsArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),
     /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
@@ -211,6 +213,33 @@ pub struct ShowArgs {
     /// Print policy.json and run.json as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The repository (or WORKDIR) whose runs to count [default: the current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Root folder of the run folders, if runs were written with --output-dir.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Only runs started since: a duration back from now (30m, 12h, 7d, 2w) or a date or time
+    /// (2026-01-02, "2026-01-02 15:04", RFC 3339).
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub since: Option<String>,
+    /// Only runs of this agent.
+    #[arg(long, value_enum)]
+    pub agent: Option<AgentKind>,
+    /// Only runs of this mode: worker, verifier, reviewer or synthesizer.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// One JSON object: runs, offered, applied, violations, duration_s, tokens, by_agent, by_mode,
+    /// unreadable.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// One CSV row per run (a header line first).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
 //! progress and recovers what killed ones left. `cli` and `commands` sit on top and only
-//! orchestrate; lower layers never import them.
+//! orchestrate; lower layers never import them. `stats` adds the finished run folders up.
 
 pub mod agent;
 pub mod artifacts;
@@ -25,4 +25,5 @@ pub mod prompt;
 pub mod sandbox;
 pub mod scope;
 pub mod sensitive;
+pub mod stats;
 pub mod workspace;

@@ -10,6 +10,7 @@ pub mod list;
 pub mod review;
 pub mod run;
 pub mod runs;
+pub mod stats;
 
 use std::io::Write;
 
@@ -23,6 +24,7 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Show(args)), _) => review::cmd_show(&args, stdout),
         (Some(Command::Apply(args)), _) => apply::cmd_apply(&args, stdout),
         (Some(Command::List(args)), _) => list::cmd_list(&args, stdout),
+        (Some(Command::Stats(args)), _) => stats::cmd_stats(&args, stdout),
         (Some(Command::Demo(args)), _) => demo::cmd_demo(&args, stdout),
         (Some(Command::Clean(args)), _) => clean::cmd_clean(&args, stdout),
         (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
