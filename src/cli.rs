@@ -44,7 +44,7 @@ pub enum Command {
     List(ListArgs),
     /// Show one run's summary.
     Show(ShowArgs),
-    /// Add up the runs: offered, violations by kind, durations (median, p90), tokens per agent.
+    /// Add up the runs: outcomes, violations by kind, durations and tokens.
     Stats(StatsArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),

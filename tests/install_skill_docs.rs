@@ -1,5 +1,5 @@
 //! What the installer puts in the skill folder stays true to the code: SKILL.md's frontmatter, its
-//! commands and flags, and docs/policy.md and docs/packet.md naming every field there is.
+//! commands and flags, and docs/policy.md, docs/packet.md and docs/run.md naming every field there is.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -30,6 +30,19 @@ fn policy_md_documents_every_field_of_policy_json() {
     let unknown: Vec<&String> = documented.difference(&fields).collect();
     assert!(missing.is_empty(), "fields without a row in docs/policy.md: {missing:?}");
     assert!(unknown.is_empty(), "rows in docs/policy.md that are no field: {unknown:?}");
+}
+
+#[test]
+fn run_md_documents_every_field_of_run_json() {
+    let record = serde_json::to_value(git_dispatch::artifacts::RunRecord::default()).expect("serializes");
+    let documented = documented_names(&read("docs/run.md"));
+    let missing: Vec<&String> =
+        record.as_object().expect("an object").keys().filter(|field| !documented.contains(*field)).collect();
+    assert!(missing.is_empty(), "run.json fields without a row in docs/run.md: {missing:?}");
+    let usage = serde_json::to_value(git_dispatch::agent::TokenUsage::default()).expect("serializes");
+    let missing: Vec<&String> =
+        usage.as_object().expect("an object").keys().filter(|field| !documented.contains(*field)).collect();
+    assert!(missing.is_empty(), "token_usage fields without a row in docs/run.md: {missing:?}");
 }
 
 #[test]
