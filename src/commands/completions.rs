@@ -1,4 +1,4 @@
-//! `git dispatch completions <shell>` and `git dispatch man`: generated from the clap definition.
+//! `git dispatch completions <shell>`: generated from the clap definition.
 //!
 //! Completions cover `git-dispatch ...` and, through the hook of git's own completion in each
 //! shell, `git dispatch ...`: bash's git-completion.bash calls `_git_dispatch` (added here), zsh's
@@ -81,9 +81,3 @@ const FISH_GIT_HOOK: &str = r#"
 # `git dispatch ...`: fish's git completion hands a custom command to its own completions.
 complete -c git -f -n 'functions -q __fish_git_complete_custom_command; and __fish_git_using_command dispatch' -a '(__fish_git_complete_custom_command dispatch)'
 "#;
-
-pub fn cmd_man(stdout: &mut dyn Write) -> anyhow::Result<i32> {
-    let command = Cli::command().name("git-dispatch");
-    clap_mangen::Man::new(command).render(stdout)?;
-    Ok(0)
-}

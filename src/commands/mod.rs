@@ -7,6 +7,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod doctor;
 pub mod list;
+pub mod man;
 pub mod review;
 pub mod run;
 pub mod runs;
@@ -30,7 +31,7 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
         (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
-        (Some(Command::Man), _) => completions::cmd_man(stdout),
+        (Some(Command::Man), _) => man::cmd_man(stdout),
         (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),
     }
 }
