@@ -96,8 +96,47 @@ fn skill_md_has_the_frontmatter_claude_code_reads() {
         .join(" ");
     assert!(description.contains("Use when"), "the description says when to use it: {description}");
     assert!(description.len() <= 1024, "Claude Code limits descriptions to 1024 characters: {}", description.len());
-    assert!(frontmatter
-        .ends_with("allowed-tools:\n  - Bash(git dispatch:*)\n  - Bash(git-dispatch:*)\n  - Read\n  - Write"));
+    assert!(frontmatter.ends_with(
+        "allowed-tools:\n  - Bash(git dispatch:*)\n  - Bash(git-dispatch:*)\n  - Bash(~/.claude/skills/claude-codex-dispatch/bin/codex-dispatch:*)\n  - Read\n  - Write"
+    ));
+}
+
+/// The command prefixes of the `Bash(PREFIX:*)` rules in SKILL.md's `allowed-tools`.
+fn allowed_prefixes(skill: &str) -> Vec<String> {
+    let frontmatter = skill.split("\n---\n").next().expect("frontmatter");
+    frontmatter
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- Bash(")?.strip_suffix(":*)"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn skill_md_allows_every_command_it_recommends() {
+    let skill = read("SKILL.md");
+    let prefixes = allowed_prefixes(&skill);
+    let allowed = |command: &str| prefixes.iter().any(|prefix| command.starts_with(prefix.as_str()));
+    let mut commands: Vec<String> = Vec::new();
+    let mut in_bash = false;
+    for line in skill.lines() {
+        match line.trim() {
+            "```bash" | "```sh" => in_bash = true,
+            "```" => in_bash = false,
+            command if in_bash && !command.is_empty() && !command.starts_with('#') => {
+                commands.push(command.to_string())
+            }
+            _ => {}
+        }
+    }
+    // Entry points named in the text: anything in backticks that starts like a program path.
+    for (index, _) in skill.match_indices("`~/") {
+        let quoted: String = skill[index + 1..].chars().take_while(|c| *c != '`').collect();
+        commands.push(quoted);
+    }
+    assert!(commands.iter().any(|command| command.contains("codex-dispatch")), "{commands:?}");
+    let denied: Vec<&String> = commands.iter().filter(|command| !allowed(command)).collect();
+    assert!(denied.is_empty(), "SKILL.md recommends commands its allowed-tools do not cover: {denied:?}");
+    assert!(skill.contains("`IS_SANDBOX=1`") && skill.contains("never") && skill.contains("root"));
 }
 
 #[test]
