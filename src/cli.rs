@@ -6,16 +6,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::agent::AgentKind;
 
-/// Default hard timeout of an agent run, in seconds (the seed's).
-pub const DEFAULT_TIMEOUT_SEC: u64 = 1800;
-/// Default heartbeat (longest silence on the agent's stdout), in seconds (the seed's).
-pub const DEFAULT_HEARTBEAT_SEC: u64 = 300;
-/// Default quota gate, in percent of the 5-hour window (the seed's).
-pub const DEFAULT_QUOTA_GATE: f64 = 85.0;
+pub use crate::pipeline::{DEFAULT_HEARTBEAT_SEC, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC};
 
 /// Hand a bounded task to a coding-agent CLI (Codex, Claude Code) in an isolated git worktree,
 /// check what it changed against the task's WRITE SCOPE, and offer the result back for review.
@@ -46,6 +41,12 @@ pub enum Command {
     Show(ShowArgs),
     /// Add up the runs: outcomes, violations by kind, durations and tokens.
     Stats(StatsArgs),
+    /// Where runs are: queued, running, finished, cancelled or died (default: the runs still going, else the newest).
+    Status(StatusArgs),
+    /// Wait for runs to finish; exit code: the runs' own (highest), 4 if the timeout passed first.
+    Wait(WaitArgs),
+    /// Stop queued or running runs: the agent's whole process tree, then the verdict `cancelled` (exit 3).
+    Cancel(CancelArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),
     /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
@@ -59,19 +60,13 @@ pub enum Command {
     /// Internal: the built-in replay agent used by `demo`.
     #[command(hide = true, name = "__replay-agent")]
     ReplayAgent(ReplayAgentArgs),
+    /// Internal: the supervisor of detached runs (`run --detach`).
+    #[command(hide = true, name = "__supervise")]
+    Supervise(SuperviseArgs),
 }
 
-/// Which confinement the agent runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SandboxChoice {
-    /// bubblewrap if usable, else Landlock, else none (with a warning)
-    #[default]
-    Auto,
-    Bwrap,
-    Landlock,
-    None,
-}
+/// Which confinement the agent runs in (the library's own choice, named for the command line).
+pub use crate::sandbox::Choice as SandboxChoice;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -92,7 +87,7 @@ pub struct RunArgs {
     pub dry_run: bool,
 
     /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
-    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC", value_parser = positive_seconds)]
     pub timeout_sec: Option<u64>,
 
     /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
@@ -131,8 +126,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Start the run(s) in a supervisor detached from this terminal and return at once (see
+    /// `status`, `wait`, `cancel`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
+
     /// How many packets run at once.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub jobs: usize,
 
     /// No live status line on stderr.
@@ -173,6 +173,63 @@ pub struct RunSelector {
     /// Root folder of the run folders, if runs were written with --output-dir.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+}
+
+/// Which runs a job command looks at: ids, unique prefixes, or paths of run folders.
+#[derive(Debug, Args)]
+pub struct RunsSelector {
+    /// Run ids, unique prefixes of them, or paths of run folders (of any repository).
+    pub runs: Vec<String>,
+
+    /// The repository (or WORKDIR) whose runs to look at [default: the current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Root folder of the run folders, if runs were written with --output-dir.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub selector: RunsSelector,
+    /// A JSON array, one object per run (the fields of state.json and `elapsed_s`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub selector: RunsSelector,
+    /// Give up after this many seconds (exit 4 if a run is still going) [default: wait as long as it takes].
+    #[arg(long, value_name = "SEC")]
+    pub timeout: Option<f64>,
+    /// Return when the first of the runs finishes (its exit code).
+    #[arg(long)]
+    pub any: bool,
+    /// Print the summary as `run --json` does (with each run's state).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    pub selector: RunsSelector,
+    /// Cancel every queued or running run of the repository.
+    #[arg(long, conflicts_with = "runs")]
+    pub all: bool,
+    /// How long to wait for each run to stop, in seconds.
+    #[arg(long, value_name = "SEC", default_value_t = 60.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The supervisor request (`supervisor.json` in the first run's folder).
+    pub request: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +360,24 @@ pub struct ReplayAgentArgs {
     /// Everything the runner passes (the codex command line).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// A number of seconds above 0 (`--timeout-sec`).
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would stop the agent at once; give a number of seconds above 0".to_string()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
+    }
+}
+
+/// A count of 1 or more (`-j`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 runs nothing; give 1 or more".to_string()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("`{text}` is not a number (1 or more)")),
+    }
 }
 
 #[cfg(test)]

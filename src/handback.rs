@@ -14,4 +14,6 @@ mod runs;
 
 pub use apply::{apply, apply_with, ApplyError, ApplyHow, ApplyOutcome, MergeKind, PatchRenderer};
 pub use review::{review, verdict_label, write_colored_patch, ChangeEntry};
-pub use runs::{list_runs, load_applied, load_policy, select_run, Applied, RunRecord, SelectError, APPLIED_FILE};
+pub use runs::{
+    list_runs, load_applied, load_policy, repo_root_of, select_run, Applied, RunRecord, SelectError, APPLIED_FILE,
+};

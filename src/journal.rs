@@ -21,7 +21,7 @@
 //! they are older than the dead run's start, so a lock that a live process may hold is never
 //! touched. Entries of live runs, and everything they own, are left alone.
 
-mod alive;
+pub mod alive;
 mod locks;
 mod recover;
 

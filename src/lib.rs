@@ -6,7 +6,8 @@
 //! `changes` (tree diff) and `patch` (git-format rendering) -> `guard` (the shared git dir and the
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
-//! progress and recovers what killed ones left. `cli` and `commands` sit on top and only
+//! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
+//! the one implementation behind every face. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them. `stats` adds the finished run folders up.
 
 pub mod agent;
@@ -16,9 +17,11 @@ pub mod cli;
 pub mod commands;
 pub mod guard;
 pub mod handback;
+pub mod jobs;
 pub mod journal;
 pub mod packet;
 pub mod patch;
+pub mod pipeline;
 pub mod policy;
 pub mod process;
 pub mod prompt;

@@ -49,6 +49,12 @@ pub struct Verdict {
     pub structured_result_ok: bool,
     pub verification_failed: bool,
     pub interrupted: bool,
+    /// `git dispatch cancel` stopped the run; nothing is offered.
+    pub cancelled: bool,
+    /// `"cancelled"` for a cancelled run (`null` otherwise): the run's result as the orchestrator
+    /// asked for it.
+    #[serde(default)]
+    pub result: Option<String>,
     pub sandbox: Option<SandboxRecord>,
     pub stage: String,
 }
@@ -79,6 +85,18 @@ pub struct SandboxRecord {
     pub abi: Option<u32>,
 }
 
+/// The message of a cancelled run.
+pub const CANCELLED_MESSAGE: &str = "CANCELLED: the run was cancelled (git dispatch cancel); nothing is offered.";
+
+/// Marks the verdict cancelled: nothing offered, exit 3.
+pub fn mark_cancelled(verdict: &mut Verdict) {
+    verdict.cancelled = true;
+    verdict.result = Some("cancelled".to_string());
+    verdict.offered = false;
+    verdict.policy_violation = true;
+    verdict.exit_code = verdict.exit_code.max(exit::VIOLATION);
+}
+
 /// Exit codes of SPEC §1.
 pub mod exit {
     pub const OK: i32 = 0;
@@ -94,6 +112,8 @@ pub struct AgentFacts {
     pub watchdog_killed: bool,
     pub watchdog_reason: Option<String>,
     pub interrupted: bool,
+    /// `git dispatch cancel` stopped the agent.
+    pub cancelled: bool,
     /// `None` when the structured result was usable, else why not.
     pub result_problem: Option<String>,
     /// The agent's `changed_files`, when it gave a usable result.
@@ -197,7 +217,10 @@ fn judge_agent(verdict: &mut Verdict, agent: &AgentFacts, violations: &mut Vec<S
     verdict.watchdog_reason = agent.watchdog_reason.clone();
     verdict.interrupted = agent.interrupted;
     verdict.structured_result_ok = agent.result_problem.is_none();
-    if agent.interrupted {
+    if agent.cancelled {
+        mark_cancelled(verdict);
+        violations.push(CANCELLED_MESSAGE.to_string());
+    } else if agent.interrupted {
         violations.push("POLICY VIOLATION: the run was interrupted; the agent was stopped.".to_string());
     } else if agent.watchdog_killed {
         let reason = agent.watchdog_reason.as_deref().unwrap_or("watchdog");

@@ -8,9 +8,11 @@
 //! - is bounded by a hard timeout and an optional heartbeat (no stdout for that long);
 //! - on expiry, or when git-dispatch is interrupted ([`install_interrupt_handler`]), gets SIGTERM
 //!   sent to its group, then SIGKILL after a grace period;
-//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed;
-//! - when its spec carries a [`Confinement`] (Landlock), is started from a thread of its own that
-//!   confines itself first, so that the child inherits the confinement and git-dispatch does not.
+//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed (its exit is
+//!   seen before it is reaped, so the group id is still its own); in a child subreaper
+//!   ([`become_subreaper`], the binary does it) the orphans of its tree too, once no child is left;
+//! - is confined by the argv prefix of its sandbox, if any (bwrap, or the git-dispatch binary's own
+//!   trampoline for Landlock, whose supervisor is [`supervise_tree`]).
 //!
 //! A stdout line longer than [`MAX_LINE_BYTES`] is cut to that length (the rest is dropped and
 //! counted in [`Outcome::truncated_lines`]), so that one endless line cannot exhaust memory.
@@ -18,7 +20,10 @@
 mod group;
 mod interrupt;
 mod lines;
+mod reaper;
 mod supervise;
+#[cfg(target_os = "linux")]
+mod tree;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -30,6 +35,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub use interrupt::{clear_interrupt, install_interrupt_handler, interrupted, request_interrupt};
+pub use reaper::{become_subreaper, children_of, is_subreaper};
+#[cfg(target_os = "linux")]
+pub use tree::{exec, supervise as supervise_tree, TreeArgs, SUPERVISOR_ENV};
 
 /// The longest stdout line handed to `on_line` by [`run_streaming`]; longer lines are truncated.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -56,16 +64,29 @@ pub struct ProcessSpec {
     pub heartbeat: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the child is stopped.
     pub grace: Duration,
-    /// Applied to a dedicated thread that then starts the child (and does nothing else).
-    pub confinement: Option<Arc<dyn Confinement>>,
+    /// Stops the child (as `Cancelled`) once set: `git dispatch cancel` of one run.
+    pub cancel: Option<Cancel>,
 }
 
-/// A restriction the kernel applies to the calling thread and to every process it starts from then
-/// on, for good (Landlock). The process module calls it on a fresh thread that only spawns the
-/// child afterwards, so no `pre_exec` (unsafe) is needed and git-dispatch itself stays unconfined.
-pub trait Confinement: fmt::Debug + Send + Sync {
-    /// Confines the calling thread; an error means the child must not be started.
-    fn confine_current_thread(&self) -> anyhow::Result<()>;
+/// A request to stop one run's children, shared between whoever asks (a watcher of the run
+/// folder) and the supervision loops of those children. Unlike an interrupt it reaches only the
+/// children whose spec carries it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Asks every child carrying this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ProcessSpec {
@@ -80,7 +101,7 @@ impl ProcessSpec {
             timeout: Duration::ZERO,
             heartbeat: None,
             grace: DEFAULT_GRACE,
-            confinement: None,
+            cancel: None,
         }
     }
 
@@ -133,6 +154,8 @@ pub enum KillReason {
     Heartbeat(Duration),
     /// git-dispatch received SIGINT or SIGTERM.
     Interrupted,
+    /// The run was cancelled ([`Cancel`]).
+    Cancelled,
 }
 
 /// The seed's `watchdog_reason` wording: "hard timeout (30s)", "heartbeat stall (300s without
@@ -145,6 +168,7 @@ impl fmt::Display for KillReason {
                 write!(f, "heartbeat stall ({}s without stdout)", limit.as_secs())
             }
             KillReason::Interrupted => f.write_str("interrupted"),
+            KillReason::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -222,6 +246,54 @@ pub fn run_captured(spec: &ProcessSpec) -> anyhow::Result<Captured> {
         },
     )?;
     Ok(Captured { outcome, dropped_bytes: stdout.dropped + stderr.dropped, stdout: stdout.bytes, stderr: stderr.bytes })
+}
+
+/// A child started to outlive this process: a detached run's supervisor (git-dispatch itself).
+/// It is not in a process group of its own, so that its first act can be `setsid` (a group
+/// leader cannot start a session); dropping this handle neither kills nor waits for it.
+#[derive(Debug)]
+pub struct DetachedChild {
+    child: std::process::Child,
+}
+
+impl DetachedChild {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit code if it has already ended (`Some(None)`: killed by a signal).
+    pub fn ended(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|status| status.code())
+    }
+}
+
+/// Starts `spec` detached: standard input `/dev/null`, standard output and error appended to
+/// `log`. No timeout: the supervisor bounds each of its own children.
+pub fn spawn_detached(spec: &ProcessSpec, log: &std::path::Path) -> anyhow::Result<DetachedChild> {
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))
+    };
+    let mut command = std::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(open_log()?)
+        .stderr(open_log()?);
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &spec.env {
+        command.env(key, value);
+    }
+    // Registered like every child, so that a subreaper's orphan kill never takes it for one.
+    let child = reaper::spawn(&mut command)
+        .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))?;
+    Ok(DetachedChild { child })
 }
 
 /// Keeps the first [`MAX_CAPTURED_BYTES`] pushed and counts the rest.

@@ -1,15 +1,22 @@
 //! Confinement of the agent process (SPEC §3): which sandbox a dispatch uses, and the argv prefix,
-//! environment, thread confinement and private temp folder that make it.
+//! environment and private temp folder that make it. Every program of a run that runs in the
+//! worktree (SETUP, the agent's `--version` probe, the agent, `--verify` commands) is started
+//! through [`SandboxPlan::confine`], so all of them are confined the same way.
 //!
 //! [`plan`] turns a [`SandboxRequest`] (the user's choice, the worktree, the shared git dir, the
 //! agent's state folders, extra writable paths) into a [`SandboxPlan`]. bubblewrap (the
 //! strongest): the whole filesystem read-only, the worktree writable with its `.git` file and the
 //! shared git dir read-only, a private `TMPDIR`, the agent's own state folders and the cache
-//! writable, and `--unshare-pid --die-with-parent --new-session` so nothing outlives the agent.
-//! Landlock (where bwrap is not usable): the same writable set enforced by the kernel on the
-//! thread that starts the agent (see `sandbox/landlock.rs` for what it cannot do). `auto` takes
+//! writable, `--unshare-pid --die-with-parent --new-session` so nothing outlives the agent, and
+//! `--unshare-user --cap-drop ALL` so that an agent started by root has no capability.
+//! Landlock (where bwrap is not usable): the same writable set enforced by the kernel in the
+//! program's own process, started through the git-dispatch binary's trampoline (a supervisor
+//! that kills the whole tree, a new session, no capabilities, a TIOCSTI filter: see
+//! `sandbox/confine.rs`, and `sandbox/landlock.rs` for what the rules cannot do). `auto` takes
 //! bwrap, else Landlock, else none with a warning; an explicit choice that cannot be had is an error.
 mod bwrap;
+#[cfg(target_os = "linux")]
+mod confine;
 mod guarded;
 #[cfg(target_os = "linux")]
 mod landlock;
@@ -18,22 +25,24 @@ mod paths;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::agent::AgentKind;
 use crate::policy::SandboxRecord;
-use crate::process::Confinement;
+use crate::process::ProcessSpec;
 
 pub use bwrap::BWRAP_ENV;
+#[cfg(target_os = "linux")]
+pub use confine::run_hidden_stage;
 pub use guarded::GuardedFile;
 pub use paths::{agent_state_paths, expand_writable, StatePaths};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Choice {
-    /// bubblewrap if usable, else Landlock if the kernel has it, else none with a warning.
+    /// bubblewrap if usable, else Landlock, else none (with a warning)
     #[default]
     Auto,
     Bwrap,
@@ -85,17 +94,16 @@ pub struct SandboxRequest {
     pub writable: Vec<PathBuf>,
 }
 
-/// How to start the agent confined: prepend `wrapper` to its argv, add `env`, and give the process
-/// spec `confinement`.
+/// How to start the agent (and every other program of the run) confined: prepend `wrapper` to its
+/// argv and add `env` ([`SandboxPlan::confine`]).
 #[derive(Debug)]
 pub struct SandboxPlan {
     pub kind: Kind,
-    /// The argv prefix (`bwrap ... --`); empty for Landlock and none.
+    /// The argv prefix (`bwrap ... --`, or `git-dispatch __confine ... --` for Landlock); empty
+    /// for none.
     pub wrapper: Vec<OsString>,
     /// Variables for the agent (`TMPDIR`).
     pub env: Vec<(OsString, OsString)>,
-    /// Landlock: applied by the process module to the thread that starts the agent.
-    pub confinement: Option<Arc<dyn Confinement>>,
     /// The paths the agent may write, as recorded (empty for none: it may write anywhere).
     pub writable: Vec<String>,
     /// The Landlock ABI the kernel enforces (kind landlock).
@@ -110,6 +118,21 @@ pub struct SandboxPlan {
 }
 
 impl SandboxPlan {
+    /// `spec` as this sandbox starts it: the wrapper before its program, the sandbox's variables
+    /// (`TMPDIR`) before its own.
+    pub fn confine(&self, mut spec: ProcessSpec) -> ProcessSpec {
+        if let Some((first, rest)) = self.wrapper.split_first() {
+            let mut args: Vec<std::ffi::OsString> = rest.to_vec();
+            args.push(std::mem::replace(&mut spec.program, first.clone()));
+            args.append(&mut spec.args);
+            spec.args = args;
+        }
+        let mut env = self.env.clone();
+        env.append(&mut spec.env);
+        spec.env = env;
+        spec
+    }
+
     /// `sandbox: {kind, writable}` (and `abi` for Landlock) for policy.json and run.json.
     pub fn record(&self) -> SandboxRecord {
         SandboxRecord { kind: self.kind.name().to_string(), writable: self.writable.clone(), abi: self.abi }
@@ -140,7 +163,6 @@ impl SandboxPlan {
             kind: Kind::None,
             wrapper: Vec::new(),
             env: Vec::new(),
-            confinement: None,
             writable: Vec::new(),
             abi: None,
             warning: Some(warning),
@@ -232,7 +254,7 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
                     abi,
                     Some(format!(
                         "NOTE: bubblewrap is not usable here ({bwrap}); the agent ran under Landlock (ABI {abi}), \
-                         which confines its writes but not its processes (see SECURITY.md)."
+                         which confines its writes and its process tree but has no namespaces (see SECURITY.md)."
                     )),
                 ),
                 Err(landlock) => Ok(SandboxPlan::unconfined(format!(
@@ -253,7 +275,6 @@ fn bwrap_plan(req: &SandboxRequest, program: PathBuf) -> anyhow::Result<SandboxP
         kind: Kind::Bwrap,
         wrapper: layout.argv(&program),
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
-        confinement: None,
         writable,
         abi: None,
         warning: None,
@@ -267,13 +288,13 @@ fn landlock_plan(req: &SandboxRequest, abi: u32, note: Option<String>) -> anyhow
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
     let rules = landlock::Rules::prepare(req, &scratch_path)?;
+    let wrapper = confine::wrapper(rules.to_args())?;
     let writable = rules.writable.iter().map(|path| path.display().to_string()).collect();
     let guarded = GuardedFile::capture_all(&req.state.read_only)?;
     Ok(SandboxPlan {
         kind: Kind::Landlock,
-        wrapper: Vec::new(),
+        wrapper,
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
-        confinement: Some(Arc::new(landlock::LandlockConfinement { rules })),
         writable,
         abi: Some(abi),
         warning: note,

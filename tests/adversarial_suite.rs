@@ -10,8 +10,8 @@
 //! there: those cases SAY so (`Escape`) rather than assert it. `--sandbox bwrap` (when bwrap works
 //! here, probed once: policy.json `sandbox.kind`): those writes are refused and no process outlives
 //! the agent. `--sandbox landlock` (when the kernel enforces Landlock): those writes are refused
-//! too, but Landlock has no pid namespace, so a process that leaves the agent's group (setsid)
-//! survives the run as it does unconfined; the case says so. What Landlock lets through and the run
+//! too, and the trampoline's supervisor (a child subreaper) kills every descendant, also one that
+//! left the agent's group (setsid). What Landlock lets through and the run
 //! flags and undoes instead (the worktree's `.git` file, the agent's configuration files) is
 //! asserted in `sandbox_landlock.rs`.
 
@@ -35,9 +35,9 @@ enum Escape {
     /// It writes outside the repository (home, /dev/shm, /var/tmp): without a sandbox this is
     /// neither detected nor undone; under bwrap the write is refused.
     Undetectable,
-    /// It leaves a process behind (setsid): without a sandbox, and under Landlock (no pid
-    /// namespace), it may survive the run (the test kills it); under bwrap `--unshare-pid
-    /// --die-with-parent` ends it.
+    /// It leaves a process behind (setsid): without a sandbox it may survive the run (the test
+    /// kills it); bwrap (`--unshare-pid --die-with-parent`) and Landlock (the supervisor, a child
+    /// subreaper) end it.
     Survives,
 }
 
@@ -63,9 +63,10 @@ impl Mode {
         self != Mode::None
     }
 
-    /// No descendant of the agent outlives it (a pid namespace that dies with the agent).
+    /// No descendant of the agent outlives it (bwrap: a pid namespace that dies with the agent;
+    /// Landlock: the trampoline's supervisor, a child subreaper, kills the whole tree).
     fn ends_every_descendant(self) -> bool {
-        self == Mode::Bwrap
+        self != Mode::None
     }
 
     /// Where the agent's process steps write their pids (`@PIDS@`): a place the agent can write

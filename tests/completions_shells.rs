@@ -80,8 +80,8 @@ fn bash_completes_git_dispatch_through_gits_completion() {
     let scripts = script_dir("bash", "git-dispatch.bash");
     let dir = scripts.path();
     assert_eq!(bash_completes(&git_completion, dir, "git dispatch re"), ["review "]);
-    assert_eq!(bash_completes(&git_completion, dir, "git dispatch st"), ["stats "]);
-    assert_eq!(bash_completes(&git_completion, dir, "git -C . dispatch st"), ["stats "], "git's own options first");
+    assert_eq!(bash_completes(&git_completion, dir, "git dispatch sta"), ["stats ", "status "]);
+    assert_eq!(bash_completes(&git_completion, dir, "git -C . dispatch app"), ["apply "], "git's own options first");
     assert_eq!(bash_completes(&git_completion, dir, "git dispatch run --ag"), ["--agent "]);
     assert_eq!(bash_completes(&git_completion, dir, "git dispatch run --agent "), ["claude ", "codex "]);
     let commands = bash_completes(&git_completion, dir, "git dispatch ");

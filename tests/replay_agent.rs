@@ -161,7 +161,8 @@ fn the_agent_runner_reads_the_replay_as_a_codex_run() {
         wrapper: Vec::new(),
         extra_env: vec![(REPLAY_AGENT_ENV.into(), "1".into()), (REPLAY_DELAY_ENV.into(), "0".into())],
         output_dir: None,
-        confinement: None,
+        cancel: None,
+        on_activity: None,
     };
     let report = git_dispatch::agent::run(&request).expect("the runner runs the replay");
     assert!(report.exited_cleanly(), "{report:?}");

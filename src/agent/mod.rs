@@ -93,15 +93,24 @@ pub struct AgentRequest<'a> {
     pub heartbeat: Duration,
     /// No live status line.
     pub quiet: bool,
-    /// A sandbox's argv prefix (the agent's argv is appended); empty for none.
+    /// A sandbox's argv prefix (the agent's argv is appended); empty for none. The `--version`
+    /// probe runs with it too.
     pub wrapper: Vec<OsString>,
     /// Variables set for the agent on top of the inherited environment.
     pub extra_env: Vec<(OsString, OsString)>,
     /// A folder the agent may write (a sandbox's private temp folder) where Codex puts its `-o`
     /// result file, copied into the run folder afterwards; `None`: straight into the run folder.
     pub output_dir: Option<&'a Path>,
-    /// A sandbox that confines the thread starting the agent (Landlock); `None` otherwise.
-    pub confinement: Option<std::sync::Arc<dyn crate::process::Confinement>>,
+    /// Stops the agent (its whole group) as `cancelled` once set.
+    pub cancel: Option<crate::process::Cancel>,
+    /// Told what the agent does now (the status line's activity), as the events arrive.
+    pub on_activity: Option<&'a dyn ActivitySink>,
+}
+
+/// Whoever follows a running agent from outside the terminal (the run folder's state file).
+pub trait ActivitySink: std::fmt::Debug + Sync {
+    /// What the agent does now, in the status line's words.
+    fn activity(&self, what: &str);
 }
 
 /// The agent's structured result, or why there is none.
@@ -155,6 +164,8 @@ pub struct AgentReport {
     pub watchdog_reason: Option<String>,
     /// git-dispatch was interrupted (SIGINT/SIGTERM) and stopped the agent.
     pub interrupted: bool,
+    /// The run was cancelled (`git dispatch cancel`) and the agent stopped.
+    pub cancelled: bool,
     pub result: StructuredResult,
     pub usage: TokenUsage,
     /// Error messages from the stream (`error`, `turn.failed`, `is_error`) and our explanations.

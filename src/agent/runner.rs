@@ -32,7 +32,8 @@ pub fn run(request: &AgentRequest<'_>) -> anyhow::Result<AgentReport> {
         remove_if_present(&codex::output_file(request))?;
     }
     let spec = process_spec(request)?;
-    let version = super::probe::version(request.kind.program_name(), &request.program, request.cwd);
+    let probe = super::probe::Probe { wrapper: &request.wrapper, env: &request.extra_env };
+    let version = super::probe::version(request.kind.program_name(), &request.program, request.cwd, &probe);
     let status = LiveStatus::start(request.kind.program_name(), request.quiet);
     let streamed = stream(request, &spec, &status)?;
     if request.kind == AgentKind::Codex {
@@ -57,7 +58,7 @@ fn process_spec(request: &AgentRequest<'_>) -> anyhow::Result<ProcessSpec> {
     let mut spec =
         ProcessSpec::new(argv.remove(0), request.cwd).args(argv).timeout(request.timeout).heartbeat(request.heartbeat);
     spec.env = request.extra_env.clone();
-    spec.confinement = request.confinement.clone();
+    spec.cancel = request.cancel.clone();
     Ok(spec)
 }
 
@@ -87,6 +88,9 @@ fn stream(request: &AgentRequest<'_>, spec: &ProcessSpec, status: &LiveStatus) -
             }
             transcript.observe(&parse_line(request.kind, line));
             status.update(transcript.activity.as_deref(), transcript.tokens_so_far().total());
+            if let (Some(on_activity), Some(activity)) = (request.on_activity, transcript.activity.as_deref()) {
+                on_activity.activity(activity);
+            }
         },
         &mut stderr,
     );
@@ -211,7 +215,7 @@ fn report(
             transcript.push_error(claude::ROOT_REFUSAL);
         }
     }
-    let watchdog = outcome.killed.filter(|reason| *reason != KillReason::Interrupted);
+    let watchdog = outcome.killed.filter(|reason| !matches!(reason, KillReason::Interrupted | KillReason::Cancelled));
     AgentReport {
         kind: request.kind,
         argv: spec.display_argv(),
@@ -221,6 +225,7 @@ fn report(
         watchdog_killed: watchdog.is_some(),
         watchdog_reason: watchdog.map(|reason| reason.to_string()),
         interrupted: outcome.killed == Some(KillReason::Interrupted),
+        cancelled: outcome.killed == Some(KillReason::Cancelled),
         result,
         usage: transcript.tokens_so_far(),
         errors: transcript.errors,

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::packet::Mode;
 
 pub mod report;
+pub mod state;
 pub use report::{render_result_md, ChangeRecord, ChangesFile, RunRecord};
 
 /// The folder, below WORKDIR, that holds the run folders (the seed's place).

@@ -97,19 +97,9 @@ fn read_run_json(run: &RunRecord) -> Option<RunJson> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// True while the process that started the run is alive and the run has not finished.
-fn in_progress(record: Option<&RunJson>) -> bool {
-    let Some(record) = record else { return false };
-    let finished = record.stage == "done" || record.stage.starts_with("failed");
-    !finished && record.pid != 0 && pid_alive(record.pid)
-}
-
-fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else { return false };
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Ok(()) => true,
-        Err(errno) => errno == nix::errno::Errno::EPERM,
-    }
+/// True while the run is queued or running (its state, checked against the living processes).
+fn in_progress(run: &RunRecord) -> bool {
+    !crate::jobs::observe(&run.path).state.is_over()
 }
 
 /// An offered result nobody applied yet (worth keeping while its branch exists).
@@ -124,12 +114,12 @@ fn clean_run(
     options: &WorkspaceOptions,
     stdout: &mut dyn Write,
 ) -> anyhow::Result<usize> {
-    let record = read_run_json(run);
-    if in_progress(record.as_ref()) {
-        let pid = record.as_ref().map(|r| r.pid).unwrap_or_default();
+    if in_progress(run) {
+        let pid = crate::jobs::observe(&run.path).pid.unwrap_or_default();
         writeln!(stdout, "skipped {}: still running (pid {pid})", run.id)?;
         return Ok(1);
     }
+    let record = read_run_json(run);
     let repo = super::runs::repo_root_of(run).and_then(|root| gix::open(&root).context("cannot open the repository"));
     let branch_left = repo.as_ref().is_ok_and(|repo| branch_exists(repo, &run.id));
     if offered_not_applied(run) && branch_left && !args.force {
@@ -233,7 +223,7 @@ fn recover(
         }
         let run = RunRecord::load(&folder);
         let record = read_run_json(&run);
-        in_progress(record.as_ref()) || offered_not_applied(&run) || kept_worktree(record.as_ref()).is_some()
+        in_progress(&run) || offered_not_applied(&run) || kept_worktree(record.as_ref()).is_some()
     };
     let journal = crate::journal::recover(repo_root, &crate::journal::RecoverOptions { workspace: options.clone() })?;
     for line in journal.messages() {

@@ -24,14 +24,14 @@ pub fn cmd_demo(args: &DemoArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
 
     writeln!(stdout, "git-dispatch demo: a throw-away repository at {}", repo_dir.display())?;
     writeln!(stdout, "task packet: {}\n", packet_path.display())?;
-    let run_args = demo_run_args(&packet_path, args.quiet)?;
-    let mut dispatch = super::run::resolve(&packet_path, &run_args)?;
+    let options = super::run::run_options(&demo_run_args(&packet_path, args.quiet)?)?;
+    let mut dispatch = crate::pipeline::resolve(&packet_path, &options)?;
     dispatch.agent_program = Some(std::env::current_exe().context("cannot find the git-dispatch binary")?);
     dispatch.agent_env = vec![("GIT_DISPATCH_REPLAY_AGENT".into(), "1".into())];
     dispatch.skip_quota = true;
     dispatch.worktrees_root = Some(root.join("worktrees"));
     crate::process::install_interrupt_handler()?;
-    let (run_dir, verdict) = super::dispatch::dispatch(&dispatch, &run_args)?;
+    let (run_dir, verdict) = crate::pipeline::dispatch(&dispatch, &options)?;
 
     writeln!(
         stdout,

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use crate::artifacts::state::State;
 use crate::cli::ListArgs;
 use crate::handback;
 
@@ -15,12 +16,14 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         Err(err) => return Err(err),
     };
     let runs = handback::list_runs(&root)?;
+    let states: Vec<State> = runs.iter().map(|run| crate::jobs::observe(&run.path).state).collect();
     if args.json {
-        for run in &runs {
+        for (run, state) in runs.iter().zip(&states) {
             let line = serde_json::json!({
                 "run_id": run.id,
                 "mode": run.policy.mode,
-                "verdict": handback::verdict_label(run),
+                "state": state,
+                "verdict": verdict(run, *state),
                 "offered": run.policy.offered,
                 "applied": run.applied.is_some(),
                 "exit_code": run.policy.exit_code,
@@ -31,8 +34,8 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         return Ok(0);
     }
     let width = runs.iter().map(|run| run.id.len()).max().unwrap_or(2).max(2);
-    writeln!(stdout, "{:<width$}  {:<11}  {:<22}  {:<7}  AGE", "ID", "MODE", "VERDICT", "OFFERED")?;
-    for run in &runs {
+    writeln!(stdout, "{:<width$}  {:<11}  {:<22}  {:<7}  {:<9}  AGE", "ID", "MODE", "VERDICT", "OFFERED", "STATE")?;
+    for (run, state) in runs.iter().zip(&states) {
         let offered = match (run.policy.offered, &run.applied) {
             (true, Some(_)) => "applied",
             (true, None) => "yes",
@@ -40,15 +43,25 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         };
         writeln!(
             stdout,
-            "{:<width$}  {:<11}  {:<22}  {:<7}  {}",
+            "{:<width$}  {:<11}  {:<22}  {:<7}  {:<9}  {}",
             run.id,
             run.policy.mode,
-            handback::verdict_label(run),
+            verdict(run, *state),
             offered,
+            state.name(),
             age(run.modified)
         )?;
     }
     Ok(0)
+}
+
+/// The verdict of a run that is over; `(running)` / `(queued)` while it is not.
+fn verdict(run: &handback::RunRecord, state: State) -> &'static str {
+    match state {
+        State::Queued => "(queued)",
+        State::Running => "(running)",
+        _ => handback::verdict_label(run),
+    }
 }
 
 /// "5s", "3m", "2h", "4d" since `time`.

@@ -112,6 +112,9 @@ Blocked before the agent ran: dirty overlap, the quota gate, a failing SETUP com
 The agent ran and the run failed or violated policy: out of scope, a read-only mode wrote, the
 watchdog, a non-zero agent exit, no usable structured result, \fB--verify\fR failed, the git dir
 tampered with, your checkout changed, a sensitive change. Nothing is offered.
+.TP
+\fB4\fR
+\fBwait\fR only: a run was still going when \fB--timeout\fR passed.
 .PP
 With several packets the exit status is the highest of the runs'. On success or violation the last
 line on stdout is the run folder.
@@ -156,7 +159,8 @@ The identity of git-dispatch's own commits and reflog entries; with none configu
 \fBgit-dispatch <git-dispatch@localhost>\fR.
 .PP
 Set by git-dispatch for its own use (not to be set by hand): \fBGIT_DISPATCH_RUN_MARKER\fR (marks
-a run's processes), \fBGIT_DISPATCH_REPLAY_AGENT\fR and \fBGIT_DISPATCH_REPLAY_DELAY_MS\fR (the
+a run's processes), \fBGIT_DISPATCH_SUPERVISOR_PID\fR (the process supervisor's pid, checked by the
+supervised program), \fBGIT_DISPATCH_REPLAY_AGENT\fR and \fBGIT_DISPATCH_REPLAY_DELAY_MS\fR (the
 demo's replay agent), \fBGIT_DISPATCH_TEST_PAUSE_AT\fR and \fBGIT_DISPATCH_TEST_PAUSE_FILE\fR (the
 crash tests).
 .SH FILES
@@ -165,8 +169,10 @@ crash tests).
 A run folder (or \fB--output-dir\fR): task.md, prompt.md, result.schema.json, events.jsonl,
 stderr.txt, result.json, result.md, pre-status.txt, post-status.txt, pre-diff-stat.txt,
 post-diff-stat.txt, post-diff-name-only.txt, changes.json, result.patch, policy.json (the verdict,
-docs/policy.md), run.json (timings and tokens, docs/run.md), verification.json with \fB--verify\fR,
-applied.json once applied, tampered/ when the git dir was restored.
+docs/policy.md), run.json (timings and tokens, docs/run.md), state.json (queued, running,
+finished, ...), verification.json with \fB--verify\fR, applied.json once applied, tampered/ when
+the git dir was restored; a detached run's first folder also holds supervisor.json and
+supervisor.log.
 .TP
 \fB.git/info/exclude\fR
 Gets the line \fB.codex-dispatch/\fR so run folders are never untracked files.

@@ -1,10 +1,10 @@
 //! One file per subcommand; each only orchestrates the library modules below it.
 
 pub mod apply;
+pub mod cancel;
 pub mod clean;
 pub mod completions;
 pub mod demo;
-pub mod dispatch;
 pub mod doctor;
 pub mod list;
 pub mod man;
@@ -12,6 +12,8 @@ pub mod review;
 pub mod run;
 pub mod runs;
 pub mod stats;
+pub mod status;
+pub mod wait;
 
 use std::io::Write;
 
@@ -29,7 +31,11 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Demo(args)), _) => demo::cmd_demo(&args, stdout),
         (Some(Command::Clean(args)), _) => clean::cmd_clean(&args, stdout),
         (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
+        (Some(Command::Status(args)), _) => status::cmd_status(&args, stdout),
+        (Some(Command::Wait(args)), _) => wait::cmd_wait(&args, stdout),
+        (Some(Command::Cancel(args)), _) => cancel::cmd_cancel(&args, stdout),
         (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
+        (Some(Command::Supervise(args)), _) => crate::jobs::supervise(&args.request),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
         (Some(Command::Man), _) => man::cmd_man(stdout),
         (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),

@@ -8,6 +8,9 @@ use crate::handback;
 pub fn cmd_review(args: &ReviewArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
     let run = handback::select_run(&root, args.selector.run.as_deref())?;
+    if still_going(&run, stdout)? {
+        return Ok(0);
+    }
     let color = match args.color.as_str() {
         "always" => true,
         "never" => false,
@@ -29,12 +32,16 @@ pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         let value = serde_json::json!({
             "run_id": run.id,
             "run_dir": run.path.display().to_string(),
+            "state": crate::jobs::observe(&run.path).state,
             "verdict": handback::verdict_label(&run),
             "applied": run.applied,
             "policy": run.policy,
             "run": record,
         });
         writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(0);
+    }
+    if still_going(&run, stdout)? {
         return Ok(0);
     }
     let policy = &run.policy;
@@ -57,4 +64,24 @@ pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         writeln!(stdout, "message:  {message}")?;
     }
     Ok(0)
+}
+
+/// A run still queued or running has no verdict yet: says so (stage, time, how to wait) and
+/// returns true.
+fn still_going(run: &handback::RunRecord, stdout: &mut dyn Write) -> anyhow::Result<bool> {
+    let state = crate::jobs::observe(&run.path);
+    if state.state.is_over() {
+        return Ok(false);
+    }
+    let view = crate::jobs::StatusView::of(state);
+    writeln!(
+        stdout,
+        "run {} is {} (stage {}, {:.0} s): no verdict yet; wait for it with `git dispatch wait {}`",
+        run.id,
+        view.state.state.name(),
+        view.state.stage,
+        view.elapsed_s,
+        run.id
+    )?;
+    Ok(true)
 }

@@ -1,47 +1,15 @@
 //! `git dispatch run`: load every packet first (a bad one stops everything before anything is
-//! created), then dispatch each, and print each run folder's path (or a JSON summary).
+//! created), then dispatch each through the library's pipeline, and print each run folder's path
+//! (or a JSON summary).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::agent::AgentKind;
-use crate::artifacts::{self, RunDir};
-use crate::cli::{RunArgs, SandboxChoice, DEFAULT_HEARTBEAT_SEC, DEFAULT_TIMEOUT_SEC};
-use crate::packet::{self, Packet};
-use crate::policy::{exit, Verdict};
-use crate::prompt;
-use crate::scope::Scope;
-
-/// Everything one dispatch needs, resolved from the command line, the packet and the defaults.
-#[derive(Debug, Clone)]
-pub struct Dispatch {
-    pub packet_path: PathBuf,
-    pub packet_text: String,
-    pub packet: Packet,
-    pub scope: Scope,
-    /// The user's repository: its worktree root and common git dir.
-    pub repo_root: PathBuf,
-    pub common_dir: PathBuf,
-    /// WORKDIR relative to `repo_root` (`""` at the root), `/`-separated.
-    pub workdir_in_repo: String,
-    pub agent: AgentKind,
-    pub base: Option<String>,
-    pub timeout_sec: u64,
-    pub heartbeat_sec: u64,
-    pub allow_dirty_overlap: bool,
-    pub allow: Vec<String>,
-    /// The agent program when not located by name (the demo's built-in replay agent).
-    pub agent_program: Option<PathBuf>,
-    /// Extra environment for the agent process.
-    pub agent_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
-    /// Skip the quota gate (the demo never contacts a network endpoint).
-    pub skip_quota: bool,
-    /// Where worktrees go, over `GIT_DISPATCH_WORKTREES` (the demo keeps them in its own folder).
-    pub worktrees_root: Option<PathBuf>,
-}
+use crate::cli::{RunArgs, SandboxChoice};
+use crate::pipeline::{self, timing::span, Dispatch, Finished, RunOptions};
+use crate::policy::exit;
 
 /// The JSON summary printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -53,20 +21,43 @@ pub struct Summary {
     pub policy_violation: bool,
     pub offered: bool,
     pub messages: Vec<String>,
+    #[serde(skip)]
+    pub verdict: &'static str,
+    #[serde(skip)]
+    pub changed_paths: usize,
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
-    let dispatches = super::dispatch::timing::span("resolve", || {
-        args.tasks.iter().map(|path| resolve(path, args)).collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    let options = run_options(args)?;
+    let resolved = span("resolve", || {
+        args.tasks.iter().map(|path| pipeline::resolve(path, &options)).collect::<anyhow::Result<Vec<_>>>()
+    });
+    let dispatches = match resolved {
+        Ok(dispatches) => dispatches,
+        Err(err) if args.json => {
+            // A caller parsing stdout gets the error there too (the line also goes to stderr).
+            let value = serde_json::json!({"error": format!("{err:#}"), "exit_code": exit::CANNOT_START});
+            writeln!(stdout, "{value}")?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    for dispatch in &dispatches {
+        for warning in &dispatch.packet.warnings {
+            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+        }
+    }
     if !args.dry_run {
         for dispatch in &dispatches {
-            super::dispatch::timing::span("locate", || crate::agent::locate(dispatch.agent))?;
+            span("locate", || crate::agent::locate(dispatch.agent))?;
+        }
+        if args.detach {
+            return detach(&dispatches, &options, args.json, stdout);
         }
         crate::process::install_interrupt_handler()?;
         probe_sandbox_early(args.sandbox);
     }
-    let outcomes = super::dispatch::timing::span("dispatch-all", || run_all(&dispatches, args));
+    let outcomes = span("dispatch-all", || run_all(&dispatches, &options, args.dry_run));
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
     for outcome in outcomes {
@@ -85,7 +76,14 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             policy_violation: verdict.policy_violation,
             offered: verdict.offered,
             messages: verdict.messages.clone(),
+            verdict: crate::artifacts::state::verdict_word(&verdict),
+            changed_paths: verdict.changed_paths.len(),
         });
+    }
+    if !args.quiet {
+        for summary in &summaries {
+            eprintln!("{}", verdict_line(summary));
+        }
     }
     if summaries.len() > 1 {
         eprint!("{}", summary_table(&summaries));
@@ -105,41 +103,91 @@ fn probe_sandbox_early(choice: SandboxChoice) {
     }
 }
 
-/// Run every dispatch, at most `args.jobs` at once; results in packet order.
-/// One finished dispatch: its run folder and verdict.
-type Finished = anyhow::Result<(RunDir, Verdict)>;
-
-fn run_all(dispatches: &[Dispatch], args: &RunArgs) -> Vec<Finished> {
-    let run_one = |dispatch: &Dispatch| {
-        if args.dry_run {
-            dry_run(dispatch, args)
+/// `--detach`: the runs start in a supervisor of their own; one line per run (its folder, or with
+/// `--json` a JSON object with `run_id`, `run_dir`, `state`, `pid`, `log`).
+fn detach(dispatches: &[Dispatch], options: &RunOptions, json: bool, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let program = std::env::current_exe().context("cannot find the git-dispatch binary")?;
+    let states = span("detach", || crate::jobs::start(dispatches, options, &program))?;
+    for state in &states {
+        if json {
+            let line = serde_json::json!({
+                "run_id": state.run_id,
+                "run_dir": state.run_dir,
+                "state": state.state,
+                "pid": state.pid,
+                "log": state.log,
+            });
+            writeln!(stdout, "{line}")?;
         } else {
-            super::dispatch::dispatch(dispatch, args)
+            writeln!(stdout, "{}", state.run_dir)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Every dispatch (or its dry run), at most `-j` at once; results in packet order.
+fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<Finished> {
+    let run_one = |_, dispatch: &Dispatch| {
+        if dry_run {
+            pipeline::dry_run(dispatch, options)
+        } else {
+            pipeline::dispatch(dispatch, options)
         }
     };
-    let jobs = args.jobs.max(1).min(dispatches.len().max(1));
-    if jobs == 1 {
-        return dispatches.iter().map(run_one).collect();
+    pipeline::run_all(dispatches, options.jobs, run_one, pipeline::panicked)
+}
+
+/// The library's run options from the command line (and the environment it reads).
+pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
+    let writable = args
+        .writable
+        .iter()
+        .map(|path| std::path::absolute(path).with_context(|| format!("--writable {}", path.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(RunOptions {
+        output_dir: args
+            .output_dir
+            .as_deref()
+            .map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())),
+        allow_dirty_overlap: args.allow_dirty_overlap,
+        timeout_sec: args.timeout_sec,
+        heartbeat_sec: args.heartbeat_sec,
+        quota_gate: args.quota_gate,
+        force: args.force,
+        agent: args.agent,
+        base: args.base.clone(),
+        keep_worktree: args.keep_worktree,
+        fresh: args.fresh,
+        verify: args.verify,
+        live_status: !(args.quiet || args.json || args.tasks.len() > 1),
+        quiet: args.quiet,
+        jobs: args.jobs,
+        sandbox: args.sandbox,
+        writable,
+        allow: pipeline::checked_allow_kinds(&args.allow)?,
+        ignore_status_prefix: args.ignore_status_prefix.clone(),
+        pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
+    })
+}
+
+/// The one-line verdict a foreground run prints on stderr before its run folder: verdict, exit
+/// code, how many paths changed, and the first reason it was not offered.
+fn verdict_line(summary: &Summary) -> String {
+    let paths = match summary.changed_paths {
+        1 => "1 changed path".to_string(),
+        n => format!("{n} changed paths"),
+    };
+    let reason = summary
+        .messages
+        .iter()
+        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let mut line =
+        format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
+    if let Some(reason) = reason {
+        line.push_str(": ");
+        line.push_str(&crate::commands::status::printable(reason));
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Finished>>> =
-        dispatches.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(dispatch) = dispatches.get(index) else { break };
-                let outcome = run_one(dispatch);
-                *slots[index].lock().expect("a slot is only written by one thread") = Some(outcome);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner().ok().flatten().unwrap_or_else(|| Err(anyhow::anyhow!("a dispatch thread panicked")))
-        })
-        .collect()
+    line
 }
 
 /// One line per run: id, mode, exit code, verdict.
@@ -147,16 +195,9 @@ fn summary_table(summaries: &[Summary]) -> String {
     let width = summaries.iter().map(|s| s.run_id.len()).max().unwrap_or(6).max(6);
     let mut out = format!("{:<width$}  {:<11}  {:>4}  {}\n", "RUN", "MODE", "EXIT", "VERDICT");
     for summary in summaries {
-        let verdict = match summary.exit_code {
-            0 if summary.offered => "offered",
-            0 => "ok, nothing offered",
-            2 => "blocked",
-            1 => "could not start",
-            _ => "violation",
-        };
         out.push_str(&format!(
             "{:<width$}  {:<11}  {:>4}  {}\n",
-            summary.run_id, summary.mode, summary.exit_code, verdict
+            summary.run_id, summary.mode, summary.exit_code, summary.verdict
         ));
     }
     out
@@ -173,114 +214,4 @@ fn print_summaries(summaries: &[Summary], json: bool, stdout: &mut dyn Write) ->
         }
     }
     Ok(())
-}
-
-/// Load and check one packet, and settle every setting of its dispatch.
-pub fn resolve(packet_path: &Path, args: &RunArgs) -> anyhow::Result<Dispatch> {
-    let packet = packet::load(packet_path)?;
-    let packet_text = std::fs::read_to_string(packet_path)
-        .with_context(|| format!("cannot read task packet {}", packet_path.display()))?;
-    let repo = gix::discover(&packet.workdir)
-        .with_context(|| format!("WORKDIR {} is not inside a git repository", packet.workdir.display()))?;
-    let repo_root = repo.workdir().map(Path::to_path_buf).with_context(|| {
-        format!("WORKDIR {} is inside a bare repository; expected a checkout", packet.workdir.display())
-    })?;
-    let repo_root =
-        std::fs::canonicalize(&repo_root).with_context(|| format!("cannot resolve {}", repo_root.display()))?;
-    let common_dir = std::fs::canonicalize(repo.common_dir())
-        .with_context(|| format!("cannot resolve {}", repo.common_dir().display()))?;
-    let workdir_in_repo = packet
-        .workdir
-        .strip_prefix(&repo_root)
-        .map(|rel| rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
-        .unwrap_or_default();
-    let scope = Scope::compile(&packet.write_scope)
-        .map_err(|err| anyhow::anyhow!("task packet {}: WRITE SCOPE: {err}", packet_path.display()))?
-        .within(&workdir_in_repo);
-    let mut allow = packet.allow.clone();
-    for kind in &args.allow {
-        let kind = kind.to_ascii_lowercase();
-        if !packet::ALLOW_KINDS.contains(&kind.as_str()) {
-            anyhow::bail!("--allow: unknown kind `{kind}`; expected one of {}", packet::ALLOW_KINDS.join(", "));
-        }
-        allow.push(kind);
-    }
-    Ok(Dispatch {
-        packet_path: std::path::absolute(packet_path).unwrap_or_else(|_| packet_path.to_path_buf()),
-        agent: args.agent.or(packet.agent).unwrap_or_default(),
-        base: args.base.clone().or_else(|| packet.base.clone()),
-        timeout_sec: args.timeout_sec.or(packet.timeout_sec).unwrap_or(DEFAULT_TIMEOUT_SEC),
-        heartbeat_sec: args.heartbeat_sec.or(packet.heartbeat_sec).unwrap_or(DEFAULT_HEARTBEAT_SEC),
-        allow_dirty_overlap: args.allow_dirty_overlap || packet.allow_dirty_overlap,
-        allow,
-        agent_program: None,
-        agent_env: Vec::new(),
-        skip_quota: false,
-        worktrees_root: None,
-        packet_text,
-        scope,
-        repo_root,
-        common_dir,
-        workdir_in_repo,
-        packet,
-    })
-}
-
-/// Create the run folder (and the `.codex-dispatch/` exclude line when it is inside the repository).
-pub fn create_run_dir(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<RunDir> {
-    let root = artifacts::runs_root(&dispatch.packet.workdir, args.output_dir.as_deref());
-    if root.starts_with(&dispatch.repo_root) {
-        artifacts::exclude_run_folders(&dispatch.common_dir)?;
-    }
-    let branch_taken = |id: &str| dispatch.common_dir.join("refs/heads/dispatch").join(id).exists();
-    artifacts::create_run_dir(&root, dispatch.packet.mode, &dispatch.packet.objective, &branch_taken)
-}
-
-/// The seed's verdict fields filled from the dispatch.
-pub fn initial_verdict(dispatch: &Dispatch, run_dir: &RunDir) -> Verdict {
-    Verdict {
-        mode: dispatch.packet.mode.to_string(),
-        workdir: dispatch.packet.workdir.display().to_string(),
-        write_scope: dispatch.packet.write_scope.clone(),
-        run_dir: run_dir.path.display().to_string(),
-        agent: dispatch.agent.program_name().to_string(),
-        scope_ok: true,
-        structured_result_ok: true,
-        stage: "created".to_string(),
-        ..Verdict::default()
-    }
-}
-
-/// `--dry-run`: the run folder with the packet, the prompt, the schema, a dry-run result and a verdict.
-pub fn dry_run(dispatch: &Dispatch, args: &RunArgs) -> anyhow::Result<(RunDir, Verdict)> {
-    let run_dir = create_run_dir(dispatch, args)?;
-    write_inputs(dispatch, &run_dir)?;
-    let result = serde_json::json!({
-        "result": "done",
-        "summary": "Dry run only. The agent was not called.",
-        "changed_files": [],
-        "verification_run": [],
-        "evidence": [format!("Prompt written to {}", run_dir.file("prompt.md").display())],
-        "findings": [],
-        "risks": [],
-        "next": "Run without --dry-run to dispatch the agent.",
-        "dry_run": true,
-    });
-    run_dir.write_json("result.json", &result)?;
-    let mut verdict = initial_verdict(dispatch, &run_dir);
-    verdict.dry_run = true;
-    verdict.stage = "done".to_string();
-    verdict.messages.push("Dry run: no worktree was created and no agent was called.".to_string());
-    run_dir.write_json("policy.json", &verdict)?;
-    run_dir.write("result.md", artifacts::render_result_md(&verdict, &[], &result).as_bytes())?;
-    Ok((run_dir, verdict))
-}
-
-/// task.md (verbatim), prompt.md and result.schema.json.
-pub fn write_inputs(dispatch: &Dispatch, run_dir: &RunDir) -> anyhow::Result<()> {
-    let original = std::fs::read(&dispatch.packet_path)
-        .with_context(|| format!("cannot read {}", dispatch.packet_path.display()))?;
-    run_dir.write("task.md", &original)?;
-    run_dir.write("prompt.md", prompt::render(&dispatch.packet, &dispatch.packet_text).as_bytes())?;
-    run_dir.write("result.schema.json", prompt::RESULT_SCHEMA.as_bytes())
 }

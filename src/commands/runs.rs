@@ -33,12 +33,27 @@ pub fn runs_root(repo: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Resu
     anyhow::bail!("no runs found: {} has no {RUNS_SUBDIR} folder (give -C DIR or --output-dir DIR)", start.display())
 }
 
-/// The repository whose checkout a run belongs to (from its WORKDIR).
-pub fn repo_root_of(run: &crate::handback::RunRecord) -> anyhow::Result<PathBuf> {
-    let workdir = PathBuf::from(&run.policy.workdir);
-    let repo = gix::discover(&workdir)
-        .with_context(|| format!("run {}: WORKDIR {} is not in a git repository", run.id, workdir.display()))?;
-    repo.workdir()
-        .map(Path::to_path_buf)
-        .with_context(|| format!("run {}: {} has no checkout", run.id, workdir.display()))
+pub use crate::handback::repo_root_of;
+
+/// What a job command looks at when it is given no run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenNone {
+    /// The runs still going, else the newest (`status`, `wait`).
+    GoingOrNewest,
+    /// The runs still going (`cancel --all`).
+    Going,
+}
+
+/// The run folders of a job command: the ones named (ids, prefixes, paths), or by default those
+/// `when_none` says. An unknown run is an error naming it.
+pub fn selected_runs(selector: &crate::cli::RunsSelector, when_none: WhenNone) -> anyhow::Result<Vec<PathBuf>> {
+    let root = runs_root(selector.repo.as_deref(), selector.output_dir.as_deref());
+    if !selector.runs.is_empty() {
+        return crate::jobs::find(root.as_ref().ok().map(PathBuf::as_path), &selector.runs);
+    }
+    let root = root?;
+    match when_none {
+        WhenNone::GoingOrNewest => crate::jobs::going_or_newest(&root),
+        WhenNone::Going => crate::jobs::going(&root),
+    }
 }

@@ -43,6 +43,8 @@ pub fn verdict_label(run: &RunRecord) -> &'static str {
         "unreadable"
     } else if policy.dry_run {
         "dry run"
+    } else if policy.cancelled {
+        "cancelled"
     } else if policy.blocked {
         "blocked"
     } else if policy.offered {

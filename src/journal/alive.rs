@@ -44,16 +44,26 @@ pub enum Liveness {
 
 /// Whether the process that wrote `entry` still runs.
 pub fn liveness(entry: &Entry) -> Liveness {
+    process_liveness(&ProcessIdentity {
+        pid: entry.pid,
+        start: entry.process_start,
+        namespace: entry.pid_namespace.clone(),
+    })
+}
+
+/// Whether the process `identity` names still runs (same pid and, where known, same start time;
+/// a zombie is dead). One recorded in another pid namespace is `Unknown`.
+pub fn process_liveness(identity: &ProcessIdentity) -> Liveness {
     let here = pid_namespace(Path::new("/proc/self/ns/pid"));
-    if entry.pid_namespace.is_some() && entry.pid_namespace != here {
+    if identity.namespace.is_some() && identity.namespace != here {
         return Liveness::Unknown;
     }
-    match entry.process_start {
-        Some(start) => match proc_stat(entry.pid) {
+    match identity.start {
+        Some(start) => match proc_stat(identity.pid) {
             Some(stat) if stat.start == start && stat.state != 'Z' && stat.state != 'X' => Liveness::Alive,
             _ => Liveness::Dead,
         },
-        None if signal_zero(entry.pid) => Liveness::Alive,
+        None if signal_zero(identity.pid) => Liveness::Alive,
         None => Liveness::Dead,
     }
 }

@@ -11,6 +11,12 @@
 //! user's terminal (no TIOCSTI injection); the price is that the runner's SIGTERM reaches only the
 //! outer bwrap, whose death SIGKILLs the sandbox (`--die-with-parent`, pid namespace): a stopped
 //! agent gets no grace period.
+//!
+//! Privileges ([`ISOLATION`]): always `--unshare-user` (the caller's uid, root included, is mapped
+//! to itself inside) and `--cap-drop ALL`, and bwrap sets no_new_privs: an agent started by root
+//! has no capability, so it can neither remount the read-only binds nor mount, `mknod`, or
+//! `unshare -m`. `--disable-userns` (bubblewrap 0.8+, probed apart) keeps it from making a nested
+//! user namespace (where it would get capabilities again, over its own mounts only).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,7 +32,10 @@ use crate::process::{self, ProcessSpec};
 pub const BWRAP_ENV: &str = "GIT_DISPATCH_BWRAP";
 
 /// The options of every sandbox that need kernel support (namespaces, mounts), probed together.
-pub(super) const PROBE_ARGS: [&str; 12] = [
+pub(super) const PROBE_ARGS: [&str; 16] = [
+    "--unshare-user",
+    "--cap-drop",
+    "ALL",
     "--ro-bind",
     "/",
     "/",
@@ -37,9 +46,24 @@ pub(super) const PROBE_ARGS: [&str; 12] = [
     "--unshare-pid",
     "--die-with-parent",
     "--new-session",
+    "--disable-userns",
     "--",
     "true",
 ];
+
+/// The isolation options at the end of every sandbox's options, before `--`.
+const ISOLATION: [&str; 7] =
+    ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session", "--disable-userns"];
+
+/// The isolation options this bwrap takes: [`ISOLATION`], without `--disable-userns` when it is
+/// older than 0.8 (then the probe passed without it).
+pub(super) fn isolation() -> Vec<&'static str> {
+    let nested_userns_disabled = usable().is_ok_and(|_| DISABLE_USERNS.get().copied().unwrap_or(true));
+    ISOLATION.iter().copied().filter(|flag| nested_userns_disabled || *flag != "--disable-userns").collect()
+}
+
+/// Whether the probe passed with `--disable-userns` (set by the probe).
+static DISABLE_USERNS: OnceLock<bool> = OnceLock::new();
 
 /// The `bwrap` program if a sandbox with the options we use starts here, else why not. Probed once.
 pub(super) fn usable() -> Result<PathBuf, String> {
@@ -49,15 +73,27 @@ pub(super) fn usable() -> Result<PathBuf, String> {
 
 fn probe() -> Result<PathBuf, String> {
     let program = program().ok_or_else(|| "bwrap not found on PATH (install bubblewrap)".to_string())?;
-    let spec =
-        ProcessSpec::new(&program, "/").args(PROBE_ARGS).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
+    let full = try_probe(&program, &PROBE_ARGS);
+    if full.is_ok() {
+        let _ = DISABLE_USERNS.set(true);
+        return Ok(program);
+    }
+    // bubblewrap before 0.8 has no --disable-userns: the rest must work.
+    let older: Vec<&str> = PROBE_ARGS.iter().copied().filter(|arg| *arg != "--disable-userns").collect();
+    try_probe(&program, &older).map_err(|_| full.unwrap_err())?;
+    let _ = DISABLE_USERNS.set(false);
+    Ok(program)
+}
+
+fn try_probe(program: &Path, args: &[&str]) -> Result<(), String> {
+    let spec = ProcessSpec::new(program, "/").args(args).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
     let captured =
         process::run_captured(&spec).map_err(|error| format!("{} cannot start: {error:#}", program.display()))?;
     if captured.outcome.success() {
-        return Ok(program);
+        return Ok(());
     }
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
+    Err(format!("`{} {}` failed: {}", program.display(), args.join(" "), stderr.trim()))
 }
 
 pub(super) fn program() -> Option<PathBuf> {
@@ -140,8 +176,7 @@ impl Layout {
             };
             argv.extend([option.into(), path.into(), path.into()]);
         }
-        let isolation = ["--unshare-pid", "--die-with-parent", "--new-session", "--"];
-        argv.extend(isolation.map(OsString::from));
+        argv.extend(isolation().into_iter().chain(["--"]).map(OsString::from));
         argv
     }
 }
@@ -198,7 +233,12 @@ mod tests {
         ] {
             expected.extend([option.to_string(), text(path.clone()), text(path)]);
         }
-        expected.extend(["--unshare-pid", "--die-with-parent", "--new-session", "--"].map(String::from));
+        let isolation = isolation();
+        assert_eq!(
+            isolation[..6],
+            ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session"]
+        );
+        expected.extend(isolation.into_iter().chain(["--"]).map(String::from));
         assert_eq!(argv, expected);
         assert_eq!(layout.writable, vec![root.join("home/.codex"), worktree, scratch, root.join("extra")]);
     }

@@ -21,9 +21,9 @@
 //! [`super::GuardedFile`]). The same holds for the worktree's `.git` file, which the snapshot puts
 //! back.
 //!
-//! Landlock gives no pid namespace and no new session: a descendant that leaves the agent's
-//! process group (setsid) can outlive the run, and the agent keeps the user's controlling terminal
-//! (no `ioctl` right on `/dev/tty`; `/dev/pts` keeps it for the agent's own pseudo-terminals).
+//! The rules are applied by the confined program's own process, in `sandbox/confine.rs` (which
+//! also gives it a new session, its supervisor, no capabilities and the TIOCSTI filter): the
+//! rules travel there as arguments ([`Rules::to_args`], [`grants_from_args`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -35,7 +35,6 @@ use landlock::{
 };
 
 use super::SandboxRequest;
-use crate::process::Confinement;
 
 /// The newest Landlock ABI whose rights are handled (and tested).
 const TARGET_ABI: ABI = ABI::V7;
@@ -81,7 +80,7 @@ fn probe() -> Result<u32, String> {
 
 /// What one writable grant allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grant {
+pub(super) enum Grant {
     /// Everything but making device files and `ioctl` on devices.
     Tree,
     /// Read and write a device.
@@ -91,6 +90,19 @@ enum Grant {
 }
 
 impl Grant {
+    /// The option naming a path with this grant on the confining program's command line.
+    fn flag(self) -> &'static str {
+        match self {
+            Grant::Tree => "--tree",
+            Grant::Device => "--device",
+            Grant::Terminal => "--terminal",
+        }
+    }
+
+    fn from_flag(flag: &str) -> Option<Grant> {
+        [Grant::Tree, Grant::Device, Grant::Terminal].into_iter().find(|grant| grant.flag() == flag)
+    }
+
     fn access(self) -> BitFlags<AccessFs> {
         let read = AccessFs::from_read(TARGET_ABI);
         let device = read | AccessFs::WriteFile | AccessFs::Truncate;
@@ -176,20 +188,31 @@ fn carve(root: &Path, excluded: &[PathBuf], out: &mut Vec<PathBuf>) -> anyhow::R
     Ok(())
 }
 
-/// The rules as a [`Confinement`] for the process module.
-#[derive(Debug)]
-pub(super) struct LandlockConfinement {
-    pub(super) rules: Rules,
+impl Rules {
+    /// The grants as options (`--tree PATH`, `--device PATH`, `--terminal PATH`).
+    pub(super) fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = Vec::new();
+        for (path, grant) in &self.grants {
+            args.push(grant.flag().into());
+            args.push(path.clone().into_os_string());
+        }
+        args
+    }
 }
 
-impl Confinement for LandlockConfinement {
-    fn confine_current_thread(&self) -> anyhow::Result<()> {
-        let status = restrict_current_thread(&self.rules.grants)?;
-        if status.ruleset == RulesetStatus::NotEnforced {
-            anyhow::bail!("Landlock did not enforce the sandbox's rules ({:?})", status.landlock);
-        }
-        Ok(())
+/// The grants of [`Rules::to_args`] back; `None` when `flag` is not one of their options.
+pub(super) fn grant_flag(flag: &str) -> Option<Grant> {
+    Grant::from_flag(flag)
+}
+
+/// Confines the calling thread with `grants` (see [`restrict_current_thread`]); an error when the
+/// kernel did not enforce them.
+pub(super) fn enforce(grants: &[(PathBuf, Grant)]) -> anyhow::Result<()> {
+    let status = restrict_current_thread(grants)?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        anyhow::bail!("Landlock did not enforce the sandbox's rules ({:?})", status.landlock);
     }
+    Ok(())
 }
 
 /// Confines the calling thread: everything readable and executable, `grants` writable, signals
@@ -267,6 +290,18 @@ mod tests {
         assert_eq!(rules.writable, vec![home.join(".codex"), cache, worktree, scratch, home]);
         assert_eq!(paths(&rules, Grant::Terminal), vec![PathBuf::from("/dev/pts"), PathBuf::from("/dev/ptmx")]);
         assert_eq!(paths(&rules, Grant::Device).len(), 6);
+    }
+
+    #[test]
+    fn grants_travel_as_options() {
+        let rules = Rules {
+            grants: vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/pts"), Grant::Terminal)],
+            writable: vec![],
+        };
+        let args: Vec<String> = rules.to_args().iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        assert_eq!(args, ["--tree", "/w", "--terminal", "/dev/pts"]);
+        assert_eq!(grant_flag("--device"), Some(Grant::Device));
+        assert_eq!(grant_flag("--"), None);
     }
 
     #[test]

@@ -119,7 +119,8 @@ fn facts(run: &RunRecord, record: RunJson) -> RunFacts {
 
 /// The kinds of violation (and block, and failure) recorded in `policy`, each once, sorted:
 /// `out_of_scope`, `read_only_wrote`, `sensitive:<kind>`, `git_dir_tampered`, `checkout_changed`,
-/// `watchdog`, `interrupted`, `agent_exit`, `no_result`, `verification_failed`, `dirty_overlap`,
+/// `watchdog`, `interrupted`, `cancelled`, `agent_exit`, `no_result` (the last two only for an
+/// agent that ended by itself), `verification_failed`, `dirty_overlap`,
 /// `quota_gate`, `setup_failed`, `error` (an internal error part way), and `other` for a violation
 /// none of these explains. `agent_ran`: the agent stage completed (it has a duration).
 pub fn violation_kinds(policy: &Verdict, agent_ran: bool) -> Vec<String> {
@@ -136,15 +137,17 @@ pub fn violation_kinds(policy: &Verdict, agent_ran: bool) -> Vec<String> {
     add("checkout_changed", !policy.main_checkout_changed.is_empty());
     add("watchdog", policy.watchdog_killed);
     add("interrupted", policy.interrupted);
-    let ended_alone = agent_ran && !policy.watchdog_killed && !policy.interrupted;
+    add("cancelled", policy.cancelled);
+    // An agent that was stopped has no result and no exit code of its own: the stop is the kind.
+    let ended_alone = agent_ran && !policy.watchdog_killed && !policy.interrupted && !policy.cancelled;
     add("agent_exit", ended_alone && policy.agent_exit_code != Some(0));
-    add("no_result", agent_ran && !policy.structured_result_ok);
+    add("no_result", ended_alone && !policy.structured_result_ok);
     add("verification_failed", policy.verification_failed);
     add("dirty_overlap", policy.blocked && !policy.dirty_overlap.is_empty());
     let blocked_by = |prefix: &str| policy.blocked && policy.messages.iter().any(|m| m.starts_with(prefix));
     add("quota_gate", blocked_by("BLOCKED: Codex 5-hour usage"));
     add("setup_failed", blocked_by("BLOCKED: SETUP command"));
-    add("error", policy.stage.starts_with("failed") && !policy.interrupted);
+    add("error", policy.stage.starts_with("failed") && !policy.interrupted && !policy.cancelled);
     for change in policy.sensitive_changes.iter().filter(|change| !change.allowed) {
         kinds.push(format!("sensitive:{}", change.kind));
     }
@@ -186,7 +189,12 @@ mod tests {
             SensitiveChange { path: "m".into(), kind: "symlink".into(), reason: String::new(), allowed: false },
             SensitiveChange { path: "x".into(), kind: "exec-bit".into(), reason: String::new(), allowed: true },
         ];
-        assert_eq!(violation_kinds(&policy, true), ["no_result", "out_of_scope", "sensitive:symlink", "watchdog"]);
+        assert_eq!(violation_kinds(&policy, true), ["out_of_scope", "sensitive:symlink", "watchdog"]);
+        policy.watchdog_killed = false;
+        policy.agent_exit_code = Some(1);
+        assert_eq!(violation_kinds(&policy, true), ["agent_exit", "no_result", "out_of_scope", "sensitive:symlink"]);
+        policy.cancelled = true;
+        assert_eq!(violation_kinds(&policy, true), ["cancelled", "out_of_scope", "sensitive:symlink"]);
     }
 
     #[test]

@@ -117,6 +117,34 @@ impl RepoLayout {
     }
 }
 
+/// Held while a worktree of one repository is added or removed. gix's `add_worktree` reads every
+/// other worktree's admin folder, and fails on one that another thread or process is writing or
+/// deleting at that moment (`Refusing to read an empty path from .../gitdir`), so these steps take
+/// turns. The lock file is in the temp folder, keyed by the repository's common dir, so runs with
+/// different worktree roots share it too; it is released when dropped.
+pub struct AdminLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl AdminLock {
+    /// Waits for the lock of the repository whose common git dir is `common_dir`.
+    pub fn acquire(common_dir: &Path) -> anyhow::Result<AdminLock> {
+        let dir = std::env::temp_dir().join("git-dispatch-locks");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{}.lock", repo_folder_name(common_dir, "worktrees")));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| errno)
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(AdminLock { _lock: lock })
+    }
+}
+
 /// `<repo-name>-<short-hash>`, the hash taken over the canonical common dir path.
 pub fn repo_folder_name(common_dir: &Path, repo_name: &str) -> String {
     let digest = Sha256::digest(common_dir.as_os_str().as_encoded_bytes());

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[allow(unused_imports)]
+pub use anthropic::tool_outputs;
 pub use http::RecordedRequest;
 
 /// The longest a server lives, and the longest a hanging turn holds its connection.
@@ -52,6 +54,19 @@ pub enum Turn {
     Http500,
     /// Read the request and never answer (until the server is dropped).
     Hang,
+    /// claude only: a Bash call with an explicit `timeout` in milliseconds (the orchestrator's
+    /// `git dispatch wait` loop).
+    Bash { command: String, timeout_ms: u64 },
+    /// claude only: as the first and only turn of a script, decides every turn from the tool
+    /// results so far (in order), so that a script can loop on what it got back.
+    Program(fn(&[ToolOutput]) -> Turn),
+}
+
+/// One tool result the CLI sent back: its text and whether it was an error (a non-zero exit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub text: String,
+    pub is_error: bool,
 }
 
 impl Turn {

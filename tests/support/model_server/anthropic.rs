@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::http::RecordedRequest;
-use super::{next_turn, Reply, Turn};
+use super::{next_turn, Reply, ToolOutput, Turn};
 
 const CWD_MARKER: &str = "Primary working directory: ";
 
@@ -51,7 +51,11 @@ fn answer(script: &[Turn], body: &Value) -> Answer {
     }
     let turn = next_turn(&tool_result_ids(body));
     let tool_use = |k: usize, name: &str, input: Value| json!({"type": "tool_use", "id": format!("toolu_t{turn}_{k}"), "name": name, "input": input});
-    match script.get(turn) {
+    let decided = match script.first() {
+        Some(Turn::Program(decide)) => Some(decide(&tool_outputs(body))),
+        _ => None,
+    };
+    match decided.as_ref().or(script.get(turn)) {
         None => Answer::Blocks(vec![text_block("(script exhausted)")], "end_turn"),
         Some(Turn::Http500) => Answer::Http500,
         Some(Turn::Hang) => Answer::Hang,
@@ -59,6 +63,11 @@ fn answer(script: &[Turn], body: &Value) -> Answer {
             let input = json!({"command": command, "description": "scripted step"});
             Answer::Blocks(vec![tool_use(0, "Bash", input)], "tool_use")
         }
+        Some(Turn::Bash { command, timeout_ms }) => {
+            let input = json!({"command": command, "description": "scripted step", "timeout": timeout_ms});
+            Answer::Blocks(vec![tool_use(0, "Bash", input)], "tool_use")
+        }
+        Some(Turn::Program(_)) => Answer::Blocks(vec![text_block("(a program decides only as turn 0)")], "end_turn"),
         Some(Turn::WriteFiles(files)) => {
             let cwd = working_directory(body).unwrap_or_default();
             let blocks = files
@@ -98,6 +107,28 @@ fn tool_result_ids(body: &Value) -> Vec<String> {
         .flatten()
         .filter(|block| block["type"] == "tool_result")
         .map(|block| block["tool_use_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The `tool_result` blocks of the conversation, in order: their text (a string, or the text
+/// blocks of a list) and `is_error`.
+pub fn tool_outputs(body: &Value) -> Vec<ToolOutput> {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .filter_map(|message| message["content"].as_array())
+        .flatten()
+        .filter(|block| block["type"] == "tool_result")
+        .map(|block| {
+            let text = match &block["content"] {
+                Value::String(text) => text.clone(),
+                Value::Array(parts) => {
+                    parts.iter().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n")
+                }
+                _ => String::new(),
+            };
+            ToolOutput { text, is_error: block["is_error"] == true }
+        })
         .collect()
 }
 
