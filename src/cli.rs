@@ -40,7 +40,7 @@ pub enum Command {
     /// Show one run's summary.
     Show(ShowArgs),
     /// Add up the runs: outcomes, violations by kind, durations and tokens.
-    Stats(StatsArgs),
+    Stats(crate::commands::stats::StatsArgs),
     /// Where runs are: queued, running, finished, cancelled or died (default: the runs still going, else the newest).
     Status(StatusArgs),
     /// Wait for runs to finish; exit code: the runs' own (highest), 4 if the timeout passed first.
@@ -270,33 +270,6 @@ pub struct ShowArgs {
     /// Print policy.json and run.json as one JSON object.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// The repository (or WORKDIR) whose runs to count [default: the current directory].
-    #[arg(short = 'C', long = "repo", value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-    /// Root folder of the run folders, if runs were written with --output-dir.
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
-    /// Only runs started since: a duration back from now (30m, 12h, 7d, 2w) or a date or time
-    /// (2026-01-02, "2026-01-02 15:04", RFC 3339).
-    #[arg(long, value_name = "DATE|DURATION")]
-    pub since: Option<String>,
-    /// Only runs of this agent.
-    #[arg(long, value_enum)]
-    pub agent: Option<AgentKind>,
-    /// Only runs of this mode: worker, verifier, reviewer or synthesizer.
-    #[arg(long, value_name = "MODE")]
-    pub mode: Option<String>,
-    /// One JSON object: runs, offered, applied, violations, duration_s, tokens, by_agent, by_mode,
-    /// unreadable.
-    #[arg(long, conflicts_with = "csv")]
-    pub json: bool,
-    /// One CSV row per run (a header line first).
-    #[arg(long)]
-    pub csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,42 @@
 //! `git dispatch stats`: the runs of this repository added up (see [`crate::stats`]).
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::Args;
 
-use crate::cli::StatsArgs;
+use crate::agent::AgentKind;
 use crate::packet::Mode;
 use crate::stats::{self, Filter};
+
+/// The arguments of `git dispatch stats` (each `///` is its help text).
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The repository (or WORKDIR) whose runs to count [default: the current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Root folder of the run folders, if runs were written with --output-dir.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Only runs started since: a duration back from now (30m, 12h, 7d, 2w) or a date or time
+    /// (2026-01-02, "2026-01-02 15:04", RFC 3339).
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub since: Option<String>,
+    /// Only runs of this agent.
+    #[arg(long, value_enum)]
+    pub agent: Option<AgentKind>,
+    /// Only runs of this mode: worker, verifier, reviewer or synthesizer.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// One JSON object: runs, offered, applied, violations, duration_s, tokens, by_agent, by_mode,
+    /// unreadable.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// One CSV row per run (a header line first).
+    #[arg(long)]
+    pub csv: bool,
+}
 
 pub fn cmd_stats(args: &StatsArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let filter = filter(args)?;
