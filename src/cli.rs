@@ -57,9 +57,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
-    /// Internal: the built-in replay agent used by `demo`.
-    #[command(hide = true, name = "__replay-agent")]
-    ReplayAgent(ReplayAgentArgs),
     /// Internal: the supervisor of detached runs (`run --detach`).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -147,9 +144,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub writable: Vec<PathBuf>,
 
-    /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit (repeatable).
+    /// A secret hidden from the confined agent by default (~/.ssh, ~/.aws, ...) that it may read
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub readable: Vec<PathBuf>,
+
+    /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit, automation
+    /// (repeatable).
     #[arg(long, value_name = "KIND")]
     pub allow: Vec<String>,
+
+    /// A file larger than this is not read and is a violation (`oversized`) [default: the packet's
+    /// MAX FILE SIZE, else 50M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+
+    /// A change whose new content is larger than this is a violation (`oversized`) [default: 500M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_change_size: Option<u64>,
 
     /// Accepted for compatibility with the seed; the changed set is exact, so nothing is fingerprinted.
     #[arg(long, value_name = "N", hide = true)]
@@ -159,6 +171,11 @@ pub struct RunArgs {
     /// status snapshots (repeatable).
     #[arg(long, value_name = "PREFIX", hide = true)]
     pub ignore_status_prefix: Vec<String>,
+}
+
+/// `50M`, `1G`, `1048576` (units are powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::sensitive::size::parse(text)
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +290,16 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "What `clean` removes, run by run (RUN, --all, or with no RUN every run of the repository):\n\
+  - the worktree of a run kept with --keep-worktree;\n\
+  - the run's scratch branch dispatch/<run-id>;\n\
+  - with --artifacts, the run folder itself.\n\
+It never touches a run that is queued or running, and keeps an offered result that was not applied\n\
+(it names it) unless --force. --pool also empties the warm pool of idle worktrees; --recover also\n\
+removes what killed runs left (worktrees, admin folders, branches, processes) and names stale locks.\n\
+Your checkout, index and other branches are never changed."
+)]
 pub struct CleanArgs {
     /// Run id or unique prefix to clean.
     pub run: Option<String>,
@@ -326,13 +353,6 @@ pub struct DoctorArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct ReplayAgentArgs {
-    /// Everything the runner passes (the codex command line).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
 }
 
 /// A number of seconds above 0 (`--timeout-sec`).

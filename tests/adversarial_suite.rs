@@ -104,26 +104,18 @@ struct Hostile {
     escape: Escape,
     /// Where an `Undetectable` behaviour writes (checked absent under a sandbox).
     writes: Option<&'static str>,
-    /// KNOWN GAP (guard): the ref is restored but its reflog under `logs/` is not (reflogs are
-    /// neither fingerprinted nor restored). Such a case may differ under `.git/logs/` only.
-    reflog_gap: bool,
     /// KNOWN GAP found by this suite, owned elsewhere: the case must fail with this text (so the
     /// test notices when it is fixed and the case can be tightened).
     known_gap: Option<&'static str>,
 }
 
 fn hostile(name: &'static str, plan: Value) -> Hostile {
-    Hostile { name, plan, escape: Escape::None, writes: None, reflog_gap: false, known_gap: None }
+    Hostile { name, plan, escape: Escape::None, writes: None, known_gap: None }
 }
 
 #[allow(dead_code)] // no case documents a gap today; kept for the next one found
 fn known_gap(mut h: Hostile, text: &'static str) -> Hostile {
     h.known_gap = Some(text);
-    h
-}
-
-fn reflog_gap(mut h: Hostile) -> Hostile {
-    h.reflog_gap = true;
     h
 }
 
@@ -166,12 +158,11 @@ fn substitute(plan: &Value, fx: &Fixture, tag: &str, mode: Mode) -> Value {
 
 /// The git dir as the user sees it (HEAD, index, config, packed-refs, refs, logs, hooks, info),
 /// without what a run itself may write: the exclude line and `dispatch/*` branches.
-fn git_dir_lines(repo: &Path, with_logs: bool) -> String {
+fn git_dir_lines(repo: &Path) -> String {
     let fingerprint = tree_fingerprint(repo);
     let lines: Vec<&str> = fingerprint
         .lines()
         .filter(|line| line.starts_with(".git/") && !line.starts_with(".git/info/exclude"))
-        .filter(|line| with_logs || !line.starts_with(".git/logs/"))
         .filter(|line| !line.contains("refs/heads/dispatch"))
         .collect();
     let extra = ["objects/info/alternates", "index.lock", "HEAD.lock", "config.lock"]
@@ -225,7 +216,7 @@ fn play(h: &Hostile, mode: Mode) -> Result<(), String> {
     payload(&fx);
     let tag = format!("gd-adv-{}-{}", std::process::id(), h.name.replace(' ', "-"));
     let plan = substitute(&h.plan, &fx, &tag, mode);
-    let (git_before, checkout_before) = (git_dir_lines(&fx.repo, !h.reflog_gap), checkout_lines(&fx.repo));
+    let (git_before, checkout_before) = (git_dir_lines(&fx.repo), checkout_lines(&fx.repo));
     let output = dispatch(&fx, &packet(&fx), &plan, &["--sandbox", mode.name()]);
     let mut broken = Vec::new();
     // Undetectable without a sandbox; refused (not itself a violation) with one.
@@ -251,7 +242,7 @@ fn play(h: &Hostile, mode: Mode) -> Result<(), String> {
     if policy["offered"] != false && flagged_expected {
         broken.push("a result was offered".to_string());
     }
-    let git_after = git_dir_lines(&fx.repo, !h.reflog_gap);
+    let git_after = git_dir_lines(&fx.repo);
     if git_after != git_before {
         let before: Vec<&str> = git_before.lines().collect();
         let diff: Vec<String> = git_after.lines().filter(|l| !before.contains(l)).map(|l| format!("+ {l}")).collect();

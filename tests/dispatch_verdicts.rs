@@ -309,6 +309,27 @@ fn agent_not_found_exits_1() {
 }
 
 #[test]
+fn claude_as_root_without_is_sandbox_cannot_start() {
+    let fx = fixture("python-project");
+    let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));
+    let output = support::cli::command_with_plan(&fx, &json!([]))
+        .env_remove("IS_SANDBOX")
+        .args(["run", "--task", packet.to_str().expect("utf-8"), "--agent", "claude"])
+        .output()
+        .expect("spawn");
+    if !nix::unistd::geteuid().is_root() {
+        // Not root: nothing to refuse, the run goes on.
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        return;
+    }
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("IS_SANDBOX=1") && err.contains("as root"), "{err}");
+    assert!(support::cli::run_dirs(&fx.repo).is_empty(), "nothing created");
+}
+
+#[test]
 fn a_branch_agent_commits_and_detaches_still_lands_on_the_run_branch() {
     let fx = fixture("python-project");
     let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));

@@ -24,6 +24,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use locate::{find_on_path, locate, locate_with, AgentNotFound};
+
+/// The agent's program for a run: [`locate`], then what would stop it at once (Claude Code as
+/// root without `IS_SANDBOX=1`), as the one-line error of a run that cannot start.
+pub fn locate_for_run(kind: AgentKind) -> anyhow::Result<std::path::PathBuf> {
+    let program = locate(kind)?;
+    if kind == AgentKind::Claude {
+        if let Some(refusal) = claude::refuses_to_start() {
+            anyhow::bail!("cannot start claude: {refusal}");
+        }
+    }
+    Ok(program)
+}
 pub use outcome::blocked_record;
 pub use probe::{default_cache_dir as default_version_cache_dir, remember_versions_in};
 pub use quota::{check_quota, QuotaVerdict};

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::cli::ApplyArgs;
+use crate::escape::line;
 use crate::handback::{self, ApplyHow};
 
 pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
@@ -12,12 +13,13 @@ pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
     let how = if args.merge { ApplyHow::Merge } else { ApplyHow::Patch };
     let outcome = handback::apply(&run, &repo_root, how)
         .map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
+    let id = line(&run.id);
     match outcome.commit {
-        Some(commit) => writeln!(stdout, "merged run {} into the current branch: {commit}", run.id)?,
-        None => writeln!(stdout, "applied run {} to {}", run.id, repo_root.display())?,
+        Some(commit) => writeln!(stdout, "merged run {id} into the current branch: {commit}")?,
+        None => writeln!(stdout, "applied run {id} to {}", line(&repo_root.display().to_string()))?,
     }
     for path in &outcome.paths {
-        writeln!(stdout, "  {path}")?;
+        writeln!(stdout, "  {}", line(path))?;
     }
     Ok(0)
 }

@@ -44,12 +44,13 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     };
     for dispatch in &dispatches {
         for warning in &dispatch.packet.warnings {
-            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+            let text = format!("task packet {}: {warning}", dispatch.packet_path.display());
+            eprintln!("warning: {}", crate::escape::line(&text));
         }
     }
     if !args.dry_run {
         for dispatch in &dispatches {
-            span("locate", || crate::agent::locate(dispatch.agent))?;
+            span("locate", || crate::agent::locate_for_run(dispatch.agent))?;
         }
         if args.detach {
             return detach(&dispatches, &options, args.json, stdout);
@@ -64,7 +65,8 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         let (run_dir, verdict) = outcome?;
         if verdict.exit_code == exit::CANNOT_START {
             if let Some(message) = verdict.messages.iter().rev().find(|m| m.starts_with("ERROR")) {
-                eprintln!("error: {message} (run folder {})", run_dir.path.display());
+                let text = format!("{message} (run folder {})", run_dir.path.display());
+                eprintln!("error: {}", crate::escape::line(&text));
             }
         }
         worst = worst.max(verdict.exit_code);
@@ -139,11 +141,14 @@ fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<
 
 /// The library's run options from the command line (and the environment it reads).
 pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
-    let writable = args
-        .writable
-        .iter()
-        .map(|path| std::path::absolute(path).with_context(|| format!("--writable {}", path.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let absolute = |flag: &str, paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|path| std::path::absolute(path).with_context(|| format!("{flag} {}", path.display())))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let writable = absolute("--writable", &args.writable)?;
+    let readable = absolute("--readable", &args.readable)?;
     Ok(RunOptions {
         output_dir: args
             .output_dir
@@ -164,9 +169,12 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
+        readable,
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
+        max_file_size: args.max_file_size,
+        max_change_size: args.max_change_size,
     })
 }
 
@@ -185,7 +193,7 @@ fn verdict_line(summary: &Summary) -> String {
         format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
     if let Some(reason) = reason {
         line.push_str(": ");
-        line.push_str(&crate::commands::status::printable(reason));
+        line.push_str(&crate::escape::line(reason));
     }
     line
 }

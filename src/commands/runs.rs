@@ -1,5 +1,6 @@
 //! Finding the run folders a hand-back command works on: `--output-dir`, else the nearest
 //! `.codex-dispatch/runs` from the given directory (or the current one) up to the repository root.
+//! A `.codex-dispatch` (or `runs`) that is a symlink is refused, never followed.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ pub fn runs_root(repo: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Resu
     let mut dir = Some(start.as_path());
     while let Some(current) = dir {
         let candidate = current.join(RUNS_SUBDIR);
+        crate::artifacts::check_runs_path(current)?;
         if candidate.is_dir() {
             return Ok(candidate);
         }

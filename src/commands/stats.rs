@@ -53,7 +53,11 @@ pub fn cmd_stats(args: &StatsArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
     };
     let stats = stats::collect(&root, &filter)?;
     for run in &stats.unreadable {
-        eprintln!("warning: run {} cannot be read: {}", run.run_id, run.problem);
+        eprintln!(
+            "warning: run {} cannot be read: {}",
+            crate::escape::line(&run.run_id),
+            crate::escape::line(&run.problem)
+        );
     }
     if args.json {
         stats::write_json(&stats, stdout)?;

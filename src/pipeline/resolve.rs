@@ -2,12 +2,13 @@
 //! repository found, WRITE SCOPE compiled, and every setting settled (options > packet > default).
 //! Nothing is created here: a bad packet stops before any run folder exists.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::options::{RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_TIMEOUT_SEC};
+use super::options::{
+    RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_MAX_CHANGE_SIZE, DEFAULT_MAX_FILE_SIZE, DEFAULT_TIMEOUT_SEC,
+};
 use crate::agent::AgentKind;
 use crate::packet::{self, Packet};
 use crate::scope::Scope;
@@ -30,10 +31,12 @@ pub struct Dispatch {
     pub heartbeat_sec: u64,
     pub allow_dirty_overlap: bool,
     pub allow: Vec<String>,
+    /// The largest file a result may hold, in bytes (larger ones are not read: `oversized`).
+    pub max_file_size: u64,
+    /// The most new content a result may bring, in bytes.
+    pub max_change_size: u64,
     /// The agent program when not located by name (the demo's built-in replay agent).
     pub agent_program: Option<PathBuf>,
-    /// Extra environment for the agent process.
-    pub agent_env: Vec<(OsString, OsString)>,
     /// Skip the quota gate (the demo never contacts a network endpoint).
     pub skip_quota: bool,
     /// Where worktrees go, over `GIT_DISPATCH_WORKTREES` (the demo keeps them in its own folder).
@@ -69,8 +72,9 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         heartbeat_sec: options.heartbeat_sec.or(packet.heartbeat_sec).unwrap_or(DEFAULT_HEARTBEAT_SEC),
         allow_dirty_overlap: options.allow_dirty_overlap || packet.allow_dirty_overlap,
         allow,
+        max_file_size: options.max_file_size.or(packet.max_file_size).unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        max_change_size: options.max_change_size.unwrap_or(DEFAULT_MAX_CHANGE_SIZE),
         agent_program: None,
-        agent_env: Vec::new(),
         skip_quota: false,
         worktrees_root: None,
         packet_text,

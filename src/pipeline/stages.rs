@@ -108,6 +108,7 @@ impl Run<'_> {
         self.stage("guard-before")?;
         let guard_scope = span("guard-before/scope", || self.guard_scope())?;
         let git_before = span("guard-before/git-dir", || guard::capture_git_dir(&guard_scope))?;
+        span("guard-before/unconfined", || self.capture_unconfined());
         let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
         self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {
             Ok((guard::capture_checkout(&scope)?, guard::audit(&root)?))

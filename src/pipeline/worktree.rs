@@ -19,6 +19,7 @@ pub(super) struct AfterAgent {
     changes: Vec<Change>,
     sensitive: Vec<policy::SensitiveChange>,
     guard: guard::GuardReport,
+    objects_overwritten: Vec<String>,
 }
 
 impl Run<'_> {
@@ -54,7 +55,7 @@ impl Run<'_> {
         self.stage("agent")?;
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
-        self.verdict.messages.extend(sandbox.restore_guarded()?);
+        self.verdict.messages.extend(sandbox.after_agent(&self.run_dir.path)?);
         let after = self.after_agent(ws, guard_scope, &before)?;
         let verification_failed = self.verification(&cwd, &sandbox)?;
 
@@ -66,6 +67,7 @@ impl Run<'_> {
             changes: &after.changes,
             agent: agent_facts(&report),
             git_dir_tampered: after.guard.git_dir_tampered,
+            objects_overwritten: after.objects_overwritten,
             main_checkout_changed: after.guard.main_checkout_changed,
             sensitive: after.sensitive,
             verification_failed,
@@ -84,8 +86,13 @@ impl Run<'_> {
         before: &guard::Fingerprint,
     ) -> anyhow::Result<AfterAgent> {
         self.stage("guard-after")?;
+        // The worktree's own admin links first (the fingerprint tells an admin dir's owner by them).
+        let links = workspace::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
         let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
-        let git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        let mut git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        git_dir_tampered.extend(links);
+        git_dir_tampered.sort();
+        git_dir_tampered.dedup();
         if !git_dir_tampered.is_empty() {
             guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }
@@ -98,7 +105,8 @@ impl Run<'_> {
             // where the change journal is blind (a write through a hard link made outside).
             ws.journal = workspace::JournalHandle::off("--verify scans every file");
         }
-        let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
+        let max_file_size = Some(self.dispatch.max_file_size);
+        let snapshot = span("snapshot/snapshot", || workspace::snapshot_limited(ws, max_file_size))?;
         self.worktree_at = Some(snapshot.result_commit);
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
@@ -113,18 +121,21 @@ impl Run<'_> {
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
-        let sensitive =
-            span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
+        let sensitive = span("changes/sensitive", || {
+            let mut found = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
+            found.extend(left_out_and_size(&repo, &snapshot, &raw, self.dispatch)?);
+            anyhow::Ok(found)
+        })?;
         let checkout_after = span("guard-after/wait", || checkout_after.join())?;
-        let guard = guard::GuardReport {
-            git_dir_tampered,
-            main_checkout_changed: guard::compare_checkout(before.checkout(), &checkout_after),
-        };
-        if guard.is_clean() {
+        let unconfined = span("guard-after/unconfined", || self.unconfined_changes());
+        let mut main_checkout_changed = guard::compare_checkout(before.checkout(), &checkout_after);
+        main_checkout_changed.extend(unconfined.run_folders);
+        let guard = guard::GuardReport { git_dir_tampered, main_checkout_changed };
+        if guard.is_clean() && unconfined.objects.is_empty() {
             // Nothing the status depends on changed since the audit before the run.
             self.post_audit = self.pre_audit.clone();
         }
-        Ok(AfterAgent { changes, sensitive, guard })
+        Ok(AfterAgent { changes, sensitive, guard, objects_overwritten: unconfined.objects })
     }
 
     /// `--verify`: the packet's VERIFICATION commands in the result worktree; `None` without it.
@@ -197,5 +208,20 @@ fn sensitive_changes(
             allowed: false,
         });
     }
+    Ok(found)
+}
+
+/// The files the snapshot left out for their size (over `--max-file-size`) and a change over
+/// `--max-change-size`: never allowed. (Special files are found by the sensitive checks' walk.)
+fn left_out_and_size(
+    repo: &gix::Repository,
+    snapshot: &workspace::Snapshot,
+    raw: &[crate::changes::RawChange],
+    dispatch: &super::Dispatch,
+) -> anyhow::Result<Vec<policy::SensitiveChange>> {
+    use crate::sensitive::size;
+    let mut found = size::oversized_files(&snapshot.left_out.oversized, dispatch.max_file_size);
+    let total = size::change_size(repo, raw).context("measuring the change")?;
+    found.extend(size::oversized_change(total, dispatch.max_change_size));
     Ok(found)
 }

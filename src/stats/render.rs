@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use crate::escape::line as shown;
+
 use super::{Spread, Stats, Totals};
 
 /// The columns of `--csv`, in order.
@@ -69,7 +71,7 @@ fn csv_field(field: &str) -> String {
 /// The human summary: counts, violations, then one line per group with times and tokens.
 pub fn write_table(stats: &Stats, out: &mut dyn Write) -> anyhow::Result<()> {
     let totals = &stats.totals;
-    writeln!(out, "runs folder: {}", stats.runs_root)?;
+    writeln!(out, "runs folder: {}", shown(&stats.runs_root))?;
     writeln!(
         out,
         "runs {}  offered {}  applied {}  dry runs {}  unfinished {}  unreadable {}",
@@ -86,8 +88,9 @@ pub fn write_table(stats: &Stats, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     if !totals.violations.is_empty() {
         writeln!(out, "\nviolations (runs):")?;
-        let width = totals.violations.keys().map(String::len).max().unwrap_or(0);
-        for (kind, n) in &totals.violations {
+        let kinds: Vec<(String, usize)> = totals.violations.iter().map(|(k, n)| (shown(k).into_owned(), *n)).collect();
+        let width = kinds.iter().map(|(kind, _)| kind.len()).max().unwrap_or(0);
+        for (kind, n) in kinds {
             writeln!(out, "  {kind:<width$}  {n}")?;
         }
     }
@@ -96,12 +99,13 @@ pub fn write_table(stats: &Stats, out: &mut dyn Write) -> anyhow::Result<()> {
         write_groups(stats, out)?;
     }
     if !stats.unfinished.is_empty() {
-        writeln!(out, "\nunfinished (running, or their process died): {}", stats.unfinished.join(", "))?;
+        let ids: Vec<_> = stats.unfinished.iter().map(|id| shown(id)).collect();
+        writeln!(out, "\nunfinished (running, or their process died): {}", ids.join(", "))?;
     }
     if !stats.unreadable.is_empty() {
         writeln!(out, "\nunreadable:")?;
         for run in &stats.unreadable {
-            writeln!(out, "  {}: {}", run.run_id, run.problem)?;
+            writeln!(out, "  {}: {}", shown(&run.run_id), shown(&run.problem))?;
         }
     }
     Ok(())
@@ -109,8 +113,8 @@ pub fn write_table(stats: &Stats, out: &mut dyn Write) -> anyhow::Result<()> {
 
 fn write_groups(stats: &Stats, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut rows: Vec<(String, &Totals)> = vec![("all".to_string(), &stats.totals)];
-    rows.extend(stats.by_agent.iter().map(|(agent, totals)| (format!("agent {agent}"), totals)));
-    rows.extend(stats.by_mode.iter().map(|(mode, totals)| (format!("mode {mode}"), totals)));
+    rows.extend(stats.by_agent.iter().map(|(agent, totals)| (format!("agent {}", shown(agent)), totals)));
+    rows.extend(stats.by_mode.iter().map(|(mode, totals)| (format!("mode {}", shown(mode)), totals)));
     let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     writeln!(
         out,
