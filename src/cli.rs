@@ -39,6 +39,8 @@ pub enum Command {
     List(ListArgs),
     /// Show one run's summary.
     Show(ShowArgs),
+    /// Add up the runs: outcomes, violations by kind, durations and tokens.
+    Stats(crate::commands::stats::StatsArgs),
     /// Where runs are: queued, running, finished, cancelled or died (default: the runs still going, else the newest).
     Status(StatusArgs),
     /// Wait for runs to finish; exit code: the runs' own (highest), 4 if the timeout passed first.

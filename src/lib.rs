@@ -9,7 +9,7 @@
 //! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
 //! the one implementation behind every face. `escape` shows text from the agent or the worktree
 //! without letting it drive the terminal. `cli` and `commands` sit on top and only
-//! orchestrate; lower layers never import them.
+//! orchestrate; lower layers never import them. `stats` adds the finished run folders up.
 
 // git-dispatch is a Linux program: its confinement (bubblewrap, Landlock, seccomp), its change journal
 // (inotify) and its process handling (subreaper, pidfd-less waitid, /proc) have no other
@@ -36,4 +36,5 @@ pub mod prompt;
 pub mod sandbox;
 pub mod scope;
 pub mod sensitive;
+pub mod stats;
 pub mod workspace;
