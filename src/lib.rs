@@ -37,4 +37,5 @@ pub mod sandbox;
 pub mod scope;
 pub mod sensitive;
 pub mod stats;
+pub mod walk;
 pub mod workspace;

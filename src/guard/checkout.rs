@@ -1,17 +1,17 @@
 //! Fingerprint of the user's checkout: a cheap `lstat` record of every non-directory below its root
-//! (walked on a few threads, skipping `.git`, `.codex-dispatch` and the given folders) and the hash
-//! of its index file.
+//! (walked on a few threads by [`crate::walk`], skipping `.git`, `.codex-dispatch` and the given
+//! folders) and the hash of its index file.
 
 use std::cmp::Ordering;
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::fsmeta::{self, Identity};
+use crate::walk::{Step, Walk};
 
 /// Directory names skipped at any depth: git dirs (or `.git` files) and the run folders.
 const SKIPPED_NAMES: [&str; 2] = [".git", ".codex-dispatch"];
@@ -91,7 +91,7 @@ fn hash_file(path: &Path) -> Result<Option<[u8; 32]>> {
     }
 }
 
-fn stat_of(entry: &fs::DirEntry, meta: &Metadata) -> FileStat {
+fn stat_of(path: &Path, meta: &Metadata) -> FileStat {
     let kind = if meta.file_type().is_symlink() {
         FileKind::Symlink
     } else if meta.is_file() {
@@ -99,7 +99,7 @@ fn stat_of(entry: &fs::DirEntry, meta: &Metadata) -> FileStat {
     } else {
         FileKind::Other
     };
-    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(entry.path()).unwrap_or_default());
+    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(path).unwrap_or_default());
     FileStat {
         kind,
         size: meta.len(),
@@ -110,100 +110,28 @@ fn stat_of(entry: &fs::DirEntry, meta: &Metadata) -> FileStat {
     }
 }
 
-/// Work shared by the walking threads: directories still to list, and how many are being listed.
-struct Queue {
-    pending: Vec<(PathBuf, RelPath)>,
-    busy: usize,
-}
-
+/// Every non-directory below `root` with its stat record, on a few threads; folders that vanish
+/// or may not be read meanwhile hold nothing, any other failure to read is an error.
 fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
-    let queue = Mutex::new(Queue { pending: vec![(root.to_path_buf(), RelPath::new())], busy: 0 });
-    let wake = Condvar::new();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-    let results: Vec<Result<Vec<(RelPath, FileStat)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a walker panicked")))).collect()
-    });
-    let mut files = Vec::new();
-    for result in results {
-        files.extend(result?);
-    }
-    Ok(files)
-}
-
-fn walk_worker(queue: &Mutex<Queue>, wake: &Condvar, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
-    let mut found = Vec::new();
-    loop {
-        let (abs, rel) = {
-            let mut q = queue.lock().map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-            loop {
-                if let Some(next) = q.pending.pop() {
-                    q.busy += 1;
-                    break next;
-                }
-                if q.busy == 0 {
-                    wake.notify_all();
-                    return Ok(found);
-                }
-                q = wake.wait(q).map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-            }
+    Walk::new(root).parallel().try_collect(|found, files| {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.is_gone_or_denied() => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing a folder"),
         };
-        let listed = list_dir(&abs, &rel, skip_dirs, &mut found);
-        let mut q = queue.lock().map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-        q.busy -= 1;
-        match listed {
-            Ok(subdirs) => q.pending.extend(subdirs),
-            Err(err) => {
-                // Leave the queue consistent so the other walkers finish, then report.
-                wake.notify_all();
-                return Err(err);
-            }
+        if SKIPPED_NAMES.iter().any(|skipped| entry.name() == *skipped) {
+            return Ok(Step::Prune);
         }
-        wake.notify_all();
-    }
-}
-
-/// Records the files of one directory and returns its subdirectories to walk.
-fn list_dir(
-    abs: &Path,
-    rel: &[u8],
-    skip_dirs: &[PathBuf],
-    found: &mut Vec<(RelPath, FileStat)>,
-) -> Result<Vec<(PathBuf, RelPath)>> {
-    let entries = match fs::read_dir(abs) {
-        Ok(entries) => entries,
-        // Gone meanwhile, or not ours to read: nothing to record below it.
-        Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied) => {
-            return Ok(Vec::new());
-        }
-        Err(err) => return Err(err).with_context(|| format!("listing {}", abs.display())),
-    };
-    let mut subdirs = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", abs.display()))?;
-        let name = entry.file_name();
-        if SKIPPED_NAMES.iter().any(|skipped| name == *skipped) {
-            continue;
+        if entry.is_dir() {
+            let skipped = skip_dirs.iter().any(|dir| dir == entry.path());
+            return Ok(if skipped { Step::Prune } else { Step::Continue });
         }
         let meta = match entry.metadata() {
             Ok(meta) => meta,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
             Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),
         };
-        let mut rel_child = Vec::with_capacity(rel.len() + 1 + name.len());
-        if !rel.is_empty() {
-            rel_child.extend_from_slice(rel);
-            rel_child.push(b'/');
-        }
-        rel_child.extend_from_slice(name.as_encoded_bytes());
-        if meta.is_dir() {
-            let path = entry.path();
-            if !skip_dirs.contains(&path) {
-                subdirs.push((path, rel_child));
-            }
-        } else {
-            found.push((rel_child, stat_of(&entry, &meta)));
-        }
-    }
-    Ok(subdirs)
+        files.push((entry.rela().as_os_str().as_encoded_bytes().to_vec(), stat_of(entry.path(), &meta)));
+        Ok(Step::Continue)
+    })
 }

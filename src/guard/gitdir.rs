@@ -20,6 +20,7 @@ use anyhow::{Context, Result};
 
 use super::fsmeta::{self, Identity};
 use super::packed;
+use crate::walk::{Entry, Step, Walk, WalkError};
 
 /// Files of one worktree admin dir that a run may not change.
 const ADMIN_FILES: [&str; 5] = ["HEAD", "gitdir", "commondir", "config.worktree", "locked"];
@@ -263,19 +264,58 @@ impl Walker<'_> {
 
     fn visit(&mut self, rel: &Path, area: Area) -> Result<()> {
         let Some(meta) = self.lstat(rel)? else { return Ok(()) };
-        if meta.is_dir() {
-            let own = rel == Path::new(OWN_REFS_DIR) || rel == Path::new(OWN_LOGS_DIR);
-            if own || (area == Area::LocksOnly && rel.ends_with("objects")) {
-                return Ok(());
-            }
-            if area == Area::Tracked {
-                self.snap.dirs.insert(rel.to_path_buf());
-            }
-            for name in self.children(rel)? {
-                self.visit(&rel.join(name), area)?;
-            }
-        } else if area == Area::Tracked || is_lock(rel) {
-            self.record(rel, &meta)?;
+        if !meta.is_dir() {
+            return self.record_if_kept(rel, &meta, area);
+        }
+        if self.skipped_dir(rel, area) {
+            return Ok(());
+        }
+        let mut failure = None;
+        Walk::new(&self.root.join(rel)).each(|found| {
+            let step = self.visit_below(rel, found, area);
+            step.unwrap_or_else(|err| {
+                failure = Some(err);
+                Step::Stop
+            })
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// One entry of the walk below the directory `rel` (already recorded).
+    fn visit_below(&mut self, rel: &Path, found: Result<Entry<'_>, WalkError>, area: Area) -> Result<Step> {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.error.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing the git dir"),
+        };
+        let child = rel.join(entry.rela());
+        if entry.is_dir() {
+            return Ok(if self.skipped_dir(&child, area) { Step::Prune } else { Step::Continue });
+        }
+        match entry.metadata() {
+            Ok(meta) => self.record_if_kept(&child, &meta, area)?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Whether the directory `rel` is left out (git-dispatch's own refs, an object store), else
+    /// records it (in the tracked area).
+    fn skipped_dir(&mut self, rel: &Path, area: Area) -> bool {
+        let own = rel == Path::new(OWN_REFS_DIR) || rel == Path::new(OWN_LOGS_DIR);
+        if own || (area == Area::LocksOnly && rel.ends_with("objects")) {
+            return true;
+        }
+        if area == Area::Tracked {
+            self.snap.dirs.insert(rel.to_path_buf());
+        }
+        false
+    }
+
+    fn record_if_kept(&mut self, rel: &Path, meta: &Metadata, area: Area) -> Result<()> {
+        if area == Area::Tracked || is_lock(rel) {
+            self.record(rel, meta)?;
         }
         Ok(())
     }

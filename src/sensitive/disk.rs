@@ -6,6 +6,8 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Component, Path, PathBuf};
 
+use crate::walk::{Step, Walk};
+
 /// A repository found inside the worktree: its directory relative to the worktree, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planted {
@@ -21,37 +23,45 @@ pub struct OnDisk {
     pub special: Vec<String>,
 }
 
-/// Walk the worktree (symlinks not followed, the worktree's own `.git` skipped) for planted
-/// repositories (a repository found is not searched further) and special files, which git's
-/// status never reports. Unreadable directories are skipped.
+/// Walk the worktree (symlinks not followed, the worktree's own `.git` skipped, on a few threads)
+/// for planted repositories (a repository found is not searched further) and special files,
+/// which git's status never reports. Unreadable directories are skipped.
 pub fn walk(worktree: &Path) -> OnDisk {
-    let mut found = OnDisk::default();
-    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
-    while let Some(rela) = stack.pop() {
-        let dir = worktree.join(&rela);
-        if !rela.as_os_str().is_empty() && looks_bare(&dir) {
-            found.planted.push(Planted { path: display(&rela), why: "a bare repository (HEAD, objects/, refs/)" });
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let child = rela.join(&name);
-            let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
-            let own_git = rela.as_os_str().is_empty() && name == ".git";
-            let kind = entry.file_type().ok();
-            if is_git && !own_git {
-                found.planted.push(Planted { path: display(&child), why: "a `.git` entry below the worktree's root" });
-            } else if !is_git && kind.is_some_and(|kind| kind.is_dir()) {
-                stack.push(child);
-            } else if kind.is_some_and(is_special) {
-                found.special.push(display(&child));
+    enum Found {
+        Planted(Planted),
+        Special(String),
+    }
+    let found = Walk::new(worktree).parallel().try_collect(|entry, out| {
+        let Ok(entry) = entry else { return Ok(Step::Continue) };
+        let name = entry.name();
+        let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
+        let own_git = entry.depth() == 1 && name == ".git";
+        let kind = entry.file_type();
+        if is_git && !own_git {
+            let why = "a `.git` entry below the worktree's root";
+            out.push(Found::Planted(Planted { path: display(entry.rela()), why }));
+        } else if !is_git && kind.is_some_and(|kind| kind.is_dir()) {
+            if looks_bare(entry.path()) {
+                let why = "a bare repository (HEAD, objects/, refs/)";
+                out.push(Found::Planted(Planted { path: display(entry.rela()), why }));
+                return Ok(Step::Prune);
             }
+            return Ok(Step::Continue);
+        } else if kind.is_some_and(is_special) {
+            out.push(Found::Special(display(entry.rela())));
+        }
+        Ok(Step::Prune)
+    });
+    let mut on_disk = OnDisk::default();
+    for item in found.unwrap_or_default() {
+        match item {
+            Found::Planted(planted) => on_disk.planted.push(planted),
+            Found::Special(path) => on_disk.special.push(path),
         }
     }
-    found.planted.sort_by(|a, b| a.path.cmp(&b.path));
-    found.special.sort();
-    found
+    on_disk.planted.sort_by(|a, b| a.path.cmp(&b.path));
+    on_disk.special.sort();
+    on_disk
 }
 
 fn is_special(kind: std::fs::FileType) -> bool {

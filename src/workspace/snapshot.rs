@@ -7,6 +7,7 @@
 use super::scan::{self, Edit, ScanOptions};
 use super::touched::{Baseline, FileStamp};
 use super::{repo, Snapshot, Workspace};
+use crate::walk::{Step, Walk};
 use anyhow::Context as _;
 use gix::bstr::{BString, ByteSlice};
 use gix::refs::transaction::PreviousValue;
@@ -114,18 +115,14 @@ fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime)
 }
 
 fn collect_newer_files(dir: &Path, rela: &str, since: SystemTime, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child_rela = format!("{rela}/{name}");
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect_newer_files(&entry.path(), &child_rela, since, out),
-            Ok(_) if changed_after(&entry.path(), since) => out.push(child_rela),
-            _ => {}
+    let found = Walk::new(dir).try_collect(|entry, newer| {
+        let Ok(entry) = entry else { return Ok(Step::Continue) };
+        if !entry.is_dir() && changed_after(entry.path(), since) {
+            newer.push(format!("{rela}/{}", entry.rela().to_string_lossy()));
         }
-    }
+        Ok(Step::Continue)
+    });
+    out.extend(found.unwrap_or_default());
 }
 
 fn changed_after(path: &Path, since: SystemTime) -> bool {

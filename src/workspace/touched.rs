@@ -9,6 +9,7 @@
 
 use super::scan::{self, Edit, Hasher, Scan};
 use super::watch::{ChangeWatch, Touched};
+use crate::walk::{Step, Walk};
 use anyhow::Context as _;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::ObjectId;
@@ -243,33 +244,41 @@ fn walk_new_tree(
     out: &mut BTreeSet<BString>,
     dirs: &mut Vec<BString>,
 ) -> anyhow::Result<Result<(), String>> {
-    let mut stack = vec![tree.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let abs = scan::join(workdir, dir.as_bstr());
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(err) if matches!(err.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => continue,
-            Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
-        };
-        if looks_bare(&abs) {
-            return Ok(Err(format!("a repository appeared at {dir}")));
-        }
-        dirs.push(dir.clone());
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
-            };
-            let child = child_path(dir.as_bstr(), &entry.file_name());
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                stack.push(child);
-            } else {
-                out.insert(child);
-            }
-        }
+    let root = scan::join(workdir, tree);
+    match std::fs::read_dir(&root) {
+        Ok(_) => {}
+        Err(err) if matches!(err.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => return Ok(Ok(())),
+        Err(err) => return Ok(Err(format!("the new folder {tree} cannot be listed: {err}"))),
     }
-    Ok(Ok(()))
+    if looks_bare(&root) {
+        return Ok(Err(format!("a repository appeared at {tree}")));
+    }
+    dirs.push(tree.to_owned());
+    let mut why = None;
+    Walk::new(&root).each(|found| {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if matches!(err.error.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => {
+                return Step::Continue
+            }
+            Err(err) => {
+                let dir = err.path.as_deref().and_then(|p| p.strip_prefix(workdir).ok()).unwrap_or(Path::new(""));
+                why = Some(format!("the new folder {} cannot be listed: {}", dir.display(), err.error));
+                return Step::Stop;
+            }
+        };
+        let child = child_path(tree, entry.rela().as_os_str());
+        if !entry.is_dir() {
+            out.insert(child);
+        } else if looks_bare(entry.path()) {
+            why = Some(format!("a repository appeared at {child}"));
+            return Step::Stop;
+        } else {
+            dirs.push(child);
+        }
+        Step::Continue
+    });
+    Ok(why.map_or(Ok(()), Err))
 }
 
 fn child_path(dir: &BStr, name: &std::ffi::OsStr) -> BString {
