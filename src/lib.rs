@@ -20,6 +20,7 @@ compile_error!("git-dispatch builds and runs on Linux only (see README, \"Platfo
 pub mod agent;
 pub mod artifacts;
 pub mod changes;
+pub mod checkout_status;
 pub mod cli;
 pub mod commands;
 pub mod escape;

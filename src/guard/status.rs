@@ -10,6 +10,7 @@ use gix::status::index_worktree::Item as WorktreeItem;
 use gix::status::plumbing::index_as_worktree::{Change, Conflict, EntryStatus};
 
 use super::quote::{quote_path, Quoting};
+use crate::checkout_status;
 
 /// How a tracked file differs between the index and the worktree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,25 +87,18 @@ pub(crate) struct StatusPass {
 
 /// Index against HEAD, worktree against index, and the untracked files, in one pass.
 fn status_pass(repo: &gix::Repository) -> Result<StatusPass> {
-    let dirwalk = repo
-        .dirwalk_options()
-        .context("reading the directory-walk options")?
-        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-        .emit_ignored(None)
-        .emit_empty_directories(false);
-    let iter = repo
-        .status(gix::progress::Discard)
-        .context("preparing the status")?
-        .index_worktree_rewrites(None)
-        .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: false })
-        .index_worktree_options_mut(|opts| opts.dirwalk_options = Some(dirwalk))
-        .into_iter(Vec::<BString>::new())
-        .context("starting the status")?;
+    let items =
+        checkout_status::items(repo, checkout_status::Index::Repository, &checkout_status::Options::git_status())?;
+    pass_of(repo, items)
+}
+
+/// The audit's reading of the items of a [`checkout_status::Options::git_status`] pass.
+pub(crate) fn pass_of(repo: &gix::Repository, items: Vec<gix::status::Item>) -> Result<StatusPass> {
     let mut lines: BTreeMap<BString, ShortLine> = BTreeMap::new();
     let mut untracked: BTreeSet<BString> = BTreeSet::new();
     let mut changes = WorktreeChanges::new();
-    for item in iter {
-        match item.context("computing the status")? {
+    for item in items {
+        match item {
             gix::status::Item::TreeIndex(change) => record_staged(&mut lines, &change),
             gix::status::Item::IndexWorktree(item) => {
                 changes.record(repo, &item)?;

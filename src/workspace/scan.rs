@@ -15,6 +15,8 @@ use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 use std::collections::BTreeMap;
 
+use crate::checkout_status;
+
 pub use super::hasher::{is_special, Hasher};
 
 /// The new state of one path: `None` when it is gone.
@@ -140,49 +142,27 @@ pub fn raw_status(
     compare_tree: Option<ObjectId>,
     options: ScanOptions,
 ) -> anyhow::Result<RawStatus> {
+    let tree = compare_tree.map_or(checkout_status::Tree::Skip, checkout_status::Tree::Given);
+    let options = checkout_status::Options::scan(tree, options.list_ignored);
     let mut out = RawStatus::default();
+    checkout_status::for_each(repo, checkout_status::Index::Given(index.clone()), &options, |item| {
+        record_item(index, item, &mut out)
+    })?;
+    Ok(out)
+}
+
+/// Records one item of a [`checkout_status::Options::scan`] pass.
+pub fn record_item(index: &gix::index::File, item: gix::status::Item, out: &mut RawStatus) -> anyhow::Result<()> {
     use gix::status::{index_worktree::Item as Iw, Item};
-    let dirwalk = repo
-        .dirwalk_options()
-        .context("reading dirwalk options")?
-        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-        .emit_ignored(options.list_ignored.then_some(gix::dir::walk::EmissionMode::Matching))
-        .emit_empty_directories(false);
-    let platform = repo
-        .status(gix::progress::Discard)
-        .context("preparing status")?
-        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index.clone()))
-        .index_worktree_options_mut(|opts| {
-            opts.dirwalk_options = Some(dirwalk);
-            opts.rewrites = None;
-        })
-        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
-        .index_worktree_submodules(gix::status::Submodule::Given {
-            ignore: gix::submodule::config::Ignore::Dirty,
-            check_dirty: false,
-        });
-    let items: Box<dyn Iterator<Item = gix::Result<Item>>> = match compare_tree {
-        Some(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("running status")?),
-        None => Box::new(
-            platform
-                .into_index_worktree_iter(Vec::new())
-                .context("running status")?
-                .map(|item| item.map(Item::IndexWorktree)),
-        ),
-    };
-    for item in items {
-        match item.context("reading a status item")? {
-            Item::TreeIndex(change) => record_staged(index, change, &mut out),
-            Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => {
-                record_modification(rela_path, status, &mut out)
-            }
-            Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => record_dir_entry(entry, &mut out),
-            Item::IndexWorktree(Iw::Rewrite { .. }) => {
-                anyhow::bail!("status reported a rewrite although rename tracking is off")
-            }
+    match item {
+        Item::TreeIndex(change) => record_staged(index, change, out),
+        Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => record_modification(rela_path, status, out),
+        Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => record_dir_entry(entry, out),
+        Item::IndexWorktree(Iw::Rewrite { .. }) => {
+            anyhow::bail!("status reported a rewrite although rename tracking is off")
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn record_staged(index: &gix::index::File, change: gix::diff::index::Change, out: &mut RawStatus) {

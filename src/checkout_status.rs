@@ -1,0 +1,134 @@
+//! One status of a checkout: the one gix status pipeline of git-dispatch (a tree against the
+//! index, the index against the files, the untracked and optionally the ignored files), run
+//! in-process: the index is never written, no hook and no fsmonitor runs. Callers say what to
+//! compare ([`Options`]) and read the items:
+//!
+//! - the guard's audit (`git status --short`, `git diff`): HEAD, renames as configured,
+//!   submodules as configured;
+//! - the workspace's scans (the base commit, the snapshot's full scan, moving a pooled worktree):
+//!   a given tree or none, an index in memory, no renames, submodules by their checked-out commit,
+//!   ignored files when asked;
+//! - the hand-back's dirty paths: HEAD, no renames, no submodules.
+//!
+//! Whatever the user's configuration says (`status.showUntrackedFiles=no`, ...), untracked files
+//! are listed one by one and empty directories are not; index-worktree renames are never tracked.
+//! gix compares the index with the files on a thread per core (the stat data of the index makes
+//! unchanged files cheap) while its directory walk finds the untracked files.
+
+use anyhow::Context as _;
+use gix::ObjectId;
+
+/// Which tree the index is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// HEAD's tree (none when HEAD is unborn).
+    Head,
+    /// This tree.
+    Given(ObjectId),
+    /// None: the caller knows the index equals its tree.
+    Skip,
+}
+
+/// How submodules are looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Submodules {
+    /// As `git status` does: their `ignore` setting decides (without stopping at the first change).
+    AsConfigured,
+    /// Only whether their checked-out commit differs from the index (`ignore = dirty`).
+    CommitOnly,
+    /// Not at all.
+    Skip,
+}
+
+/// What one status pass compares and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub tree: Tree,
+    /// Track renames between the tree and the index as configured (`status.renames`); else none.
+    pub tree_renames: bool,
+    /// Also report ignored files, symlinks, special files and (collapsed) directories.
+    pub ignored: bool,
+    pub submodules: Submodules,
+}
+
+impl Options {
+    /// `git status` of the user's checkout: HEAD, renames and submodules as configured.
+    pub fn git_status() -> Options {
+        Options { tree: Tree::Head, tree_renames: true, ignored: false, submodules: Submodules::AsConfigured }
+    }
+
+    /// What a scan needs to record the files as `git add -A` would: `tree`, no renames.
+    pub fn scan(tree: Tree, ignored: bool) -> Options {
+        Options { tree, tree_renames: false, ignored, submodules: Submodules::CommitOnly }
+    }
+}
+
+/// The index a status compares with.
+pub enum Index {
+    /// The repository's own index file (an empty index when there is none).
+    Repository,
+    /// This one, in memory.
+    Given(gix::index::File),
+}
+
+/// Runs one status pass of `repo`'s checkout and gives every item to `each`, in the order gix
+/// produces them (tree-index changes and index-worktree items interleaved).
+pub fn for_each(
+    repo: &gix::Repository,
+    index: Index,
+    options: &Options,
+    mut each: impl FnMut(gix::status::Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use gix::status::tree_index::TrackRenames;
+    let dirwalk = repo
+        .dirwalk_options()
+        .context("reading the directory-walk options")?
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
+        .emit_ignored(options.ignored.then_some(gix::dir::walk::EmissionMode::Matching))
+        .emit_empty_directories(false);
+    let renames = if options.tree_renames { TrackRenames::AsConfigured } else { TrackRenames::Disabled };
+    let mut platform = repo
+        .status(gix::progress::Discard)
+        .context("preparing the status")?
+        .index_worktree_rewrites(None)
+        .index_worktree_options_mut(|opts| opts.dirwalk_options = Some(dirwalk))
+        .tree_index_track_renames(renames)
+        .index_worktree_submodules(submodules(options.submodules));
+    if let Index::Given(index) = index {
+        platform = platform.index(gix::worktree::IndexPersistedOrInMemory::InMemory(index));
+    }
+    let items: Box<dyn Iterator<Item = gix::Result<gix::status::Item>>> = match options.tree {
+        Tree::Head => Box::new(platform.into_iter(None).context("starting the status")?),
+        Tree::Given(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("starting the status")?),
+        Tree::Skip => Box::new(
+            platform
+                .into_index_worktree_iter(Vec::new())
+                .context("starting the status")?
+                .map(|item| item.map(gix::status::Item::IndexWorktree)),
+        ),
+    };
+    for item in items {
+        each(item.context("computing the status")?)?;
+    }
+    Ok(())
+}
+
+/// [`for_each`], collected.
+pub fn items(repo: &gix::Repository, index: Index, options: &Options) -> anyhow::Result<Vec<gix::status::Item>> {
+    let mut items = Vec::new();
+    for_each(repo, index, options, |item| {
+        items.push(item);
+        Ok(())
+    })?;
+    Ok(items)
+}
+
+fn submodules(submodules: Submodules) -> Option<gix::status::Submodule> {
+    match submodules {
+        Submodules::AsConfigured => Some(gix::status::Submodule::AsConfigured { check_dirty: false }),
+        Submodules::CommitOnly => {
+            Some(gix::status::Submodule::Given { ignore: gix::submodule::config::Ignore::Dirty, check_dirty: false })
+        }
+        Submodules::Skip => None,
+    }
+}
