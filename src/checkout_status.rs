@@ -68,7 +68,7 @@ pub enum Index {
     /// The repository's own index file (an empty index when there is none).
     Repository,
     /// This one, in memory.
-    Given(gix::index::File),
+    Given(Box<gix::index::File>),
 }
 
 /// Runs one status pass of `repo`'s checkout and gives every item to `each`, in the order gix
@@ -95,7 +95,7 @@ pub fn for_each(
         .tree_index_track_renames(renames)
         .index_worktree_submodules(submodules(options.submodules));
     if let Index::Given(index) = index {
-        platform = platform.index(gix::worktree::IndexPersistedOrInMemory::InMemory(index));
+        platform = platform.index(gix::worktree::IndexPersistedOrInMemory::InMemory(*index));
     }
     let items: Box<dyn Iterator<Item = gix::Result<gix::status::Item>>> = match options.tree {
         Tree::Head => Box::new(platform.into_iter(None).context("starting the status")?),

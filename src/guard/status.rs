@@ -56,11 +56,23 @@ pub struct CheckoutAudit {
 /// from one walk of it (one index-worktree comparison, one directory walk).
 pub fn audit(repo_root: &Path) -> Result<CheckoutAudit> {
     let repo = open(repo_root)?;
-    let pass = status_pass(&repo)?;
+    let items =
+        checkout_status::items(&repo, checkout_status::Index::Repository, &checkout_status::Options::git_status())?;
+    audit_of(&repo, items)
+}
+
+/// [`audit`] from the items of a status pass taken already with [`checkout_status::Options::git_status`]
+/// (HEAD's tree, or the tree HEAD resolved to).
+pub fn audit_items(repo_root: &Path, items: Vec<gix::status::Item>) -> Result<CheckoutAudit> {
+    audit_of(&open(repo_root)?, items)
+}
+
+fn audit_of(repo: &gix::Repository, items: Vec<gix::status::Item>) -> Result<CheckoutAudit> {
+    let pass = pass_of(repo, items)?;
     Ok(CheckoutAudit {
-        status_short: render_short(&pass, quoting(&repo, true)),
-        diff_stat: super::diffstat::render_stat(&repo, &pass.worktree)?,
-        diff_name_only: render_name_only(&pass.worktree, quoting(&repo, false)),
+        status_short: render_short(&pass, quoting(repo, true)),
+        diff_stat: super::diffstat::render_stat(repo, &pass.worktree)?,
+        diff_name_only: render_name_only(&pass.worktree, quoting(repo, false)),
     })
 }
 
@@ -83,13 +95,6 @@ pub(crate) struct StatusPass {
     untracked: BTreeSet<BString>,
     /// Tracked paths whose worktree version differs from the index, as `git diff` lists them.
     pub(crate) worktree: Vec<WorktreeChange>,
-}
-
-/// Index against HEAD, worktree against index, and the untracked files, in one pass.
-fn status_pass(repo: &gix::Repository) -> Result<StatusPass> {
-    let items =
-        checkout_status::items(repo, checkout_status::Index::Repository, &checkout_status::Options::git_status())?;
-    pass_of(repo, items)
 }
 
 /// The audit's reading of the items of a [`checkout_status::Options::git_status`] pass.

@@ -44,6 +44,13 @@ impl Run<'_> {
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
+        // SETUP, the agent and `--verify` all run under this plan: an unconfined one may write
+        // any pooled worktree, so none sealed before it is trusted without a rescan.
+        ws.confined = sandbox.kind != sandbox::Kind::None;
+        if !ws.confined {
+            let root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir);
+            workspace::mark_unconfined(root, &self.run_dir.id)?;
+        }
         if !self.dispatch.packet.setup.is_empty() {
             self.stage("setup")?;
             if !self.run_setup(&cwd, &sandbox)? {

@@ -46,6 +46,39 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
     })
 }
 
+/// [`retarget`] of a worktree known to hold `from_tree` exactly (files and index, ignored files
+/// aside, nothing untracked: a sealed pooled worktree, see `seal`): only the paths where the two
+/// trees differ are looked at, from the trees alone; the files are not read.
+pub fn retarget_sealed(
+    wt: &gix::Repository,
+    from_tree: ObjectId,
+    target_tree: ObjectId,
+    ignored: Vec<(BString, bool)>,
+) -> anyhow::Result<Retarget> {
+    let mut status = RawStatus::default();
+    for change in crate::changes::raw_changes_without_renames(wt, from_tree, target_tree)? {
+        for side in [change.old, change.new].into_iter().flatten() {
+            status.staged.insert(side.path, None);
+        }
+    }
+    if status.staged.is_empty() {
+        return Ok(Retarget { ignored, ..Retarget::default() });
+    }
+    let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
+    let index = wt.open_index().context("reading the worktree's index")?;
+    let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
+    let plan = Plan::new(&status, &target);
+    delete_paths(&workdir, &plan.delete)?;
+    let written = checkout_paths(wt, &workdir, &mut target, &plan.write)?;
+    carry_stats(&index, &mut target, &written);
+    write_index(target)?;
+    Ok(Retarget {
+        written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
+        deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
+        ignored,
+    })
+}
+
 /// True when the files equal the index and the index equals the target tree (plain entries only:
 /// no conflict stages, intent-to-add or skip-worktree marks): nothing to write, not even the index.
 fn already_there(status: &RawStatus, index: &gix::index::File) -> bool {

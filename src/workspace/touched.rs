@@ -25,6 +25,8 @@ pub struct Journal {
     /// Ignored files and directories present when the journal started (`.worktreeinclude`
     /// copies, build outputs kept in a pooled worktree): not watched, searched by change time.
     ignored_roots: Vec<(BString, bool)>,
+    /// The ignored entries the last scan from the journal found (with the roots).
+    last_ignored: Mutex<Option<Vec<(BString, bool)>>>,
 }
 
 /// The result of [`Journal::scan`]: the scan, and the directories that appeared (to watch next).
@@ -46,7 +48,7 @@ pub struct Baseline {
 }
 
 /// What identifies one version of a file: inode, size, modification and change times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileStamp {
     ino: u64,
     size: u64,
@@ -75,7 +77,7 @@ impl Journal {
             anyhow::bail!("the worktree has submodules");
         }
         let watch = ChangeWatch::start(workdir, super::watch::index_dirs(&baseline.index))?;
-        Ok(Journal { watch, baseline: Mutex::new(Some(baseline)), ignored_roots })
+        Ok(Journal { watch, baseline: Mutex::new(Some(baseline)), ignored_roots, last_ignored: Mutex::new(None) })
     }
 
     /// Reads the index of `wt` and starts the journal from it at `commit`.
@@ -120,6 +122,11 @@ impl Journal {
             && super::repo::ref_target(wt, branch)? == Some(commit))
     }
 
+    /// The ignored entries of the worktree as of the last scan from the journal (`None` before one).
+    pub fn last_ignored(&self) -> Option<Vec<(BString, bool)>> {
+        self.last_ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The scan of the touched paths, or why the full scan is needed. Either way the period
     /// ends: the journal counts from now, and its baseline is used up until [`Journal::rebase`].
     pub fn scan(
@@ -147,6 +154,8 @@ impl Journal {
             done.scan.ignored.extend(self.ignored_roots.iter().cloned());
             done.scan.ignored.sort();
             done.scan.ignored.dedup();
+            *self.last_ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(done.scan.ignored.clone());
         }
         Ok(scanned)
     }
