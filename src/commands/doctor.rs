@@ -255,7 +255,8 @@ pub fn pool_usage(root: &Path) -> std::io::Result<PoolUsage> {
     let mut usage = PoolUsage::default();
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
-        if !entry.file_type()?.is_dir() {
+        // Hidden entries (`.unconfined`, the markers of runs without a sandbox) are no repository.
+        if !entry.file_type()?.is_dir() || entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         usage.repositories += 1;

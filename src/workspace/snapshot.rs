@@ -51,8 +51,12 @@ pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Sn
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
     let left_out = scanned.left_out.clone();
     let mut index = scanned.index;
-    apply_to_index(&mut index, &scanned.unstaged);
-    write_index(&mut index)?;
+    // The index on disk is the one the scan compared with: rewritten only when the worktree differs
+    // from it (at 100k files, writing it costs as much as the rest of a quiet snapshot).
+    if !scanned.unstaged.is_empty() || !index.path().is_file() {
+        apply_to_index(&mut index, &scanned.unstaged);
+        write_index(&mut index)?;
+    }
     if let (Some(journal), Some(new_dirs)) = (journal, new_dirs) {
         let index_stamp = FileStamp::of(index.path())?;
         journal.rebase(Baseline { commit: result_commit, tree, index, index_stamp }, new_dirs);
