@@ -13,7 +13,8 @@
 //! Whatever the user's configuration says (`status.showUntrackedFiles=no`, ...), untracked files
 //! are listed one by one and empty directories are not; index-worktree renames are never tracked.
 //! gix compares the index with the files on a thread per core (the stat data of the index makes
-//! unchanged files cheap) while its directory walk finds the untracked files.
+//! unchanged files cheap) while its directory walk finds the untracked files. When the index's
+//! cache tree proves it equals the tree, the tree-index comparison is skipped, as git skips it.
 
 use anyhow::Context as _;
 use gix::ObjectId;
@@ -87,20 +88,29 @@ pub fn for_each(
         .emit_ignored(options.ignored.then_some(gix::dir::walk::EmissionMode::Matching))
         .emit_empty_directories(false);
     let renames = if options.tree_renames { TrackRenames::AsConfigured } else { TrackRenames::Disabled };
-    let mut platform = repo
+    let index = match index {
+        Index::Repository => repo.index_or_empty().context("reading the index")?,
+        Index::Given(index) => gix::worktree::Index::new(gix::fs::FileSnapshot::new(*index)),
+    };
+    let tree = match options.tree {
+        Tree::Head => Some(repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach()),
+        Tree::Given(tree) => Some(tree),
+        Tree::Skip => None,
+    };
+    // The index's cache tree says it holds exactly that tree: nothing is staged, the comparison
+    // (a walk of the whole tree) can be skipped, as `git status` skips it.
+    let tree = tree.filter(|tree| !index_holds(&index, *tree));
+    let platform = repo
         .status(gix::progress::Discard)
         .context("preparing the status")?
         .index_worktree_rewrites(None)
         .index_worktree_options_mut(|opts| opts.dirwalk_options = Some(dirwalk))
         .tree_index_track_renames(renames)
-        .index_worktree_submodules(submodules(options.submodules));
-    if let Index::Given(index) = index {
-        platform = platform.index(gix::worktree::IndexPersistedOrInMemory::InMemory(*index));
-    }
-    let items: Box<dyn Iterator<Item = gix::Result<gix::status::Item>>> = match options.tree {
-        Tree::Head => Box::new(platform.into_iter(None).context("starting the status")?),
-        Tree::Given(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("starting the status")?),
-        Tree::Skip => Box::new(
+        .index_worktree_submodules(submodules(options.submodules))
+        .index(gix::worktree::IndexPersistedOrInMemory::Persisted(index));
+    let items: Box<dyn Iterator<Item = gix::Result<gix::status::Item>>> = match tree {
+        Some(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("starting the status")?),
+        None => Box::new(
             platform
                 .into_index_worktree_iter(Vec::new())
                 .context("starting the status")?
@@ -121,6 +131,18 @@ pub fn items(repo: &gix::Repository, index: Index, options: &Options) -> anyhow:
         Ok(())
     })?;
     Ok(items)
+}
+
+/// The index's cache tree (`TREE` extension) is valid at its root, counts every entry, and names
+/// `tree`: the index then equals that tree (git invalidates the root on any change of an entry).
+fn index_holds(index: &gix::index::State, tree: ObjectId) -> bool {
+    let plain = index
+        .entries()
+        .iter()
+        .all(|entry| entry.stage_raw() == 0 && !entry.flags.contains(gix::index::entry::Flags::INTENT_TO_ADD));
+    index.tree().is_some_and(|root| {
+        root.name.is_empty() && root.id == tree && root.num_entries == Some(index.entries().len() as u32)
+    }) && plain
 }
 
 fn submodules(submodules: Submodules) -> Option<gix::status::Submodule> {

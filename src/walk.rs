@@ -235,6 +235,17 @@ impl<T> Drop for Sink<'_, T> {
     }
 }
 
+/// `path` below `root` (the walker joins names to the root as given): a slice of its bytes, not
+/// the component-wise `strip_prefix` (which costs as much as the `lstat` of a file).
+fn relative<'a>(root: &Path, path: &'a Path) -> &'a Path {
+    use std::os::unix::ffi::OsStrExt as _;
+    let (prefix, whole) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    match whole.strip_prefix(prefix) {
+        Some(rest) => Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest))),
+        None => path.strip_prefix(root).unwrap_or(path),
+    }
+}
+
 fn dispatch<V>(root: &Path, found: Result<ignore::DirEntry, ignore::Error>, visit: &mut V) -> ignore::WalkState
 where
     V: FnMut(Result<Entry<'_>, WalkError>) -> Step,
@@ -242,7 +253,7 @@ where
     let step = match found {
         Ok(entry) if entry.depth() == 0 => Step::Continue,
         Ok(entry) => {
-            let rela = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            let rela = relative(root, entry.path());
             visit(Ok(Entry { inner: &entry, rela }))
         }
         Err(error) => visit(Err(WalkError::new(error))),

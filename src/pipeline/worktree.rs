@@ -204,8 +204,13 @@ fn sensitive_changes(
     changes: &[Change],
     allow: &[String],
 ) -> anyhow::Result<Vec<policy::SensitiveChange>> {
-    let mut found = crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, allow)
-        .context("checking for sensitive changes")?;
+    // The disk walk may stop at what the journal saw touched only where the worktree was known to
+    // hold no planted repository or special file when it started: fresh, or a sealed pooled one.
+    let known_clean = !ws.warm || !ws.pool_rescanned;
+    let roots = snapshot.disk_roots.as_deref().filter(|_| known_clean);
+    let mut found =
+        crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, roots, allow)
+            .context("checking for sensitive changes")?;
     found.extend(crate::sensitive::detect_ignored(&ws.path, &snapshot.ignored_written));
     if snapshot.dot_git_replaced {
         found.push(policy::SensitiveChange {

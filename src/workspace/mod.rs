@@ -311,6 +311,10 @@ pub struct Snapshot {
     pub full_scan_reason: Option<String>,
     /// What the result does not record: special files, files over the size limit.
     pub left_out: scan::LeftOut,
+    /// From the change journal: the only entries where the disk can differ from the worktree as
+    /// the journal started (touched files and folders, ignored entries; `(path, is_dir)`); `None`
+    /// after a full scan.
+    pub disk_roots: Option<Vec<(String, bool)>>,
 }
 
 /// The default limit of [`snapshot`]: a file larger than this (50 MiB) is left out of the result.

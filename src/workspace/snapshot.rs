@@ -28,14 +28,22 @@ pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Sn
         Some(journal) => journal.scan(&wt, &branch, max_file_size)?,
         None => Err(ws.journal.off_reason()),
     };
-    let (scanned, parent, new_dirs, full_scan_reason) = match quick {
-        Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), None),
+    let (scanned, parent, new_dirs, touched, full_scan_reason) = match quick {
+        Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), Some(touched.touched), None),
         Err(reason) => {
             let scanned = scan::scan(&wt, ScanOptions { list_ignored: true, max_file_size })?;
             let parent = expected_parent(&wt, &branch, ws.base_commit)?;
-            (scanned, parent, None, Some(reason))
+            (scanned, parent, None, None, Some(reason))
         }
     };
+    let lossy = |path: &BString| path.to_str_lossy().into_owned();
+    let disk_roots = touched.map(|touched| {
+        let mut roots: Vec<(String, bool)> = touched.iter().map(|(path, is_dir)| (lossy(path), *is_dir)).collect();
+        roots.extend(scanned.ignored.iter().map(|(path, is_dir)| (lossy(path), *is_dir)));
+        roots.sort();
+        roots.dedup();
+        roots
+    });
     let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
     let result_commit = if repo::commit_tree(&wt, parent)? == tree {
         parent
@@ -61,7 +69,7 @@ pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Sn
         let index_stamp = FileStamp::of(index.path())?;
         journal.rebase(Baseline { commit: result_commit, tree, index, index_stamp }, new_dirs);
     }
-    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason, left_out })
+    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason, left_out, disk_roots })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.

@@ -35,6 +35,8 @@ pub struct TouchedScan {
     /// The baseline's commit: the parent of the snapshot.
     pub parent: ObjectId,
     pub new_dirs: Vec<BString>,
+    /// What the journal saw touched: files, and folders made or removed (`(path, is_dir)`).
+    pub touched: Vec<(BString, bool)>,
 }
 
 /// The state the journal is relative to: a commit on the run's branch, its tree, and the index
@@ -174,6 +176,8 @@ fn scan_touched(
     let workdir = wt.workdir().context("the worktree has no working directory")?.to_owned();
     let parent = baseline.commit;
     let index = baseline.index;
+    let mut seen: Vec<(BString, bool)> = touched.files.iter().map(|p| (p.clone(), false)).collect();
+    seen.extend(touched.trees.iter().map(|p| (p.clone(), true)));
     let mut candidates: BTreeSet<BString> = touched.files.into_iter().filter(|p| p.as_slice() != b".git").collect();
     let mut new_dirs = Vec::new();
     for tree in &touched.trees {
@@ -238,7 +242,7 @@ fn scan_touched(
     left_out.special.extend(special);
     left_out.normalize();
     let scan = Scan { head_tree: baseline.tree, staged: BTreeMap::new(), unstaged, ignored, index, left_out };
-    Ok(Ok(TouchedScan { scan, parent, new_dirs }))
+    Ok(Ok(TouchedScan { scan, parent, new_dirs, touched: seen }))
 }
 
 fn entry_kind(entry: &gix::index::Entry) -> Option<gix::objs::tree::EntryKind> {
