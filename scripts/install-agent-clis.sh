@@ -13,6 +13,9 @@ CODEX_PACKAGE="@openai/codex"
 CODEX_VERSION="0.171.0"
 CLAUDE_PACKAGE="@anthropic-ai/claude-code"
 CLAUDE_VERSION="2.1.332"
+# The MCP inspector's CLI mode drives `git dispatch mcp` in tests/mcp_inspector.rs.
+INSPECTOR_PACKAGE="@modelcontextprotocol/inspector"
+INSPECTOR_VERSION="1.0.3"
 
 cache="${GIT_DISPATCH_NPM_CACHE:-${HOME:?HOME is not set}/.cache/git-dispatch-ci/npm}"
 clone="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -37,12 +40,13 @@ installed_version() {
 wanted=()
 [ "$(installed_version "$CODEX_PACKAGE")" = "$CODEX_VERSION" ] || wanted+=("$CODEX_PACKAGE@$CODEX_VERSION")
 [ "$(installed_version "$CLAUDE_PACKAGE")" = "$CLAUDE_VERSION" ] || wanted+=("$CLAUDE_PACKAGE@$CLAUDE_VERSION")
+[ "$(installed_version "$INSPECTOR_PACKAGE")" = "$INSPECTOR_VERSION" ] || wanted+=("$INSPECTOR_PACKAGE@$INSPECTOR_VERSION")
 
 if [ "${#wanted[@]}" -gt 0 ]; then
   echo "install-agent-clis: installing ${wanted[*]} into $cache" >&2
   npm install --prefix "$cache" --save-exact --no-audit --no-fund --loglevel=error "${wanted[@]}" >&2
 else
-  echo "install-agent-clis: $CODEX_PACKAGE@$CODEX_VERSION and $CLAUDE_PACKAGE@$CLAUDE_VERSION already in $cache" >&2
+  echo "install-agent-clis: $CODEX_PACKAGE@$CODEX_VERSION, $CLAUDE_PACKAGE@$CLAUDE_VERSION and $INSPECTOR_PACKAGE@$INSPECTOR_VERSION already in $cache" >&2
 fi
 
 bin="$cache/node_modules/.bin"

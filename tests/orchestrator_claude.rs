@@ -130,7 +130,10 @@ fn claude_detaches_waits_in_a_loop_and_reviews() {
     let run_id = run_id_in(&outputs[0].text).expect("run id");
     let run_dir = fx.repo.join(".codex-dispatch/runs").join(&run_id);
     let policy = read_json(&run_dir.join("policy.json"));
-    assert_eq!((policy["offered"].clone(), policy["changed_paths"].clone()), (json!(true), json!(["tests/test_orchestrated.py"])));
+    assert_eq!(
+        (policy["offered"].clone(), policy["changed_paths"].clone()),
+        (json!(true), json!(["tests/test_orchestrated.py"]))
+    );
     assert_eq!(read_json(&run_dir.join("state.json"))["detached"], json!(true));
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), before, "nothing was applied");
 

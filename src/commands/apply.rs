@@ -7,16 +7,13 @@ use crate::handback::{self, ApplyHow};
 
 pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
-    let run = handback::select_run(&root, args.selector.run.as_deref())?;
-    let repo_root = super::runs::repo_root_of(&run)?;
     let how = if args.merge { ApplyHow::Merge } else { ApplyHow::Patch };
-    let outcome = handback::apply(&run, &repo_root, how)
-        .map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
-    match outcome.commit {
-        Some(commit) => writeln!(stdout, "merged run {} into the current branch: {commit}", run.id)?,
-        None => writeln!(stdout, "applied run {} to {}", run.id, repo_root.display())?,
+    let handed = handback::apply_run(&root, args.selector.run.as_deref(), how)?;
+    match handed.outcome.commit {
+        Some(commit) => writeln!(stdout, "merged run {} into the current branch: {commit}", handed.run.id)?,
+        None => writeln!(stdout, "applied run {} to {}", handed.run.id, handed.repo_root.display())?,
     }
-    for path in &outcome.paths {
+    for path in &handed.outcome.paths {
         writeln!(stdout, "  {path}")?;
     }
     Ok(0)

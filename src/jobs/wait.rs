@@ -138,4 +138,3 @@ impl Watcher {
         std::thread::sleep(at_most.min(Duration::from_millis(100)));
     }
 }
-

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[allow(unused_imports)]
 pub use anthropic::tool_outputs;
 pub use http::RecordedRequest;
 

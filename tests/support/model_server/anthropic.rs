@@ -122,7 +122,9 @@ pub fn tool_outputs(body: &Value) -> Vec<ToolOutput> {
         .map(|block| {
             let text = match &block["content"] {
                 Value::String(text) => text.clone(),
-                Value::Array(parts) => parts.iter().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"),
+                Value::Array(parts) => {
+                    parts.iter().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n")
+                }
                 _ => String::new(),
             };
             ToolOutput { text, is_error: block["is_error"] == true }
