@@ -4,7 +4,8 @@
 //!
 //! tokio lives only here: a current-thread runtime for the protocol, the tools' blocking bodies
 //! on its blocking pool. stdin and stdout are the protocol ([`wire`]); logs go to stderr. The
-//! server ends when stdin ends (EOF), without waiting for a tool still blocked in `wait`.
+//! server ends when stdin ends (EOF): a `wait` in flight answers at once (`still_running`), and
+//! detached runs go on.
 //!
 //! Submodules: `text` (the instructions and tool descriptions), `args` (the tools' arguments),
 //! `calls` (dispatch, status, wait, cancel, list), `review` (review, apply), `server` (the rmcp
@@ -39,9 +40,9 @@ pub fn serve_stdio(config: Config, stdout: &mut dyn Write) -> anyhow::Result<i32
         .enable_time()
         .build()
         .context("cannot start the MCP server's runtime")?;
-    let (transport, outbox) = wire::stdio();
+    let (transport, outbox, input_closed) = wire::stdio();
     let closer = outbox.closer();
-    let server = server::DispatchServer::new(config);
+    let server = server::DispatchServer::new(config, input_closed);
     let session = std::thread::spawn(move || {
         let served = runtime.block_on(async move {
             let running = server.serve(transport).await?;

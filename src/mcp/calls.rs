@@ -90,11 +90,17 @@ pub fn status(config: &Config, args: StatusArgs) -> anyhow::Result<Value> {
     Ok(json!({ "runs": views }))
 }
 
-/// `wait`: at most the call's bound; `on_tick(states, elapsed)` about once a second meanwhile.
+/// How often a `wait` looks whether its caller is gone, and reports progress.
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// `wait`: at most the call's bound, in slices of a second: after each, `on_tick(states, elapsed,
+/// timeout)` (progress), and an early answer (`still_running`) once `gone()` says the client
+/// closed the session.
 pub fn wait(
     config: &Config,
     args: WaitArgs,
     on_tick: &mut dyn FnMut(&[RunState], Duration, Duration),
+    gone: &dyn Fn() -> bool,
 ) -> anyhow::Result<Value> {
     let timeout = args.timeout()?;
     let workdir = config.workdir(args.workdir.as_deref());
@@ -103,7 +109,14 @@ pub fn wait(
         anyhow::bail!("no runs to wait for");
     }
     let started = Instant::now();
-    let waited = jobs::wait(&dirs, Some(timeout), args.any, &mut |states| on_tick(states, started.elapsed(), timeout));
+    let waited = loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        let waited = jobs::wait(&dirs, Some(left.min(WAIT_SLICE)), args.any, &mut |_| {});
+        if waited.done || left <= WAIT_SLICE || gone() {
+            break waited;
+        }
+        on_tick(&waited.states, started.elapsed(), timeout);
+    };
     let shown: Vec<&RunState> = match waited.first {
         Some(first) => vec![&waited.states[first]],
         None => waited.states.iter().collect(),

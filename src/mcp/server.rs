@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::args::{ApplyArgs, CancelArgs, DispatchArgs, ListArgs, ReviewArgs, StatusArgs, WaitArgs};
 use super::calls::{self, Config};
+use super::wire::InputClosed;
 use super::{review, text};
 use crate::artifacts::state::RunState;
 
@@ -24,12 +25,14 @@ use crate::artifacts::state::RunState;
 #[derive(Clone)]
 pub struct DispatchServer {
     config: Arc<Config>,
+    /// Set when stdin has ended: a `wait` in flight answers at once.
+    input_closed: InputClosed,
     tool_router: ToolRouter<DispatchServer>,
 }
 
 impl DispatchServer {
-    pub fn new(config: Config) -> DispatchServer {
-        DispatchServer { config: Arc::new(config), tool_router: Self::tool_router() }
+    pub fn new(config: Config, input_closed: InputClosed) -> DispatchServer {
+        DispatchServer { config: Arc::new(config), input_closed, tool_router: Self::tool_router() }
     }
 }
 
@@ -57,6 +60,7 @@ impl DispatchServer {
         let config = Arc::clone(&self.config);
         let progress = meta.get_progress_token();
         let runtime = tokio::runtime::Handle::current();
+        let input_closed = self.input_closed.clone();
         answer(move || {
             let mut on_tick = |states: &[RunState], elapsed: Duration, timeout: Duration| {
                 let Some(token) = &progress else { return };
@@ -65,7 +69,7 @@ impl DispatchServer {
                     .with_message(progress_message(states));
                 let _ = runtime.block_on(peer.notify_progress(note));
             };
-            calls::wait(&config, args, &mut on_tick)
+            calls::wait(&config, args, &mut on_tick, &|| input_closed.is_set())
         })
         .await
     }

@@ -10,7 +10,8 @@
 //! stdout carries nothing but whole protocol lines, each flushed.
 
 use std::io::{self, BufRead, Read, Write};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
@@ -73,14 +74,34 @@ impl Outbox {
     }
 }
 
-/// The transport on this process's stdin (read by a thread of its own), and the lines it sends.
-pub fn stdio() -> (StdioWire, Outbox) {
+/// Set once stdin has ended: the client is gone (or has said all it will say).
+#[derive(Debug, Clone, Default)]
+pub struct InputClosed(Arc<AtomicBool>);
+
+impl InputClosed {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The transport on this process's stdin (read by a thread of its own), the lines it sends, and
+/// the flag set when stdin ends.
+pub fn stdio() -> (StdioWire, Outbox, InputClosed) {
     let (outgoing, lines) = mpsc::channel::<Out>();
     let (deliver, incoming) = tokio::sync::mpsc::channel(16);
     let replies = outgoing.clone();
-    std::thread::spawn(move || read_messages(io::stdin().lock(), &deliver, &replies));
+    let closed = InputClosed::default();
+    let reader_closed = closed.clone();
+    std::thread::spawn(move || {
+        read_messages(io::stdin().lock(), &deliver, &replies);
+        reader_closed.set();
+    });
     let closer = outgoing.clone();
-    (StdioWire { incoming, outgoing }, Outbox { lines, closer })
+    (StdioWire { incoming, outgoing }, Outbox { lines, closer }, closed)
 }
 
 impl Transport<RoleServer> for StdioWire {
