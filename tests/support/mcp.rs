@@ -3,6 +3,8 @@
 //! answer fails the test instead of hanging it), and the official MCP inspector's CLI
 //! (`@modelcontextprotocol/inspector --cli`, installed by scripts/install-agent-clis.sh).
 
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -118,9 +120,6 @@ impl McpClient {
         self.child.wait_timeout(limit).expect("wait for git-dispatch mcp")
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for McpClient {
