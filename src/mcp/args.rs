@@ -22,7 +22,7 @@ pub const DEFAULT_CANCEL_WAIT_SEC: f64 = 30.0;
 /// The agent CLI (`--agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-#[schemars(crate = "rmcp::schemars")]
+#[schemars(crate = "rmcp::schemars", inline)]
 pub enum AgentArg {
     Codex,
     Claude,
@@ -40,7 +40,7 @@ impl From<AgentArg> for AgentKind {
 /// The agent's confinement (`--sandbox`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-#[schemars(crate = "rmcp::schemars")]
+#[schemars(crate = "rmcp::schemars", inline)]
 pub enum SandboxArg {
     Auto,
     Bwrap,
@@ -66,15 +66,13 @@ impl From<SandboxArg> for sandbox::Choice {
 pub struct DispatchArgs {
     /// Path of a task packet file (Markdown); a relative path is taken from `workdir`.
     pub packet_path: Option<String>,
-    /// The task packet itself, as Markdown text (instead of `packet_path`). A relative WORKDIR in
-    /// it is taken from `workdir`.
+    #[doc = "The task packet as Markdown text (instead of `packet_path`); a relative WORKDIR is taken from `workdir`."]
     pub packet: Option<String>,
     /// The repository (or a folder in it) to work in [default: the server's working directory].
     pub workdir: Option<String>,
     /// The agent CLI to run [default: the packet's AGENT, else codex].
     pub agent: Option<AgentArg>,
-    /// Base revision of the run's worktree, used as it is [default: HEAD plus the user's
-    /// uncommitted changes].
+    #[doc = "Base revision of the run's worktree, used as it is [default: HEAD plus the user's uncommitted changes]."]
     pub base: Option<String>,
     /// Hard timeout of the agent in seconds [default: the packet's TIMEOUT SEC, else 1800].
     pub timeout_sec: Option<u64>,
@@ -117,8 +115,7 @@ impl DispatchArgs {
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct StatusArgs {
-    /// Run id (or a unique prefix of one, or a run folder's path) [default: the runs still going,
-    /// else the newest].
+    #[doc = "Run id, a unique prefix of one, or a run folder [default: the runs still going, else the newest]."]
     pub run_id: Option<String>,
     /// The repository whose runs to look at [default: the server's working directory].
     pub workdir: Option<String>,
@@ -129,8 +126,7 @@ pub struct StatusArgs {
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct WaitArgs {
-    /// Run ids (or unique prefixes, or run folder paths) to wait for [default: the runs still
-    /// going, else the newest].
+    #[doc = "Run ids, unique prefixes or run folders [default: the runs still going, else the newest]."]
     #[serde(default)]
     pub run_ids: Vec<String>,
     /// Seconds this call may block [default: 50; at most 55].

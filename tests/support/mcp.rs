@@ -119,7 +119,6 @@ impl McpClient {
         use wait_timeout::ChildExt;
         self.child.wait_timeout(limit).expect("wait for git-dispatch mcp")
     }
-
 }
 
 impl Drop for McpClient {
