@@ -57,9 +57,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff).
     Man,
-    /// Internal: the built-in replay agent used by `demo`.
-    #[command(hide = true, name = "__replay-agent")]
-    ReplayAgent(ReplayAgentArgs),
     /// Internal: the supervisor of detached runs (`run --detach`).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -87,7 +84,7 @@ pub struct RunArgs {
     pub dry_run: bool,
 
     /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
-    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC", value_parser = positive_seconds)]
     pub timeout_sec: Option<u64>,
 
     /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
@@ -132,7 +129,7 @@ pub struct RunArgs {
     pub detach: bool,
 
     /// How many packets run at once.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub jobs: usize,
 
     /// No live status line on stderr.
@@ -146,6 +143,11 @@ pub struct RunArgs {
     /// Extra path the confined agent may write (repeatable).
     #[arg(long, value_name = "PATH")]
     pub writable: Vec<PathBuf>,
+
+    /// A secret hidden from the confined agent by default (~/.ssh, ~/.aws, ...) that it may read
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub readable: Vec<PathBuf>,
 
     /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit (repeatable).
     #[arg(long, value_name = "KIND")]
@@ -273,6 +275,16 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "What `clean` removes, run by run (RUN, --all, or with no RUN every run of the repository):\n\
+  - the worktree of a run kept with --keep-worktree;\n\
+  - the run's scratch branch dispatch/<run-id>;\n\
+  - with --artifacts, the run folder itself.\n\
+It never touches a run that is queued or running, and keeps an offered result that was not applied\n\
+(it names it) unless --force. --pool also empties the warm pool of idle worktrees; --recover also\n\
+removes what killed runs left (worktrees, admin folders, branches, processes) and names stale locks.\n\
+Your checkout, index and other branches are never changed."
+)]
 pub struct CleanArgs {
     /// Run id or unique prefix to clean.
     pub run: Option<String>,
@@ -359,11 +371,22 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-#[derive(Debug, Args)]
-pub struct ReplayAgentArgs {
-    /// Everything the runner passes (the codex command line).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
+/// A number of seconds above 0 (`--timeout-sec`).
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would stop the agent at once; give a number of seconds above 0".to_string()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
+    }
+}
+
+/// A count of 1 or more (`-j`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 runs nothing; give 1 or more".to_string()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("`{text}` is not a number (1 or more)")),
+    }
 }
 
 #[cfg(test)]

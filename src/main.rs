@@ -6,9 +6,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // `git dispatch demo` runs this binary as its agent: the built-in replay of a Codex session.
-    if std::env::var_os(git_dispatch::agent::replay::REPLAY_AGENT_ENV).is_some_and(|value| value == "1") {
-        let args: Vec<String> = std::env::args_os().skip(1).map(|arg| arg.to_string_lossy().into_owned()).collect();
+    // The Landlock sandbox's trampoline: this binary re-executed as a hidden stage.
+    #[cfg(target_os = "linux")]
+    if let Some(code) = git_dispatch::sandbox::run_hidden_stage(&std::env::args_os().skip(1).collect::<Vec<_>>()) {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // Orphans of what git-dispatch starts (a daemon that left the agent's process group) become
+    // its children, and are killed once no child of its own is left (see `process`).
+    if let Err(err) = git_dispatch::process::become_subreaper() {
+        eprintln!("warning: {err:#}");
+    }
+    // `git dispatch demo` runs this binary as its agent, under the replay agent's name: the
+    // built-in replay of a Codex session.
+    let mut argv = std::env::args_os();
+    if argv.next().is_some_and(|argv0| git_dispatch::agent::replay::started_as_replay_agent(&argv0)) {
+        let args: Vec<String> = argv.map(|arg| arg.to_string_lossy().into_owned()).collect();
         std::process::exit(git_dispatch::agent::replay::run_replay(&args));
     }
     let cli = match git_dispatch::cli::Cli::try_parse() {

@@ -79,7 +79,11 @@ pub struct Packet {
     pub timeout_sec: Option<u64>,
     pub heartbeat_sec: Option<u64>,
     pub writable: Vec<String>,
+    pub readable: Vec<String>,
     pub allow: Vec<String>,
+    /// Near misses of the text that are no error: a header that looks like a known field with a
+    /// typo (`TIMEOUT:`, `NON-GOALZ:`), which is ignored. One line each, naming the line.
+    pub warnings: Vec<String>,
 }
 
 /// A packet problem, naming the field and, where it applies, the packet line (1-based).
@@ -112,6 +116,7 @@ const FIELDS: &[(&str, bool)] = &[
     ("TIMEOUT SEC", false),
     ("HEARTBEAT SEC", false),
     ("WRITABLE", false),
+    ("READABLE", false),
     ("ALLOW", false),
 ];
 
@@ -158,6 +163,13 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
     let (_, workdir_text) = single_value(require("WORKDIR"), "WORKDIR", "expected the path of a git repository")?;
     let objective = text_value(require("OBJECTIVE"), "OBJECTIVE", "expected one sentence saying what to achieve")?;
     let write_scope = scope_entries(require("WRITE SCOPE"), "WRITE SCOPE")?;
+    if mode == Mode::Worker && write_scope.is_empty() {
+        return Err(PacketError::Invalid {
+            field: "WRITE SCOPE",
+            line: require("WRITE SCOPE").line,
+            message: "a worker must be allowed to write something (give paths; a task that writes nothing is a verifier, reviewer or synthesizer)".to_string(),
+        });
+    }
     let non_goals = list_value(require("NON-GOALS"), "NON-GOALS", "expected `- ` bullets saying what must not change")?;
     let verification = list_value(
         require("VERIFICATION"),
@@ -192,7 +204,11 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
         writable: field("WRITABLE")
             .map(|raw| path_items(raw).into_iter().map(|(_, item)| item).collect())
             .unwrap_or_default(),
+        readable: field("READABLE")
+            .map(|raw| path_items(raw).into_iter().map(|(_, item)| item).collect())
+            .unwrap_or_default(),
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),
+        warnings: near_misses(text),
     };
     Ok(packet)
 }
@@ -277,6 +293,54 @@ fn split_fields(text: &str) -> Result<Vec<(&'static str, RawField)>, PacketError
         }
     }
     Ok(fields)
+}
+
+/// Headers that are no known field but look like one with a typo: a warning each, naming the line
+/// and the field it probably means.
+fn near_misses(text: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (index, raw_line) in text.lines().enumerate() {
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        let Some((key, _)) = header(line) else { continue };
+        if canonical_field(&key).is_some() {
+            continue;
+        }
+        if let Some(meant) = likely_field(&key) {
+            warnings.push(format!("line {}: unknown field `{key}` is ignored; did you mean `{meant}`?", index + 1));
+        }
+    }
+    warnings
+}
+
+/// The known field `key` most probably means: one it starts (`TIMEOUT` for `TIMEOUT SEC`), or one
+/// at most two letters away.
+fn likely_field(key: &str) -> Option<&'static str> {
+    let normal = |text: &str| text.replace(['_', '-'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let key = normal(key);
+    if key.len() < 3 {
+        return None;
+    }
+    FIELDS.iter().map(|(name, _)| *name).find(|name| {
+        let name_normal = normal(name);
+        (name_normal.starts_with(&key) && name_normal[key.len()..].starts_with(' '))
+            || edit_distance(&key, &name_normal) <= 2.min(name_normal.len() / 3)
+    })
+}
+
+/// The Levenshtein distance of two short ASCII strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<u8> = b.bytes().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Recognise a header line: `KEY: value`, `KEY (note): value`, `## KEY:`, `**KEY:** value`.

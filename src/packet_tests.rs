@@ -83,6 +83,7 @@ fn per_line_annotations_are_comments() {
 #[test]
 fn empty_scope_words() {
     for word in ["none", "None", "read-only", "readonly", "no writes", "NO WRITES"] {
+        let with = |old: &str, new: &str| with(old, new).replace("MODE: worker", "MODE: reviewer");
         let bullet = with("WRITE SCOPE:", &format!("WRITE SCOPE:\n- {word}"));
         assert!(parse(&bullet).expect(word).write_scope.is_empty(), "{word}");
         let inline = with("WRITE SCOPE:", &format!("WRITE SCOPE: {word}"));
@@ -138,7 +139,7 @@ fn multi_line_objective_and_unknown_headers() {
 #[test]
 fn optional_fields() {
     let text = format!(
-        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nALLOW: symlink, exec-bit\n"
+        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nREADABLE:\n- ~/.ssh/known_hosts\nALLOW: symlink, exec-bit\n"
     );
     let packet = parse(&text).expect("valid");
     assert_eq!(packet.context.as_deref(), Some("The utils module is old."));
@@ -149,6 +150,7 @@ fn optional_fields() {
     assert_eq!(packet.timeout_sec, Some(60));
     assert_eq!(packet.heartbeat_sec, Some(10));
     assert_eq!(packet.writable, vec!["~/.cache/pip"]);
+    assert_eq!(packet.readable, vec!["~/.ssh/known_hosts"]);
     assert_eq!(packet.allow, vec!["symlink", "exec-bit"]);
 }
 
@@ -211,4 +213,27 @@ fn header_recognition() {
     assert_eq!(header("**MODE:** worker"), Some(("MODE".into(), "worker".into())));
     assert_eq!(header("### DELIVERABLE:"), Some(("DELIVERABLE".into(), String::new())));
     assert_eq!(header("URL http://x"), None);
+}
+
+#[test]
+fn near_misses_of_known_fields_are_warnings() {
+    let text = format!("{MINIMAL}\nTIMEOUT: 60\nNON-GOALZ:\n- x\nNOTES:\n- free text\nCONTEX: more\n");
+    let packet = parse(&text).expect("still a packet");
+    assert_eq!(
+        packet.warnings,
+        vec![
+            "line 17: unknown field `TIMEOUT` is ignored; did you mean `TIMEOUT SEC`?".to_string(),
+            "line 18: unknown field `NON-GOALZ` is ignored; did you mean `NON-GOALS`?".to_string(),
+            "line 22: unknown field `CONTEX` is ignored; did you mean `CONTEXT`?".to_string(),
+        ]
+    );
+    assert!(parse(MINIMAL).expect("minimal").warnings.is_empty());
+}
+
+#[test]
+fn a_worker_with_an_empty_scope_is_an_error() {
+    let text = MINIMAL.replace("- tests/test_utils.py", "- none");
+    let err = parse(&text).expect_err("a worker that may write nothing");
+    assert!(err.to_string().starts_with("line 5: WRITE SCOPE: a worker must be allowed to write something"), "{err}");
+    assert!(parse(&text.replace("MODE: worker", "MODE: reviewer")).is_ok());
 }

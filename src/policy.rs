@@ -80,6 +80,9 @@ pub struct SensitiveChange {
 pub struct SandboxRecord {
     pub kind: String,
     pub writable: Vec<String>,
+    /// The secrets hidden from the agent (bwrap, Landlock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
     /// The Landlock ABI the kernel enforced (kind `landlock` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abi: Option<u32>,

@@ -8,9 +8,11 @@
 //! - is bounded by a hard timeout and an optional heartbeat (no stdout for that long);
 //! - on expiry, or when git-dispatch is interrupted ([`install_interrupt_handler`]), gets SIGTERM
 //!   sent to its group, then SIGKILL after a grace period;
-//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed;
-//! - when its spec carries a [`Confinement`] (Landlock), is started from a thread of its own that
-//!   confines itself first, so that the child inherits the confinement and git-dispatch does not.
+//! - leaves nothing behind: whatever is left of its group when it ends is SIGKILLed (its exit is
+//!   seen before it is reaped, so the group id is still its own); in a child subreaper
+//!   ([`become_subreaper`], the binary does it) the orphans of its tree too, once no child is left;
+//! - is confined by the argv prefix of its sandbox, if any (bwrap, or the git-dispatch binary's own
+//!   trampoline for Landlock, whose supervisor is [`supervise_tree`]).
 //!
 //! A stdout line longer than [`MAX_LINE_BYTES`] is cut to that length (the rest is dropped and
 //! counted in [`Outcome::truncated_lines`]), so that one endless line cannot exhaust memory.
@@ -18,7 +20,10 @@
 mod group;
 mod interrupt;
 mod lines;
+mod reaper;
 mod supervise;
+#[cfg(target_os = "linux")]
+mod tree;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -30,6 +35,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 pub use interrupt::{clear_interrupt, install_interrupt_handler, interrupted, request_interrupt};
+pub use reaper::{become_subreaper, children_of, is_subreaper};
+#[cfg(target_os = "linux")]
+pub use tree::{exec, supervise as supervise_tree, TreeArgs, SUPERVISOR_ENV};
 
 /// The longest stdout line handed to `on_line` by [`run_streaming`]; longer lines are truncated.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -56,8 +64,6 @@ pub struct ProcessSpec {
     pub heartbeat: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the child is stopped.
     pub grace: Duration,
-    /// Applied to a dedicated thread that then starts the child (and does nothing else).
-    pub confinement: Option<Arc<dyn Confinement>>,
     /// Stops the child (as `Cancelled`) once set: `git dispatch cancel` of one run.
     pub cancel: Option<Cancel>,
 }
@@ -83,14 +89,6 @@ impl Cancel {
     }
 }
 
-/// A restriction the kernel applies to the calling thread and to every process it starts from then
-/// on, for good (Landlock). The process module calls it on a fresh thread that only spawns the
-/// child afterwards, so no `pre_exec` (unsafe) is needed and git-dispatch itself stays unconfined.
-pub trait Confinement: fmt::Debug + Send + Sync {
-    /// Confines the calling thread; an error means the child must not be started.
-    fn confine_current_thread(&self) -> anyhow::Result<()>;
-}
-
 impl ProcessSpec {
     /// A spec with no arguments, no timeout, no heartbeat and the default grace period.
     pub fn new(program: impl Into<OsString>, cwd: impl Into<PathBuf>) -> ProcessSpec {
@@ -103,7 +101,6 @@ impl ProcessSpec {
             timeout: Duration::ZERO,
             heartbeat: None,
             grace: DEFAULT_GRACE,
-            confinement: None,
             cancel: None,
         }
     }
@@ -293,8 +290,8 @@ pub fn spawn_detached(spec: &ProcessSpec, log: &std::path::Path) -> anyhow::Resu
     for (key, value) in &spec.env {
         command.env(key, value);
     }
-    let child = command
-        .spawn()
+    // Registered like every child, so that a subreaper's orphan kill never takes it for one.
+    let child = reaper::spawn(&mut command)
         .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))?;
     Ok(DetachedChild { child })
 }

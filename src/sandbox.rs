@@ -1,34 +1,47 @@
 //! Confinement of the agent process (SPEC §3): which sandbox a dispatch uses, and the argv prefix,
-//! environment, thread confinement and private temp folder that make it.
+//! environment and private temp folder that make it. Every program of a run that runs in the
+//! worktree (SETUP, the agent's `--version` probe, the agent, `--verify` commands) is started
+//! through [`SandboxPlan::confine`], so all of them are confined the same way.
 //!
 //! [`plan`] turns a [`SandboxRequest`] (the user's choice, the worktree, the shared git dir, the
-//! agent's state folders, extra writable paths) into a [`SandboxPlan`]. bubblewrap (the
-//! strongest): the whole filesystem read-only, the worktree writable with its `.git` file and the
-//! shared git dir read-only, a private `TMPDIR`, the agent's own state folders and the cache
-//! writable, and `--unshare-pid --die-with-parent --new-session` so nothing outlives the agent.
-//! Landlock (where bwrap is not usable): the same writable set enforced by the kernel on the
-//! thread that starts the agent (see `sandbox/landlock.rs` for what it cannot do). `auto` takes
-//! bwrap, else Landlock, else none with a warning; an explicit choice that cannot be had is an error.
+//! agent's state folders, extra writable and readable paths, the secrets) into a [`SandboxPlan`].
+//! Every kind, none included, gives the agent a private copy of its CLI's state and a private
+//! cache (`sandbox/state.rs`), and guards the user's configuration files it could write
+//! (`sandbox/guarded.rs`). bubblewrap (the strongest): the whole filesystem read-only, the
+//! secrets hidden, the worktree writable with its `.git` file and the shared git dir read-only, a
+//! private `TMPDIR` and the private state writable, `--unshare-pid --die-with-parent
+//! --new-session` so nothing outlives the agent, and `--unshare-user --cap-drop ALL` so that an
+//! agent started by root has no capability. Landlock (where bwrap is not usable): the same sets
+//! enforced by the kernel in the program's own process, started through the git-dispatch
+//! binary's trampoline (a supervisor that kills the whole tree, a new session, no capabilities, a
+//! TIOCSTI filter: see `sandbox/confine.rs`, and `sandbox/landlock.rs` for what the rules cannot
+//! do). `auto` takes bwrap, else Landlock, else none with a warning; an explicit choice that
+//! cannot be had is an error.
 mod bwrap;
+#[cfg(target_os = "linux")]
+mod confine;
 mod guarded;
 #[cfg(target_os = "linux")]
 mod landlock;
 mod paths;
+mod state;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::agent::AgentKind;
 use crate::policy::SandboxRecord;
-use crate::process::Confinement;
+use crate::process::ProcessSpec;
 
 pub use bwrap::BWRAP_ENV;
+#[cfg(target_os = "linux")]
+pub use confine::run_hidden_stage;
 pub use guarded::GuardedFile;
-pub use paths::{agent_state_paths, expand_writable, StatePaths};
+pub use paths::{agent_state_paths, expand_writable, secret_paths, StatePaths};
+pub use state::{PrivateState, PRIVATE_STATE_DIR, SESSIONS_DIR};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -79,41 +92,69 @@ pub struct SandboxRequest {
     /// Folders the agent must not write even when a writable folder contains them: the user's
     /// checkout, the root of all dispatch worktrees, the run folder.
     pub protected: Vec<PathBuf>,
-    /// The agent's own state folders and the cache folder (writable; created if missing), and the
-    /// agent's configuration files in them (read-only).
+    /// The user's state folder of the agent's CLI, cache folder and guarded files.
     pub state: StatePaths,
+    /// Where the run's private state folder is made (removed with the plan).
+    pub private_root: PathBuf,
     /// `--writable` and `WRITABLE:` paths, already absolute (created as folders if missing).
     pub writable: Vec<PathBuf>,
+    /// `--readable` and `READABLE:` paths, already absolute: secrets given back.
+    pub readable: Vec<PathBuf>,
+    /// The secrets hidden from a confined agent unless named by a readable or writable path.
+    pub hidden: Vec<PathBuf>,
 }
 
-/// How to start the agent confined: prepend `wrapper` to its argv, add `env`, and give the process
-/// spec `confinement`.
+/// How to start the agent (and every other program of the run) confined: prepend `wrapper` to its
+/// argv and add `env` ([`SandboxPlan::confine`]).
 #[derive(Debug)]
 pub struct SandboxPlan {
     pub kind: Kind,
-    /// The argv prefix (`bwrap ... --`); empty for Landlock and none.
+    /// The argv prefix (`bwrap ... --`, or `git-dispatch __confine ... --` for Landlock); empty
+    /// for none.
     pub wrapper: Vec<OsString>,
-    /// Variables for the agent (`TMPDIR`).
+    /// Variables for the agent (`TMPDIR`, `CODEX_HOME` / `CLAUDE_CONFIG_DIR`, `XDG_CACHE_HOME`).
     pub env: Vec<(OsString, OsString)>,
-    /// Landlock: applied by the process module to the thread that starts the agent.
-    pub confinement: Option<Arc<dyn Confinement>>,
     /// The paths the agent may write, as recorded (empty for none: it may write anywhere).
     pub writable: Vec<String>,
+    /// The secrets hidden from the agent, as recorded (empty for none).
+    pub hidden: Vec<String>,
     /// The Landlock ABI the kernel enforces (kind landlock).
     pub abi: Option<u32>,
     /// For the policy messages: why the agent is not confined (kind none, `WARNING: ...`), or why
     /// `auto` took Landlock (`NOTE: ...`).
     pub warning: Option<String>,
-    /// Landlock: the agent's configuration files, put back after the run when it changed them.
+    /// The user's configuration files the agent could write, put back after the run.
     pub guarded: Vec<GuardedFile>,
     /// The private writable temp folder (`TMPDIR`), removed when the plan is dropped.
     pub scratch: Option<tempfile::TempDir>,
+    /// The agent's private state and cache, removed when the plan is dropped.
+    pub private: Option<PrivateState>,
 }
 
 impl SandboxPlan {
+    /// `spec` as this sandbox starts it: the wrapper before its program, the sandbox's variables
+    /// (`TMPDIR`) before its own.
+    pub fn confine(&self, mut spec: ProcessSpec) -> ProcessSpec {
+        if let Some((first, rest)) = self.wrapper.split_first() {
+            let mut args: Vec<std::ffi::OsString> = rest.to_vec();
+            args.push(std::mem::replace(&mut spec.program, first.clone()));
+            args.append(&mut spec.args);
+            spec.args = args;
+        }
+        let mut env = self.env.clone();
+        env.append(&mut spec.env);
+        spec.env = env;
+        spec
+    }
+
     /// `sandbox: {kind, writable}` (and `abi` for Landlock) for policy.json and run.json.
     pub fn record(&self) -> SandboxRecord {
-        SandboxRecord { kind: self.kind.name().to_string(), writable: self.writable.clone(), abi: self.abi }
+        SandboxRecord {
+            kind: self.kind.name().to_string(),
+            writable: self.writable.clone(),
+            hidden: self.hidden.clone(),
+            abi: self.abi,
+        }
     }
 
     /// The private temp folder, where a confined agent writes files git-dispatch reads back.
@@ -121,17 +162,18 @@ impl SandboxPlan {
         self.scratch.as_ref().map(tempfile::TempDir::path)
     }
 
-    /// Puts back the guarded configuration files the agent changed (Landlock cannot keep them
-    /// read-only); one message per file put back. Also done when the plan is dropped.
-    pub fn restore_guarded(&self) -> anyhow::Result<Vec<String>> {
+    /// After the agent: puts back the guarded configuration files it changed (one message per
+    /// file) and copies its session logs into `run_dir`. The files are put back again when the
+    /// plan is dropped.
+    pub fn after_agent(&self, run_dir: &Path) -> anyhow::Result<Vec<String>> {
         let mut messages = Vec::new();
         for file in &self.guarded {
             if file.restore()? {
-                messages.push(format!(
-                    "the agent changed {} (writable under Landlock); it was put back as it was",
-                    file.path().display()
-                ));
+                messages.push(format!("the agent changed {}; it was put back as it was", file.path().display()));
             }
+        }
+        if let Some(private) = &self.private {
+            messages.extend(private.collect_sessions(run_dir)?);
         }
         Ok(messages)
     }
@@ -141,12 +183,13 @@ impl SandboxPlan {
             kind: Kind::None,
             wrapper: Vec::new(),
             env: Vec::new(),
-            confinement: None,
             writable: Vec::new(),
+            hidden: Vec::new(),
             abi: None,
             warning: Some(warning),
             guarded: Vec::new(),
             scratch: None,
+            private: None,
         }
     }
 }
@@ -211,29 +254,54 @@ pub enum SandboxError {
 pub const NONE_REQUESTED: &str =
     "WARNING: the agent ran without a sandbox (--sandbox none): it could write anywhere this user can.";
 
-/// Decides the confinement of one run and prepares it (state folders created, private temp folder
-/// made). An explicit `bwrap` or `landlock` that cannot be had is an error; `auto` degrades to
-/// Landlock, then to none with a warning.
+/// Decides the confinement of one run and prepares it (the private state and temp folders made,
+/// the guarded files captured). An explicit `bwrap` or `landlock` that cannot be had is an error;
+/// `auto` degrades to Landlock, then to none with a warning.
 pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
+    let cache_links: Vec<PathBuf> = match &req.state.cache {
+        Some(cache) => req.writable.iter().filter(|path| path.starts_with(cache) && *path != cache).cloned().collect(),
+        None => Vec::new(),
+    };
+    let private = PrivateState::create(&req.private_root, &req.state, &cache_links)?;
+    let mut plan = confine(req, private.root())?;
+    plan.env.extend(private.env());
+    let writable: Vec<PathBuf> = plan.writable.iter().map(PathBuf::from).collect();
+    let guarded: Vec<PathBuf> = req
+        .state
+        .guarded
+        .iter()
+        .filter(|path| {
+            plan.kind == Kind::None || writable.iter().any(|root| paths::canonical_or_parent(path).starts_with(root))
+        })
+        .cloned()
+        .collect();
+    plan.guarded = GuardedFile::capture_all(&guarded)?;
+    plan.private = Some(private);
+    Ok(plan)
+}
+
+/// The confinement of [`plan`], with the private state folder `private` writable.
+fn confine(req: &SandboxRequest, private: &Path) -> anyhow::Result<SandboxPlan> {
     match req.choice {
         Choice::None => Ok(SandboxPlan::unconfined(NONE_REQUESTED.to_string())),
         Choice::Landlock => match landlock_support() {
-            Ok(abi) => landlock_plan(req, abi, None),
+            Ok(abi) => landlock_plan(req, private, abi, None),
             Err(reason) => Err(SandboxError::LandlockUnavailable(reason).into()),
         },
         Choice::Bwrap => match bwrap::usable() {
-            Ok(program) => bwrap_plan(req, program),
+            Ok(program) => bwrap_plan(req, private, program),
             Err(reason) => Err(SandboxError::BwrapUnusable(reason).into()),
         },
         Choice::Auto => match bwrap::usable() {
-            Ok(program) => bwrap_plan(req, program),
+            Ok(program) => bwrap_plan(req, private, program),
             Err(bwrap) => match landlock_support() {
                 Ok(abi) => landlock_plan(
                     req,
+                    private,
                     abi,
                     Some(format!(
                         "NOTE: bubblewrap is not usable here ({bwrap}); the agent ran under Landlock (ABI {abi}), \
-                         which confines its writes but not its processes (see SECURITY.md)."
+                         which confines its writes and its process tree but has no namespaces (see SECURITY.md)."
                     )),
                 ),
                 Err(landlock) => Ok(SandboxPlan::unconfined(format!(
@@ -245,46 +313,55 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
     }
 }
 
-fn bwrap_plan(req: &SandboxRequest, program: PathBuf) -> anyhow::Result<SandboxPlan> {
+fn bwrap_plan(req: &SandboxRequest, private: &Path, program: PathBuf) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
-    let layout = bwrap::Layout::prepare(req, &scratch_path)?;
-    let writable = layout.writable.iter().map(|path| path.display().to_string()).collect();
+    let layout = bwrap::Layout::prepare(req, &[scratch_path.clone(), private.to_path_buf()])?;
     Ok(SandboxPlan {
         kind: Kind::Bwrap,
         wrapper: layout.argv(&program),
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
-        confinement: None,
-        writable,
+        writable: displayed(&layout.writable),
+        hidden: displayed(&layout.hidden),
         abi: None,
         warning: None,
         guarded: Vec::new(),
         scratch: Some(scratch),
+        private: None,
     })
 }
 
 #[cfg(target_os = "linux")]
-fn landlock_plan(req: &SandboxRequest, abi: u32, note: Option<String>) -> anyhow::Result<SandboxPlan> {
+fn landlock_plan(req: &SandboxRequest, private: &Path, abi: u32, note: Option<String>) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
-    let rules = landlock::Rules::prepare(req, &scratch_path)?;
-    let writable = rules.writable.iter().map(|path| path.display().to_string()).collect();
-    let guarded = GuardedFile::capture_all(&req.state.read_only)?;
+    let rules = landlock::Rules::prepare(req, &[scratch_path.clone(), private.to_path_buf()])?;
+    let wrapper = confine::wrapper(rules.to_args())?;
     Ok(SandboxPlan {
         kind: Kind::Landlock,
-        wrapper: Vec::new(),
+        wrapper,
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
-        confinement: Some(Arc::new(landlock::LandlockConfinement { rules })),
-        writable,
+        writable: displayed(&rules.writable),
+        hidden: displayed(&rules.hidden),
         abi: Some(abi),
         warning: note,
-        guarded,
+        guarded: Vec::new(),
         scratch: Some(scratch),
+        private: None,
     })
 }
 
+fn displayed(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|path| path.display().to_string()).collect()
+}
+
 #[cfg(not(target_os = "linux"))]
-fn landlock_plan(_req: &SandboxRequest, _abi: u32, _note: Option<String>) -> anyhow::Result<SandboxPlan> {
+fn landlock_plan(
+    _req: &SandboxRequest,
+    _private: &Path,
+    _abi: u32,
+    _note: Option<String>,
+) -> anyhow::Result<SandboxPlan> {
     Err(SandboxError::LandlockUnavailable("Landlock exists on Linux only".to_string()).into())
 }
 
@@ -295,7 +372,6 @@ fn private_tmp() -> anyhow::Result<tempfile::TempDir> {
 
 /// The shared git dir and the worktree's admin folder in it, which stay read-only whatever else is
 /// writable.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn git_paths(req: &SandboxRequest) -> Vec<PathBuf> {
     let dot_git = canonical(&req.worktree).join(".git");
     let admin = admin_dir(&dot_git).filter(|admin| admin.exists()).map(|admin| canonical(&admin));
@@ -311,7 +387,6 @@ fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
 }
 
 /// `dir` created when missing, with symlinks resolved.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn create_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {} for the sandbox", dir.display()))?;
     Ok(canonical(dir))

@@ -42,6 +42,7 @@
 //! | `hang` | | sleep forever, silently |
 //! | `spawn_child` | `sleep_secs`, `pidfile`?, `stdio`=`inherit`/`null` | a child in the agent's process group |
 //! | `setsid_daemon` | `pidfile`, `sleep_secs`=30, `stdio`=`inherit`/`null` | a double-forked daemon in its own session; the step returns once `pidfile` holds its pid |
+//! | `group_daemon` | `pidfile`, `sleep_secs`=30, `stdio`=`inherit`/`null` | a double-forked daemon in a process group of its own (same session) |
 //! | `fork_bomb` | `max`, `sleep_secs`=30, `pidfile`? | a tree of exactly `max` sleeping processes; every pid appended to `pidfile` |
 //! | `kill_parent` | `signal`=`KILL` (`TERM`, `INT`, `HUP`) | signal the parent process |
 //! | `result` | `value` | the structured result to hand back (any JSON; `null` gives claude `structured_output: null`) |

@@ -10,8 +10,8 @@
 //! there: those cases SAY so (`Escape`) rather than assert it. `--sandbox bwrap` (when bwrap works
 //! here, probed once: policy.json `sandbox.kind`): those writes are refused and no process outlives
 //! the agent. `--sandbox landlock` (when the kernel enforces Landlock): those writes are refused
-//! too, but Landlock has no pid namespace, so a process that leaves the agent's group (setsid)
-//! survives the run as it does unconfined; the case says so. What Landlock lets through and the run
+//! too, and the trampoline's supervisor (a child subreaper) kills every descendant, also one that
+//! left the agent's group (setsid). What Landlock lets through and the run
 //! flags and undoes instead (the worktree's `.git` file, the agent's configuration files) is
 //! asserted in `sandbox_landlock.rs`.
 
@@ -35,9 +35,9 @@ enum Escape {
     /// It writes outside the repository (home, /dev/shm, /var/tmp): without a sandbox this is
     /// neither detected nor undone; under bwrap the write is refused.
     Undetectable,
-    /// It leaves a process behind (setsid): without a sandbox, and under Landlock (no pid
-    /// namespace), it may survive the run (the test kills it); under bwrap `--unshare-pid
-    /// --die-with-parent` ends it.
+    /// It leaves a process behind (setsid): without a sandbox it may survive the run (the test
+    /// kills it); bwrap (`--unshare-pid --die-with-parent`) and Landlock (the supervisor, a child
+    /// subreaper) end it.
     Survives,
 }
 
@@ -63,9 +63,10 @@ impl Mode {
         self != Mode::None
     }
 
-    /// No descendant of the agent outlives it (a pid namespace that dies with the agent).
+    /// No descendant of the agent outlives it (bwrap: a pid namespace that dies with the agent;
+    /// Landlock: the trampoline's supervisor, a child subreaper, kills the whole tree).
     fn ends_every_descendant(self) -> bool {
-        self == Mode::Bwrap
+        self != Mode::None
     }
 
     /// Where the agent's process steps write their pids (`@PIDS@`): a place the agent can write
@@ -103,26 +104,18 @@ struct Hostile {
     escape: Escape,
     /// Where an `Undetectable` behaviour writes (checked absent under a sandbox).
     writes: Option<&'static str>,
-    /// KNOWN GAP (guard): the ref is restored but its reflog under `logs/` is not (reflogs are
-    /// neither fingerprinted nor restored). Such a case may differ under `.git/logs/` only.
-    reflog_gap: bool,
     /// KNOWN GAP found by this suite, owned elsewhere: the case must fail with this text (so the
     /// test notices when it is fixed and the case can be tightened).
     known_gap: Option<&'static str>,
 }
 
 fn hostile(name: &'static str, plan: Value) -> Hostile {
-    Hostile { name, plan, escape: Escape::None, writes: None, reflog_gap: false, known_gap: None }
+    Hostile { name, plan, escape: Escape::None, writes: None, known_gap: None }
 }
 
 #[allow(dead_code)] // no case documents a gap today; kept for the next one found
 fn known_gap(mut h: Hostile, text: &'static str) -> Hostile {
     h.known_gap = Some(text);
-    h
-}
-
-fn reflog_gap(mut h: Hostile) -> Hostile {
-    h.reflog_gap = true;
     h
 }
 
@@ -165,12 +158,11 @@ fn substitute(plan: &Value, fx: &Fixture, tag: &str, mode: Mode) -> Value {
 
 /// The git dir as the user sees it (HEAD, index, config, packed-refs, refs, logs, hooks, info),
 /// without what a run itself may write: the exclude line and `dispatch/*` branches.
-fn git_dir_lines(repo: &Path, with_logs: bool) -> String {
+fn git_dir_lines(repo: &Path) -> String {
     let fingerprint = tree_fingerprint(repo);
     let lines: Vec<&str> = fingerprint
         .lines()
         .filter(|line| line.starts_with(".git/") && !line.starts_with(".git/info/exclude"))
-        .filter(|line| with_logs || !line.starts_with(".git/logs/"))
         .filter(|line| !line.contains("refs/heads/dispatch"))
         .collect();
     let extra = ["objects/info/alternates", "index.lock", "HEAD.lock", "config.lock"]
@@ -224,7 +216,7 @@ fn play(h: &Hostile, mode: Mode) -> Result<(), String> {
     payload(&fx);
     let tag = format!("gd-adv-{}-{}", std::process::id(), h.name.replace(' ', "-"));
     let plan = substitute(&h.plan, &fx, &tag, mode);
-    let (git_before, checkout_before) = (git_dir_lines(&fx.repo, !h.reflog_gap), checkout_lines(&fx.repo));
+    let (git_before, checkout_before) = (git_dir_lines(&fx.repo), checkout_lines(&fx.repo));
     let output = dispatch(&fx, &packet(&fx), &plan, &["--sandbox", mode.name()]);
     let mut broken = Vec::new();
     // Undetectable without a sandbox; refused (not itself a violation) with one.
@@ -250,7 +242,7 @@ fn play(h: &Hostile, mode: Mode) -> Result<(), String> {
     if policy["offered"] != false && flagged_expected {
         broken.push("a result was offered".to_string());
     }
-    let git_after = git_dir_lines(&fx.repo, !h.reflog_gap);
+    let git_after = git_dir_lines(&fx.repo);
     if git_after != git_before {
         let before: Vec<&str> = git_before.lines().collect();
         let diff: Vec<String> = git_after.lines().filter(|l| !before.contains(l)).map(|l| format!("+ {l}")).collect();

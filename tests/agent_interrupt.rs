@@ -19,8 +19,15 @@ fn an_interrupt_stops_the_agent_and_is_recorded() {
         "codex-cli 0.171.0",
         &format!("sleep 1000 & echo $! > '{}'\necho '{{\"type\":\"turn.started\"}}'\nwait", pid_file.display()),
     );
-    let trigger = std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(500));
+    let started_file = pid_file.clone();
+    let trigger = std::thread::spawn(move || {
+        // Once the agent's background process is up, the agent is running: interrupt it then.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&started_file).is_ok_and(|text| text.ends_with('\n'))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         process::request_interrupt();
     });
     let started = Instant::now();

@@ -53,7 +53,7 @@ fn source(auth: PathBuf, url: String) -> QuotaSource {
 
 fn skipped_reason(verdict: QuotaVerdict) -> String {
     match verdict {
-        QuotaVerdict::Skipped { reason } => reason,
+        QuotaVerdict::Skipped { reason, .. } => reason,
         other => panic!("not skipped: {other:?}"),
     }
 }

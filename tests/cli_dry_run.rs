@@ -181,3 +181,52 @@ fn help_and_version() {
     assert_eq!(version.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("git-dispatch {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn near_misses_and_impossible_limits() {
+    let fx = fixture("python-project");
+    let good = format!(
+        "MODE: worker\nWORKDIR: {}\nOBJECTIVE: Add a test.\nWRITE SCOPE:\n- tests/\nNON-GOALZ:\n- typo\nNON-GOALS:\n- none\nTIMEOUT: 60\nVERIFICATION:\n- true\nDELIVERABLE: a test\n",
+        fx.repo.display()
+    );
+    let packet = write_packet(&fx, "typo.md", &good);
+    let out = run(&fx, &["run", "--task", packet.to_str().expect("utf-8"), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 6: unknown field `NON-GOALZ` is ignored; did you mean `NON-GOALS`?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("line 10: unknown field `TIMEOUT` is ignored; did you mean `TIMEOUT SEC`?"),
+        "{}",
+        stderr(&out)
+    );
+    let policy = read_json(&std::path::PathBuf::from(last_line(&out)).join("policy.json"));
+    assert!(
+        policy["messages"].to_string().contains("WARNING: task packet: line 6: unknown field `NON-GOALZ`"),
+        "{policy}"
+    );
+
+    for (flag, value, says) in [("--timeout-sec", "0", "--timeout-sec"), ("-j", "0", "--jobs")] {
+        let out = run(&fx, &["run", "--task", packet.to_str().expect("utf-8"), "--dry-run", flag, value]);
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    let empty = write_packet(&fx, "empty.md", &good.replace("WRITE SCOPE:\n- tests/", "WRITE SCOPE: none"));
+    let out = run(&fx, &["run", "--task", empty.to_str().expect("utf-8"), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 4: WRITE SCOPE: a worker must be allowed to write something"),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad = write_packet(&fx, "bad.md", "MODE: worker\n");
+    let out = run(&fx, &["run", "--json", "--task", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error on stdout");
+    assert!(error["error"].as_str().expect("error").contains("missing required field WORKDIR"), "{error}");
+    assert_eq!(error["exit_code"], 1);
+    assert!(stderr(&out).contains("missing required field WORKDIR"), "{}", stderr(&out));
+}

@@ -47,6 +47,15 @@ fn demo_keep_leaves_a_repository_where_apply_works() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let repo = repo_of(&stdout);
     assert!(repo.join(".codex-dispatch/runs").is_dir());
+    assert!(stdout.contains("agent: a recorded Codex session, replayed by git-dispatch itself"), "{stdout}");
+    // The demo runs under the sandbox `auto` picks here, like any run.
+    let runs: Vec<PathBuf> = std::fs::read_dir(repo.join(".codex-dispatch/runs"))
+        .expect("runs")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("policy.json")).expect("policy")).expect("JSON");
+    assert_eq!(policy["sandbox"]["kind"], git_dispatch::sandbox::auto_kind().0.name(), "{policy}");
     let apply = Command::new(env!("CARGO_BIN_EXE_git-dispatch"))
         .args(["apply", "-C"])
         .arg(&repo)

@@ -4,7 +4,9 @@
 mod support;
 
 use serde_json::json;
-use support::cli::{dispatch, printed_run_dir, read_json, stderr, user_visible, worker_packet, write_packet};
+use support::cli::{
+    self, dispatch, printed_run_dir, read_json, stderr, stdout, user_visible, worker_packet, write_packet,
+};
 use support::fixtures::fixture;
 use support::git::{git, tree_fingerprint};
 
@@ -51,6 +53,11 @@ fn in_scope_worker_is_offered() {
     assert_eq!(policy["changed_paths"], json!(["tests/test_more.py", "tests/test_util.py"]));
     assert_eq!(policy["claims_mismatch"], serde_json::Value::Null);
     let id = run_dir.file_name().expect("id").to_string_lossy().into_owned();
+    assert!(
+        stderr(&output).lines().any(|line| line == format!("git-dispatch: {id}: offered (exit 0, 2 changed paths)")),
+        "the one-line verdict on stderr: {}",
+        stderr(&output)
+    );
     let branch = format!("dispatch/{id}");
     assert_eq!(policy["branch"], branch);
     assert_eq!(git(&fx.repo, &["rev-parse", &branch]).trim(), policy["result_commit"].as_str().expect("result"));
@@ -264,8 +271,17 @@ fn dirty_overlap_blocks_before_the_agent() {
     assert!(policy["messages"][0]
         .as_str()
         .expect("msg")
-        .starts_with("BLOCKED: write scope overlaps existing dirty files"));
-    assert!(std::fs::read_to_string(run_dir.join("result.md")).expect("md").contains("BLOCKED"));
+        .starts_with("BLOCKED: write scope overlaps uncommitted changes in: "));
+    let result_md = std::fs::read_to_string(run_dir.join("result.md")).expect("md");
+    assert!(result_md.contains("BLOCKED"));
+    let review = stdout(&cli::run(&fx, &["review"]));
+    for path in policy["dirty_overlap"].as_array().expect("list") {
+        let path = path.as_str().expect("a path");
+        assert!(stderr(&output).contains(path), "stderr names {path}: {}", stderr(&output));
+        assert!(result_md.contains(path), "result.md names {path}");
+        assert!(review.contains(path), "review names {path}: {review}");
+    }
+    assert!(stderr(&output).contains(": blocked (exit 2, 0 changed paths): BLOCKED:"), "{}", stderr(&output));
     assert!(!marker.exists(), "the agent did not run");
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&before));
     assert_eq!(git(&fx.repo, &["worktree", "list"]).lines().count(), 1);
@@ -290,6 +306,27 @@ fn agent_not_found_exits_1() {
     let err = stderr(&output);
     assert!(err.contains("claude") && err.contains("npm install -g @anthropic-ai/claude-code"), "{err}");
     assert!(support::cli::run_dirs(&fx.repo).is_empty());
+}
+
+#[test]
+fn claude_as_root_without_is_sandbox_cannot_start() {
+    let fx = fixture("python-project");
+    let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));
+    let output = support::cli::command_with_plan(&fx, &json!([]))
+        .env_remove("IS_SANDBOX")
+        .args(["run", "--task", packet.to_str().expect("utf-8"), "--agent", "claude"])
+        .output()
+        .expect("spawn");
+    if !nix::unistd::geteuid().is_root() {
+        // Not root: nothing to refuse, the run goes on.
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        return;
+    }
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("IS_SANDBOX=1") && err.contains("as root"), "{err}");
+    assert!(support::cli::run_dirs(&fx.repo).is_empty(), "nothing created");
 }
 
 #[test]

@@ -69,6 +69,7 @@ fn doctor_reports_every_check_on_its_own_line() {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let git_version = git(&fx.repo, &["--version"]);
     let head = git(&fx.repo, &["rev-parse", "--short=7", "HEAD"]);
+    let root = nix::unistd::geteuid().is_root();
     let expected = [
         format!(
             "ok      git-dispatch 0.1.0 ({}), on PATH as {}",
@@ -86,11 +87,19 @@ fn doctor_reports_every_check_on_its_own_line() {
         "warn    landlock     cannot confine an agent here: disabled by GIT_DISPATCH_NO_LANDLOCK".to_string(),
         "warn    sandbox      --sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined"
             .to_string(),
+        "ok      processes    child subreaper; Landlock agents get a supervisor that kills their whole tree, a new \
+         session, no capabilities and a TIOCSTI filter (seccomp); cgroups are not used"
+            .to_string(),
+        "warn    root         running as root without a sandbox: agents run with every capability of root (install \
+         bubblewrap)"
+            .to_string(),
         format!(
             "ok      pool         2 worktrees (1 idle) in 1 repository folder, 2.0 KiB in {}",
             fx.worktrees_root().display()
         ),
     ];
+    // The `root` line is there as root only.
+    let expected: Vec<&String> = expected.iter().filter(|line| root || !line.starts_with("warn    root")).collect();
     assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), expected);
 }
 
@@ -102,7 +111,8 @@ fn doctor_without_git_exits_1() {
     assert_eq!(output.status.code(), Some(1), "stdout: {}", stdout(&output));
     let text = stdout(&output);
     assert_eq!(line(&text, "git"), "missing git          git not found on PATH: install git (https://git-scm.com)");
-    assert_eq!(text.lines().count(), 10, "every check still runs:\n{text}");
+    let lines = if nix::unistd::geteuid().is_root() { 12 } else { 11 };
+    assert_eq!(text.lines().count(), lines, "every check still runs (`root` as root only):\n{text}");
 }
 
 #[test]
@@ -146,10 +156,17 @@ fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
     script(&bin.join("bwrap"), &format!("echo \"$@\" > '{}'", args_file.display()));
     let output = doctor(&fx, &bin, &["--offline"]);
     let bwrap = bin.join("bwrap");
-    let probe = "--ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent --new-session -- true";
+    let probe = "--unshare-user --cap-drop ALL --ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent \
+                 --new-session --disable-userns -- true";
     let text = stdout(&output);
     assert_eq!(line(&text, "bwrap"), format!("ok      bwrap        {} works (bwrap {probe})", bwrap.display()));
     assert_eq!(line(&text, "sandbox"), "ok      sandbox      --sandbox auto picks bwrap");
+    if nix::unistd::geteuid().is_root() {
+        assert!(
+            line(&text, "root").starts_with("ok      root         running as root: bwrap maps root to root"),
+            "{text}"
+        );
+    }
     assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe}\n"));
 
     script(&bwrap, "echo 'bwrap: No permissions to create a new namespace' >&2; exit 1");

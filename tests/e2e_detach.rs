@@ -283,3 +283,32 @@ fn wait_takes_a_run_folder_of_another_repository_by_path() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), run_dir.display().to_string());
 }
+
+#[test]
+fn a_queued_run_is_cancelled_at_once_and_never_started() {
+    let fx = fixture("python-project");
+    let packet = tests_scope_packet(&fx, "");
+    let second = write_packet(&fx, "second.md", &std::fs::read_to_string(&packet).expect("packet"));
+    let marker = fx.root.join("started-runs");
+    let plan = json!([
+        {"step": "shell", "cmd": format!("echo \"$PWD\" >> {}", marker.display())},
+        {"step": "sleep", "ms": 2500},
+        {"step": "write", "path": "tests/test_q.py", "content": "q = 1\n"},
+    ]);
+    let runs = detach(&fx, &plan, &[&packet, &second], &["-j", "1"]);
+    assert!(procs::wait_for_file(&marker, RUN_LIMIT, |text| !text.is_empty()), "the first run's agent started");
+    assert_eq!(state_of(&runs[1])["state"], json!("queued"));
+    let started = Instant::now();
+    let cancelled = gd(&fx, &["cancel", &id(&runs[1])]);
+    assert_eq!(cancelled.status.code(), Some(0), "{}", stderr(&cancelled));
+    assert!(started.elapsed() < Duration::from_secs(2), "not waiting for the first run: {:?}", started.elapsed());
+    assert_eq!(state_of(&runs[1])["state"], json!("cancelled"));
+    assert_eq!(read_json(&runs[1].join("policy.json"))["exit_code"], json!(3));
+    let mut args = vec!["wait", "--timeout", "60"];
+    let ids: Vec<String> = runs.iter().map(|run| id(run)).collect();
+    args.extend(ids.iter().map(String::as_str));
+    assert_eq!(gd(&fx, &args).status.code(), Some(3), "the highest of 0 and 3");
+    assert_eq!(read_json(&runs[0].join("policy.json"))["offered"], json!(true));
+    let agents = std::fs::read_to_string(&marker).expect("marker");
+    assert_eq!(agents.lines().count(), 1, "the cancelled run's agent never started: {agents}");
+}

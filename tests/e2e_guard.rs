@@ -1,7 +1,8 @@
 //! End to end through the binary: agents (the fake agent, unconfined with `--sandbox none`) that
 //! tamper with the shared git dir through their worktree, or write into the user's checkout by
-//! absolute path. Each run exits 3 and names what it touched; the git dir is byte-identical
-//! afterwards (restored) with the tampered copies kept under `<run>/tampered/`.
+//! absolute path. Each run exits 3 and names what it touched; the git dir (reflogs and the admin
+//! links of dispatch worktrees included) is byte-identical afterwards (restored) with the
+//! tampered copies kept under `<run>/tampered/`.
 
 mod support;
 
@@ -48,7 +49,14 @@ fn tampering_with_the_shared_git_dir_is_a_violation_and_is_undone() {
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(
         policy["git_dir_tampered"],
-        json!(["config", "hooks/pre-commit", "info/attributes", "refs/heads/main", "refs/tags/evil"]),
+        json!([
+            "config",
+            "hooks/pre-commit",
+            "info/attributes",
+            "logs/refs/heads/main",
+            "refs/heads/main",
+            "refs/tags/evil"
+        ]),
         "{policy:#}"
     );
     assert_eq!(policy["main_checkout_changed"], json!([]));
@@ -109,4 +117,47 @@ fn writing_into_the_users_checkout_is_flagged() {
     assert_eq!(policy["changed_paths"], json!(["tests/ok.py"]), "the worktree's own change is still recorded");
     assert_eq!(std::fs::read_to_string(&target).expect("util"), "escaped = True\n", "not undone: only flagged");
     assert_eq!(git(&fx.repo, &["branch", "--list", "dispatch/*"]), "", "nothing is offered");
+}
+
+/// Unconfined, the agent redirects the `commondir` of another (idle, pooled) dispatch worktree to
+/// a copy of the git dir with a filter driver and fsmonitor: the run is flagged, the link put
+/// back, and the next run that takes that worktree from the pool never runs the payload.
+#[test]
+fn a_redirected_commondir_of_a_pooled_worktree_is_flagged_put_back_and_never_read() {
+    let fx = fixture("python-project");
+    let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));
+    let pooled = dispatch(&fx, &packet, &json!([]), &["--sandbox", "none"]);
+    assert_eq!(pooled.status.code(), Some(0), "{}", stderr(&pooled));
+    let worktrees = fx.repo.join(".git/worktrees");
+    let names: Vec<String> = std::fs::read_dir(&worktrees)
+        .expect("admin dirs")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "one pooled worktree: {names:?}");
+    let commondir = worktrees.join(&names[0]).join("commondir");
+    let link_before = std::fs::read(&commondir).expect("commondir");
+    let payload = fx.root.join("payload.sh");
+    std::fs::write(&payload, format!("#!/bin/sh\ntouch {}\ncat\n", fx.root.join("PWNED").display())).expect("payload");
+    git(&fx.repo, &["update-index", "--refresh"]);
+    let evil = fx.root.join("evil.git");
+    let plant = format!(
+        "cp -r {git} {evil} && git --git-dir={evil} config filter.evil.clean 'sh {payload}' && \
+         git --git-dir={evil} config core.fsmonitor 'sh {payload}' && echo '* filter=evil' > {evil}/info/attributes && \
+         echo {evil} > {commondir}",
+        git = fx.repo.join(".git").display(),
+        evil = evil.display(),
+        payload = payload.display(),
+        commondir = commondir.display()
+    );
+    let plan = json!([{"step": "shell", "cmd": plant}, {"step": "write", "path": "tests/t.py", "content": "t\n"}]);
+    let hostile = dispatch(&fx, &packet, &plan, &["--sandbox", "none", "--fresh"]);
+    assert_eq!(hostile.status.code(), Some(3), "{}", stderr(&hostile));
+    let policy = read_json(&printed_run_dir(&hostile).join("policy.json"));
+    let expected = format!("worktrees/{}/commondir", names[0]);
+    assert_eq!(policy["git_dir_tampered"], json!([expected]), "{policy:#}");
+    assert_eq!(std::fs::read(&commondir).expect("commondir"), link_before, "put back");
+    let later = dispatch(&fx, &packet, &json!([{"step": "write", "path": "tests/l.py", "content": "l\n"}]), &[]);
+    assert_eq!(later.status.code(), Some(0), "{}", stderr(&later));
+    assert_eq!(read_json(&printed_run_dir(&later).join("run.json"))["warm_start"], true, "the pooled one was taken");
+    assert!(!fx.root.join("PWNED").exists(), "the planted payload ran");
 }

@@ -206,8 +206,8 @@ fn apply_merge_on_a_clean_repository_moves_the_branch() {
 #[test]
 fn run_selection_by_id_prefix_or_newest() {
     let fx = fixture("python-project");
+    // Two runs within the same second: "newest" is told apart below the second.
     let (_, first) = offered_run(&fx, "Alpha task");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     let (_, second) = offered_run(&fx, "Beta task");
     let shown_id = |args: &[&str]| {
         let output = run(&fx, args);
@@ -334,18 +334,19 @@ fn clean_by_age_and_never_a_run_in_progress() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("unknown unit `y`"), "{}", stderr(&bad));
 
-    // The run looks in progress: its pid (this test process) is alive and its stage is not done.
-    let record_path = run_dir.join("run.json");
-    let mut record = read_json(&record_path);
-    record["stage"] = json!("agent");
-    record["pid"] = json!(std::process::id());
-    std::fs::write(&record_path, record.to_string()).expect("rewrite run.json");
+    // The run looks in progress: its state says running and its process (this test) is alive.
+    let state_path = run_dir.join("state.json");
+    let finished = read_json(&state_path);
+    let mut running = finished.clone();
+    running["state"] = json!("running");
+    running["pid"] = json!(std::process::id());
+    running["pid_start"] = json!(null);
+    std::fs::write(&state_path, running.to_string()).expect("rewrite state.json");
     let busy = run(&fx, &["clean", "--force", "--artifacts"]);
     assert_eq!(stdout(&busy), format!("skipped {id}: still running (pid {})\n", std::process::id()));
     assert!(run_dir.is_dir());
 
-    record["stage"] = json!("done");
-    std::fs::write(&record_path, record.to_string()).expect("rewrite run.json");
+    std::fs::write(&state_path, finished.to_string()).expect("rewrite state.json");
     let aged = run(&fx, &["clean", "--older-than", "0s", "--force", "--artifacts"]);
     assert_eq!(stdout(&aged), format!("deleted branch dispatch/{id}\ndeleted run folder {}\n", run_dir.display()));
     assert!(!run_dir.exists());

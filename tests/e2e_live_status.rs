@@ -32,11 +32,12 @@ fn no_escape_codes_and_no_status_when_stderr_is_not_a_terminal() {
     let fx = fixture("python-project");
     let output = dispatch(&fx, &packet(&fx), &chatty_plan(), &[]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    printed_run_dir(&output);
+    let run_dir = printed_run_dir(&output);
     let text = stderr(&output);
     assert!(!text.contains('\x1b'), "no escape codes on stderr: {text:?}");
     assert!(!text.contains('\r'), "no carriage returns on stderr: {text:?}");
-    assert_eq!(text, "", "nothing on stderr for a run that went well");
+    let id = run_dir.file_name().expect("id").to_string_lossy().into_owned();
+    assert_eq!(text, format!("git-dispatch: {id}: offered (exit 0, 1 changed path)\n"), "only the verdict line");
     let stdout = cli::stdout(&output);
     assert!(!stdout.contains('\x1b'), "no escape codes on stdout: {stdout:?}");
 }

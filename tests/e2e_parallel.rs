@@ -27,10 +27,16 @@ fn several_packets_run_at_once_and_exit_with_the_worst_code() {
     let b = packet(&fx, "b.md", "Packet B", "- docs/");
     let timeline = fx.root.join("timeline");
     let mark = |what: &str| format!("echo \"$(date +%s%N) {what}\" >> {}", timeline.display());
+    // Each agent waits (at most 30 s) until both have started: with -j 2 they run at once, one
+    // after the other the first would time out and end before the second starts.
+    let both_started = format!(
+        "i=0; while [ \"$(grep -c start {0})\" -lt 2 ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done",
+        timeline.display()
+    );
     // Both agents write tests/par.py: in scope for A, out of scope for B.
     let plan = json!([
         {"step": "shell", "cmd": mark("start")},
-        {"step": "sleep", "ms": 1500},
+        {"step": "shell", "cmd": both_started},
         {"step": "write", "path": "tests/par.py", "content": "p = 1\n"},
         {"step": "shell", "cmd": mark("end")},
     ]);

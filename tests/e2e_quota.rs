@@ -66,3 +66,36 @@ fn over_the_quota_gate_blocks_and_force_overrides() {
     let policy = read_json(&printed_run_dir(&forced).join("policy.json"));
     assert!(policy["messages"].to_string().contains("Quota gate overridden with --force at 91.5% usage."));
 }
+
+#[test]
+fn an_unreachable_usage_endpoint_is_said_once_on_stderr_and_in_the_verdict() {
+    let fx = fixture("python-project");
+    let codex_home = fx.root.join("codex-home");
+    std::fs::create_dir_all(&codex_home).expect("codex home");
+    std::fs::write(codex_home.join("auth.json"), json!({"tokens": {"access_token": "t"}}).to_string()).expect("auth");
+    let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));
+    let plan = json!([{"step": "write", "path": "tests/q.py", "content": "q\n"}]);
+    let refused = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}/usage", listener.local_addr().expect("addr"))
+    };
+    let run = |extra: &[&str]| {
+        command_with_plan(&fx, &plan)
+            .env("CODEX_HOME", &codex_home)
+            .env("GIT_DISPATCH_USAGE_URL", &refused)
+            .args(["run", "--task", packet.to_str().expect("utf-8")])
+            .args(extra)
+            .output()
+            .expect("spawn")
+    };
+    let loud = run(&[]);
+    assert_eq!(loud.status.code(), Some(0), "{}", stderr(&loud));
+    assert_eq!(stderr(&loud).matches("warning: quota gate skipped: ").count(), 1, "{}", stderr(&loud));
+    let policy = read_json(&printed_run_dir(&loud).join("policy.json"));
+    assert!(policy["messages"].to_string().contains("Quota gate skipped: "), "{policy}");
+    let quiet = run(&["-q"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("quota gate"), "-q says nothing: {}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("git-dispatch: "), "no verdict line under -q: {}", stderr(&quiet));
+    assert!(stderr(&loud).contains(": offered (exit 0, 1 changed path)"), "{}", stderr(&loud));
+}

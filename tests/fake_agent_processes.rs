@@ -53,8 +53,18 @@ fn sleep_waits_and_hang_never_ends_by_itself() {
 
     let plan = write_plan(&repo.base(), &json!([{"step": "message", "text": "before"}, {"step": "hang"}]));
     let mut command = fake_agent::codex_command(&repo.root, &plan, &repo.base().join("r.json"));
-    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // Once its message is out, the plan has reached `hang`: it must still be running then.
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    while !seen.contains("before") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("before"), "{seen}");
     assert_eq!(child.try_wait().unwrap(), None, "still hanging");
     child.kill().unwrap();
     child.wait().unwrap();

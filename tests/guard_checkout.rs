@@ -121,6 +121,9 @@ fn linked_worktree_as_the_users_checkout() {
     let report = changed(&scope, || {
         repo.git_in(&linked, &["commit", "-q", "-m", "moves topic"]);
     });
-    assert_eq!(report.git_dir_tampered, strings(&["refs/heads/topic"]));
+    assert_eq!(
+        report.git_dir_tampered,
+        strings(&["logs/refs/heads/topic", "refs/heads/topic", "worktrees/linked/logs/HEAD"])
+    );
     assert_eq!(report.main_checkout_changed, strings(&["<index>"]));
 }

@@ -141,7 +141,7 @@ fn main_branch_moved() {
         |repo| {
             repo.git(&["update-ref", "refs/heads/main", "HEAD~1"]);
         },
-        &["refs/heads/main"],
+        &["logs/HEAD", "logs/refs/heads/main", "refs/heads/main"],
     );
     assert_eq!(kept(&run_dir, "refs/heads/main").trim(), repo.rev("HEAD~1"));
 }
@@ -159,10 +159,19 @@ fn branches_and_tags_created_and_deleted() {
             repo.git(&["branch", "-D", "feature"]);
             repo.git(&["tag", "-d", "v1"]);
         },
-        &["refs/heads/feature", "refs/heads/new-branch", "refs/tags/v1", "refs/tags/v2"],
+        &[
+            "logs/refs/heads/feature",
+            "logs/refs/heads/new-branch",
+            "refs/heads/feature",
+            "refs/heads/new-branch",
+            "refs/tags/v1",
+            "refs/tags/v2",
+        ],
     );
     let kinds = manifest(&run_dir);
     let expected = [
+        ("logs/refs/heads/feature", "deleted"),
+        ("logs/refs/heads/new-branch", "created"),
         ("refs/heads/feature", "deleted"),
         ("refs/heads/new-branch", "created"),
         ("refs/tags/v1", "deleted"),
@@ -176,7 +185,7 @@ fn branch_in_a_new_ref_folder_is_removed_with_its_folder() {
     tamper_case(
         |_| {},
         |repo| repo.git(&["branch", "evil/nested/branch"]).truncate(0),
-        &["refs/heads/evil/nested/branch"],
+        &["logs/refs/heads/evil/nested/branch", "refs/heads/evil/nested/branch"],
     );
 }
 
@@ -251,7 +260,14 @@ fn admin_dir_swapped_for_a_symlink_is_not_written_through() {
     std::os::unix::fs::symlink(outside.path(), &admin).expect("symlink");
     let after = capture(&scope).expect("capture after");
     let report = compare(&before, &after);
-    let expected = ["worktrees/other", "worktrees/other/HEAD", "worktrees/other/commondir", "worktrees/other/gitdir"];
+    let expected = [
+        "worktrees/other",
+        "worktrees/other/HEAD",
+        "worktrees/other/commondir",
+        "worktrees/other/gitdir",
+        "worktrees/other/logs",
+        "worktrees/other/logs/HEAD",
+    ];
     assert_eq!(report.git_dir_tampered, expected.map(String::from).to_vec());
     restore(&scope, &before, &after, &report, &repo.tmp.path().join("run")).expect("restore");
 
@@ -316,7 +332,7 @@ fn unguarded_git_dir_files_are_not_reported() {
     let scope = repo.scope();
     let before = capture(&scope).expect("capture before");
     write_file(&repo.git_dir().join("objects/pack/extra.keep"), b"");
-    write_file(&repo.git_dir().join("logs/refs/heads/main"), b"appended\n");
+    write_file(&repo.git_dir().join("logs/refs/heads/dispatch/run-9"), b"the run's own branch\n");
     write_file(&repo.git_dir().join("COMMIT_EDITMSG"), b"message\n");
     write_file(&repo.git_dir().join("description"), b"changed\n");
     write_file(&module.join("objects/pack/x.lock"), b"");

@@ -67,7 +67,10 @@ fn merge_commit_when_the_branch_moved_on() {
     let tip = fixture.head();
     assert_eq!(outcome.commit.map(|id| id.to_string()), Some(tip.clone()));
     assert_eq!(parents(&fixture, &tip), vec![head.clone(), result.clone()]);
-    assert_eq!(fixture.git(&["log", "-1", "--format=%B", &tip]), format!("Merge git-dispatch run {RUN}\n\n"));
+    assert_eq!(
+        fixture.git(&["log", "-1", "--format=%B", &tip]),
+        format!("Merge git-dispatch run {RUN}\n\nResult commit {result} (branch dispatch/{RUN}).\n\n")
+    );
     assert_eq!(
         fixture.git(&["log", "-1", "--format=%an <%ae>|%cn <%ce>", &tip]),
         "Repo User <user@example.com>|Repo User <user@example.com>\n"
@@ -114,7 +117,7 @@ fn one_commit_when_the_base_carried_uncommitted_state() {
     assert_eq!(parents(&fixture, &tip), vec![head.clone()]);
     assert_eq!(
         fixture.git(&["log", "-1", "--format=%B", &tip]),
-        format!("Apply git-dispatch run {RUN}\n\nResult commit {result}.\n\n")
+        format!("Apply git-dispatch run {RUN}\n\nResult commit {result} (branch dispatch/{RUN}).\n\n")
     );
     // The commit holds the agent's change only; the user's dirty state stays theirs, uncommitted.
     assert_eq!(fixture.git(&["diff", "--name-status", &head, &tip]), "M\tsrc/lib.rs\nA\tsrc/new.rs\n");

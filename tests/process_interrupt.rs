@@ -13,15 +13,14 @@ fn an_interrupt_stops_the_child_group() {
         .arg("-c")
         .arg("echo started; sleep 30")
         .timeout(Duration::from_secs(60));
-    let trigger = std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(300));
-        process::request_interrupt();
-    });
     let started = Instant::now();
     let mut lines = Vec::new();
-    let outcome = process::run_streaming(&spec, &mut |line| lines.push(line.to_vec()), &mut std::io::sink())
-        .expect("the child starts");
-    trigger.join().expect("trigger thread");
+    // The interrupt comes once the child has said it started (as Ctrl-C would, while it runs).
+    let mut on_line = |line: &[u8]| {
+        lines.push(line.to_vec());
+        process::request_interrupt();
+    };
+    let outcome = process::run_streaming(&spec, &mut on_line, &mut std::io::sink()).expect("the child starts");
     assert_eq!(outcome.killed, Some(KillReason::Interrupted));
     assert_eq!(outcome.signal, Some(15));
     assert_eq!(lines, vec![b"started".to_vec()]);

@@ -184,7 +184,9 @@ fn an_unreachable_server_keeps_codex_running_until_it_is_killed() {
     let url = format!("http://127.0.0.1:{}/v1", model_server::unused_port());
     let (command, result_file) = codex_command(&bin, &repo, &url);
     let mut running = Running::start(command);
-    std::thread::sleep(Duration::from_secs(4));
+    // Once it has failed to connect twice, it is retrying: still running, not giving up.
+    let retrying = running.wait_for_stdout(LIMIT, |text| text.matches("Reconnecting...").count() >= 2);
+    assert!(retrying, "codex reports its reconnect attempts");
     assert!(running.is_running(), "codex does not give up on its own");
     running.kill_group();
     let finished = running.finish_within(Duration::from_secs(5));

@@ -1,7 +1,8 @@
 //! The agent under bubblewrap, end to end through the binary with the fake agent: what it may
-//! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what
-//! it may not (the user's checkout, `~/.bashrc`, the shared git dir, its worktree's `.git` file,
-//! `/tmp`, its own configuration files); no process outlives it; `sandbox` is recorded in policy.json and run.json. Also
+//! write (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its private state and
+//! cache) and what it may not (the user's checkout, `~/.bashrc`, the shared git dir, its
+//! worktree's `.git` file, `/tmp`, the user's own agent configuration and cache); no process
+//! outlives it; `sandbox` is recorded in policy.json and run.json. Also
 //! `--sandbox none` and the fallback of `auto` to none when neither bwrap nor Landlock is usable
 //! (Landlock itself: `sandbox_landlock.rs`).
 //!
@@ -100,6 +101,8 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         {"step": "write", "path": fx.home.join(".codex/state.txt"), "content": "state\n"},
         {"step": "write", "path": fx.home.join(".codex/config.toml"), "content": "notify = [\"evil\"]\n"},
         daemon_step(&seconds),
+        {"step": "shell", "cmd": "echo 'notify = [\"evil\"]' >> \"$CODEX_HOME/config.toml\" && echo s > \"$XDG_CACHE_HOME/s\""},
+        {"step": "write", "path": fx.root.join("cache/planted.txt"), "content": "evil\n"},
         result(&["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]),
     ]);
     let flag = writable_flag.display().to_string();
@@ -107,7 +110,9 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--writable", &flag, "--keep-worktree", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 11], "only the writes outside the sandbox fail");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 10, 11, 14], "only the writes outside the sandbox fail");
+    let exit_codes: Vec<Value> = completed_commands(&run_dir).iter().map(|item| item["exit_code"].clone()).collect();
+    assert_eq!(exit_codes.last(), Some(&json!(0)), "the private CODEX_HOME and cache are writable");
 
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(policy["offered"], true, "{policy:#}");
@@ -119,10 +124,12 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     let worktree = PathBuf::from(run["worktree"].as_str().expect("worktree"));
     let writable: Vec<&str> =
         policy["sandbox"]["writable"].as_array().expect("list").iter().map(|v| v.as_str().expect("str")).collect();
-    for expected in [&fx.home.join(".codex"), &fx.root.join("cache"), &worktree, &writable_flag, &writable_field] {
+    for expected in [&worktree, &writable_flag, &writable_field] {
         assert!(writable.contains(&expected.to_str().expect("utf-8")), "{expected:?} in {writable:?}");
     }
-    assert_eq!(writable.len(), 6, "those five and the private TMPDIR: {writable:?}");
+    let run_id = run_dir.file_name().expect("run id").to_str().expect("utf-8");
+    assert!(writable.iter().any(|path| path.ends_with(&format!("/agent/{run_id}"))), "the private state: {writable:?}");
+    assert_eq!(writable.len(), 5, "those three, the private TMPDIR and state folder: {writable:?}");
     assert!(policy["messages"].as_array().expect("list").iter().all(|m| !m.as_str().unwrap_or("").contains("WARNING")));
 
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&checkout_before), "checkout untouched");
@@ -135,39 +142,49 @@ fn bwrap_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     assert!(!tmp_probe.exists(), "/tmp is read-only");
     assert_eq!(std::fs::read_to_string(writable_flag.join("out.txt")).expect("--writable"), "flag\n");
     assert_eq!(std::fs::read_to_string(writable_field.join("out.txt")).expect("WRITABLE:"), "field\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".codex/state.txt")).expect("state"), "state\n");
+    assert!(!fx.home.join(".codex/state.txt").exists(), "the user's ~/.codex is read-only");
     assert_eq!(std::fs::read_to_string(fx.home.join(".codex/config.toml")).expect("config"), "");
+    assert!(!fx.root.join("cache/planted.txt").exists(), "the user's cache is read-only");
+    let layouts = std::fs::read_dir(fx.worktrees_root()).expect("worktrees root").flatten();
+    assert!(layouts.into_iter().all(|layout| !layout.path().join("agent").exists()), "the private state is gone");
     assert_eq!(sleepers(&seconds), Vec::<i32>::new(), "the agent's daemon died with the sandbox");
 }
 
 #[test]
-fn bwrap_gives_claude_its_state_folder_but_not_its_settings_or_claude_json() {
+fn bwrap_gives_claude_a_private_copy_of_its_config_and_keeps_the_real_one() {
     if !bwrap_usable() {
         return;
     }
     let fx = fixture("python-project");
-    std::fs::write(fx.home.join(".claude.json"), "{}\n").expect(".claude.json");
+    std::fs::write(fx.home.join(".claude.json"), "{\"user\": 1}\n").expect(".claude.json");
     std::fs::create_dir_all(fx.home.join(".claude")).expect(".claude");
     std::fs::write(fx.home.join(".claude/settings.json"), "{}\n").expect("settings.json");
     let packet = packet(&fx, "");
     let hooks = "{\"hooks\": {\"SessionStart\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"evil\"}]}]}}\n";
+    let private = format!(
+        "grep -q user \"$CLAUDE_CONFIG_DIR/.claude.json\" && grep -q . \"$CLAUDE_CONFIG_DIR/settings.json\" && \
+         printf '%s' '{hooks}' > \"$CLAUDE_CONFIG_DIR/settings.json\" && echo '{{\"mcpServers\": {{}}}}' > \"$CLAUDE_CONFIG_DIR/.claude.json\" && \
+         echo ok > tests/private_ok.txt"
+    );
     let plan = json!([
         {"step": "write", "path": "tests/test_claude.py", "content": "def test_c():\n    pass\n"},
         {"step": "write", "path": fx.home.join(".claude/session.json"), "content": "{}\n"},
         {"step": "write", "path": fx.home.join(".claude/settings.json"), "content": hooks},
         {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"mcpServers\": {}}\n"},
         {"step": "write", "path": fx.home.join(".profile"), "content": "evil\n"},
-        result(&["tests/test_claude.py"]),
+        {"step": "shell", "cmd": private},
+        result(&["tests/private_ok.txt", "tests/test_claude.py"]),
     ]);
     let output = dispatch(&fx, &packet, &plan, &["--sandbox", "bwrap", "--agent", "claude", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let run_dir = printed_run_dir(&output);
-    assert_eq!(failed_steps(&run_dir), vec![2, 3, 4]);
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude/session.json")).expect("state"), "{}\n");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4]);
+    assert!(!fx.home.join(".claude/session.json").exists());
     assert_eq!(std::fs::read_to_string(fx.home.join(".claude/settings.json")).expect("settings"), "{}\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{\"user\": 1}\n");
     assert!(!fx.home.join(".profile").exists());
-    assert_eq!(read_json(&run_dir.join("policy.json"))["changed_paths"], json!(["tests/test_claude.py"]));
+    let changed = read_json(&run_dir.join("policy.json"))["changed_paths"].clone();
+    assert_eq!(changed, json!(["tests/private_ok.txt", "tests/test_claude.py"]), "the private copy was written");
 }
 
 #[test]
@@ -345,23 +362,29 @@ fn the_watchdog_stops_a_confined_agent_and_everything_it_started() {
 }
 
 #[test]
-fn worktrees_in_the_writable_cache_stay_read_only_except_the_agents_own() {
+fn the_cache_is_private_and_only_a_writable_folder_of_the_real_one_is_shared() {
     if !bwrap_usable() {
         return;
     }
     let fx = fixture("python-project");
     let packet = packet(&fx, "");
     let cache = fx.root.join("cache");
+    let pip = cache.join("pip");
     let plan = json!([
         {"step": "write", "path": "tests/c.txt", "content": "c\n"},
         {"step": "write", "path": cache.join("cached.txt"), "content": "cached\n"},
         {"step": "write", "path": "../planted-beside.txt", "content": "evil\n"},
         {"step": "write", "path": cache.join("git-dispatch/worktrees/planted.txt"), "content": "evil\n"},
+        {"step": "shell", "cmd": format!(
+            "test \"$XDG_CACHE_HOME\" != {} && echo p > \"$XDG_CACHE_HOME/pip/wheel\" && echo own > \"$XDG_CACHE_HOME/own\"",
+            cache.display()
+        )},
         result(&["tests/c.txt"]),
     ]);
+    let flag = pip.display().to_string();
     let output = command_with_plan(&fx, &plan)
         .env_remove("GIT_DISPATCH_WORKTREES")
-        .args(["run", "--quiet", "--sandbox", "bwrap", "--keep-worktree", "--task"])
+        .args(["run", "--quiet", "--sandbox", "bwrap", "--keep-worktree", "--writable", &flag, "--task"])
         .arg(&packet)
         .output()
         .expect("git-dispatch runs");
@@ -371,8 +394,10 @@ fn worktrees_in_the_writable_cache_stay_read_only_except_the_agents_own() {
     assert!(worktree.starts_with(cache.join("git-dispatch/worktrees")), "{worktree:?}");
     let agent_stderr = std::fs::read_to_string(run_dir.join("stderr.txt")).expect("stderr");
     let policy = read_json(&run_dir.join("policy.json"));
-    assert_eq!(failed_steps(&run_dir), vec![2, 3], "{agent_stderr} {}", policy["sandbox"]);
-    assert_eq!(std::fs::read_to_string(cache.join("cached.txt")).expect("cache"), "cached\n");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3], "{agent_stderr} {}", policy["sandbox"]);
+    assert_eq!(completed_commands(&run_dir).pop().expect("shell")["exit_code"], 0, "the private cache is writable");
+    assert!(!cache.join("cached.txt").exists() && !cache.join("own").exists(), "the user's cache is untouched");
+    assert_eq!(std::fs::read_to_string(pip.join("wheel")).expect("--writable ~/.cache/pip"), "p\n");
     assert!(!worktree.parent().expect("parent").join("planted-beside.txt").exists());
     assert!(!cache.join("git-dispatch/worktrees/planted.txt").exists());
 }

@@ -1,8 +1,9 @@
 //! The agent under Landlock, end to end through the binary with the fake agent: what it may write
-//! (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its state folders) and what it
-//! may not (the user's checkout, `~/.bashrc`, the shared git dir and its worktree admin folder,
-//! `/tmp`, `/dev/shm`, `/var/tmp`, other worktrees in the cache); what Landlock cannot block and
-//! the run undoes instead (its configuration files, the worktree's `.git` file); signals to
+//! (its WRITE SCOPE, `$TMPDIR`, `--writable` / `WRITABLE:` paths, its private state and cache)
+//! and what it may not (the user's checkout, `~/.bashrc`, the shared git dir and its worktree
+//! admin folder, `/tmp`, `/dev/shm`, `/var/tmp`, the user's agent configuration and cache, other
+//! worktrees in the cache); what Landlock cannot block and the run undoes instead (the
+//! worktree's `.git` file); signals to
 //! git-dispatch refused (ABI 6+); `auto` picking Landlock when bwrap is not usable, and none when
 //! neither is.
 //!
@@ -92,6 +93,7 @@ fn landlock_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         {"step": "write", "path": fx.home.join(".codex/config.toml"), "content": "notify = [\"evil\"]\n"},
         {"step": "shell", "cmd": "echo evil > \"$(git rev-parse --absolute-git-dir)/planted\""},
         {"step": "shell", "cmd": "echo x > /dev/null && head -c 4 /dev/urandom > /dev/null && head -c 4 /dev/zero > /dev/null"},
+        {"step": "shell", "cmd": "echo 'notify = [\"evil\"]' >> \"$CODEX_HOME/config.toml\" && echo s > \"$XDG_CACHE_HOME/s\""},
         result(&["tests/test_sandbox.py", "tests/tmpdir_ok.txt"]),
     ]);
     let flag = writable_flag.display().to_string();
@@ -100,9 +102,13 @@ fn landlock_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
         let _ = std::fs::remove_file(path);
     }
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 7], "only the writes outside the sandbox fail");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4, 5, 6, 7, 11, 12], "only the writes outside the sandbox fail");
     let exit_codes: Vec<Value> = completed_commands(&run_dir).iter().map(|item| item["exit_code"].clone()).collect();
-    assert_eq!(exit_codes, vec![json!(0), json!(2), json!(0)], "TMPDIR, the admin folder, the devices");
+    assert_eq!(
+        exit_codes,
+        [0, 2, 0, 0].map(|code| json!(code)),
+        "TMPDIR, the admin folder, the devices, private state"
+    );
 
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(policy["offered"], true, "{policy:#}");
@@ -115,14 +121,14 @@ fn landlock_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     let worktree = PathBuf::from(run["worktree"].as_str().expect("worktree"));
     let writable: Vec<&str> =
         policy["sandbox"]["writable"].as_array().expect("list").iter().map(|v| v.as_str().expect("str")).collect();
-    for expected in [&fx.home.join(".codex"), &fx.root.join("cache"), &worktree, &writable_flag, &writable_field] {
+    for expected in [&worktree, &writable_flag, &writable_field] {
         assert!(writable.contains(&expected.to_str().expect("utf-8")), "{expected:?} in {writable:?}");
     }
-    assert_eq!(writable.len(), 6, "those five and the private TMPDIR: {writable:?}");
+    let run_id = run_dir.file_name().expect("run id").to_str().expect("utf-8");
+    assert!(writable.iter().any(|path| path.ends_with(&format!("/agent/{run_id}"))), "the private state: {writable:?}");
+    assert_eq!(writable.len(), 5, "those three, the private TMPDIR and state folder: {writable:?}");
     let config = fx.home.join(".codex/config.toml");
-    let put_back =
-        format!("the agent changed {} (writable under Landlock); it was put back as it was", config.display());
-    assert_eq!(messages(&policy).iter().filter(|m| m.contains("Landlock")).collect::<Vec<_>>(), vec![&put_back]);
+    assert!(messages(&policy).iter().all(|m| !m.contains("put back")), "nothing of the user's was written");
 
     assert_eq!(user_visible(&tree_fingerprint(&fx.repo)), user_visible(&checkout_before), "checkout untouched");
     assert!(!fx.repo.join("src/evil.py").exists());
@@ -133,37 +139,43 @@ fn landlock_confines_writes_to_the_worktree_tmpdir_and_writable_paths() {
     assert!(admin.into_iter().all(|dir| !dir.join("planted").exists()), "the worktree's admin folder is read-only");
     assert_eq!(std::fs::read_to_string(writable_flag.join("out.txt")).expect("--writable"), "flag\n");
     assert_eq!(std::fs::read_to_string(writable_field.join("out.txt")).expect("WRITABLE:"), "field\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".codex/state.txt")).expect("state"), "state\n");
-    assert_eq!(std::fs::read_to_string(&config).expect("config"), "", "put back after the run");
+    assert!(!fx.home.join(".codex/state.txt").exists(), "the user's ~/.codex is read-only");
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), "");
 }
 
 #[test]
-fn landlock_gives_claude_its_state_folder_and_puts_its_settings_back() {
+fn landlock_gives_claude_a_private_copy_of_its_config_and_keeps_the_real_one() {
     if landlock_abi().is_none() {
         return;
     }
     let fx = fixture("python-project");
-    std::fs::write(fx.home.join(".claude.json"), "{}\n").expect(".claude.json");
+    std::fs::write(fx.home.join(".claude.json"), "{\"user\": 1}\n").expect(".claude.json");
     std::fs::create_dir_all(fx.home.join(".claude")).expect(".claude");
     std::fs::write(fx.home.join(".claude/settings.json"), "{}\n").expect("settings.json");
     let packet = packet(&fx, "");
     let hooks = "{\"hooks\": {\"SessionStart\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"evil\"}]}]}}\n";
+    let private = format!(
+        "grep -q user \"$CLAUDE_CONFIG_DIR/.claude.json\" && printf '%s' '{hooks}' > \"$CLAUDE_CONFIG_DIR/settings.json\" && \
+         echo '{{}}' > \"$CLAUDE_CONFIG_DIR/.claude.json\" && echo ok > tests/private_ok.txt"
+    );
     let plan = json!([
         {"step": "write", "path": "tests/test_claude.py", "content": "def test_c():\n    pass\n"},
         {"step": "write", "path": fx.home.join(".claude/session.json"), "content": "{}\n"},
         {"step": "write", "path": fx.home.join(".claude/settings.json"), "content": hooks},
         {"step": "write", "path": fx.home.join(".claude.json"), "content": "{\"mcpServers\": {}}\n"},
         {"step": "write", "path": fx.home.join(".profile"), "content": "evil\n"},
-        result(&["tests/test_claude.py"]),
+        {"step": "shell", "cmd": private},
+        result(&["tests/private_ok.txt", "tests/test_claude.py"]),
     ]);
     let (output, run_dir) = landlock(&fx, &packet, &plan, &["--agent", "claude"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    assert_eq!(failed_steps(&run_dir), vec![3, 4], "settings.json is writable under Landlock, then put back");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude/session.json")).expect("state"), "{}\n");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3, 4], "the user's state is read-only under Landlock too");
+    assert!(!fx.home.join(".claude/session.json").exists());
     assert_eq!(std::fs::read_to_string(fx.home.join(".claude/settings.json")).expect("settings"), "{}\n");
-    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{}\n");
+    assert_eq!(std::fs::read_to_string(fx.home.join(".claude.json")).expect("file"), "{\"user\": 1}\n");
     assert!(!fx.home.join(".profile").exists());
-    assert_eq!(read_json(&run_dir.join("policy.json"))["changed_paths"], json!(["tests/test_claude.py"]));
+    let changed = read_json(&run_dir.join("policy.json"))["changed_paths"].clone();
+    assert_eq!(changed, json!(["tests/private_ok.txt", "tests/test_claude.py"]), "the private copy was written");
 }
 
 #[test]
@@ -286,29 +298,29 @@ fn verification_commands_run_under_landlock_too() {
     assert_eq!(std::fs::read_to_string(fx.home.join(".bashrc")).expect("bashrc"), "# user's\n");
 }
 
-/// With the default worktrees root inside the writable cache, the cache is carved: existing
-/// entries stay writable, the other worktrees do not, and (the price of carving) nothing new can
-/// be created directly in the folders on the way to them.
+/// The cache is private; only a `--writable` folder of the real one is shared (linked into the
+/// private cache under its name); the other worktrees in the real cache stay read-only.
 #[test]
-fn landlock_keeps_other_worktrees_in_the_writable_cache_read_only() {
+fn landlock_gives_a_private_cache_and_shares_only_a_writable_folder_of_the_real_one() {
     if landlock_abi().is_none() {
         return;
     }
     let fx = fixture("python-project");
     let packet = packet(&fx, "");
     let cache = fx.root.join("cache");
-    std::fs::create_dir_all(cache.join("pip")).expect("an existing cache folder");
+    let pip = cache.join("pip");
     let plan = json!([
         {"step": "write", "path": "tests/c.txt", "content": "c\n"},
-        {"step": "write", "path": cache.join("pip/cached.txt"), "content": "cached\n"},
+        {"step": "write", "path": cache.join("cached.txt"), "content": "cached\n"},
         {"step": "write", "path": "../planted-beside.txt", "content": "evil\n"},
         {"step": "write", "path": cache.join("git-dispatch/worktrees/planted.txt"), "content": "evil\n"},
-        {"step": "write", "path": cache.join("new-tool.txt"), "content": "new\n"},
+        {"step": "shell", "cmd": "echo p > \"$XDG_CACHE_HOME/pip/wheel\" && echo own > \"$XDG_CACHE_HOME/own\""},
         result(&["tests/c.txt"]),
     ]);
+    let flag = pip.display().to_string();
     let output = command_with_plan(&fx, &plan)
         .env_remove("GIT_DISPATCH_WORKTREES")
-        .args(["run", "--quiet", "--sandbox", "landlock", "--keep-worktree", "--task"])
+        .args(["run", "--quiet", "--sandbox", "landlock", "--keep-worktree", "--writable", &flag, "--task"])
         .arg(&packet)
         .output()
         .expect("git-dispatch runs");
@@ -316,9 +328,10 @@ fn landlock_keeps_other_worktrees_in_the_writable_cache_read_only() {
     let run_dir = printed_run_dir(&output);
     let worktree = PathBuf::from(read_json(&run_dir.join("run.json"))["worktree"].as_str().expect("worktree"));
     assert!(worktree.starts_with(cache.join("git-dispatch/worktrees")), "{worktree:?}");
-    assert_eq!(failed_steps(&run_dir), vec![2, 3, 4]);
-    assert_eq!(std::fs::read_to_string(cache.join("pip/cached.txt")).expect("cache"), "cached\n");
+    assert_eq!(failed_steps(&run_dir), vec![1, 2, 3]);
+    assert_eq!(completed_commands(&run_dir).pop().expect("shell")["exit_code"], 0, "the private cache is writable");
+    assert!(!cache.join("cached.txt").exists() && !cache.join("own").exists(), "the user's cache is untouched");
+    assert_eq!(std::fs::read_to_string(pip.join("wheel")).expect("--writable ~/.cache/pip"), "p\n");
     assert!(!worktree.parent().expect("parent").join("planted-beside.txt").exists());
     assert!(!cache.join("git-dispatch/worktrees/planted.txt").exists());
-    assert!(!cache.join("new-tool.txt").exists());
 }

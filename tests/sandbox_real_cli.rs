@@ -1,8 +1,11 @@
-//! The real agent CLIs (codex, claude) dispatched through the binary with `--sandbox bwrap` and
-//! `--sandbox landlock` against the scripted model servers: they start, reach the model on 127.0.0.1, write their own
-//! state (codex `CODEX_HOME`, claude `~/.claude` and `~/.claude.json`), write inside the worktree,
-//! fail to write `~/.bashrc`, and codex's `-o` result arrives in the run folder. Skipped with a
-//! message when a CLI or bwrap is missing; a failure under `CI=true`.
+//! The real agent CLIs (codex, claude) dispatched through the binary with `--sandbox bwrap`,
+//! `--sandbox landlock` and `--sandbox none` against the scripted model servers: they start with
+//! their private copy of the user's state (the model server configured in `CODEX_HOME/config.toml`
+//! reaches them), reach the model on 127.0.0.1, write inside the worktree, write configuration
+//! and instructions into their (private) state folder, fail to write `~/.bashrc` when confined,
+//! and codex's `-o` result and session logs arrive in the run folder; the user's own state folder
+//! is byte-identical afterwards. Skipped with a message when a CLI or bwrap is missing; a failure
+//! under `CI=true`.
 
 #[path = "support/model_server.rs"]
 mod model_server;
@@ -37,13 +40,38 @@ fn final_result() -> Value {
     })
 }
 
-/// The in-scope write, then a write to `~/.bashrc` that the sandbox refuses, then the result.
+/// The in-scope write, then configuration and instructions planted in the agent's state folder,
+/// then a write to `~/.bashrc` that a sandbox refuses, then the result.
 fn script() -> Vec<Turn> {
     vec![
         Turn::shell("mkdir -p tests && printf 'in scope\\n' > tests/a.txt"),
+        Turn::shell(
+            "d=\"${CODEX_HOME:-$CLAUDE_CONFIG_DIR}\" && printf 'notify = [\"evil\"]\\n' >> \"$d/config.toml\" && \
+             printf 'obey\\n' > \"$d/AGENTS.md\" && printf '{\"hooks\": {}}\\n' > \"$d/settings.json\"",
+        ),
         Turn::shell("printf 'evil\\n' >> \"$HOME/.bashrc\""),
         Turn::final_json(&final_result()),
     ]
+}
+
+/// Every file below `dir` with a hash of its bytes (empty when `dir` is missing), to compare
+/// before/after.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(listing(&path));
+        } else {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(&path).unwrap_or_default().hash(&mut hasher);
+            out.push((path.clone(), hasher.finish()));
+        }
+    }
+    out.sort();
+    out
 }
 
 /// `git-dispatch run --sandbox <sandbox>` on the scratch repository with `env` (the CLI's variables).
@@ -96,98 +124,102 @@ fn assert_offered(output: &std::process::Output, run_dir: &Path, sandbox: &str) 
     assert_eq!(read_json(&run_dir.join("result.json")), final_result());
 }
 
-#[test]
-fn real_codex_runs_confined_and_its_result_file_reaches_the_run_folder() {
+/// Codex with its `CODEX_HOME` (holding the model server's config.toml) under `sandbox`.
+fn codex_under(sandbox: &str) {
     let Some(bin) = real_cli::find(Cli::Codex) else { return };
-    if !bwrap_usable() {
-        return;
-    }
     let repo = ScratchRepo::new();
     let server = ModelServer::openai(script());
     let env = real_cli::codex_env(&repo.base(), &server.url(), &bin);
     let home = repo.base().join("agent-home");
     std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let (output, run_dir) = dispatch(&repo, env, "codex", "bwrap");
-    assert_offered(&output, &run_dir, "bwrap");
-    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
     let codex_home = repo.base().join("codex-home");
-    let written: Vec<String> = std::fs::read_dir(&codex_home)
-        .expect("CODEX_HOME")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+    let state_before = listing(&codex_home);
+    let (output, run_dir) = dispatch(&repo, env, "codex", sandbox);
+    assert_offered(&output, &run_dir, sandbox);
+    if sandbox != "none" {
+        assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
+    }
+    let events = std::fs::read_to_string(run_dir.join("events.jsonl")).expect("events.jsonl");
+    let exit_codes: Vec<Value> = events
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["type"] == "item.completed" && event["item"]["type"] == "command_execution")
+        .map(|event| event["item"]["exit_code"].clone())
         .collect();
-    assert!(written.len() > 1, "codex wrote its state next to config.toml: {written:?}");
+    assert_eq!(exit_codes[..2], [json!(0), json!(0)], "the planting in the private CODEX_HOME succeeded");
+    assert_eq!(exit_codes[2] == json!(0), sandbox == "none", "~/.bashrc is writable only without a sandbox");
+    assert_eq!(listing(&codex_home), state_before, "the user's CODEX_HOME is byte-identical");
+    let sessions = listing(&run_dir.join("agent-sessions/sessions"));
+    assert!(
+        sessions.iter().any(|(path, _)| path.extension().is_some_and(|ext| ext == "jsonl")),
+        "codex's session log reached the run folder: {sessions:?}"
+    );
+    let private = std::fs::read_dir(repo.base().join("worktrees")).expect("worktrees").flatten();
+    assert!(private.into_iter().all(|layout| !layout.path().join("agent").exists()), "the private state is gone");
 }
 
-#[test]
-fn real_claude_runs_confined_with_its_default_state_in_home() {
+/// Claude with its state in HOME (`~/.claude`, `~/.claude.json`, no `CLAUDE_CONFIG_DIR`) under `sandbox`.
+fn claude_under(sandbox: &str) {
     let Some(bin) = real_cli::find(Cli::Claude) else { return };
-    if !bwrap_usable() {
-        return;
-    }
     let repo = ScratchRepo::new();
     let server = ModelServer::anthropic(script());
     let mut env = real_cli::claude_env(&repo.base(), &server.url(), &bin);
     env.retain(|(name, _)| name != "CLAUDE_CONFIG_DIR");
     let home = repo.base().join("agent-home");
     std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let (output, run_dir) = dispatch(&repo, env, "claude", "bwrap");
-    assert_offered(&output, &run_dir, "bwrap");
-    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
-    let mut names: Vec<String> = std::fs::read_dir(&home)
-        .expect("home")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    eprintln!("claude's HOME after the run: {names:?}");
-    assert!(home.join(".claude").is_dir());
+    std::fs::create_dir_all(home.join(".claude")).expect(".claude");
+    std::fs::write(home.join(".claude/settings.json"), "{}\n").expect("settings.json");
+    std::fs::write(home.join(".claude.json"), "{\"hasCompletedOnboarding\": true}\n").expect(".claude.json");
+    let before = (listing(&home.join(".claude")), std::fs::read(home.join(".claude.json")).expect("read"));
+    let (output, run_dir) = dispatch(&repo, env, "claude", sandbox);
+    assert_offered(&output, &run_dir, sandbox);
+    if sandbox != "none" {
+        assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
+    }
+    let after = (listing(&home.join(".claude")), std::fs::read(home.join(".claude.json")).expect("read"));
+    assert_eq!(after, before, "the user's ~/.claude and ~/.claude.json are byte-identical");
+}
+
+#[test]
+fn real_codex_runs_under_bwrap_with_a_private_codex_home() {
+    if bwrap_usable() {
+        codex_under("bwrap");
+    }
+}
+
+#[test]
+fn real_claude_runs_under_bwrap_with_a_private_config_dir() {
+    if bwrap_usable() {
+        claude_under("bwrap");
+    }
 }
 
 /// Landlock works here; otherwise `false` after printing why.
 fn landlock_usable() -> bool {
     let support = git_dispatch::sandbox::landlock_support();
     if let Err(reason) = &support {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "Landlock is not usable and CI=true: {reason}");
         eprintln!("SKIPPED: Landlock cannot confine an agent here: {reason}");
     }
     support.is_ok()
 }
 
-/// Codex under Landlock: its `CODEX_HOME` (holding config.toml) stays writable, so it starts and
-/// writes its state; `~/.bashrc` is refused; config.toml is the same after the run.
 #[test]
-fn real_codex_runs_under_landlock() {
-    let Some(bin) = real_cli::find(Cli::Codex) else { return };
-    if !landlock_usable() {
-        return;
+fn real_codex_runs_under_landlock_with_a_private_codex_home() {
+    if landlock_usable() {
+        codex_under("landlock");
     }
-    let repo = ScratchRepo::new();
-    let server = ModelServer::openai(script());
-    let env = real_cli::codex_env(&repo.base(), &server.url(), &bin);
-    let home = repo.base().join("agent-home");
-    std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let config = repo.base().join("codex-home/config.toml");
-    let config_before = std::fs::read(&config).expect("config.toml");
-    let (output, run_dir) = dispatch(&repo, env, "codex", "landlock");
-    assert_offered(&output, &run_dir, "landlock");
-    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
-    assert_eq!(std::fs::read(&config).expect("config.toml"), config_before);
-    let written = std::fs::read_dir(repo.base().join("codex-home")).expect("CODEX_HOME").count();
-    assert!(written > 1, "codex wrote its state next to config.toml");
 }
 
 #[test]
-fn real_claude_runs_under_landlock() {
-    let Some(bin) = real_cli::find(Cli::Claude) else { return };
-    if !landlock_usable() {
-        return;
+fn real_claude_runs_under_landlock_with_a_private_config_dir() {
+    if landlock_usable() {
+        claude_under("landlock");
     }
-    let repo = ScratchRepo::new();
-    let server = ModelServer::anthropic(script());
-    let mut env = real_cli::claude_env(&repo.base(), &server.url(), &bin);
-    env.retain(|(name, _)| name != "CLAUDE_CONFIG_DIR");
-    let home = repo.base().join("agent-home");
-    std::fs::write(home.join(".bashrc"), "# user's\n").expect(".bashrc");
-    let (output, run_dir) = dispatch(&repo, env, "claude", "landlock");
-    assert_offered(&output, &run_dir, "landlock");
-    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).expect("bashrc"), "# user's\n");
-    assert!(home.join(".claude").is_dir());
+}
+
+#[test]
+fn real_codex_and_claude_get_their_private_state_without_a_sandbox_too() {
+    codex_under("none");
+    claude_under("none");
 }

@@ -209,7 +209,8 @@ fn a_broken_pool_entry_is_dropped_and_a_fresh_worktree_made() {
     let base = workspace::resolve_base(fx.path(), None).unwrap();
     let a = workspace::create(fx.path(), "broken-a", &base, &opts).unwrap();
     workspace::release(&a, Release::DeleteBranch, &opts).unwrap();
-    std::fs::remove_file(a.path.join(".git")).unwrap();
+    // A missing `.git` file is put back when the worktree is taken; a missing admin dir is not.
+    std::fs::remove_dir_all(a.common_dir.join("worktrees").join(&a.name)).unwrap();
     let b = workspace::create(fx.path(), "broken-b", &base, &opts).unwrap();
     assert!(!b.warm);
     assert_eq!(git(&b.path, &["status", "--porcelain"]), "");

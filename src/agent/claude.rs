@@ -16,6 +16,14 @@ pub(crate) const ROOT_REFUSAL: &str = "Claude Code refuses --dangerously-skip-pe
     Run git-dispatch as a non-root user, or, if this machine is a disposable sandbox, set \
     IS_SANDBOX=1 yourself; git-dispatch does not set it for you.";
 
+/// Claude Code's refusal, known before it is started: this process runs as root and
+/// `IS_SANDBOX` is not `1` (the agent inherits both).
+pub fn refuses_to_start() -> Option<&'static str> {
+    let root = nix::unistd::geteuid().is_root();
+    let sandbox_said = std::env::var_os("IS_SANDBOX").is_some_and(|value| value == "1");
+    (root && !sandbox_said).then_some(ROOT_REFUSAL)
+}
+
 /// `-p <prompt> --output-format stream-json --verbose --dangerously-skip-permissions
 /// --json-schema <schema> --no-session-persistence` (the program itself not included).
 pub(super) fn args(request: &AgentRequest<'_>) -> anyhow::Result<Vec<OsString>> {

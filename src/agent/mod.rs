@@ -24,6 +24,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use locate::{find_on_path, locate, locate_with, AgentNotFound};
+
+/// The agent's program for a run: [`locate`], then what would stop it at once (Claude Code as
+/// root without `IS_SANDBOX=1`), as the one-line error of a run that cannot start.
+pub fn locate_for_run(kind: AgentKind) -> anyhow::Result<std::path::PathBuf> {
+    let program = locate(kind)?;
+    if kind == AgentKind::Claude {
+        if let Some(refusal) = claude::refuses_to_start() {
+            anyhow::bail!("cannot start claude: {refusal}");
+        }
+    }
+    Ok(program)
+}
 pub use outcome::blocked_record;
 pub use probe::{default_cache_dir as default_version_cache_dir, remember_versions_in};
 pub use quota::{check_quota, QuotaVerdict};
@@ -93,15 +105,14 @@ pub struct AgentRequest<'a> {
     pub heartbeat: Duration,
     /// No live status line.
     pub quiet: bool,
-    /// A sandbox's argv prefix (the agent's argv is appended); empty for none.
+    /// A sandbox's argv prefix (the agent's argv is appended); empty for none. The `--version`
+    /// probe runs with it too.
     pub wrapper: Vec<OsString>,
     /// Variables set for the agent on top of the inherited environment.
     pub extra_env: Vec<(OsString, OsString)>,
     /// A folder the agent may write (a sandbox's private temp folder) where Codex puts its `-o`
     /// result file, copied into the run folder afterwards; `None`: straight into the run folder.
     pub output_dir: Option<&'a Path>,
-    /// A sandbox that confines the thread starting the agent (Landlock); `None` otherwise.
-    pub confinement: Option<std::sync::Arc<dyn crate::process::Confinement>>,
     /// Stops the agent (its whole group) as `cancelled` once set.
     pub cancel: Option<crate::process::Cancel>,
     /// Told what the agent does now (the status line's activity), as the events arrive.

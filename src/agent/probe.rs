@@ -6,6 +6,7 @@
 //! otherwise. A probe that timed out or could not start is not remembered; a definite answer (a
 //! version, or a failing exit) is.
 
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -34,19 +35,34 @@ pub fn remember_versions_in(dir: Option<PathBuf>) {
     }
 }
 
-/// The first line of `<program> --version` (run in `cwd`) for agent `kind`, from the cache when
-/// it is fresh.
-pub fn version(kind: &str, program: &Path, cwd: &Path) -> Option<String> {
-    let cache = CACHE_DIR.lock().ok().and_then(|dir| dir.clone());
-    version_cached_in(cache.as_deref(), kind, program, cwd)
+/// How the probe is started: confined like the agent (the program is the agent's, which may be
+/// hostile), with the agent's variables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe<'a> {
+    /// The sandbox's argv prefix; empty for none.
+    pub wrapper: &'a [OsString],
+    pub env: &'a [(OsString, OsString)],
 }
 
-fn version_cached_in(cache_dir: Option<&Path>, kind: &str, program: &Path, cwd: &Path) -> Option<String> {
+/// The first line of `<program> --version` (run in `cwd`, started as `how` says) for agent
+/// `kind`, from the cache when it is fresh.
+pub fn version(kind: &str, program: &Path, cwd: &Path, how: &Probe<'_>) -> Option<String> {
+    let cache = CACHE_DIR.lock().ok().and_then(|dir| dir.clone());
+    version_cached_in(cache.as_deref(), kind, program, cwd, how)
+}
+
+fn version_cached_in(
+    cache_dir: Option<&Path>,
+    kind: &str,
+    program: &Path,
+    cwd: &Path,
+    how: &Probe<'_>,
+) -> Option<String> {
     let cache = cache_dir.and_then(|dir| cache_file(dir, kind, program));
     if let Some(remembered) = cache.as_deref().and_then(read_fresh) {
         return remembered;
     }
-    let (answer, definite) = probe(program, cwd);
+    let (answer, definite) = probe(program, cwd, how);
     if let (Some(cache), true) = (cache, definite) {
         remember(&cache, answer.as_deref());
     }
@@ -54,8 +70,12 @@ fn version_cached_in(cache_dir: Option<&Path>, kind: &str, program: &Path, cwd: 
 }
 
 /// Runs the probe: the version if any, and whether the answer is definite (the program ran to its end).
-fn probe(program: &Path, cwd: &Path) -> (Option<String>, bool) {
-    let spec = ProcessSpec::new(program, cwd).arg("--version").timeout(VERSION_TIMEOUT).grace(Duration::from_secs(1));
+fn probe(program: &Path, cwd: &Path, how: &Probe<'_>) -> (Option<String>, bool) {
+    let mut argv: Vec<OsString> = how.wrapper.to_vec();
+    argv.extend([program.as_os_str().to_owned(), "--version".into()]);
+    let mut spec =
+        ProcessSpec::new(argv.remove(0), cwd).args(argv).timeout(VERSION_TIMEOUT).grace(Duration::from_secs(1));
+    spec.env = how.env.to_vec();
     let Ok(captured) = process::run_captured(&spec) else { return (None, false) };
     if captured.outcome.killed.is_some() {
         return (None, false);
@@ -140,7 +160,7 @@ mod tests {
     }
 
     fn probe_in(cache: &Path, program: &Path, dir: &Path) -> Option<String> {
-        version_cached_in(Some(cache), "codex", program, dir)
+        version_cached_in(Some(cache), "codex", program, dir, &Probe::default())
     }
 
     fn cache_file_in(cache: &Path, program: &Path) -> Option<PathBuf> {
@@ -159,7 +179,10 @@ mod tests {
         let updated = counting_program(dir.path(), "echo 'agent 1.3.0'");
         assert_eq!(probe_in(&cache, &updated, dir.path()).as_deref(), Some("agent 1.3.0"));
         assert_eq!(runs(dir.path()), 2, "a changed program is probed again");
-        assert_eq!(version_cached_in(Some(&cache), "claude", &updated, dir.path()).as_deref(), Some("agent 1.3.0"));
+        assert_eq!(
+            version_cached_in(Some(&cache), "claude", &updated, dir.path(), &Probe::default()).as_deref(),
+            Some("agent 1.3.0")
+        );
         assert_eq!(runs(dir.path()), 3, "another kind of agent is probed apart");
     }
 

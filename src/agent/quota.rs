@@ -22,8 +22,9 @@ pub const QUOTA_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QuotaVerdict {
-    /// The gate could not be checked (or is off); dispatch goes on with a warning.
-    Skipped { reason: String },
+    /// The gate could not be checked (or is off); dispatch goes on with a warning. `asked`: the
+    /// usage endpoint was asked (there is a login) and gave no usable answer, which the user is told.
+    Skipped { reason: String, asked: bool },
     /// Below the gate.
     Under { used_percent: f64 },
     /// At or above the gate: blocked unless `--force`.
@@ -34,7 +35,7 @@ impl QuotaVerdict {
     /// The line to show the user (the seed's wording).
     pub fn message(&self, gate_percent: f64) -> String {
         match self {
-            QuotaVerdict::Skipped { reason } => format!("quota gate check skipped: {reason}"),
+            QuotaVerdict::Skipped { reason, .. } => format!("quota gate check skipped: {reason}"),
             QuotaVerdict::Under { used_percent } => {
                 format!("Codex 5h window at {used_percent}% (< {gate_percent}% gate)")
             }
@@ -86,20 +87,23 @@ pub fn check_quota(gate_percent: f64) -> QuotaVerdict {
 /// The gate against `source`.
 pub fn check_quota_with(gate_percent: f64, source: &QuotaSource) -> QuotaVerdict {
     if gate_percent <= 0.0 {
-        return QuotaVerdict::Skipped { reason: "the gate is off (0%)".to_string() };
+        return QuotaVerdict::Skipped { reason: "the gate is off (0%)".to_string(), asked: false };
     }
-    match ask(source) {
+    let token = match access_token(source) {
+        Ok(token) => token,
+        Err(error) => return QuotaVerdict::Skipped { reason: format!("{error:#}"), asked: false },
+    };
+    match ask(source, &token) {
         Ok((used_percent, reset_after_seconds)) if used_percent >= gate_percent => {
             QuotaVerdict::Over { used_percent, reset_after_seconds }
         }
         Ok((used_percent, _)) => QuotaVerdict::Under { used_percent },
-        Err(error) => QuotaVerdict::Skipped { reason: format!("{error:#}") },
+        Err(error) => QuotaVerdict::Skipped { reason: format!("{error:#}"), asked: true },
     }
 }
 
 /// `(used_percent, reset_after_seconds)` of the primary window.
-fn ask(source: &QuotaSource) -> anyhow::Result<(f64, Option<u64>)> {
-    let token = access_token(source)?;
+fn ask(source: &QuotaSource, token: &str) -> anyhow::Result<(f64, Option<u64>)> {
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(source.timeout)).build().into();
     let body = agent
         .get(&source.url)

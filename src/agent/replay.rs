@@ -7,8 +7,9 @@
 //! network; the commands in the session (`cat`, `pytest`) are not run, their recorded output is
 //! shown. `--version` prints one line naming it.
 //!
-//! The binary runs it instead of its command line when `GIT_DISPATCH_REPLAY_AGENT=1` (see
-//! `main.rs`). [`demo_repo_files`] is the project the session was recorded on, and
+//! There is one way in: the binary runs it instead of its command line when it is started under
+//! the name [`REPLAY_AGENT_NAME`] (a link to it, made by `demo`; see `main.rs`), so the name carries
+//! through every wrapper that execs the agent (bubblewrap, the Landlock trampoline). [`demo_repo_files`] is the project the session was recorded on, and
 //! [`demo_packet`] the task it answers, so that `demo` and the recording agree.
 //! `GIT_DISPATCH_REPLAY_DELAY_MS` replaces every recorded delay (0 for none, in tests).
 
@@ -19,8 +20,26 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-/// The variable that makes the `git-dispatch` binary act as the replay agent.
-pub const REPLAY_AGENT_ENV: &str = "GIT_DISPATCH_REPLAY_AGENT";
+/// The program name under which the `git-dispatch` binary acts as the replay agent.
+pub const REPLAY_AGENT_NAME: &str = "git-dispatch-replay-agent";
+
+/// Whether the program was started as the replay agent (`argv[0]`'s file name is
+/// [`REPLAY_AGENT_NAME`]).
+pub fn started_as_replay_agent(argv0: &std::ffi::OsStr) -> bool {
+    Path::new(argv0).file_name().is_some_and(|name| name == REPLAY_AGENT_NAME)
+}
+
+/// A link named [`REPLAY_AGENT_NAME`] to `binary` in `dir`: the program to give the runner.
+pub fn replay_agent_link(binary: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let link = dir.join(REPLAY_AGENT_NAME);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(binary, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), binary.display()))?;
+    #[cfg(not(unix))]
+    std::fs::copy(binary, &link).with_context(|| format!("copying {} to {}", binary.display(), link.display()))?;
+    Ok(link)
+}
 
 /// The variable that replaces every recorded delay, in milliseconds.
 pub const REPLAY_DELAY_ENV: &str = "GIT_DISPATCH_REPLAY_DELAY_MS";
@@ -172,44 +191,44 @@ fn session(dir: &Path) -> Vec<(u64, Step)> {
     let cat = "/bin/bash -lc \"cat src/app/util.py\"";
     let pytest = "/bin/bash -lc \"python3 -m pytest -q\"";
     vec![
-        (100, Step::Event(json!({"type": "thread.started", "thread_id": "0198d15a-7c3e-7d2a-9f41-3b5e2c8a6d10"}))),
-        (100, Step::Event(json!({"type": "turn.started"}))),
+        (33, Step::Event(json!({"type": "thread.started", "thread_id": "0198d15a-7c3e-7d2a-9f41-3b5e2c8a6d10"}))),
+        (33, Step::Event(json!({"type": "turn.started"}))),
         (
-            300,
+            100,
             Step::Event(item_completed(
                 "item_0",
                 json!({"type": "reasoning", "text": "**Reading the code** slugify is in src/app/util.py; nothing tests it yet."}),
             )),
         ),
-        (150, Step::Event(command("item.started", "item_1", cat, "", None))),
-        (200, Step::Event(command("item.completed", "item_1", cat, UTIL_BEFORE, Some(0)))),
+        (50, Step::Event(command("item.started", "item_1", cat, "", None))),
+        (66, Step::Event(command("item.completed", "item_1", cat, UTIL_BEFORE, Some(0)))),
         (
-            300,
+            100,
             Step::Event(item_completed(
                 "item_2",
                 json!({"type": "reasoning", "text": "**Planning the fix** each punctuation character becomes its own dash; match runs with `+` and add tests."}),
             )),
         ),
         (
-            200,
+            66,
             Step::Event(
                 json!({"type": "item.started", "item": {"id": "item_3", "type": "file_change", "changes": changes, "status": "in_progress"}}),
             ),
         ),
-        (100, Step::Edit),
+        (33, Step::Edit),
         (
-            100,
+            33,
             Step::Event(item_completed(
                 "item_3",
                 json!({"type": "file_change", "changes": changes, "status": "completed"}),
             )),
         ),
-        (150, Step::Event(command("item.started", "item_4", pytest, "", None))),
-        (300, Step::Event(command("item.completed", "item_4", pytest, PYTEST_OUTPUT, Some(0)))),
-        (250, Step::Event(item_completed("item_5", json!({"type": "agent_message", "text": result_text})))),
+        (50, Step::Event(command("item.started", "item_4", pytest, "", None))),
+        (100, Step::Event(command("item.completed", "item_4", pytest, PYTEST_OUTPUT, Some(0)))),
+        (83, Step::Event(item_completed("item_5", json!({"type": "agent_message", "text": result_text})))),
         (0, Step::Result),
         (
-            100,
+            33,
             Step::Event(
                 json!({"type": "turn.completed", "usage": {"input_tokens": 4821, "cached_input_tokens": 3584, "cache_write_input_tokens": 0, "output_tokens": 612, "reasoning_output_tokens": 256}}),
             ),

@@ -32,7 +32,8 @@ pub fn run(request: &AgentRequest<'_>) -> anyhow::Result<AgentReport> {
         remove_if_present(&codex::output_file(request))?;
     }
     let spec = process_spec(request)?;
-    let version = super::probe::version(request.kind.program_name(), &request.program, request.cwd);
+    let probe = super::probe::Probe { wrapper: &request.wrapper, env: &request.extra_env };
+    let version = super::probe::version(request.kind.program_name(), &request.program, request.cwd, &probe);
     let status = LiveStatus::start(request.kind.program_name(), request.quiet);
     let streamed = stream(request, &spec, &status)?;
     if request.kind == AgentKind::Codex {
@@ -57,7 +58,6 @@ fn process_spec(request: &AgentRequest<'_>) -> anyhow::Result<ProcessSpec> {
     let mut spec =
         ProcessSpec::new(argv.remove(0), request.cwd).args(argv).timeout(request.timeout).heartbeat(request.heartbeat);
     spec.env = request.extra_env.clone();
-    spec.confinement = request.confinement.clone();
     spec.cancel = request.cancel.clone();
     Ok(spec)
 }

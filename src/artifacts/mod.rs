@@ -43,7 +43,12 @@ pub fn runs_root(workdir: &Path, output_dir: Option<&Path>) -> PathBuf {
     }
 }
 
-/// `text` lower-cased with runs of other characters turned into `-`, at most 48 characters (as the seed).
+/// The longest slug of a run id: ids stay short enough to type a prefix of and to list in 100
+/// columns (the seed allowed 48).
+pub const SLUG_MAX: usize = 24;
+
+/// `text` lower-cased with runs of other characters turned into `-`, at most [`SLUG_MAX`]
+/// characters, cut after a whole word where one fits.
 pub fn slug(text: &str) -> String {
     let mut slug = String::new();
     for ch in text.chars() {
@@ -53,7 +58,12 @@ pub fn slug(text: &str) -> String {
             slug.push('-');
         }
     }
-    let slug: String = slug.trim_matches('-').chars().take(48).collect();
+    let whole = slug.trim_matches('-');
+    let mut slug: String = whole.chars().take(SLUG_MAX).collect();
+    let cut_inside_a_word = whole.len() > slug.len() && !whole[slug.len()..].starts_with('-');
+    if let Some(last_dash) = slug.rfind('-').filter(|_| cut_inside_a_word) {
+        slug.truncate(last_dash);
+    }
     let slug = slug.trim_end_matches('-');
     if slug.is_empty() {
         "task".to_string()
@@ -182,10 +192,9 @@ mod tests {
 
     #[test]
     fn slug_as_the_seed() {
-        assert_eq!(
-            slug("Add a missing unit test for the slugify function in utils.py."),
-            "add-a-missing-unit-test-for-the-slugify-function"
-        );
+        assert_eq!(slug("Add a missing unit test for the slugify function in utils.py."), "add-a-missing-unit-test");
+        assert_eq!(slug("Supercalifragilisticexpialidocious words"), "supercalifragilisticexpi");
+        assert_eq!(slug("Add a test"), "add-a-test");
         assert_eq!(slug("!!!"), "task");
         assert_eq!(slug("Café: tests"), "caf-tests");
     }

@@ -172,6 +172,7 @@ impl RunState {
 pub fn verdict_word(verdict: &Verdict) -> &'static str {
     match verdict.exit_code {
         _ if verdict.cancelled => "cancelled",
+        _ if verdict.dry_run => "dry run",
         0 if verdict.offered => "offered",
         0 => "ok, nothing offered",
         1 => "could not start",
@@ -235,6 +236,24 @@ impl crate::agent::ActivitySink for StateFile {
         if changed {
             self.update(false, |state| state.activity = Some(what.to_string()));
         }
+    }
+}
+
+/// Marks who drives a detached run: its supervisor when it starts it, or `cancel` when it ends it
+/// while still queued. Created exclusively, so exactly one of them does.
+pub const CLAIM_FILE: &str = ".claimed";
+
+/// Takes the run in `run_dir` over; false when another process already has.
+pub fn claim(run_dir: &Path) -> anyhow::Result<bool> {
+    let path = run_dir.join(CLAIM_FILE);
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(mut file) => {
+            use std::io::Write as _;
+            let _ = writeln!(file, "pid {}", std::process::id());
+            Ok(true)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(anyhow::Error::from(err).context(format!("cannot create {}", path.display()))),
     }
 }
 

@@ -23,11 +23,15 @@ pub fn cmd_demo(args: &DemoArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         .context("cannot write the demo packet")?;
 
     writeln!(stdout, "git-dispatch demo: a throw-away repository at {}", repo_dir.display())?;
-    writeln!(stdout, "task packet: {}\n", packet_path.display())?;
+    writeln!(stdout, "task packet: {}", packet_path.display())?;
+    writeln!(
+        stdout,
+        "agent: a recorded Codex session, replayed by git-dispatch itself (no model, no API key, no network)\n"
+    )?;
     let options = super::run::run_options(&demo_run_args(&packet_path, args.quiet)?)?;
     let mut dispatch = crate::pipeline::resolve(&packet_path, &options)?;
-    dispatch.agent_program = Some(std::env::current_exe().context("cannot find the git-dispatch binary")?);
-    dispatch.agent_env = vec![("GIT_DISPATCH_REPLAY_AGENT".into(), "1".into())];
+    let binary = std::env::current_exe().context("cannot find the git-dispatch binary")?;
+    dispatch.agent_program = Some(replay::replay_agent_link(&binary, &root.join("bin"))?);
     dispatch.skip_quota = true;
     dispatch.worktrees_root = Some(root.join("worktrees"));
     crate::process::install_interrupt_handler()?;
@@ -62,10 +66,11 @@ pub fn cmd_demo(args: &DemoArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
     Ok(verdict.exit_code)
 }
 
-/// The run arguments of the demo: a fresh worktree, no sandbox needed for the replay agent.
+/// The run arguments of the demo: a fresh worktree, the default sandbox (`--sandbox` /
+/// `GIT_DISPATCH_SANDBOX` as for any run).
 fn demo_run_args(packet: &Path, quiet: bool) -> anyhow::Result<RunArgs> {
     let mut argv = vec!["git-dispatch".to_string(), "run".into(), "--task".into(), packet.display().to_string()];
-    argv.extend(["--fresh".to_string(), "--sandbox".into(), "none".into(), "--timeout-sec".into(), "120".into()]);
+    argv.extend(["--fresh".to_string(), "--timeout-sec".into(), "120".into()]);
     if quiet {
         argv.push("--quiet".into());
     }

@@ -16,7 +16,9 @@ use crate::agent::quota::{check_quota_with, QuotaSource, QuotaVerdict};
 use crate::agent::{locate, AgentKind};
 use crate::cli::{DoctorArgs, DEFAULT_QUOTA_GATE};
 use crate::process::{self, ProcessSpec};
-use crate::sandbox::{self, Kind};
+
+#[path = "doctor_sandbox.rs"]
+mod sandbox_checks;
 
 /// How long a probed program (`git --version`, `codex --version`, `bwrap ... true`) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,11 +80,15 @@ pub fn run_checks(args: &DoctorArgs) -> Vec<Check> {
         check_agent(AgentKind::Codex, &cwd),
         check_agent(AgentKind::Claude, &cwd),
         check_quota_endpoint(args.offline),
-        check_bwrap(),
-        check_landlock(),
-        check_sandbox(),
-        check_pool(),
+        sandbox_checks::check_bwrap(),
+        sandbox_checks::check_landlock(),
+        sandbox_checks::check_sandbox(),
+        sandbox_checks::check_processes(),
     ]
+    .into_iter()
+    .chain(sandbox_checks::check_root())
+    .chain([check_pool()])
+    .collect()
 }
 
 /// The first non-empty line of `program args...`, or why there is none.
@@ -203,47 +209,9 @@ fn check_quota_endpoint(offline: bool) -> Check {
         verdict @ QuotaVerdict::Over { .. } => {
             Check::new("quota", Status::Warn, format!("reachable: {}", verdict.message(DEFAULT_QUOTA_GATE)))
         }
-        QuotaVerdict::Skipped { reason } => {
+        QuotaVerdict::Skipped { reason, .. } => {
             Check::new("quota", Status::Warn, format!("not reachable, the gate will be skipped: {reason}"))
         }
-    }
-}
-
-/// bubblewrap, probed exactly as `--sandbox bwrap|auto` probes it.
-fn check_bwrap() -> Check {
-    let probe = format!("bwrap {}", sandbox::bwrap_probe_args().join(" "));
-    let Some(program) = sandbox::bwrap_program() else {
-        return Check::new("bwrap", Status::Missing, "bwrap not found on PATH (install bubblewrap)");
-    };
-    match sandbox::bwrap_usable() {
-        Ok(_) => Check::new("bwrap", Status::Ok, format!("{} works ({probe})", program.display())),
-        Err(reason) => Check::new("bwrap", Status::Warn, format!("cannot make a sandbox here: {reason}")),
-    }
-}
-
-/// Landlock, probed as `--sandbox landlock|auto` probes it (a throw-away thread confined).
-fn check_landlock() -> Check {
-    match sandbox::landlock_support() {
-        Ok(abi) => Check::new("landlock", Status::Ok, format!("ABI {abi} enforced by this kernel")),
-        Err(reason) => Check::new("landlock", Status::Warn, format!("cannot confine an agent here: {reason}")),
-    }
-}
-
-/// The kind `--sandbox auto` picks from the two probes above (their lines say why).
-fn check_sandbox() -> Check {
-    match sandbox::auto_kind().0 {
-        Kind::Bwrap => Check::new("sandbox", Status::Ok, "--sandbox auto picks bwrap"),
-        Kind::Landlock => Check::new(
-            "sandbox",
-            Status::Ok,
-            "--sandbox auto picks landlock (bwrap is not usable): writes are confined, but a process that leaves \
-             the agent's process group can outlive it (see SECURITY.md)",
-        ),
-        Kind::None => Check::new(
-            "sandbox",
-            Status::Warn,
-            "--sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined",
-        ),
     }
 }
 

@@ -33,7 +33,6 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Status(args)), _) => status::cmd_status(&args, stdout),
         (Some(Command::Wait(args)), _) => wait::cmd_wait(&args, stdout),
         (Some(Command::Cancel(args)), _) => cancel::cmd_cancel(&args, stdout),
-        (Some(Command::ReplayAgent(args)), _) => Ok(crate::agent::replay::run_replay(&args.args)),
         (Some(Command::Supervise(args)), _) => crate::jobs::supervise(&args.request),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
         (Some(Command::Man), _) => completions::cmd_man(stdout),

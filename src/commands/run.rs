@@ -21,16 +21,35 @@ pub struct Summary {
     pub policy_violation: bool,
     pub offered: bool,
     pub messages: Vec<String>,
+    #[serde(skip)]
+    pub verdict: &'static str,
+    #[serde(skip)]
+    pub changed_paths: usize,
 }
 
 pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let options = run_options(args)?;
-    let dispatches = span("resolve", || {
+    let resolved = span("resolve", || {
         args.tasks.iter().map(|path| pipeline::resolve(path, &options)).collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    });
+    let dispatches = match resolved {
+        Ok(dispatches) => dispatches,
+        Err(err) if args.json => {
+            // A caller parsing stdout gets the error there too (the line also goes to stderr).
+            let value = serde_json::json!({"error": format!("{err:#}"), "exit_code": exit::CANNOT_START});
+            writeln!(stdout, "{value}")?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    for dispatch in &dispatches {
+        for warning in &dispatch.packet.warnings {
+            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+        }
+    }
     if !args.dry_run {
         for dispatch in &dispatches {
-            span("locate", || crate::agent::locate(dispatch.agent))?;
+            span("locate", || crate::agent::locate_for_run(dispatch.agent))?;
         }
         if args.detach {
             return detach(&dispatches, &options, args.json, stdout);
@@ -57,7 +76,14 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             policy_violation: verdict.policy_violation,
             offered: verdict.offered,
             messages: verdict.messages.clone(),
+            verdict: crate::artifacts::state::verdict_word(&verdict),
+            changed_paths: verdict.changed_paths.len(),
         });
+    }
+    if !args.quiet {
+        for summary in &summaries {
+            eprintln!("{}", verdict_line(summary));
+        }
     }
     if summaries.len() > 1 {
         eprint!("{}", summary_table(&summaries));
@@ -113,11 +139,14 @@ fn run_all(dispatches: &[Dispatch], options: &RunOptions, dry_run: bool) -> Vec<
 
 /// The library's run options from the command line (and the environment it reads).
 pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
-    let writable = args
-        .writable
-        .iter()
-        .map(|path| std::path::absolute(path).with_context(|| format!("--writable {}", path.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let absolute = |flag: &str, paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|path| std::path::absolute(path).with_context(|| format!("{flag} {}", path.display())))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let writable = absolute("--writable", &args.writable)?;
+    let readable = absolute("--readable", &args.readable)?;
     Ok(RunOptions {
         output_dir: args
             .output_dir
@@ -134,13 +163,35 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         fresh: args.fresh,
         verify: args.verify,
         live_status: !(args.quiet || args.json || args.tasks.len() > 1),
+        quiet: args.quiet,
         jobs: args.jobs,
         sandbox: args.sandbox,
         writable,
+        readable,
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
     })
+}
+
+/// The one-line verdict a foreground run prints on stderr before its run folder: verdict, exit
+/// code, how many paths changed, and the first reason it was not offered.
+fn verdict_line(summary: &Summary) -> String {
+    let paths = match summary.changed_paths {
+        1 => "1 changed path".to_string(),
+        n => format!("{n} changed paths"),
+    };
+    let reason = summary
+        .messages
+        .iter()
+        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let mut line =
+        format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
+    if let Some(reason) = reason {
+        line.push_str(": ");
+        line.push_str(&crate::commands::status::printable(reason));
+    }
+    line
 }
 
 /// One line per run: id, mode, exit code, verdict.
@@ -148,16 +199,9 @@ fn summary_table(summaries: &[Summary]) -> String {
     let width = summaries.iter().map(|s| s.run_id.len()).max().unwrap_or(6).max(6);
     let mut out = format!("{:<width$}  {:<11}  {:>4}  {}\n", "RUN", "MODE", "EXIT", "VERDICT");
     for summary in summaries {
-        let verdict = match summary.exit_code {
-            0 if summary.offered => "offered",
-            0 => "ok, nothing offered",
-            2 => "blocked",
-            1 => "could not start",
-            _ => "violation",
-        };
         out.push_str(&format!(
             "{:<width$}  {:<11}  {:>4}  {}\n",
-            summary.run_id, summary.mode, summary.exit_code, verdict
+            summary.run_id, summary.mode, summary.exit_code, summary.verdict
         ));
     }
     out

@@ -2,11 +2,13 @@
 //! bytes and mode so that it can be restored, and the comparison of two such fingerprints.
 //!
 //! Tracked: `config`, `config.worktree`, `packed-refs`, the top-level `*HEAD` files, `info/**`,
-//! `hooks/**`, `branches/**`, `remotes/**`, `refs/**` except `refs/heads/dispatch/**`,
+//! `hooks/**`, `branches/**`, `remotes/**`, `refs/**` except `refs/heads/dispatch/**`, the
+//! reflogs `logs/**` except `logs/refs/heads/dispatch/**`,
 //! `objects/info/{alternates,http-alternates}`, `modules/<name>/{config,config.worktree,HEAD,
 //! hooks/**,info/**}` (nested modules too), `worktrees/<name>/{HEAD,gitdir,commondir,
-//! config.worktree,locked}`, and every `*.lock` anywhere outside `objects/` directories.
-//! Worktree admin dirs whose `gitdir` points under git-dispatch's worktrees root are its own.
+//! config.worktree,locked,logs/**}`, and every `*.lock`
+//! anywhere outside `objects/` directories. Worktree admin dirs whose `gitdir` points under
+//! git-dispatch's worktrees root are its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -21,8 +23,12 @@ use super::packed;
 
 /// Files of one worktree admin dir that a run may not change.
 const ADMIN_FILES: [&str; 5] = ["HEAD", "gitdir", "commondir", "config.worktree", "locked"];
+/// Of those, the ones that say where the worktree's git dir, common dir and config are.
+const ADMIN_LINKS: [&str; 3] = ["gitdir", "commondir", "config.worktree"];
 /// The loose refs git-dispatch creates and deletes itself (its scratch branches).
 pub(crate) const OWN_REFS_DIR: &str = "refs/heads/dispatch";
+/// The reflogs of those branches.
+const OWN_LOGS_DIR: &str = "logs/refs/heads/dispatch";
 
 /// The content of one tracked git-dir entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,11 +141,17 @@ fn kind_by_presence(before: Option<&GitFile>, after: Option<&GitFile>) -> Tamper
     }
 }
 
-/// `true` for files of an admin dir that is git-dispatch's wherever it exists (before and after).
+/// `true` for files of an admin dir that is git-dispatch's wherever it exists (before and after),
+/// except its links (`commondir`, `gitdir`, `config.worktree`) while it exists before and after:
+/// nothing of git-dispatch rewrites those, and a redirect would be read by its next git step.
 fn is_own_admin_path(path: &Path, before: &GitDirSnapshot, after: &GitDirSnapshot) -> bool {
     let Some(name) = admin_dir_name(path) else { return false };
     if !before.admin_dirs.contains_key(name) && !after.admin_dirs.contains_key(name) {
         return false; // not an admin dir at all (a lock file directly in `worktrees/`)
+    }
+    let is_link = path.components().count() == 3 && ADMIN_LINKS.iter().any(|link| path.ends_with(link));
+    if is_link && before.admin_dirs.get(name) == Some(&true) && after.admin_dirs.get(name) == Some(&true) {
+        return false;
     }
     let own_or_absent = |snap: &GitDirSnapshot| snap.admin_dirs.get(name).copied().unwrap_or(true);
     own_or_absent(before) && own_or_absent(after)
@@ -179,7 +191,7 @@ impl Walker<'_> {
                     self.visit(&rel.join("info/alternates"), Area::Tracked)?;
                     self.visit(&rel.join("info/http-alternates"), Area::Tracked)?;
                 }
-                Some("refs" | "hooks" | "info" | "branches" | "remotes") => self.visit(&rel, Area::Tracked)?,
+                Some("refs" | "logs" | "hooks" | "info" | "branches" | "remotes") => self.visit(&rel, Area::Tracked)?,
                 Some("modules") => self.modules(&rel)?,
                 Some("worktrees") => self.worktrees(&rel)?,
                 Some(top) if is_tracked_top_file(top) => self.visit(&rel, Area::Tracked)?,
@@ -232,7 +244,7 @@ impl Walker<'_> {
             }
             for child_name in self.children(&admin)? {
                 let child = admin.join(&child_name);
-                if ADMIN_FILES.iter().any(|f| child_name == *f) {
+                if ADMIN_FILES.iter().any(|f| child_name == *f) || child_name == "logs" {
                     self.visit(&child, Area::Tracked)?;
                 } else if !owned {
                     self.visit(&child, Area::LocksOnly)?;
@@ -252,7 +264,8 @@ impl Walker<'_> {
     fn visit(&mut self, rel: &Path, area: Area) -> Result<()> {
         let Some(meta) = self.lstat(rel)? else { return Ok(()) };
         if meta.is_dir() {
-            if rel == Path::new(OWN_REFS_DIR) || (area == Area::LocksOnly && rel.ends_with("objects")) {
+            let own = rel == Path::new(OWN_REFS_DIR) || rel == Path::new(OWN_LOGS_DIR);
+            if own || (area == Area::LocksOnly && rel.ends_with("objects")) {
                 return Ok(());
             }
             if area == Area::Tracked {

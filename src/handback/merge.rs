@@ -63,11 +63,11 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
     let new_tip = match kind {
         MergeKind::FastForward => commits.result,
         MergeKind::MergeCommit => {
-            let message = format!("Merge git-dispatch run {}\n", run.id);
+            let message = commit_message("Merge", run, commits.result);
             write_commit(&repo, merged, vec![head_id, commits.result], &author, &committer, message)?
         }
         MergeKind::SingleCommit => {
-            let message = format!("Apply git-dispatch run {}\n\nResult commit {}.\n", run.id, commits.result);
+            let message = commit_message("Apply", run, commits.result);
             write_commit(&repo, merged, vec![head_id], &author, &committer, message)?
         }
     };
@@ -220,6 +220,12 @@ fn index_mode(kind: EntryKind) -> gix::index::entry::Mode {
         EntryKind::Commit => Mode::COMMIT,
         EntryKind::Blob | EntryKind::Tree => Mode::FILE,
     }
+}
+
+/// The one format of the commits `apply --merge` makes: "<Merge|Apply> git-dispatch run ID", a
+/// blank line, and the result commit it brings.
+fn commit_message(verb: &str, run: &RunRecord, result: gix::ObjectId) -> String {
+    format!("{verb} git-dispatch run {}\n\nResult commit {result} (branch dispatch/{}).\n", run.id, run.id)
 }
 
 fn reflog_message(run: &RunRecord, kind: MergeKind) -> String {

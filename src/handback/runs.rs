@@ -42,7 +42,8 @@ pub struct RunRecord {
     pub applied: Option<Applied>,
     /// Why `policy.json` (or `applied.json`) could not be read, if it could not.
     pub problem: Option<String>,
-    /// The start time written in the run id (`YYYYMMDD-HHMMSS-...`), local time.
+    /// When the run was created, local time: `created_at` of its `state.json` (below the second),
+    /// else the time written in the run id (`YYYYMMDD-HHMMSS-...`).
     pub started: Option<NaiveDateTime>,
     /// The folder's modification time.
     pub modified: SystemTime,
@@ -62,7 +63,8 @@ impl RunRecord {
             problem.get_or_insert_with(|| format!("{err:#}"));
             None
         });
-        RunRecord { started: started_from_id(&id), id, path: path.to_path_buf(), policy, applied, problem, modified }
+        let started = created_at(path).or_else(|| started_from_id(&id));
+        RunRecord { started, id, path: path.to_path_buf(), policy, applied, problem, modified }
     }
 
     /// A file of the run folder.
@@ -94,6 +96,13 @@ pub fn load_applied(dir: &Path) -> anyhow::Result<Option<Applied>> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// `created_at` of the run folder's `state.json`, as local time.
+fn created_at(run_dir: &Path) -> Option<NaiveDateTime> {
+    let state = crate::artifacts::state::RunState::load(run_dir)?;
+    let created = chrono::DateTime::parse_from_rfc3339(&state.created_at).ok()?;
+    Some(created.with_timezone(&chrono::Local).naive_local())
 }
 
 /// The `YYYYMMDD-HHMMSS` prefix of a run id as a time.

@@ -32,6 +32,13 @@ pub fn cancel(run_dir: &Path, wait_for: Duration) -> anyhow::Result<CancelOutcom
         State::Queued | State::Running => {}
     }
     state::request_cancel(run_dir)?;
+    if current.state == State::Queued && current.detached && state::claim(run_dir)? {
+        // Still queued behind other runs of its supervisor: this process ends it now, through the
+        // same pipeline (which sees the cancel request before its first stage).
+        let (request, run) = super::detach::request_of(run_dir)?;
+        super::detach::drive(&run, &request.options)?;
+        return Ok(CancelOutcome::Stopped(super::observe(run_dir)));
+    }
     let waited = super::wait(&[run_dir.to_path_buf()], Some(wait_for), false, &mut |_| {});
     let last = waited.states.into_iter().next().unwrap_or(current);
     Ok(match last.state {

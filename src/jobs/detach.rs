@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::state::{RunState, State, SUPERVISOR_LOG};
+use crate::artifacts::state::{self, RunState, State, SUPERVISOR_LOG};
 use crate::artifacts::RunDir;
 use crate::journal::ProcessIdentity;
 use crate::pipeline::{self, Dispatch, RunOptions};
@@ -146,10 +146,32 @@ fn run_all(request: &SupervisorRequest) -> Vec<anyhow::Result<i32>> {
 }
 
 fn run_one(run: &DetachedRun, options: &RunOptions) -> anyhow::Result<i32> {
+    if !state::claim(&run.run_dir)? {
+        // `cancel` ended it while it was queued.
+        return Ok(RunState::load(&run.run_dir).and_then(|state| state.exit_code).unwrap_or(exit::VIOLATION));
+    }
+    drive(run, options)
+}
+
+/// The pipeline for one run of a request, in its folder made beforehand.
+pub(super) fn drive(run: &DetachedRun, options: &RunOptions) -> anyhow::Result<i32> {
     let dispatch = pipeline::resolve_text(run.packet_text.clone(), &run.packet_path, options)?;
     let run_dir = RunDir { id: run.run_id.clone(), path: run.run_dir.clone() };
     let (_, verdict) = pipeline::dispatch_in(&dispatch, options, run_dir)?;
     Ok(verdict.exit_code)
+}
+
+/// The request and the entry of the queued run in `run_dir`, from the request file its state names.
+pub(super) fn request_of(run_dir: &Path) -> anyhow::Result<(SupervisorRequest, DetachedRun)> {
+    let state = RunState::load(run_dir).context("the run has no state.json")?;
+    let log = state.log.context("the run names no supervisor")?;
+    let request_path = Path::new(&log).with_file_name(REQUEST_FILE);
+    let text = std::fs::read(&request_path).with_context(|| format!("cannot read {}", request_path.display()))?;
+    let request: SupervisorRequest = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a supervisor request", request_path.display()))?;
+    let run = request.runs.iter().find(|run| run.run_id == state.run_id).cloned();
+    let run = run.with_context(|| format!("{} does not name run {}", request_path.display(), state.run_id))?;
+    Ok((request, run))
 }
 
 /// A run that could not even start: its state says so (exit 1), with the reason.

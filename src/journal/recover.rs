@@ -136,6 +136,8 @@ pub fn recover(repo_root: &Path, opts: &RecoverOptions) -> anyhow::Result<Recove
             Liveness::Dead => {
                 let errors_before = report.errors.len();
                 let run = recover_run(repo_root, &common_dir, &entry, opts, &mut report.errors);
+                // Its private agent state (a copy of the agent's login among it).
+                let _ = std::fs::remove_dir_all(layout.dir.join(crate::sandbox::PRIVATE_STATE_DIR).join(&entry.run_id));
                 if report.errors.len() == errors_before {
                     if let Err(err) = remove_entry_file(&path) {
                         report.errors.push(format!("{err:#}"));

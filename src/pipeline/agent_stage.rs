@@ -14,26 +14,33 @@ use crate::sandbox;
 use crate::workspace::Workspace;
 
 impl Run<'_> {
-    /// What the sandbox must know: the worktree, the shared git dir, what stays read-only, and
-    /// what else the agent may write (`--writable` from the current folder, `WRITABLE:` from WORKDIR).
+    /// What the sandbox must know: the worktree, the shared git dir, what stays read-only, what
+    /// else the agent may write (`--writable` from the current folder, `WRITABLE:` from WORKDIR)
+    /// and read (`--readable`, `READABLE:`), and where its private state goes
+    /// (`<layout>/agent/<run-id>`).
     pub(super) fn sandbox_request(&self, ws: &Workspace) -> anyhow::Result<sandbox::SandboxRequest> {
         let home = std::env::var_os("HOME").filter(|home| !home.is_empty()).map(PathBuf::from);
-        let mut writable = Vec::new();
-        for path in &self.options.writable {
-            writable.push(std::path::absolute(path).with_context(|| format!("--writable {}", path.display()))?);
-        }
-        for text in &self.dispatch.packet.writable {
-            writable.push(sandbox::expand_writable(text, home.as_deref(), &self.dispatch.packet.workdir)?);
-        }
+        let expand = |texts: &[String]| -> anyhow::Result<Vec<PathBuf>> {
+            let workdir = &self.dispatch.packet.workdir;
+            texts.iter().map(|text| sandbox::expand_writable(text, home.as_deref(), workdir)).collect()
+        };
+        let mut writable = self.options.writable.clone();
+        writable.extend(expand(&self.dispatch.packet.writable)?);
+        let mut readable = self.options.readable.clone();
+        readable.extend(expand(&self.dispatch.packet.readable)?);
         let worktrees_root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir).to_path_buf();
+        let var = |name: &str| std::env::var_os(name);
         Ok(sandbox::SandboxRequest {
             choice: self.options.sandbox,
             agent: self.dispatch.agent,
             worktree: ws.path.clone(),
             common_dir: ws.common_dir.clone(),
             protected: vec![self.dispatch.repo_root.clone(), worktrees_root, self.run_dir.path.clone()],
-            state: sandbox::agent_state_paths(self.dispatch.agent, home.as_deref(), &|name| std::env::var_os(name)),
+            state: sandbox::agent_state_paths(self.dispatch.agent, home.as_deref(), &var),
+            private_root: ws.layout_dir.join(sandbox::PRIVATE_STATE_DIR).join(&self.run_dir.id),
             writable,
+            readable,
+            hidden: sandbox::secret_paths(home.as_deref(), &var),
         })
     }
 
@@ -63,15 +70,8 @@ impl Run<'_> {
             heartbeat: Duration::from_secs(self.dispatch.heartbeat_sec),
             quiet: !self.options.live_status,
             wrapper: sandbox.wrapper.clone(),
-            extra_env: sandbox
-                .env
-                .iter()
-                .chain(self.dispatch.agent_env.iter())
-                .cloned()
-                .chain(self.marker_env())
-                .collect(),
+            extra_env: sandbox.env.iter().cloned().chain(self.marker_env()).collect(),
             output_dir: sandbox.scratch_dir(),
-            confinement: sandbox.confinement.clone(),
             cancel: Some(self.cancel.clone()),
             on_activity: Some(&self.state),
         };

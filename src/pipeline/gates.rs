@@ -9,10 +9,12 @@ use super::{Interrupted, Run};
 use crate::agent::{self, AgentKind};
 use crate::policy::{self, exit};
 use crate::process::{self, ProcessSpec};
+use crate::sandbox::SandboxPlan;
 
 impl Run<'_> {
-    /// SETUP commands, in order, in the worktree; the first failure blocks the run (exit 2).
-    pub(super) fn run_setup(&mut self, cwd: &std::path::Path) -> anyhow::Result<bool> {
+    /// SETUP commands, in order, in the worktree and in the run's sandbox; the first failure blocks
+    /// the run (exit 2).
+    pub(super) fn run_setup(&mut self, cwd: &std::path::Path, sandbox: &SandboxPlan) -> anyhow::Result<bool> {
         for command in &self.dispatch.packet.setup {
             let spec = ProcessSpec::new("sh", cwd)
                 .arg("-c")
@@ -20,6 +22,7 @@ impl Run<'_> {
                 .timeout(Duration::from_secs(self.dispatch.timeout_sec));
             let mut spec = self.marker_env().into_iter().fold(spec, |spec, (key, value)| spec.env(key, value));
             spec.cancel = Some(self.cancel.clone());
+            let spec = sandbox.confine(spec);
             let captured = process::run_captured(&spec)?;
             match captured.outcome.killed {
                 Some(process::KillReason::Interrupted) => return Err(Interrupted.into()),
@@ -48,11 +51,11 @@ impl Run<'_> {
         if inside.is_empty() || self.dispatch.allow_dirty_overlap {
             return false;
         }
+        self.block(format!(
+            "BLOCKED: write scope overlaps uncommitted changes in: {}. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk.",
+            inside.join(", ")
+        ));
         self.verdict.dirty_overlap = inside;
-        self.block(
-            "BLOCKED: write scope overlaps existing dirty files. Re-run with --allow-dirty-overlap only if the orchestrator accepts this risk."
-                .to_string(),
-        );
         true
     }
 
@@ -73,7 +76,12 @@ impl Run<'_> {
                 self.verdict.messages.push(format!("Quota gate overridden with --force at {used_percent:.1}% usage."));
                 false
             }
-            agent::QuotaVerdict::Skipped { reason } => {
+            agent::QuotaVerdict::Skipped { reason, asked } => {
+                // Without a login there is no gate to check; a login whose endpoint did not answer
+                // is worth a word (the run goes on unchecked).
+                if asked && !self.options.quiet {
+                    eprintln!("warning: quota gate skipped: {reason}");
+                }
                 self.verdict.messages.push(format!("Quota gate skipped: {reason}"));
                 false
             }

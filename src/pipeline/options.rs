@@ -39,11 +39,15 @@ pub struct RunOptions {
     pub verify: bool,
     /// Draw the live status line on stderr (when it is a terminal).
     pub live_status: bool,
+    /// No notes on stderr (`-q`): the verdict line, a skipped quota gate.
+    pub quiet: bool,
     /// How many dispatches run at once.
     pub jobs: usize,
     pub sandbox: sandbox::Choice,
     /// `--writable` paths, absolute.
     pub writable: Vec<PathBuf>,
+    /// `--readable` paths (secrets given back), absolute.
+    pub readable: Vec<PathBuf>,
     /// `--allow` kinds, lower-case, checked.
     pub allow: Vec<String>,
     /// Status lines under these prefixes are left out of the status snapshots.
@@ -67,9 +71,11 @@ impl Default for RunOptions {
             fresh: false,
             verify: false,
             live_status: true,
+            quiet: false,
             jobs: 1,
             sandbox: sandbox::Choice::Auto,
             writable: Vec::new(),
+            readable: Vec::new(),
             allow: Vec::new(),
             ignore_status_prefix: Vec::new(),
             pool_size: DEFAULT_POOL_SIZE,

@@ -2,7 +2,6 @@
 //! repository found, WRITE SCOPE compiled, and every setting settled (options > packet > default).
 //! Nothing is created here: a bad packet stops before any run folder exists.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -32,8 +31,6 @@ pub struct Dispatch {
     pub allow: Vec<String>,
     /// The agent program when not located by name (the demo's built-in replay agent).
     pub agent_program: Option<PathBuf>,
-    /// Extra environment for the agent process.
-    pub agent_env: Vec<(OsString, OsString)>,
     /// Skip the quota gate (the demo never contacts a network endpoint).
     pub skip_quota: bool,
     /// Where worktrees go, over `GIT_DISPATCH_WORKTREES` (the demo keeps them in its own folder).
@@ -70,7 +67,6 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         allow_dirty_overlap: options.allow_dirty_overlap || packet.allow_dirty_overlap,
         allow,
         agent_program: None,
-        agent_env: Vec::new(),
         skip_quota: false,
         worktrees_root: None,
         packet_text,

@@ -29,6 +29,7 @@ pub fn initial_verdict(dispatch: &Dispatch, run_dir: &RunDir) -> Verdict {
         scope_ok: true,
         structured_result_ok: true,
         stage: "created".to_string(),
+        messages: dispatch.packet.warnings.iter().map(|warning| format!("WARNING: task packet: {warning}")).collect(),
         ..Verdict::default()
     }
 }

@@ -2,7 +2,6 @@
 //! each through the process module with a timeout and in the agent's sandbox (they run code the
 //! agent wrote), and records them in `verification.json`.
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,11 +41,8 @@ pub fn run_verification(
 ) -> anyhow::Result<bool> {
     let mut records = Vec::new();
     for command in commands {
-        let mut argv: Vec<OsString> = sandbox.wrapper.clone();
-        argv.extend(["sh".into(), "-c".into(), command.into()]);
-        let mut spec = ProcessSpec::new(argv.remove(0), cwd).args(argv).timeout(Duration::from_secs(timeout_sec));
-        spec.env = sandbox.env.clone();
-        spec.confinement = sandbox.confinement.clone();
+        let spec = ProcessSpec::new("sh", cwd).arg("-c").arg(command).timeout(Duration::from_secs(timeout_sec));
+        let mut spec = sandbox.confine(spec);
         spec.cancel = Some(cancel.clone());
         let captured = process::run_captured(&spec)?;
         let mut output = captured.stdout.clone();

@@ -1,4 +1,4 @@
-//! Everything that happens while the worktree exists: SETUP, the sandbox, the agent, the guard
+//! Everything that happens while the worktree exists: the sandbox, SETUP, the agent, the guard
 //! (git dir restored before the snapshot opens the repository), the snapshot, the changed set and
 //! the patch (one tree diff), sensitive changes, `--verify`, and the verdict.
 
@@ -36,23 +36,25 @@ impl Run<'_> {
         } else {
             ws.path.join(&self.dispatch.workdir_in_repo)
         };
-        if !self.dispatch.packet.setup.is_empty() {
-            self.stage("setup")?;
-            if !self.run_setup(&cwd)? {
-                return Ok(());
-            }
-            // Files SETUP wrote are not the agent's: ignored files count from here on.
-            ws.mark_ready()?;
-        }
+        // The sandbox comes first: SETUP runs code from the worktree (tracked, or ignored and
+        // left by an earlier run of a pooled worktree), so it is confined like the agent.
         self.stage("sandbox")?;
         let sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
         self.verdict.messages.extend(sandbox.warning.clone());
+        if !self.dispatch.packet.setup.is_empty() {
+            self.stage("setup")?;
+            if !self.run_setup(&cwd, &sandbox)? {
+                return Ok(());
+            }
+            // Files SETUP wrote are not the agent's: ignored files count from here on.
+            ws.mark_ready()?;
+        }
         self.stage("agent")?;
         self.agent_ran = true;
         let report = span("agent/run", || self.run_agent(ws, &cwd, &sandbox))?;
-        self.verdict.messages.extend(sandbox.restore_guarded()?);
+        self.verdict.messages.extend(sandbox.after_agent(&self.run_dir.path)?);
         let after = self.after_agent(ws, guard_scope, &before)?;
         let verification_failed = self.verification(&cwd, &sandbox)?;
 
@@ -82,8 +84,13 @@ impl Run<'_> {
         before: &guard::Fingerprint,
     ) -> anyhow::Result<AfterAgent> {
         self.stage("guard-after")?;
+        // The worktree's own admin links first (the fingerprint tells an admin dir's owner by them).
+        let links = workspace::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
         let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
-        let git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        let mut git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
+        git_dir_tampered.extend(links);
+        git_dir_tampered.sort();
+        git_dir_tampered.dedup();
         if !git_dir_tampered.is_empty() {
             guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }

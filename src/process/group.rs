@@ -1,4 +1,5 @@
-//! Process groups and signals, behind `cfg(unix)`; elsewhere the child alone is killed.
+//! Process groups, signals and exits observed without reaping, behind `cfg(unix)`; elsewhere the
+//! child alone is killed and its exit is observed by reaping it.
 
 use std::process::{Child, Command, ExitStatus};
 
@@ -23,10 +24,11 @@ pub(super) fn own_group(_command: &mut Command) {}
 
 /// Sends `signal` to the child's whole group. Errors (the group is already gone) are ignored.
 ///
-/// The group id is the child's pid; it stays reserved while any member of the group lives, so
-/// signalling it after the leader was reaped reaches only what is left of that same group.
+/// Only call this while the child is not reaped (running, or a zombie seen by [`exited`]): its
+/// pid, and so the group id, cannot be reused by another process until it is reaped. After the
+/// reap, an unrelated process could have taken the pid and made itself a group leader.
 #[cfg(unix)]
-pub(super) fn signal(child: &mut Child, signal: GroupSignal) {
+pub(super) fn signal(child: &Child, signal: GroupSignal) {
     use nix::sys::signal::{killpg, Signal};
     use nix::unistd::Pid;
     let Ok(raw_pid) = i32::try_from(child.id()) else {
@@ -42,6 +44,35 @@ pub(super) fn signal(child: &mut Child, signal: GroupSignal) {
 #[cfg(not(unix))]
 pub(super) fn signal(child: &mut Child, _signal: GroupSignal) {
     let _ = child.kill();
+}
+
+/// True once the child has ended, without reaping it (`waitid(WNOWAIT)`): it stays a zombie, so
+/// its pid and group id stay reserved until [`super::reaper::reap`]. `block` waits for the end.
+#[cfg(unix)]
+pub(super) fn exited(child: &Child, block: bool) -> std::io::Result<bool> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).map_err(std::io::Error::other)?);
+    let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    if !block {
+        flags |= WaitPidFlag::WNOHANG;
+    }
+    loop {
+        return match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(errno) => Err(std::io::Error::from(errno)),
+        };
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn exited(child: &mut Child, block: bool) -> std::io::Result<bool> {
+    if block {
+        child.wait().map(|_| true)
+    } else {
+        child.try_wait().map(|status| status.is_some())
+    }
 }
 
 /// The signal that ended the child, if a signal did.

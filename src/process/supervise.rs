@@ -1,4 +1,10 @@
 //! Starting one child and watching it to its end: pipes, watchdog, TERM then KILL, cleanup.
+//!
+//! The child's exit is observed without reaping it (`waitid(WNOWAIT)`, see `group::exited`);
+//! only then is what is left of its group killed, and the child reaped after that, so that the
+//! group id signalled is always still the child's (no pid reuse). There is no SIGCHLD handler
+//! (the `wait-timeout` crate installed one for the whole process): the watchdog polls every
+//! [`TICK`].
 
 use std::io::Read;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
@@ -7,10 +13,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use wait_timeout::ChildExt as _;
 
 use super::group::{self, GroupSignal};
-use super::{interrupted, Confinement, KillReason, Outcome, ProcessSpec};
+use super::{interrupted, reaper, KillReason, Outcome, ProcessSpec};
 
 /// How often the watchdog looks at the clock, the child and the interrupt flag.
 const TICK: Duration = Duration::from_millis(50);
@@ -39,17 +44,35 @@ enum Stopping {
     Killed,
 }
 
-/// The child and its group; dropping it kills the group and reaps the child.
+/// The child and its group; dropping it while the child is unreaped kills the group and reaps
+/// the child (once reaped, the group is never signalled again: its id may belong to another).
 struct Guarded {
     child: Child,
     status: Option<ExitStatus>,
 }
 
+impl Guarded {
+    /// When the child has ended (`block`: wait for it): kill what is left of its group while the
+    /// child is a zombie, then reap it. True once reaped.
+    fn settle(&mut self, block: bool) -> anyhow::Result<bool> {
+        if self.status.is_some() {
+            return Ok(true);
+        }
+        if !group::exited(&self.child, block).context("waiting for the child")? {
+            return Ok(false);
+        }
+        // Whatever is left of the group (background grandchildren) goes now.
+        group::signal(&self.child, GroupSignal::Kill);
+        self.status = Some(reaper::reap(&mut self.child).context("reaping the child")?);
+        Ok(true)
+    }
+}
+
 impl Drop for Guarded {
     fn drop(&mut self) {
-        group::signal(&mut self.child, GroupSignal::Kill);
         if self.status.is_none() {
-            let _ = self.child.wait();
+            group::signal(&self.child, GroupSignal::Kill);
+            let _ = self.settle(true);
         }
     }
 }
@@ -80,28 +103,8 @@ fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
         command.env(key, value);
     }
     group::own_group(&mut command);
-    let child = match &spec.confinement {
-        None => command.spawn(),
-        Some(confinement) => return spawn_confined(command, confinement.as_ref(), spec),
-    };
-    child.with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
-}
-
-/// Starts `command` from a new thread that confines itself first; the thread ends right after the
-/// spawn, so nothing else ever runs under the confinement in this process.
-fn spawn_confined(mut command: Command, confinement: &dyn Confinement, spec: &ProcessSpec) -> anyhow::Result<Child> {
-    thread::scope(|scope| {
-        let confined = thread::Builder::new()
-            .name("confined-spawn".to_string())
-            .spawn_scoped(scope, move || -> anyhow::Result<Child> {
-                confinement.confine_current_thread().context("confining the child")?;
-                command.spawn().with_context(|| {
-                    format!("starting {} (confined) in {}", spec.program.to_string_lossy(), spec.cwd.display())
-                })
-            })
-            .context("starting the thread that starts a confined child")?;
-        confined.join().map_err(|_| anyhow::anyhow!("the thread starting a confined child panicked"))?
-    })
+    reaper::spawn(&mut command)
+        .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
 }
 
 fn start_readers(child: &mut Child) -> anyhow::Result<Receiver<Piped>> {
@@ -170,22 +173,15 @@ fn watch(
                 Err(RecvTimeoutError::Disconnected) => pipes_open = false,
             }
         } else if guarded.status.is_none() {
-            guarded.status = guarded.child.wait_timeout(TICK).context("waiting for the child")?;
+            thread::sleep(TICK);
         }
         let now = Instant::now();
         if now.duration_since(last_check) < TICK && pipes_open {
             continue;
         }
         last_check = now;
-        if guarded.status.is_none() {
-            guarded.status = guarded.child.try_wait().context("polling the child")?;
-        }
-        if guarded.status.is_some() {
-            // Whatever is left of the group (background grandchildren) goes now.
-            let exited = *exited_at.get_or_insert_with(|| {
-                group::signal(&mut guarded.child, GroupSignal::Kill);
-                now
-            });
+        if guarded.settle(false)? {
+            let exited = *exited_at.get_or_insert(now);
             if !pipes_open || now.duration_since(exited) >= DRAIN_AFTER_EXIT {
                 return Ok(killed);
             }
@@ -195,13 +191,13 @@ fn watch(
             Stopping::No => match expired(spec, started, last_stdout, now) {
                 Some(reason) => {
                     killed = Some(reason);
-                    group::signal(&mut guarded.child, GroupSignal::Terminate);
+                    group::signal(&guarded.child, GroupSignal::Terminate);
                     Stopping::Terminated { kill_at: now + spec.grace }
                 }
                 None => Stopping::No,
             },
             Stopping::Terminated { kill_at } if now >= kill_at => {
-                group::signal(&mut guarded.child, GroupSignal::Kill);
+                group::signal(&guarded.child, GroupSignal::Kill);
                 Stopping::Killed
             }
             other => other,

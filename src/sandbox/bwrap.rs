@@ -1,23 +1,31 @@
 //! The bubblewrap sandbox: is `bwrap` usable here (probed once), and the mounts that confine one
 //! agent run.
 //!
-//! Mount order matters (a later mount covers an earlier one): the whole filesystem read-only with
-//! a private `/dev` and `/proc`; then the agent's state folders and the cache writable, with the
-//! agent's existing configuration files in them read-only; then the
-//! protected folders read-only again (the user's checkout, the dispatch worktrees, the run folder,
-//! in case a writable folder holds them); then the worktree, the private temp folder and the extra
-//! writable paths; last the worktree's `.git` file, its admin folder and the shared git dir
-//! read-only, so nothing can make those writable. `--new-session` keeps the agent away from the
-//! user's terminal (no TIOCSTI injection); the price is that the runner's SIGTERM reaches only the
-//! outer bwrap, whose death SIGKILLs the sandbox (`--die-with-parent`, pid namespace): a stopped
-//! agent gets no grace period.
+//! Mount order matters: bwrap applies mounts in order and a later one covers an earlier one, so
+//! the mounts are sorted by depth (a folder before anything inside it) and, for one path, by what
+//! must win: writable, then hidden, then re-exposed readable, then protected, then git. On top of
+//! the whole filesystem read-only with a private `/dev` and `/proc`: the writable folders (the
+//! worktree, the private temp and state folders, `--writable` paths); the secrets hidden (an
+//! empty tmpfs over a folder, `/dev/null` over a file) unless a `--readable` or `--writable` path
+//! names them, with such paths inside them bound back; the protected folders read-only (the
+//! user's checkout, the dispatch worktrees, the run folder): a writable folder that holds one
+//! never re-opens it, while a writable folder inside one (the worktree in the worktrees root)
+//! stays writable; last the worktree's `.git` file, its admin folder and the shared git dir
+//! read-only (a writable path inside them is dropped). `--new-session` keeps the agent away from
+//! the user's terminal (no TIOCSTI injection); the price is that the runner's SIGTERM reaches only
+//! the outer bwrap, whose death SIGKILLs the sandbox (`--die-with-parent`, pid namespace): a
+//! stopped agent gets no grace period.
+//!
+//! Privileges ([`ISOLATION`]): always `--unshare-user` (the caller's uid, root included, is mapped
+//! to itself inside) and `--cap-drop ALL`, and bwrap sets no_new_privs: an agent started by root
+//! has no capability, so it can neither remount the read-only binds nor mount, `mknod`, or
+//! `unshare -m`. `--disable-userns` (bubblewrap 0.8+, probed apart) keeps it from making a nested
+//! user namespace (where it would get capabilities again, over its own mounts only).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-
-use anyhow::Context as _;
 
 use super::SandboxRequest;
 use crate::process::{self, ProcessSpec};
@@ -26,7 +34,10 @@ use crate::process::{self, ProcessSpec};
 pub const BWRAP_ENV: &str = "GIT_DISPATCH_BWRAP";
 
 /// The options of every sandbox that need kernel support (namespaces, mounts), probed together.
-pub(super) const PROBE_ARGS: [&str; 12] = [
+pub(super) const PROBE_ARGS: [&str; 16] = [
+    "--unshare-user",
+    "--cap-drop",
+    "ALL",
     "--ro-bind",
     "/",
     "/",
@@ -37,9 +48,24 @@ pub(super) const PROBE_ARGS: [&str; 12] = [
     "--unshare-pid",
     "--die-with-parent",
     "--new-session",
+    "--disable-userns",
     "--",
     "true",
 ];
+
+/// The isolation options at the end of every sandbox's options, before `--`.
+const ISOLATION: [&str; 7] =
+    ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session", "--disable-userns"];
+
+/// The isolation options this bwrap takes: [`ISOLATION`], without `--disable-userns` when it is
+/// older than 0.8 (then the probe passed without it).
+pub(super) fn isolation() -> Vec<&'static str> {
+    let nested_userns_disabled = usable().is_ok_and(|_| DISABLE_USERNS.get().copied().unwrap_or(true));
+    ISOLATION.iter().copied().filter(|flag| nested_userns_disabled || *flag != "--disable-userns").collect()
+}
+
+/// Whether the probe passed with `--disable-userns` (set by the probe).
+static DISABLE_USERNS: OnceLock<bool> = OnceLock::new();
 
 /// The `bwrap` program if a sandbox with the options we use starts here, else why not. Probed once.
 pub(super) fn usable() -> Result<PathBuf, String> {
@@ -49,15 +75,27 @@ pub(super) fn usable() -> Result<PathBuf, String> {
 
 fn probe() -> Result<PathBuf, String> {
     let program = program().ok_or_else(|| "bwrap not found on PATH (install bubblewrap)".to_string())?;
-    let spec =
-        ProcessSpec::new(&program, "/").args(PROBE_ARGS).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
+    let full = try_probe(&program, &PROBE_ARGS);
+    if full.is_ok() {
+        let _ = DISABLE_USERNS.set(true);
+        return Ok(program);
+    }
+    // bubblewrap before 0.8 has no --disable-userns: the rest must work.
+    let older: Vec<&str> = PROBE_ARGS.iter().copied().filter(|arg| *arg != "--disable-userns").collect();
+    try_probe(&program, &older).map_err(|_| full.unwrap_err())?;
+    let _ = DISABLE_USERNS.set(false);
+    Ok(program)
+}
+
+fn try_probe(program: &Path, args: &[&str]) -> Result<(), String> {
+    let spec = ProcessSpec::new(program, "/").args(args).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
     let captured =
         process::run_captured(&spec).map_err(|error| format!("{} cannot start: {error:#}", program.display()))?;
     if captured.outcome.success() {
-        return Ok(program);
+        return Ok(());
     }
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    Err(format!("`{} {}` failed: {}", program.display(), PROBE_ARGS.join(" "), stderr.trim()))
+    Err(format!("`{} {}` failed: {}", program.display(), args.join(" "), stderr.trim()))
 }
 
 pub(super) fn program() -> Option<PathBuf> {
@@ -73,59 +111,70 @@ pub(super) fn program() -> Option<PathBuf> {
 enum Mount {
     ReadOnly(PathBuf),
     Writable(PathBuf),
+    /// An empty tmpfs over a secret folder.
+    EmptyDir(PathBuf),
+    /// `/dev/null` over a secret file.
+    EmptyFile(PathBuf),
 }
 
-/// The mounts of one run, in order, and the paths made writable.
+/// Of two mounts at one path, the greater comes later and wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Writable,
+    Hidden,
+    Readable,
+    Protected,
+    Git,
+}
+
+/// The mounts of one run, in order, and the paths made writable and hidden.
 #[derive(Debug, Clone)]
 pub(super) struct Layout {
     mounts: Vec<Mount>,
     pub(super) writable: Vec<PathBuf>,
+    pub(super) hidden: Vec<PathBuf>,
 }
 
 impl Layout {
-    /// The mounts for `req`; creates the missing state folders and extra writable folders.
-    pub(super) fn prepare(req: &SandboxRequest, scratch: &Path) -> anyhow::Result<Layout> {
-        let mut layout = Layout { mounts: Vec::new(), writable: Vec::new() };
-        for dir in &req.state.dirs {
-            layout.writable_dir(dir)?;
-        }
-        for file in req.state.read_only.iter().filter(|file| file.exists()) {
-            layout.mounts.push(Mount::ReadOnly(super::canonical(file)));
-        }
-        for path in req.protected.iter().filter(|path| path.exists()) {
-            layout.mounts.push(Mount::ReadOnly(super::canonical(path)));
-        }
-        layout.writable_existing(&req.worktree);
-        layout.writable_existing(scratch);
+    /// The mounts for `req` with git-dispatch's own folders of the run (`own`: the private temp
+    /// and state folders) writable; creates the missing extra writable folders.
+    pub(super) fn prepare(req: &SandboxRequest, own: &[PathBuf]) -> anyhow::Result<Layout> {
+        let worktree = super::canonical(&req.worktree);
+        let mut git = vec![worktree.join(".git")];
+        git.extend(super::git_paths(req));
+        let mut planned: Vec<(PathBuf, Rank, Mount)> = Vec::new();
+        let mut writable = Vec::new();
+        let mut roots = vec![worktree.clone()];
+        roots.extend(own.iter().map(|path| super::canonical(path)));
         for path in &req.writable {
-            if path.is_file() {
-                layout.writable_existing(path);
-            } else {
-                layout.writable_dir(path)?;
+            roots.push(if path.is_file() { super::canonical(path) } else { super::create_dir(path)? });
+        }
+        for root in roots {
+            if git.iter().any(|git_path| root.starts_with(git_path)) || writable.contains(&root) {
+                continue; // the git files stay read-only whatever is asked
+            }
+            writable.push(root.clone());
+            planned.push((root.clone(), Rank::Writable, Mount::Writable(root)));
+        }
+        let hidden = super::paths::hidden_paths(req);
+        for secret in &hidden {
+            let mount =
+                if secret.is_dir() { Mount::EmptyDir(secret.clone()) } else { Mount::EmptyFile(secret.clone()) };
+            planned.push((secret.clone(), Rank::Hidden, mount));
+        }
+        for path in req.readable.iter().filter(|path| path.exists()).map(|path| super::canonical(path)) {
+            if hidden.iter().any(|secret| path.starts_with(secret) && path != *secret) {
+                planned.push((path.clone(), Rank::Readable, Mount::ReadOnly(path)));
             }
         }
-        let worktree = super::canonical(&req.worktree);
-        let dot_git = worktree.join(".git");
-        layout.mounts.push(Mount::ReadOnly(dot_git.clone()));
-        if let Some(admin) = super::admin_dir(&dot_git).filter(|admin| admin.exists()) {
-            layout.mounts.push(Mount::ReadOnly(super::canonical(&admin)));
+        for path in req.protected.iter().filter(|path| path.exists()).map(|path| super::canonical(path)) {
+            planned.push((path.clone(), Rank::Protected, Mount::ReadOnly(path)));
         }
-        layout.mounts.push(Mount::ReadOnly(super::canonical(&req.common_dir)));
-        Ok(layout)
-    }
-
-    fn writable_dir(&mut self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {} for the sandbox", dir.display()))?;
-        self.writable_existing(dir);
-        Ok(())
-    }
-
-    fn writable_existing(&mut self, path: &Path) {
-        let path = super::canonical(path);
-        self.mounts.push(Mount::Writable(path.clone()));
-        if !self.writable.contains(&path) {
-            self.writable.push(path);
+        for path in git.into_iter().filter(|path| path.exists()) {
+            planned.push((path.clone(), Rank::Git, Mount::ReadOnly(path)));
         }
+        planned.sort_by_key(|(path, rank, _)| (path.components().count(), *rank));
+        Ok(Layout { mounts: planned.into_iter().map(|(_, _, mount)| mount).collect(), writable, hidden })
     }
 
     /// `bwrap <options> --`: the agent's argv goes after it.
@@ -134,14 +183,14 @@ impl Layout {
         let fixed = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
         argv.extend(fixed.map(OsString::from));
         for mount in &self.mounts {
-            let (option, path) = match mount {
-                Mount::ReadOnly(path) => ("--ro-bind", path),
-                Mount::Writable(path) => ("--bind", path),
-            };
-            argv.extend([option.into(), path.into(), path.into()]);
+            match mount {
+                Mount::ReadOnly(path) => argv.extend(["--ro-bind".into(), path.into(), path.into()]),
+                Mount::Writable(path) => argv.extend(["--bind".into(), path.into(), path.into()]),
+                Mount::EmptyDir(path) => argv.extend(["--tmpfs".into(), path.into()]),
+                Mount::EmptyFile(path) => argv.extend(["--ro-bind".into(), "/dev/null".into(), path.into()]),
+            }
         }
-        let isolation = ["--unshare-pid", "--die-with-parent", "--new-session", "--"];
-        argv.extend(isolation.map(OsString::from));
+        argv.extend(isolation().into_iter().chain(["--"]).map(OsString::from));
         argv
     }
 }
@@ -150,56 +199,84 @@ impl Layout {
 mod tests {
     use super::*;
     use crate::agent::AgentKind;
-    use crate::sandbox::{Choice, StatePaths};
+    use crate::sandbox::{agent_state_paths, Choice};
 
-    #[test]
-    fn mounts_end_with_the_git_files_read_only_and_the_isolation_flags() {
-        let root = tempfile::tempdir().expect("temp dir");
-        let root = std::fs::canonicalize(root.path()).expect("canonical");
-        let common = root.join("repo/.git");
-        let worktree = root.join("wt");
+    fn request(root: &Path) -> SandboxRequest {
+        let common = root.join("home/repo/.git");
+        let worktree = root.join("home/.cache/wt");
         std::fs::create_dir_all(common.join("worktrees/wt")).expect("admin dir");
         std::fs::create_dir_all(&worktree).expect("worktree");
         std::fs::write(worktree.join(".git"), format!("gitdir: {}\n", common.join("worktrees/wt").display()))
             .expect(".git file");
-        let scratch = root.join("tmp");
-        std::fs::create_dir(&scratch).expect("scratch");
-        let req = SandboxRequest {
+        for dir in [".ssh", ".aws/cli"] {
+            std::fs::create_dir_all(root.join("home").join(dir)).expect("secret dir");
+        }
+        std::fs::write(root.join("home/.netrc"), "machine x\n").expect("netrc");
+        std::fs::write(root.join("home/.aws/cli/cache"), "").expect("file in a secret");
+        SandboxRequest {
             choice: Choice::Bwrap,
             agent: AgentKind::Codex,
-            worktree: worktree.clone(),
-            common_dir: common.clone(),
-            protected: vec![root.join("repo"), root.join("missing")],
-            state: StatePaths {
-                dirs: vec![root.join("home/.codex")],
-                read_only: vec![root.join("home/.codex/config.toml"), root.join("home/.codex/absent.toml")],
-            },
-            writable: vec![root.join("extra")],
-        };
-        std::fs::create_dir_all(root.join("home/.codex")).expect("codex home");
-        std::fs::write(root.join("home/.codex/config.toml"), "").expect("config");
-        let layout = Layout::prepare(&req, &scratch).expect("layout");
-        assert!(root.join("home/.codex").is_dir() && root.join("extra").is_dir());
-        let text = |path: PathBuf| path.display().to_string();
+            worktree,
+            common_dir: common,
+            protected: vec![root.join("home/repo"), root.join("home/.cache"), root.join("missing")],
+            state: agent_state_paths(AgentKind::Codex, Some(&root.join("home")), &|_| None),
+            private_root: root.join("private"),
+            writable: vec![root.join("home"), root.join("extra"), root.join("home/repo/.git/hooks")],
+            readable: vec![root.join("home/.ssh"), root.join("home/.aws/cli/cache")],
+            hidden: vec![
+                root.join("home/.ssh"),
+                root.join("home/.aws"),
+                root.join("home/.netrc"),
+                root.join("home/.kube"),
+            ],
+        }
+    }
+
+    #[test]
+    fn mounts_go_parents_first_with_protected_secret_and_git_paths_winning() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let root = std::fs::canonicalize(root.path()).expect("canonical");
+        let req = request(&root);
+        let (scratch, private) = (root.join("tmp"), root.join("private"));
+        std::fs::create_dir_all(&scratch).expect("scratch");
+        std::fs::create_dir_all(&private).expect("private");
+        let layout = Layout::prepare(&req, &[scratch.clone(), private.clone()]).expect("layout");
+        assert!(root.join("extra").is_dir());
+        let text = |path: &Path| path.display().to_string();
         let argv: Vec<String> =
             layout.argv(Path::new("/usr/bin/bwrap")).iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
         let mut expected: Vec<String> =
             ["/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"].map(String::from).to_vec();
+        let (home, common, wt) = (root.join("home"), req.common_dir.clone(), req.worktree.clone());
         for (option, path) in [
-            ("--bind", root.join("home/.codex")),
-            ("--ro-bind", root.join("home/.codex/config.toml")),
-            ("--ro-bind", root.join("repo")),
-            ("--bind", worktree.clone()),
-            ("--bind", scratch.clone()),
-            ("--bind", root.join("extra")),
-            ("--ro-bind", worktree.join(".git")),
-            ("--ro-bind", common.join("worktrees/wt")),
-            ("--ro-bind", common.clone()),
+            ("--bind", &scratch),
+            ("--bind", &private),
+            ("--bind", &home),
+            ("--bind", &root.join("extra")),
+            ("--tmpfs", &home.join(".aws")),
+            ("--null", &home.join(".netrc")),
+            ("--ro-bind", &home.join("repo")),
+            ("--ro-bind", &home.join(".cache")),
+            ("--bind", &wt),
+            ("--ro-bind", &common),
+            ("--ro-bind", &home.join(".aws/cli/cache")),
+            ("--ro-bind", &wt.join(".git")),
+            ("--ro-bind", &common.join("worktrees/wt")),
         ] {
-            expected.extend([option.to_string(), text(path.clone()), text(path)]);
+            match option {
+                "--tmpfs" => expected.extend([option.to_string(), text(path)]),
+                "--null" => expected.extend(["--ro-bind".to_string(), "/dev/null".to_string(), text(path)]),
+                _ => expected.extend([option.to_string(), text(path), text(path)]),
+            }
         }
-        expected.extend(["--unshare-pid", "--die-with-parent", "--new-session", "--"].map(String::from));
+        let isolation = isolation();
+        assert_eq!(
+            isolation[..6],
+            ["--unshare-user", "--cap-drop", "ALL", "--unshare-pid", "--die-with-parent", "--new-session"]
+        );
+        expected.extend(isolation.into_iter().chain(["--"]).map(String::from));
         assert_eq!(argv, expected);
-        assert_eq!(layout.writable, vec![root.join("home/.codex"), worktree, scratch, root.join("extra")]);
+        assert_eq!(layout.writable, vec![wt, scratch, private, home.clone(), root.join("extra")]);
+        assert_eq!(layout.hidden, vec![home.join(".aws"), home.join(".netrc")], ".ssh is named by --readable");
     }
 }

@@ -1,32 +1,55 @@
-//! Configuration files a sandbox cannot keep read-only (Landlock: they sit in a state folder the
-//! agent must be able to write): their content before the agent runs, put back after it when the
-//! agent changed, replaced or removed them. They name commands the user's next unconfined agent
-//! session would run (codex `notify`, claude hooks), so a change must not outlive the run.
+//! Files in which a written line becomes a command or an instruction for the user's next codex,
+//! claude or git session (`~/.codex/config.toml`, `~/.claude/settings.json`, `~/.gitconfig`, ...;
+//! see `sandbox/paths.rs`): their state before the agent runs, put back after it when the agent
+//! changed, replaced, removed or created them. Kept for the files the agent could write (all of
+//! them without a sandbox, those inside a writable path under one), so a change never outlives
+//! the run.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-/// One configuration file as it was before the agent ran.
+/// What was at a guarded path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Before {
+    Absent,
+    File { bytes: Vec<u8>, permissions: std::fs::Permissions },
+    Symlink { target: PathBuf },
+}
+
+/// One guarded path as it was before the agent ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardedFile {
     path: PathBuf,
-    bytes: Vec<u8>,
-    permissions: std::fs::Permissions,
+    before: Before,
 }
 
 impl GuardedFile {
-    /// The regular files among `paths` as they are now (missing ones and symlinks are left out,
-    /// as bubblewrap leaves them writable).
+    /// `paths` as they are now; for a symlink, also the file it leads to (a write through the
+    /// link changes that file). Folders are left out (nothing of ours is one).
     pub fn capture_all(paths: &[PathBuf]) -> anyhow::Result<Vec<GuardedFile>> {
-        let mut files = Vec::new();
-        for path in paths {
-            let Ok(metadata) = std::fs::symlink_metadata(path) else { continue };
-            if !metadata.is_file() {
+        let mut files: Vec<GuardedFile> = Vec::new();
+        let mut pending: Vec<PathBuf> = paths.to_vec();
+        while let Some(path) = pending.pop() {
+            if files.iter().any(|file| file.path == path) {
                 continue;
             }
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            files.push(GuardedFile { path: path.clone(), bytes, permissions: metadata.permissions() });
+            let before = match std::fs::symlink_metadata(&path) {
+                Err(_) => Before::Absent,
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&path).with_context(|| format!("reading {}", path.display()))?;
+                    if let Ok(resolved) = std::fs::canonicalize(&path) {
+                        pending.push(resolved);
+                    }
+                    Before::Symlink { target }
+                }
+                Ok(meta) if meta.is_file() => {
+                    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    Before::File { bytes, permissions: meta.permissions() }
+                }
+                Ok(_) => continue,
+            };
+            files.push(GuardedFile { path, before });
         }
         Ok(files)
     }
@@ -35,7 +58,7 @@ impl GuardedFile {
         &self.path
     }
 
-    /// Puts the file back when it differs (content, kind, permissions) from what was captured;
+    /// Puts the path back when it differs (content, kind, permissions) from what was captured;
     /// true when it did.
     pub fn restore(&self) -> anyhow::Result<bool> {
         if self.unchanged() {
@@ -48,17 +71,33 @@ impl GuardedFile {
             Err(_) => Ok(()),
         }
         .with_context(|| format!("removing the agent's {}", path.display()))?;
-        std::fs::write(path, &self.bytes).with_context(|| format!("putting back {}", path.display()))?;
-        std::fs::set_permissions(path, self.permissions.clone())
-            .with_context(|| format!("putting back the mode of {}", path.display()))?;
+        match &self.before {
+            Before::Absent => {}
+            Before::File { bytes, permissions } => {
+                std::fs::write(path, bytes).with_context(|| format!("putting back {}", path.display()))?;
+                std::fs::set_permissions(path, permissions.clone())
+                    .with_context(|| format!("putting back the mode of {}", path.display()))?;
+            }
+            Before::Symlink { target } => std::os::unix::fs::symlink(target, path)
+                .with_context(|| format!("putting back the symlink {}", path.display()))?,
+        }
         Ok(true)
     }
 
     fn unchanged(&self) -> bool {
-        let Ok(metadata) = std::fs::symlink_metadata(&self.path) else { return false };
-        metadata.is_file()
-            && metadata.permissions() == self.permissions
-            && std::fs::read(&self.path).is_ok_and(|bytes| bytes == self.bytes)
+        let now = std::fs::symlink_metadata(&self.path);
+        match (&self.before, now) {
+            (Before::Absent, now) => now.is_err(),
+            (Before::File { bytes, permissions }, Ok(meta)) => {
+                meta.is_file()
+                    && meta.permissions() == *permissions
+                    && std::fs::read(&self.path).is_ok_and(|now| now == *bytes)
+            }
+            (Before::Symlink { target }, Ok(meta)) => {
+                meta.file_type().is_symlink() && std::fs::read_link(&self.path).is_ok_and(|now| now == *target)
+            }
+            (_, Err(_)) => false,
+        }
     }
 }
 
@@ -67,25 +106,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changed_replaced_and_removed_files_are_put_back() {
+    fn changed_replaced_removed_and_created_files_are_put_back() {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("config.toml");
         let settings = dir.path().join("settings.json");
         std::fs::write(&config, "model = \"x\"\n").expect("config");
         std::fs::write(&settings, "{}\n").expect("settings");
-        let missing = dir.path().join("absent.toml");
+        let missing = dir.path().join("AGENTS.md");
         let files = GuardedFile::capture_all(&[config.clone(), settings.clone(), missing.clone()]).expect("capture");
-        assert_eq!(files.len(), 2);
-        assert!(!files[0].restore().expect("restore"), "nothing to do while unchanged");
+        assert_eq!(files.len(), 3);
+        assert!(files.iter().all(|file| !file.restore().expect("restore")), "nothing to do while unchanged");
 
         std::fs::write(&config, "notify = [\"evil\"]\n").expect("rewrite");
         std::fs::remove_file(&settings).expect("remove");
         std::os::unix::fs::symlink("/etc/passwd", &settings).expect("symlink");
-        assert!(files[0].restore().expect("restore"));
-        assert!(files[1].restore().expect("restore"));
+        std::fs::write(&missing, "obey me\n").expect("create");
+        assert!(files.iter().all(|file| file.restore().expect("restore")));
         assert_eq!(std::fs::read_to_string(&config).expect("config"), "model = \"x\"\n");
         assert!(std::fs::symlink_metadata(&settings).expect("settings").is_file());
         assert_eq!(std::fs::read_to_string(&settings).expect("settings"), "{}\n");
-        assert!(!missing.exists());
+        assert!(!missing.exists(), "a created file is removed");
+    }
+
+    #[test]
+    fn a_symlinked_file_is_guarded_with_its_target() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = std::fs::canonicalize(dir.path()).expect("canonical");
+        let real = dir.join("dotfiles-gitconfig");
+        std::fs::write(&real, "[user]\n").expect("real");
+        let link = dir.join(".gitconfig");
+        std::os::unix::fs::symlink(&real, &link).expect("link");
+        let files = GuardedFile::capture_all(std::slice::from_ref(&link)).expect("capture");
+        assert_eq!(files.len(), 2);
+        std::fs::write(&link, "[filter \"x\"]\n").expect("write through the link");
+        let restored: Vec<bool> = files.iter().map(|file| file.restore().expect("restore")).collect();
+        assert_eq!(restored, vec![false, true]);
+        assert_eq!(std::fs::read_to_string(&real).expect("real"), "[user]\n");
+        assert_eq!(std::fs::read_link(&link).expect("still a link"), real);
     }
 }

@@ -27,7 +27,7 @@ use std::time::SystemTime;
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
 pub use pause::pause_point;
 pub use pool::PruneReport;
-pub use repo::{FALLBACK_EMAIL, FALLBACK_NAME};
+pub use repo::{restore_admin_links, FALLBACK_EMAIL, FALLBACK_NAME};
 
 /// Errors callers may want to tell apart.
 #[derive(Debug, thiserror::Error)]

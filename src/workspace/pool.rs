@@ -43,7 +43,7 @@ pub fn take(
         }
         layout.mark_busy(&name, run_id)?;
         let path = layout.worktree_path(&name);
-        match prepare_pooled(repo, &path, branch, base) {
+        match prepare_pooled(repo, &path, &name, branch, base) {
             Ok(kept_ignored) => return Ok(Some(Taken { name, path, kept_ignored })),
             Err(_) => {
                 let _ = remove_worktree(repo, &path);
@@ -54,14 +54,18 @@ pub fn take(
     Ok(None)
 }
 
-/// Moves the pooled worktree at `path` to `base` on `branch`; returns the ignored entries it kept.
+/// Moves the pooled worktree `name` at `path` to `base` on `branch`; returns the ignored entries
+/// it kept. Its `.git` file and admin links are put back first (a run without a sandbox could
+/// have redirected them to a git dir with filters the checkout would run).
 fn prepare_pooled(
     repo: &gix::Repository,
     path: &Path,
+    name: &str,
     branch: &FullName,
     base: ObjectId,
 ) -> anyhow::Result<Vec<(BString, bool)>> {
-    let wt = repo::open(path)?;
+    let common = std::fs::canonicalize(repo.common_dir()).unwrap_or_else(|_| repo.common_dir().to_path_buf());
+    let wt = repo::open_worktree(path, &common, name)?;
     let same_repo = wt.common_dir().canonicalize().ok() == repo.common_dir().canonicalize().ok();
     anyhow::ensure!(same_repo, "{} is not a worktree of this repository", path.display());
     let retargeted = sync::retarget(&wt, repo::commit_tree(repo, base)?)?;

@@ -24,7 +24,60 @@ pub fn open(path: &Path) -> anyhow::Result<gix::Repository> {
 /// would run what it planted.
 pub fn open_worktree(path: &Path, common_dir: &Path, name: &str) -> anyhow::Result<gix::Repository> {
     restore_dot_git(path, common_dir, name)?;
+    restore_admin_links(path, common_dir, name)?;
     open(path)
+}
+
+/// Puts the links of a dispatch worktree's admin dir (`<common>/worktrees/<name>`) back where gix
+/// made them point when an agent changed them: `commondir` must lead to `common_dir` (a redirect
+/// to a git dir the agent built would have git-dispatch read its config, filters included),
+/// `gitdir` must name the worktree's `.git` file, and there is no `config.worktree` (git-dispatch
+/// never writes one; it would be read as this worktree's config). Returns what it put back, as
+/// paths relative to the common dir. An admin dir that is no longer a folder is an error.
+pub fn restore_admin_links(path: &Path, common_dir: &Path, name: &str) -> anyhow::Result<Vec<String>> {
+    let admin = common_dir.join("worktrees").join(name);
+    let is_dir = std::fs::symlink_metadata(&admin).is_ok_and(|meta| meta.is_dir());
+    anyhow::ensure!(is_dir, "the worktree's admin folder {} was replaced or removed", admin.display());
+    let resolves_to = |file: &str, expected: &Path| {
+        let link = admin.join(file);
+        let is_file = std::fs::symlink_metadata(&link).is_ok_and(|meta| meta.is_file());
+        let target = std::fs::read_to_string(&link).ok().map(|text| admin.join(text.trim_end_matches(['\n', '\r'])));
+        let canonical = |path: &Path| std::fs::canonicalize(path).ok();
+        is_file
+            && target.is_some_and(|target| canonical(&target).is_some() && canonical(&target) == canonical(expected))
+    };
+    let mut restored = Vec::new();
+    let dot_git = path.join(".git");
+    for (file, expected, content) in [
+        ("commondir", common_dir.to_path_buf(), "../..\n".to_string()),
+        ("gitdir", dot_git.clone(), format!("{}\n", dot_git.display())),
+    ] {
+        if !resolves_to(file, &expected) {
+            replace_with_file(&admin.join(file), content.as_bytes())?;
+            restored.push(format!("worktrees/{name}/{file}"));
+        }
+    }
+    let worktree_config = admin.join("config.worktree");
+    if std::fs::symlink_metadata(&worktree_config).is_ok() {
+        remove_any(&worktree_config)?;
+        restored.push(format!("worktrees/{name}/config.worktree"));
+    }
+    Ok(restored)
+}
+
+fn replace_with_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        remove_any(path)?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("restoring {}", path.display()))
+}
+
+fn remove_any(path: &Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        _ => std::fs::remove_file(path),
+    }
+    .with_context(|| format!("removing the planted {}", path.display()))
 }
 
 /// Rewrite `<worktree>/.git` as the link to its admin dir if it is anything else.

@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime};
 /// See [`super::snapshot`].
 pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     let dot_git_replaced = repo::restore_dot_git(&ws.path, &ws.common_dir, &ws.name)?;
+    // The pipeline checked the admin links before the guard; this keeps any other caller safe.
+    repo::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
     let wt = repo::open(&ws.path)?;
     let branch = repo::branch_name(&ws.run_id)?;
     let journal = ws.journal.get();

@@ -202,6 +202,15 @@ pub enum Step {
         #[serde(default)]
         stdio: ChildStdio,
     },
+    /// A double-forked process in a process group of its own (same session), orphaned at once,
+    /// that writes its pid to `pidfile`.
+    GroupDaemon {
+        pidfile: PathArg,
+        #[serde(default = "daemon_secs")]
+        sleep_secs: u64,
+        #[serde(default)]
+        stdio: ChildStdio,
+    },
     /// A tree of exactly `max` processes, each sleeping `sleep_secs`; pids appended to `pidfile`.
     ForkBomb {
         max: u32,
@@ -267,6 +276,7 @@ impl Step {
             Step::Hang => "hang",
             Step::SpawnChild { .. } => "spawn_child",
             Step::SetsidDaemon { .. } => "setsid_daemon",
+            Step::GroupDaemon { .. } => "group_daemon",
             Step::ForkBomb { .. } => "fork_bomb",
             Step::KillParent { .. } => "kill_parent",
             Step::Result { .. } => "result",

@@ -75,11 +75,22 @@ pub fn spawn_child(
     Ok(pid)
 }
 
-/// A daemon: an intermediate helper calls `setsid` and starts the daemon, which writes its pid.
-pub fn setsid_daemon(pidfile: &Path, sleep_secs: u64, stdio: ChildStdio) -> Result<u32> {
+/// How a daemon leaves the agent's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detach {
+    /// `setsid`: a session (and group) of its own.
+    Session,
+    /// A process group of its own in the agent's session.
+    Group,
+}
+
+/// A daemon: an intermediate helper detaches (`setsid`, or starts the daemon in a new process
+/// group) and starts the daemon, which writes its pid; the helper exits, orphaning it.
+pub fn daemon(pidfile: &Path, sleep_secs: u64, stdio: ChildStdio, detach: Detach) -> Result<u32> {
     let _ = fs::remove_file(pidfile);
     let args = [pidfile.display().to_string(), sleep_secs.to_string(), stdio_name(stdio).to_owned()];
-    let status = helper("daemonize", &args, stdio)?.status().context("running the daemonizing helper")?;
+    let mode = if detach == Detach::Session { "daemonize" } else { "daemonize-group" };
+    let status = helper(mode, &args, stdio)?.status().context("running the daemonizing helper")?;
     if !status.success() {
         bail!("daemonizing helper failed: {status}");
     }
@@ -150,6 +161,11 @@ fn run_internal(args: &[String]) -> Result<()> {
             nix::unistd::setsid().context("setsid")?;
             let stdio = if arg(3) == "null" { ChildStdio::Null } else { ChildStdio::Inherit };
             helper("daemon", &args[1..3], stdio)?.spawn().context("spawning the daemon")?;
+        }
+        "daemonize-group" => {
+            use std::os::unix::process::CommandExt as _;
+            let stdio = if arg(3) == "null" { ChildStdio::Null } else { ChildStdio::Inherit };
+            helper("daemon", &args[1..3], stdio)?.process_group(0).spawn().context("spawning the daemon")?;
         }
         "daemon" => {
             write_pidfile(&PathBuf::from(arg(1)), std::process::id())?;

@@ -160,7 +160,11 @@ impl Runner {
             }
             Step::SetsidDaemon { pidfile, sleep_secs, stdio } => {
                 let pidfile = self.workspace.resolve(pidfile)?;
-                proc_steps::setsid_daemon(&pidfile, *sleep_secs, *stdio)?;
+                proc_steps::daemon(&pidfile, *sleep_secs, *stdio, proc_steps::Detach::Session)?;
+            }
+            Step::GroupDaemon { pidfile, sleep_secs, stdio } => {
+                let pidfile = self.workspace.resolve(pidfile)?;
+                proc_steps::daemon(&pidfile, *sleep_secs, *stdio, proc_steps::Detach::Group)?;
             }
             Step::ForkBomb { max, sleep_secs, pidfile } => {
                 let pidfile = pidfile.as_ref().map(|path| self.workspace.resolve(path)).transpose()?;

@@ -1,8 +1,15 @@
 //! The hostile behaviours of the adversarial suite, in three tables (run as three tests so they
 //! share the machine's cores): the shared git dir, the worktree's content, escapes and processes.
 
-use super::{hostile, reflog_gap, shell, with, write, Escape, Hostile};
+use super::{hostile, shell, with, write, Escape, Hostile};
 use serde_json::json;
+
+/// A copy of the shared git dir at `@ROOT@/evil.git` that runs `@PAYLOAD@` as a clean filter for
+/// every file, as fsmonitor and as hooks.
+const EVIL_COPY: &str = "cp -r @GIT@ @ROOT@/evil.git && git --git-dir=@ROOT@/evil.git config filter.evil.clean @PAYLOAD@ && \
+    git --git-dir=@ROOT@/evil.git config filter.evil.required true && git --git-dir=@ROOT@/evil.git config core.fsmonitor @PAYLOAD@ && \
+    echo '* filter=evil' > @ROOT@/evil.git/info/attributes && cp @PAYLOAD@ @ROOT@/evil.git/hooks/post-checkout && \
+    cp @PAYLOAD@ @ROOT@/evil.git/hooks/post-commit";
 
 /// A commit on top of the base made with plumbing (the agent's own `git commit` may be refused).
 const NEW_COMMIT: &str = "$(git commit-tree $(git write-tree) -p HEAD -m evil)";
@@ -14,14 +21,20 @@ pub fn git_dir() -> Vec<Hostile> {
         hostile("include.path to a planted config", json!([shell("printf '[core]\\n\\tfsmonitor = @PAYLOAD@\\n' > @ROOT@/evil.cfg && git config include.path @ROOT@/evil.cfg")])),
         hostile("write a hook", json!([shell("cp @PAYLOAD@ @GIT@/hooks/post-checkout && cp @PAYLOAD@ @GIT@/hooks/pre-commit")])),
         hostile("info/attributes with a filter driver", json!([shell("echo '* filter=evil' > @GIT@/info/attributes && git config filter.evil.clean @PAYLOAD@ && git config filter.evil.smudge @PAYLOAD@"), write("docs/a.md", "a\n")])),
-        reflog_gap(hostile("move refs/heads/main", json!([shell(&format!("git update-ref refs/heads/main {NEW_COMMIT}"))]))),
-        reflog_gap(hostile("create a branch", json!([shell("git branch evil HEAD")]))),
-        reflog_gap(hostile("delete a branch", json!([shell("git update-ref refs/heads/main HEAD && git update-ref -d refs/heads/main")]))),
+        hostile("move refs/heads/main", json!([shell(&format!("git update-ref refs/heads/main {NEW_COMMIT}"))])),
+        hostile("create a branch", json!([shell("git branch evil HEAD")])),
+        hostile("delete a branch", json!([shell("git update-ref refs/heads/main HEAD && git update-ref -d refs/heads/main")])),
+        hostile("edit the reflogs", json!([shell("echo evil >> @GIT@/logs/HEAD && cp @GIT@/logs/HEAD @GIT@/logs/refs/heads/evil && : > @GIT@/logs/refs/heads/main")])),
         hostile("edit packed-refs", json!([shell("echo \"$(git rev-parse HEAD) refs/heads/packed-evil\" >> @GIT@/packed-refs")])),
         hostile("objects/info/alternates", json!([shell("mkdir -p @ROOT@/alt && echo @ROOT@/alt >> @GIT@/objects/info/alternates")])),
         hostile("stale index.lock", json!([shell("touch @GIT@/index.lock @GIT@/HEAD.lock")])),
         hostile("point the user's HEAD elsewhere", json!([shell("echo 'ref: refs/heads/evil' > @GIT@/HEAD")])),
         hostile("rewrite the worktree's .git file", json!([shell("git init -q --bare @ROOT@/evil.git && git -C @ROOT@/evil.git config core.fsmonitor @PAYLOAD@ && echo 'gitdir: @ROOT@/evil.git' > .git")])),
+        // A copy of the git dir with a filter driver, fsmonitor and hooks; the admin dir's
+        // `commondir` pointed at it: git-dispatch's snapshot would read it (and filter docs/a.md).
+        hostile("redirect the worktree's commondir", json!([write("docs/a.md", "a\n"), shell(&format!("{EVIL_COPY} && echo @ROOT@/evil.git > \"$(git rev-parse --git-dir)/commondir\""))])),
+        hostile("rewrite the worktree's gitdir link", json!([shell("echo @ROOT@/elsewhere/.git > \"$(git rev-parse --git-dir)/gitdir\"")])),
+        hostile("config.worktree in the worktree's admin dir", json!([write("docs/a.md", "a\n"), shell("git config extensions.worktreeConfig true && printf '[filter \"evil\"]\\n\\tclean = @PAYLOAD@\\n[core]\\n\\tfsmonitor = @PAYLOAD@\\n' > \"$(git rev-parse --git-dir)/config.worktree\" && echo '* filter=evil' > docs/.gitattributes")])),
     ]
 }
 

@@ -86,7 +86,6 @@ impl Fixture {
             wrapper: Vec::new(),
             extra_env: Vec::new(),
             output_dir: None,
-            confinement: None,
             cancel: None,
             on_activity: None,
         }

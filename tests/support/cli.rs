@@ -27,6 +27,9 @@ pub fn command(fx: &Fixture) -> Command {
         // Unconfined unless a test asks (`--sandbox bwrap` beats this): many tests let the fake
         // agent write pid files and markers outside its worktree.
         .env("GIT_DISPATCH_SANDBOX", "none")
+        // CI runs as root: Claude Code (and git-dispatch for it) refuses root unless the machine
+        // says it is a sandbox. The tests' machine is one; the refusal has a test of its own.
+        .env("IS_SANDBOX", "1")
         .current_dir(&fx.repo)
         .stdin(std::process::Stdio::null());
     command

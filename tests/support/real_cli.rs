@@ -185,6 +185,8 @@ pub struct Running {
     child: std::process::Child,
     stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
     stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// Everything read from stdout so far (the reader thread appends as it reads).
+    stdout_so_far: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 /// What a finished (or killed) run produced.
@@ -216,12 +218,20 @@ impl Finished {
     }
 }
 
-fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> Option<std::thread::JoinHandle<Vec<u8>>> {
+fn drain(
+    pipe: Option<impl std::io::Read + Send + 'static>,
+    so_far: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> Option<std::thread::JoinHandle<Vec<u8>>> {
     pipe.map(|mut pipe| {
         std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
+            let mut buffer = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => so_far.lock().expect("output lock").extend_from_slice(&buffer[..read]),
+                }
+            }
+            so_far.lock().expect("output lock").clone()
         })
     })
 }
@@ -233,8 +243,23 @@ impl Running {
         use std::process::Stdio;
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let mut child = command.spawn().expect("starting the agent CLI");
-        let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-        Running { child, stdout, stderr }
+        let stdout_so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stdout = drain(child.stdout.take(), std::sync::Arc::clone(&stdout_so_far));
+        let stderr = drain(child.stderr.take(), Default::default());
+        Running { child, stdout, stderr, stdout_so_far }
+    }
+
+    /// Waits up to `limit` until what the CLI printed on stdout so far satisfies `ready`.
+    pub fn wait_for_stdout(&self, limit: std::time::Duration, ready: impl Fn(&str) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            let text = String::from_utf8_lossy(&self.stdout_so_far.lock().expect("output lock")).into_owned();
+            if ready(&text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
     }
 
     /// Still running?
