@@ -47,7 +47,7 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),
-    /// Serve the MCP tools (dispatch, status, wait, review, apply, cancel, list) on stdin/stdout.
+    /// Serve the MCP tools (dispatch, wait, review, apply, ...) on stdin/stdout.
     Mcp(McpArgs),
     /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
     Demo(DemoArgs),
