@@ -166,7 +166,8 @@ fn bad_packet_unknown_run_and_out_of_scope_apply_are_tool_errors() {
     let packet = tests_scope_packet(&fx, "");
     let Some(inspector) = Inspector::new(&fx, &write_plan("src/outside.py")) else { return };
 
-    let bad = "MODE: builder\nWORKDIR: .\nOBJECTIVE: o\nWRITE SCOPE:\n- tests/\nNON-GOALS: n\nVERIFICATION: v\nDELIVERABLE: d\n";
+    let bad = "MODE: builder\nWORKDIR: .\nOBJECTIVE: o\nWRITE SCOPE:\n- tests/\nNON-GOALS: n\n\
+               VERIFICATION: v\nDELIVERABLE: d\n";
     let text = inspector.refused("dispatch", &[("packet", bad.to_string())]);
     assert!(text.contains("line 1") && text.contains("MODE"), "field and line named: {text}");
     let missing = inspector.refused("dispatch", &[("packet", "MODE: worker\nWORKDIR: .\n".to_string())]);

@@ -57,7 +57,10 @@ pub fn dispatch(config: &Config, args: DispatchArgs) -> anyhow::Result<Value> {
         "state": state.state,
         "pid": state.pid,
         "log": state.log,
-        "next": format!("call `wait` with run_ids [\"{}\"] until its state is not still_running, then `review`", state.run_id),
+        "next": format!(
+            "call `wait` with run_ids [\"{}\"] until its state is not still_running, then `review`",
+            state.run_id
+        ),
     }))
 }
 

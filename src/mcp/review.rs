@@ -36,7 +36,13 @@ pub fn review(config: &Config, args: ReviewArgs) -> anyhow::Result<Review> {
             view.state.stage,
             view.elapsed_s
         );
-        let fields = json!({"run_id": run.id, "state": view.state.state, "stage": view.state.stage, "verdict": null, "message": text});
+        let fields = json!({
+            "run_id": run.id,
+            "state": view.state.state,
+            "stage": view.state.stage,
+            "verdict": null,
+            "message": text,
+        });
         return Ok(Review { fields, text });
     }
     let mut rendered = Vec::new();

@@ -84,7 +84,10 @@ impl DispatchServer {
         })
     }
 
-    #[tool(description = text::APPLY, annotations(title = "Apply an offered run", destructive_hint = false, idempotent_hint = false))]
+    #[tool(
+        description = text::APPLY,
+        annotations(title = "Apply an offered run", destructive_hint = true, idempotent_hint = false)
+    )]
     async fn apply(&self, Parameters(args): Parameters<ApplyArgs>) -> Result<CallToolResult, ErrorData> {
         let config = Arc::clone(&self.config);
         answer(move || review::apply(&config, args)).await

@@ -50,7 +50,8 @@ impl McpClient {
     /// Starts it and completes the initialization handshake.
     pub fn initialized(command: Command) -> McpClient {
         let mut client = McpClient::start(command);
-        let params = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}});
+        let client_info = json!({"name": "test", "version": "1"});
+        let params = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client_info});
         let answer = client.request("initialize", params);
         assert_eq!(answer["result"]["serverInfo"]["name"], "git-dispatch", "{answer}");
         client.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
