@@ -1,5 +1,7 @@
-# git-dispatch installer (Windows PowerShell 5.1 or PowerShell 7): the binary, the Claude Code
-# skill, and the seed's entry point. The PowerShell twin of install.sh.
+# git-dispatch installer for PowerShell 7 on Linux: the binary, the Claude Code skill, and the
+# seed's entry point. The PowerShell twin of install.sh. git-dispatch runs on Linux only (its
+# sandbox is bubblewrap / Landlock, its change journal inotify): on Windows or macOS this script
+# stops with that one line (on Windows, run install.sh inside WSL).
 #
 #   .\install.ps1         from a checkout: cargo install --locked --path . --bin git-dispatch
 #   $env:GIT_DISPATCH_REPO_URL = '<git URL>'; iwr -useb .../install.ps1 | iex
@@ -28,6 +30,10 @@ function Die([string]$Message) { throw $Message }
 function Have([string]$Name) { [bool](Get-Command $Name -ErrorAction SilentlyContinue) }
 
 $OnWindows = ($env:OS -eq 'Windows_NT')
+$OnLinux = [bool](Get-Variable IsLinux -ValueOnly -ErrorAction SilentlyContinue)
+if (-not $OnLinux) {
+    throw 'git-dispatch runs on Linux only (bubblewrap/Landlock sandbox, inotify); on Windows, install it inside WSL with install.sh'
+}
 $UserHome = if ($env:USERPROFILE) { $env:USERPROFILE } else { $HOME }
 $InstallRoot = if ($env:CARGO_HOME) { $env:CARGO_HOME } else { Join-Path $UserHome '.cargo' }
 $CargoBin = Join-Path $InstallRoot 'bin'

@@ -7,6 +7,10 @@
 #
 # What it installs (running it again updates all of it in place):
 #   ${CARGO_HOME:-~/.cargo}/bin/git-dispatch       on PATH, so that `git dispatch ...` works
+#   ${XDG_DATA_HOME:-~/.local/share}/man/man1/git-dispatch.1
+#                                                   the man page, so that `git dispatch --help` works
+#                                                   (linked from ${CARGO_HOME:-~/.cargo}/share/man/man1,
+#                                                   where man looks when ~/.cargo/bin is on PATH)
 #   ${CLAUDE_SKILLS_DIR:-~/.claude/skills}/git-dispatch/
 #                                                   the skill: SKILL.md, examples/, docs/
 #   ${CLAUDE_SKILLS_DIR:-~/.claude/skills}/claude-codex-dispatch/bin/codex-dispatch
@@ -17,6 +21,9 @@
 # Environment:
 #   CLAUDE_SKILLS_DIR       where Claude Code skills live (default ~/.claude/skills)
 #   CARGO_HOME              cargo's home; the binary goes to $CARGO_HOME/bin (default ~/.cargo)
+#   XDG_DATA_HOME           the man page goes to $XDG_DATA_HOME/man/man1 (default ~/.local/share)
+#   GIT_DISPATCH_CODEX_BIN, GIT_DISPATCH_CLAUDE_BIN
+#                           the agent programs, when they are not on PATH as codex and claude
 #   GIT_DISPATCH_REPO_URL   the git URL to clone when this script is not run from a checkout
 #   GIT_DISPATCH_REF        the branch or tag to clone (default: the repository's default branch)
 #   GIT_DISPATCH_INSTALL_SKIP_BUILD=1 with GIT_DISPATCH_BINARY=/path/to/git-dispatch
@@ -35,6 +42,17 @@ die() {
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# An agent CLI is usable: its override variable names an executable (else a warning says what is
+# wrong with it), or the program is on PATH.
+have_agent() {
+    if [ -n "$2" ]; then
+        if [ -f "$2" ] && [ -x "$2" ]; then return 0; fi
+        warn "$3=$2 is not an executable file"
+        return 1
+    fi
+    have "$1"
+}
+
 # Single-quotes a string for a shell script.
 sh_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
@@ -42,6 +60,8 @@ sh_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 INSTALL_ROOT="${CARGO_HOME:-$HOME/.cargo}"
 CARGO_BIN="$INSTALL_ROOT/bin"
 BINARY="$CARGO_BIN/git-dispatch"
+MAN_DIR="${XDG_DATA_HOME:-$HOME/.local/share}/man/man1"
+MAN_LINK_DIR="$INSTALL_ROOT/share/man/man1"
 SKILLS_DIR="${CLAUDE_SKILLS_DIR:-$HOME/.claude/skills}"
 SKILL_DIR="$SKILLS_DIR/git-dispatch"
 SEED_DIR="$SKILLS_DIR/claude-codex-dispatch"
@@ -56,8 +76,16 @@ check_prerequisites() {
         have cargo || die "cargo is required to build git-dispatch but is not on PATH: install Rust (https://rustup.rs), then run this again"
     fi
     agents=0
-    if have codex; then agents=$((agents + 1)); else warn "codex is not on PATH: to dispatch to Codex, npm install -g @openai/codex"; fi
-    if have claude; then agents=$((agents + 1)); else warn "claude is not on PATH: to dispatch to Claude Code, npm install -g @anthropic-ai/claude-code"; fi
+    if have_agent codex "${GIT_DISPATCH_CODEX_BIN:-}" GIT_DISPATCH_CODEX_BIN; then
+        agents=$((agents + 1))
+    else
+        warn "codex is not on PATH: to dispatch to Codex, npm install -g @openai/codex (or set GIT_DISPATCH_CODEX_BIN)"
+    fi
+    if have_agent claude "${GIT_DISPATCH_CLAUDE_BIN:-}" GIT_DISPATCH_CLAUDE_BIN; then
+        agents=$((agents + 1))
+    else
+        warn "claude is not on PATH: to dispatch to Claude Code, npm install -g @anthropic-ai/claude-code (or set GIT_DISPATCH_CLAUDE_BIN)"
+    fi
     if [ "$agents" = 0 ]; then
         warn "no agent CLI found: \`git dispatch demo\` works, real dispatches need codex or claude"
     fi
@@ -109,6 +137,24 @@ install_binary() {
     else
         say "Building: cargo install --locked --path $SRC --bin git-dispatch --root $INSTALL_ROOT"
         cargo install --locked --path "$SRC" --bin git-dispatch --root "$INSTALL_ROOT" || die "cargo install failed (see above)"
+    fi
+}
+
+# The man page from the installed binary, and a link to it where man looks for the pages of
+# programs in $CARGO_BIN.
+install_man_page() {
+    mkdir -p "$MAN_DIR" "$MAN_LINK_DIR"
+    "$BINARY" man >"$MAN_DIR/.git-dispatch.1.new.$$" || die "cannot render the man page with $BINARY man"
+    mv -f "$MAN_DIR/.git-dispatch.1.new.$$" "$MAN_DIR/git-dispatch.1"
+    if [ "$MAN_LINK_DIR" != "$MAN_DIR" ]; then ln -sf "$MAN_DIR/git-dispatch.1" "$MAN_LINK_DIR/git-dispatch.1"; fi
+    say "Installed the man page $MAN_DIR/git-dispatch.1 (git dispatch --help)"
+}
+
+check_man_page() {
+    have man || return 0
+    if ! PATH="$CARGO_BIN:$PATH" man -w git-dispatch >/dev/null 2>&1; then
+        warn "man does not find git-dispatch(1), so \`git dispatch --help\` cannot show it. Add its folder, e.g.:"
+        say "    echo 'export MANPATH=\"${MAN_DIR%/man1}:\$MANPATH\"' >> ~/.profile"
     fi
 }
 
@@ -202,10 +248,12 @@ main() {
     check_prerequisites
     find_source
     install_binary
+    install_man_page
     install_skill
     install_seed_entry_point
     smoke_test
     check_path
+    check_man_page
     say ""
     say "Done. Next:"
     say "  git dispatch demo                       a full dispatch with a built-in replay agent (no API key)"

@@ -39,6 +39,8 @@ pub enum Command {
     List(ListArgs),
     /// Show one run's summary.
     Show(ShowArgs),
+    /// Add up the runs: outcomes, violations by kind, durations and tokens.
+    Stats(crate::commands::stats::StatsArgs),
     /// Where runs are: queued, running, finished, cancelled or died (default: the runs still going, else the newest).
     Status(StatusArgs),
     /// Wait for runs to finish; exit code: the runs' own (highest), 4 if the timeout passed first.
@@ -149,9 +151,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub readable: Vec<PathBuf>,
 
-    /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit (repeatable).
+    /// Allow a kind of sensitive change: symlink, submodule, gitattributes, exec-bit, automation
+    /// (repeatable).
     #[arg(long, value_name = "KIND")]
     pub allow: Vec<String>,
+
+    /// A file larger than this is not read and is a violation (`oversized`) [default: the packet's
+    /// MAX FILE SIZE, else 50M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+
+    /// A change whose new content is larger than this is a violation (`oversized`) [default: 500M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_change_size: Option<u64>,
 
     /// Accepted for compatibility with the seed; the changed set is exact, so nothing is fingerprinted.
     #[arg(long, value_name = "N", hide = true)]
@@ -161,6 +173,11 @@ pub struct RunArgs {
     /// status snapshots (repeatable).
     #[arg(long, value_name = "PREFIX", hide = true)]
     pub ignore_status_prefix: Vec<String>,
+}
+
+/// `50M`, `1G`, `1048576` (units are powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::sensitive::size::parse(text)
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,9 @@
 //! [`GuardReport`]; [`restore`] puts every tampered git-dir file back, keeping the tampered
 //! versions under `<run_dir>/tampered/`. Writes outside the git dir are only reported.
 //!
+//! Without a sandbox the agent can also write the run folders and the object store: [`runfolders`]
+//! and [`objects`] record them before the run and report what changed after it.
+//!
 //! The seed's audit files come from here too: [`status_short`], [`diff_stat`], [`diff_name_only`],
 //! all three from one status pass with [`audit`], computed in-process with gix, never writing the
 //! index and never running hooks or fsmonitor.
@@ -15,9 +18,11 @@ mod checkout;
 mod diffstat;
 mod fsmeta;
 mod gitdir;
+pub mod objects;
 mod packed;
 mod quote;
 mod restore;
+pub mod runfolders;
 mod status;
 
 use std::path::{Path, PathBuf};

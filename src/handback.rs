@@ -2,12 +2,13 @@
 //! user's checkout (as a patch, 3-way) or merging its scratch branch into the current branch.
 //!
 //! Submodules: `runs` (run folders, `applied.json`), `review` (the review text and patch colours),
-//! `apply` (checks and the patch hand-back), `merge` (`apply --merge`), `checkout` (the user's
+//! `apply` (checks and the patch hand-back), `merge` (`apply --merge`), `lock` (one apply of a run at a time), `checkout` (the user's
 //! working tree read as a tree), `files` (writing tree differences into the working tree).
 
 mod apply;
 mod checkout;
 mod files;
+mod lock;
 mod merge;
 mod review;
 mod runs;

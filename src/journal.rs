@@ -16,10 +16,12 @@
 //! every entry whose process is gone and undoes what that run left: it kills the processes that
 //! still carry its marker (SIGKILL of git-dispatch leaves its agent running), removes its
 //! worktree and admin dir, deletes its branch unless the run offered it, prunes our admin dirs
-//! whose folder is gone, and removes lock files: the run's own ref locks, and shared locks
-//! (`index.lock`, `packed-refs.lock`, `config.lock`, `HEAD.lock`, `refs/**/*.lock`) only when
-//! they are older than the dead run's start, so a lock that a live process may hold is never
-//! touched. Entries of live runs, and everything they own, are left alone.
+//! whose folder is gone, and removes the lock files its entry recorded as its own (its branch's
+//! ref and reflog locks, its admin dir's locks). Shared locks (`index.lock`, `packed-refs.lock`,
+//! `config.lock`, `HEAD.lock`, `refs/**/*.lock`) are never removed: git-dispatch cannot prove a
+//! dead run took one, and a live git process (a `git commit` waiting on its editor) may hold it;
+//! they are named with the command to remove them by hand. Entries of live runs, and everything
+//! they own, are left alone.
 
 pub mod alive;
 mod locks;
@@ -33,7 +35,8 @@ use serde::{Deserialize, Serialize};
 use crate::workspace::{self, RepoLayout, WorkspaceOptions};
 
 pub use alive::ProcessIdentity;
-pub use recover::{recover, RecoverOptions, RecoveredRun, RecoveryReport};
+pub use locks::describe_shared as describe_shared_lock;
+pub use recover::{recover, shared_locks_of, RecoverOptions, RecoveredRun, RecoveryReport};
 
 /// The environment variable set on every process a run starts (agent, SETUP); its value is the
 /// run's [`Entry::marker`], unique to one run of one git-dispatch process.
@@ -66,6 +69,10 @@ pub struct Entry {
     pub keep_worktree: bool,
     /// The value of [`RUN_MARKER_ENV`] in the run's child processes.
     pub marker: String,
+    /// The lock files of the shared git dir only this run takes (recorded before it can take
+    /// them): the only locks recovery removes.
+    #[serde(default)]
+    pub locks: Vec<PathBuf>,
 }
 
 /// The journal folder of the repository laid out at `layout`.
@@ -78,6 +85,8 @@ pub fn journal_dir(layout: &RepoLayout) -> PathBuf {
 pub struct Journal {
     path: PathBuf,
     entry: Entry,
+    /// The shared git dir (canonical), where the run's own locks are.
+    common_dir: PathBuf,
 }
 
 impl Journal {
@@ -91,6 +100,8 @@ impl Journal {
     ) -> anyhow::Result<Journal> {
         workspace::validate_run_id(run_id)?;
         let dir = journal_dir(&workspace::layout_for(repo_root, opts)?);
+        let repo = gix::open(repo_root).with_context(|| format!("opening the repository {}", repo_root.display()))?;
+        let common_dir = repo.common_dir().canonicalize().unwrap_or_else(|_| repo.common_dir().to_path_buf());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating the journal folder {}", dir.display()))?;
         let me = ProcessIdentity::current();
         let now = now();
@@ -109,8 +120,9 @@ impl Journal {
             keep_branch: false,
             keep_worktree,
             marker: format!("{run_id}:{}:{}", me.pid, me.start.unwrap_or_default()),
+            locks: locks::own_lock_paths(&common_dir, run_id, None),
         };
-        let journal = Journal { path: dir.join(format!("{run_id}.json")), entry };
+        let journal = Journal { path: dir.join(format!("{run_id}.json")), entry, common_dir };
         journal.write()?;
         crate::artifacts::sync_dir(&dir)?;
         Ok(journal)
@@ -141,6 +153,7 @@ impl Journal {
     pub fn worktree(&mut self, path: &Path, name: &str) -> anyhow::Result<()> {
         self.entry.worktree = Some(path.to_path_buf());
         self.entry.worktree_name = Some(name.to_string());
+        self.entry.locks = locks::own_lock_paths(&self.common_dir, &self.entry.run_id, Some(name));
         self.write()
     }
 
@@ -150,8 +163,13 @@ impl Journal {
         self.write()
     }
 
-    /// Removes the entry: the run has released everything.
+    /// Removes the entry: the run has released everything. Its id goes to the folder of finished
+    /// runs ([`known_run`]), so that a run watching the run folders meanwhile can tell this run's
+    /// folder from a forged one.
     pub fn close(self) -> anyhow::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            record_done(dir, &self.entry.run_id);
+        }
         remove_entry_file(&self.path)
     }
 
@@ -162,6 +180,71 @@ impl Journal {
         bytes.push(b'\n');
         crate::artifacts::write_atomic(&self.path, &bytes)
             .with_context(|| format!("writing the journal entry {}", self.path.display()))
+    }
+}
+
+/// The folder, in the journal, of the ids of runs that finished (kept a day).
+const DONE_DIR: &str = "done";
+
+/// Writes the finished-run record of `run_id` in the journal folder `dir` (best effort).
+fn record_done(dir: &Path, run_id: &str) {
+    let done = dir.join(DONE_DIR);
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let _ = std::fs::create_dir_all(&done).and_then(|()| std::fs::write(done.join(run_id), at.as_nanos().to_string()));
+}
+
+/// Records that `run_id` of the repository at `repo_root` finished although it never had an entry
+/// (it was cancelled or interrupted before its first stage), so that runs watching the run folders
+/// meanwhile know its folder's writes for git-dispatch's own.
+pub fn finished_without_entry(repo_root: &Path, opts: &WorkspaceOptions, run_id: &str) {
+    if workspace::validate_run_id(run_id).is_err() {
+        return;
+    }
+    if let Ok(layout) = workspace::layout_for(repo_root, opts) {
+        record_done(&journal_dir(&layout), run_id);
+    }
+}
+
+/// Is `run_id` a run of git-dispatch that the journal folder `dir` knows to have been going on
+/// at `since` or later: in progress now (an entry), or finished at `since` or later (the time its
+/// record holds, from the system clock)?
+pub fn known_run(dir: &Path, run_id: &str, since: std::time::SystemTime) -> bool {
+    if workspace::validate_run_id(run_id).is_err() {
+        return false;
+    }
+    let finished = std::fs::read_to_string(dir.join(DONE_DIR).join(run_id))
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .map(|nanos| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos));
+    dir.join(format!("{run_id}.json")).exists() || finished.is_some_and(|at| at >= since)
+}
+
+/// Removes every finished-run record (and their folder), e.g. when the repository's folder is
+/// emptied.
+pub fn forget_finished(dir: &Path) {
+    let done = dir.join(DONE_DIR);
+    if let Ok(listing) = std::fs::read_dir(&done) {
+        for item in listing.flatten() {
+            let _ = std::fs::remove_file(item.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&done);
+}
+
+/// Removes the finished-run records older than a day.
+fn prune_done(dir: &Path) {
+    let Ok(listing) = std::fs::read_dir(dir.join(DONE_DIR)) else { return };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for item in listing.flatten() {
+        let old = item
+            .metadata()
+            .and_then(|md| md.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_file(item.path());
+        }
     }
 }
 
@@ -241,6 +324,7 @@ mod tests {
             keep_branch: false,
             keep_worktree: false,
             marker: String::new(),
+            locks: Vec::new(),
         }
     }
 
@@ -251,6 +335,7 @@ mod tests {
         let journal = Journal {
             path: tmp.join("journal").join(format!("{run_id}.json")),
             entry: entry(run_id, &tmp.join("run")),
+            common_dir: tmp.join("git"),
         };
         journal.write().expect("entry written");
         journal
@@ -294,10 +379,16 @@ mod tests {
     }
 
     #[test]
-    fn closing_removes_the_entry() {
+    fn closing_removes_the_entry_and_records_the_run_as_finished() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let journal = journal_in(tmp.path(), "run-a");
+        let before = std::time::SystemTime::now();
+        assert!(known_run(&tmp.path().join("journal"), "run-a", before), "in progress");
         journal.close().expect("close");
-        assert_eq!(std::fs::read_dir(tmp.path().join("journal")).expect("list").count(), 0);
+        assert_eq!(read_entries(&tmp.path().join("journal")).expect("list").len(), 0);
+        assert!(known_run(&tmp.path().join("journal"), "run-a", before), "finished since");
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        assert!(!known_run(&tmp.path().join("journal"), "run-a", later), "finished before");
+        assert!(!known_run(&tmp.path().join("journal"), "../x", before));
     }
 }

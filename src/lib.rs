@@ -7,14 +7,22 @@
 //! user's checkout, before and after) -> `policy` (the verdict, pure) -> `artifacts` (the run
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
 //! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
-//! the one implementation behind every face. `cli` and `commands` sit on top and only
-//! orchestrate; lower layers never import them.
+//! the one implementation behind every face. `escape` shows text from the agent or the worktree
+//! without letting it drive the terminal. `cli` and `commands` sit on top and only
+//! orchestrate; lower layers never import them. `stats` adds the finished run folders up.
+
+// git-dispatch is a Linux program: its confinement (bubblewrap, Landlock, seccomp), its change journal
+// (inotify) and its process handling (subreaper, pidfd-less waitid, /proc) have no other
+// implementation, and no branch pretends to have one.
+#[cfg(not(target_os = "linux"))]
+compile_error!("git-dispatch builds and runs on Linux only (see README, \"Platforms\")");
 
 pub mod agent;
 pub mod artifacts;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod escape;
 pub mod guard;
 pub mod handback;
 pub mod jobs;
@@ -29,4 +37,5 @@ pub mod prompt;
 pub mod sandbox;
 pub mod scope;
 pub mod sensitive;
+pub mod stats;
 pub mod workspace;

@@ -7,7 +7,6 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // The Landlock sandbox's trampoline: this binary re-executed as a hidden stage.
-    #[cfg(target_os = "linux")]
     if let Some(code) = git_dispatch::sandbox::run_hidden_stage(&std::env::args_os().skip(1).collect::<Vec<_>>()) {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
@@ -38,7 +37,8 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
             let _ = out.flush();
-            eprintln!("error: {err:#}");
+            // Error chains carry paths and messages from the worktree or a run folder.
+            eprintln!("error: {}", git_dispatch::escape::line(&format!("{err:#}")));
             git_dispatch::policy::exit::CANNOT_START
         }
     };

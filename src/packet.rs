@@ -18,7 +18,13 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::agent::AgentKind;
-use crate::scope;
+
+mod values;
+pub use values::strip_annotation;
+use values::{
+    agent_value, allow_value, bool_value, join_text, list_value, scope_entries, seconds_value, single_value,
+    size_value, split_top_level_commas, text_value,
+};
 
 /// The role a dispatch plays; only `Worker` may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +87,8 @@ pub struct Packet {
     pub writable: Vec<String>,
     pub readable: Vec<String>,
     pub allow: Vec<String>,
+    /// `MAX FILE SIZE:` in bytes (`50M`, `1G`, `1048576`).
+    pub max_file_size: Option<u64>,
     /// Near misses of the text that are no error: a header that looks like a known field with a
     /// typo (`TIMEOUT:`, `NON-GOALZ:`), which is ignored. One line each, naming the line.
     pub warnings: Vec<String>,
@@ -118,13 +126,14 @@ const FIELDS: &[(&str, bool)] = &[
     ("WRITABLE", false),
     ("READABLE", false),
     ("ALLOW", false),
+    ("MAX FILE SIZE", false),
 ];
 
 /// Words that, as the only WRITE SCOPE entry, mean "no writes".
 const EMPTY_SCOPE_WORDS: &[&str] = &["none", "no writes", "read-only", "readonly", "no-writes"];
 
 /// Sensitive-change kinds a packet's ALLOW field may name.
-pub const ALLOW_KINDS: &[&str] = &["symlink", "submodule", "gitattributes", "exec-bit"];
+pub const ALLOW_KINDS: &[&str] = crate::sensitive::ALLOWABLE;
 
 /// One field as found in the text: its header line and the lines of its body.
 #[derive(Debug, Default, Clone)]
@@ -208,6 +217,7 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
             .map(|raw| path_items(raw).into_iter().map(|(_, item)| item).collect())
             .unwrap_or_default(),
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),
+        max_file_size: field("MAX FILE SIZE").map(|raw| size_value(raw, "MAX FILE SIZE")).transpose()?,
         warnings: near_misses(text),
     };
     Ok(packet)
@@ -428,149 +438,6 @@ fn path_items(raw: &RawField) -> Vec<(usize, String)> {
         );
     }
     items
-}
-
-/// Split on commas outside `{...}` (so `src/{a,b}.rs` stays one glob).
-fn split_top_level_commas(text: &str) -> Vec<String> {
-    let mut pieces = vec![String::new()];
-    let mut depth = 0usize;
-    for ch in text.chars() {
-        match ch {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                pieces.push(String::new());
-                continue;
-            }
-            _ => {}
-        }
-        pieces.last_mut().expect("pieces always has one element").push(ch);
-    }
-    pieces.into_iter().map(|piece| piece.trim().to_string()).collect()
-}
-
-/// Remove a trailing `(NEW)`-style annotation and surrounding backticks or quotes.
-pub fn strip_annotation(item: &str) -> String {
-    let mut text = item.trim();
-    while let Some(open) = text.rfind(" (").filter(|_| text.ends_with(')')) {
-        text = text[..open].trim_end();
-    }
-    for quote in ['`', '"', '\''] {
-        if text.len() >= 2 && text.starts_with(quote) && text.ends_with(quote) {
-            text = &text[1..text.len() - 1];
-        }
-    }
-    text.trim().to_string()
-}
-
-fn scope_entries(raw: &RawField, field: &'static str) -> Result<Vec<String>, PacketError> {
-    let items = path_items(raw);
-    if items.is_empty() {
-        return Err(PacketError::Empty { field, line: raw.line, expected: "expected `- path` bullets or `none`" });
-    }
-    if items.iter().all(|(_, item)| EMPTY_SCOPE_WORDS.contains(&item.to_ascii_lowercase().as_str())) {
-        return Ok(Vec::new());
-    }
-    for (line, item) in &items {
-        if EMPTY_SCOPE_WORDS.contains(&item.to_ascii_lowercase().as_str()) {
-            return Err(PacketError::Invalid {
-                field,
-                line: *line,
-                message: format!("`{item}` cannot be combined with paths"),
-            });
-        }
-        scope::validate_entry(item).map_err(|err| PacketError::Invalid {
-            field,
-            line: *line,
-            message: err.to_string(),
-        })?;
-    }
-    Ok(items.into_iter().map(|(_, item)| item).collect())
-}
-
-fn list_value(raw: &RawField, field: &'static str, expected: &'static str) -> Result<Vec<String>, PacketError> {
-    let items: Vec<String> = list_items(raw).map(|(_, item)| item).collect();
-    if items.is_empty() {
-        return Err(PacketError::Empty { field, line: raw.line, expected });
-    }
-    Ok(items)
-}
-
-/// A free-text field: lines joined with newlines, bullets kept, outer blank lines dropped.
-fn join_text(raw: &RawField) -> String {
-    let lines: Vec<&str> = raw.inline.iter().chain(raw.body.iter()).map(|(_, text)| text.trim_end()).collect();
-    lines.join("\n").trim().to_string()
-}
-
-fn text_value(raw: &RawField, field: &'static str, expected: &'static str) -> Result<String, PacketError> {
-    let text = join_text(raw);
-    if text.is_empty() {
-        return Err(PacketError::Empty { field, line: raw.line, expected });
-    }
-    Ok(text)
-}
-
-/// A field with exactly one value, on the key line or as the single line below it.
-fn single_value(raw: &RawField, field: &'static str, expected: &'static str) -> Result<(usize, String), PacketError> {
-    let mut items = list_items(raw).map(|(line, item)| (line, strip_annotation(&item)));
-    let Some(first) = items.next() else {
-        return Err(PacketError::Empty { field, line: raw.line, expected });
-    };
-    if let Some((line, extra)) = items.next() {
-        return Err(PacketError::Invalid {
-            field,
-            line,
-            message: format!("expected one value, found another: `{extra}`"),
-        });
-    }
-    Ok(first)
-}
-
-fn bool_value(raw: &RawField, field: &'static str) -> Result<bool, PacketError> {
-    let (line, text) = single_value(raw, field, "expected true or false")?;
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" => Ok(true),
-        "false" | "no" | "0" | "off" => Ok(false),
-        _ => Err(PacketError::Invalid { field, line, message: format!("`{text}` is not true or false") }),
-    }
-}
-
-fn seconds_value(raw: &RawField, field: &'static str) -> Result<u64, PacketError> {
-    let (line, text) = single_value(raw, field, "expected a number of seconds")?;
-    match text.parse::<u64>() {
-        Ok(seconds) if seconds > 0 => Ok(seconds),
-        _ => {
-            Err(PacketError::Invalid { field, line, message: format!("`{text}` is not a positive number of seconds") })
-        }
-    }
-}
-
-fn agent_value(raw: &RawField) -> Result<AgentKind, PacketError> {
-    let (line, text) = single_value(raw, "AGENT", "expected codex or claude")?;
-    AgentKind::parse(&text).ok_or_else(|| PacketError::Invalid {
-        field: "AGENT",
-        line,
-        message: format!("unknown agent `{text}`; expected codex or claude"),
-    })
-}
-
-fn allow_value(raw: &RawField) -> Result<Vec<String>, PacketError> {
-    let mut kinds = Vec::new();
-    for (line, item) in path_items(raw) {
-        let kind = item.to_ascii_lowercase();
-        if kind == "none" {
-            continue;
-        }
-        if !ALLOW_KINDS.contains(&kind.as_str()) {
-            return Err(PacketError::Invalid {
-                field: "ALLOW",
-                line,
-                message: format!("unknown kind `{item}`; expected one of {}", ALLOW_KINDS.join(", ")),
-            });
-        }
-        kinds.push(kind);
-    }
-    Ok(kinds)
 }
 
 #[cfg(test)]

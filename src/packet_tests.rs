@@ -139,7 +139,7 @@ fn multi_line_objective_and_unknown_headers() {
 #[test]
 fn optional_fields() {
     let text = format!(
-        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nREADABLE:\n- ~/.ssh/known_hosts\nALLOW: symlink, exec-bit\n"
+        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nREADABLE:\n- ~/.ssh/known_hosts\nALLOW: symlink, exec-bit, automation\nMAX FILE SIZE: 2G\n"
     );
     let packet = parse(&text).expect("valid");
     assert_eq!(packet.context.as_deref(), Some("The utils module is old."));
@@ -151,7 +151,8 @@ fn optional_fields() {
     assert_eq!(packet.heartbeat_sec, Some(10));
     assert_eq!(packet.writable, vec!["~/.cache/pip"]);
     assert_eq!(packet.readable, vec!["~/.ssh/known_hosts"]);
-    assert_eq!(packet.allow, vec!["symlink", "exec-bit"]);
+    assert_eq!(packet.allow, vec!["symlink", "exec-bit", "automation"]);
+    assert_eq!(packet.max_file_size, Some(2 << 30));
 }
 
 #[test]
@@ -188,6 +189,7 @@ fn errors_name_field_and_line() {
             "line 16: ALLOW DIRTY OVERLAP: `maybe` is not true or false",
         ),
         (format!("{MINIMAL}ALLOW: everything\n"), "line 16: ALLOW: unknown kind `everything`"),
+        (format!("{MINIMAL}MAX FILE SIZE: huge\n"), "line 16: MAX FILE SIZE: `huge` is not a size"),
         (MINIMAL.replace("WORKDIR: /tmp/project", "WORKDIR:\n- /a\n- /b"), "line 4: WORKDIR: expected one value"),
     ];
     for (text, expected) in cases {

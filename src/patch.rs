@@ -2,6 +2,12 @@
 //! (`git diff --binary --full-index -M` style): git headers with modes, renames and full index
 //! lines, C-quoted odd paths, `\ No newline at end of file`, CRLF kept as bytes, binary files
 //! as `GIT binary patch`, submodules as `Subproject commit` lines, type changes as delete + add.
+//!
+//! Content beyond [`INLINE_LIMIT`] (both sides of a file together) is not written into the patch:
+//! the file's block ends with git's `Binary files a/x and b/x differ` after its full `index` line,
+//! which `git apply` resolves from the object store (the result commit holds the blob), and which
+//! `apply` never needs (it merges the commits). Such content is never loaded either: a multi-GB
+//! file makes neither a multi-GB patch nor a multi-GB buffer.
 
 mod binary;
 mod hunks;
@@ -11,6 +17,10 @@ use anyhow::Context as _;
 use gix::bstr::{BStr, ByteSlice};
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
+
+/// The most content (old and new side of one file, in bytes) written into the patch; more is
+/// left to the object store.
+pub const INLINE_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Renders the patch from `base` to `result` (commits or trees).
 pub fn render(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyhow::Result<Vec<u8>> {
@@ -70,6 +80,12 @@ fn render_pair(
         }
     }
     line(out, &[index.as_bytes()]);
+    let label_a = if old.is_some() { name_a } else { b"/dev/null".to_vec() };
+    let label_b = if new.is_some() { name_b } else { b"/dev/null".to_vec() };
+    if size_of(repo, old)?.saturating_add(size_of(repo, new)?) > INLINE_LIMIT {
+        line(out, &[b"Binary files ", &label_a, b" and ", &label_b, b" differ"]);
+        return Ok(());
+    }
     let old_data = content(repo, old)?;
     let new_data = content(repo, new)?;
     if is_binary(&old_data) || is_binary(&new_data) {
@@ -79,8 +95,6 @@ fn render_pair(
     if old_data.is_empty() && new_data.is_empty() {
         return Ok(());
     }
-    let label_a = if old.is_some() { name_a } else { b"/dev/null".to_vec() };
-    let label_b = if new.is_some() { name_b } else { b"/dev/null".to_vec() };
     file_label(out, b"--- ", &label_a);
     file_label(out, b"+++ ", &label_b);
     hunks::write_hunks(out, &old_data, &new_data);
@@ -114,6 +128,17 @@ fn line(out: &mut Vec<u8>, parts: &[&[u8]]) {
         out.extend_from_slice(part);
     }
     out.push(b'\n');
+}
+
+/// The size of a side's blob from its object header (0 for a gitlink or a missing side).
+fn size_of(repo: &gix::Repository, side: Option<&Side>) -> anyhow::Result<u64> {
+    match side {
+        Some(side) if side.mode.kind() != EntryKind::Commit => Ok(repo
+            .find_header(side.id)
+            .with_context(|| format!("reading the size of blob {} of {}", side.id, side.path))?
+            .size()),
+        _ => Ok(0),
+    }
 }
 
 /// The bytes a side contributes to the diff: blob data, or `Subproject commit <id>` for gitlinks.

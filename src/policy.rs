@@ -134,6 +134,9 @@ pub struct Facts<'a> {
     pub changes: &'a [crate::changes::Change],
     pub agent: AgentFacts,
     pub git_dir_tampered: Vec<String>,
+    /// Loose objects that existed before the run and no longer hold their object (unconfined
+    /// runs only); listed in `git_dir_tampered` too, but they cannot be restored.
+    pub objects_overwritten: Vec<String>,
     pub main_checkout_changed: Vec<String>,
     pub sensitive: Vec<SensitiveChange>,
     pub verification_failed: Option<bool>,
@@ -242,12 +245,19 @@ fn judge_agent(verdict: &mut Verdict, agent: &AgentFacts, violations: &mut Vec<S
 
 fn judge_repository(verdict: &mut Verdict, facts: &Facts, violations: &mut Vec<String>) {
     verdict.git_dir_tampered = facts.git_dir_tampered.clone();
+    verdict.git_dir_tampered.extend(facts.objects_overwritten.iter().cloned());
     verdict.main_checkout_changed = facts.main_checkout_changed.clone();
     verdict.sensitive_changes = facts.sensitive.clone();
     if !facts.git_dir_tampered.is_empty() {
         violations.push(format!(
             "POLICY VIOLATION: the shared git directory was changed during the run ({}); restored, tampered copies kept in tampered/.",
             facts.git_dir_tampered.join(", ")
+        ));
+    }
+    if !facts.objects_overwritten.is_empty() {
+        violations.push(format!(
+            "POLICY VIOLATION: loose objects that existed before the run were overwritten ({}); they cannot be restored: remove them and fetch them again, or restore the repository from a backup.",
+            facts.objects_overwritten.join(", ")
         ));
     }
     if !facts.main_checkout_changed.is_empty() {

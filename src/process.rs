@@ -22,7 +22,6 @@ mod interrupt;
 mod lines;
 mod reaper;
 mod supervise;
-#[cfg(target_os = "linux")]
 mod tree;
 
 use std::ffi::OsString;
@@ -36,7 +35,6 @@ use anyhow::Context as _;
 
 pub use interrupt::{clear_interrupt, install_interrupt_handler, interrupted, request_interrupt};
 pub use reaper::{become_subreaper, children_of, is_subreaper};
-#[cfg(target_os = "linux")]
 pub use tree::{exec, supervise as supervise_tree, TreeArgs, SUPERVISOR_ENV};
 
 /// The longest stdout line handed to `on_line` by [`run_streaming`]; longer lines are truncated.

@@ -18,10 +18,8 @@
 //! do). `auto` takes bwrap, else Landlock, else none with a warning; an explicit choice that
 //! cannot be had is an error.
 mod bwrap;
-#[cfg(target_os = "linux")]
 mod confine;
 mod guarded;
-#[cfg(target_os = "linux")]
 mod landlock;
 mod paths;
 mod state;
@@ -37,7 +35,6 @@ use crate::policy::SandboxRecord;
 use crate::process::ProcessSpec;
 
 pub use bwrap::BWRAP_ENV;
-#[cfg(target_os = "linux")]
 pub use confine::run_hidden_stage;
 pub use guarded::GuardedFile;
 pub use paths::{agent_state_paths, expand_writable, secret_paths, StatePaths};
@@ -221,10 +218,7 @@ pub fn bwrap_probe_args() -> &'static [&'static str] {
 /// The Landlock ABI this kernel enforces, else why Landlock cannot confine an agent here (probed
 /// once; `GIT_DISPATCH_NO_LANDLOCK=1` makes it unsupported, for tests).
 pub fn landlock_support() -> Result<u32, String> {
-    #[cfg(target_os = "linux")]
-    return landlock::support();
-    #[cfg(not(target_os = "linux"))]
-    Err("Landlock exists on Linux only".to_string())
+    landlock::support()
 }
 
 /// The kind `--sandbox auto` picks here, and why when it is not bwrap.
@@ -331,7 +325,6 @@ fn bwrap_plan(req: &SandboxRequest, private: &Path, program: PathBuf) -> anyhow:
     })
 }
 
-#[cfg(target_os = "linux")]
 fn landlock_plan(req: &SandboxRequest, private: &Path, abi: u32, note: Option<String>) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
@@ -353,16 +346,6 @@ fn landlock_plan(req: &SandboxRequest, private: &Path, abi: u32, note: Option<St
 
 fn displayed(paths: &[PathBuf]) -> Vec<String> {
     paths.iter().map(|path| path.display().to_string()).collect()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn landlock_plan(
-    _req: &SandboxRequest,
-    _private: &Path,
-    _abi: u32,
-    _note: Option<String>,
-) -> anyhow::Result<SandboxPlan> {
-    Err(SandboxError::LandlockUnavailable("Landlock exists on Linux only".to_string()).into())
 }
 
 /// The agent's private `TMPDIR`, removed with the plan.

@@ -2,8 +2,8 @@
 //! says, unless the packet's `ALLOW:` (or `--allow KIND`) names its kind, and what is never allowed.
 //!
 //! Found from the base..result diff and the result tree where the run touched it (exact path
-//! bytes, modes, symlink targets) and from the worktree on disk (planted repositories, hard
-//! links). Each finding names its path and says why.
+//! bytes, modes, symlink targets) and from the worktree on disk (planted repositories, special
+//! files anywhere in it, hard links). Each finding names its path and says why.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,9 +14,11 @@ use gix::ObjectId;
 use crate::changes::Change;
 use crate::policy::SensitiveChange;
 
+mod automation;
 mod disk;
 mod lookup;
 pub mod names;
+pub mod size;
 mod tree;
 
 /// A new or changed symlink (allowable, unless it points outside the worktree).
@@ -33,13 +35,21 @@ pub const GIT_PATH: &str = "git-path";
 pub const EMBEDDED_REPO: &str = "embedded-repo";
 /// Two result paths equal under case folding (never allowed).
 pub const CASE_COLLISION: &str = "case-collision";
-/// NUL, CR or LF in a path, or a name that is not UTF-8 (never allowed).
+/// A control character (C0, DEL, C1) in a path, or a name that is not UTF-8 (never allowed).
 pub const CONTROL_CHAR: &str = "control-char";
 /// A file sharing its inode with another name, maybe outside the worktree (never allowed).
 pub const HARDLINK: &str = "hardlink";
+/// A CI pipeline, git hook manager, editor task, dev container or coding-agent instruction or
+/// settings file added or changed (allowable).
+pub const AUTOMATION: &str = "automation";
+/// A FIFO, socket or device node in the worktree (never allowed).
+pub const SPECIAL_FILE: &str = "special-file";
+/// A file larger than `--max-file-size`, or a change larger than `--max-change-size` (never
+/// allowed: raise the limit instead).
+pub const OVERSIZED: &str = "oversized";
 
 /// The kinds `ALLOW:` may name; every other kind is never allowed.
-pub const ALLOWABLE: &[&str] = &[SYMLINK, SUBMODULE, GITATTRIBUTES, EXEC_BIT];
+pub const ALLOWABLE: &[&str] = &[SYMLINK, SUBMODULE, GITATTRIBUTES, EXEC_BIT, AUTOMATION];
 
 /// The findings so far, at most one per (path, kind).
 #[derive(Default)]
@@ -102,14 +112,22 @@ pub fn detect(
     check_deleted_specials(&tree::deleted(&diff), allow, &mut found);
     for change in changes.iter().filter(|change| change.lossy_path) {
         let path = change.path.as_bytes().as_bstr();
-        found.add(path, CONTROL_CHAR, format!("`{}` is not valid UTF-8", change.path), true, allow);
+        let reason = format!("`{}` is not valid UTF-8", crate::escape::line(&change.path));
+        found.add(path, CONTROL_CHAR, reason, true, allow);
     }
     let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| path).collect();
     let mut reader = lookup::TreeReader::new(repo, result)?;
     check_tree_shapes(&mut reader, &touched_paths, allow, &mut found)?;
-    for planted in disk::planted_repositories(worktree) {
-        let reason = format!("`{}` in the worktree is {}", planted.path, planted.why);
+    let on_disk = disk::walk(worktree);
+    for planted in on_disk.planted {
+        let reason = format!("`{}` in the worktree is {}", crate::escape::line(&planted.path), planted.why);
         found.add(planted.path.as_bytes().as_bstr(), EMBEDDED_REPO, reason, true, allow);
+    }
+    for rela in on_disk.special {
+        let what = disk::special_kind(worktree, Path::new(&rela)).unwrap_or("a special file");
+        let reason =
+            format!("`{}` is {what}: git cannot record it, so the result would lack it", crate::escape::line(&rela));
+        found.add(rela.as_bytes().as_bstr(), SPECIAL_FILE, reason, true, allow);
     }
     Ok(found.list)
 }
@@ -142,6 +160,9 @@ fn check_name(path: &BStr, allow: &[String], found: &mut Findings) {
     }
     if let Some(reason) = names::control_char_problem(path) {
         found.add(path, CONTROL_CHAR, reason, true, allow);
+    }
+    if let Some(reason) = automation::automation_problem(path) {
+        found.add(path, AUTOMATION, reason, false, allow);
     }
 }
 

@@ -206,7 +206,7 @@ fn table_of_tree_changes() {
                 ("git~1/config", F, "c"),
                 ("w/.git. /x", F, "c"),
                 ("emoji\u{200d}name", F, "c"),
-                (".github/workflows/ci.yml", F, "ok"),
+                (".github/CODEOWNERS", F, "ok"),
                 (".gitignore", F, "ok"),
             ],
             allow: &["symlink", "submodule", "gitattributes", "exec-bit"],
@@ -218,6 +218,20 @@ fn table_of_tree_changes() {
                 ("w/.git. /x", "git-path", false),
                 ("z/.g\u{200c}it/config", "git-path", false),
             ],
+        },
+        Case {
+            name: "automation files",
+            base: &[README],
+            result: &[README, (".github/workflows/ci.yml", F, "on: push"), ("pkg/AGENTS.md", F, "obey")],
+            allow: &[],
+            expect: &[(".github/workflows/ci.yml", "automation", false), ("pkg/AGENTS.md", "automation", false)],
+        },
+        Case {
+            name: "automation allowed",
+            base: &[README],
+            result: &[README, (".husky/pre-commit", F, "make")],
+            allow: &["automation"],
+            expect: &[(".husky/pre-commit", "automation", true)],
         },
         Case {
             name: "bare repository as files",
@@ -288,7 +302,7 @@ fn non_utf8_name_is_a_control_char_change() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path, "bad\u{fffd}name");
     assert_eq!(found[0].kind, "control-char");
-    assert_eq!(found[0].reason, "`bad\u{fffd}name` is not valid UTF-8");
+    assert_eq!(found[0].reason, "`bad\\xffname` is not valid UTF-8");
     assert!(!found[0].allowed);
 }
 
@@ -328,46 +342,27 @@ fn name_checks() {
     for path in [".github/x", ".gitignore", "git/x", "a.git/x", ".gitx", "x/.gitmodules"] {
         assert_eq!(names::git_path_problem(path.into()), None, "{path:?} is not a git path");
     }
-    assert_eq!(names::control_char_problem("a\0b".into()).as_deref(), Some("`a\\u{0}b` contains a NUL character"));
+    assert_eq!(names::control_char_problem("a\0b".into()).as_deref(), Some("`a\\x00b` contains a NUL character"));
     assert_eq!(names::control_char_problem("a\rb".into()).as_deref(), Some("`a\\rb` contains a CR character"));
     assert_eq!(names::control_char_problem("a\nb".into()).as_deref(), Some("`a\\nb` contains a LF character"));
-    assert_eq!(names::control_char_problem("a\tb".into()), None);
+    assert_eq!(
+        names::control_char_problem("a\tb".into()).as_deref(),
+        Some("`a\\tb` contains the control character \\t")
+    );
+    assert_eq!(
+        names::control_char_problem("x\u{1b}]0;t\u{7}".into()).as_deref(),
+        Some("`x\\x1b]0;t\\x07` contains the control character \\x1b")
+    );
+    assert_eq!(
+        names::control_char_problem("c1\u{9b}".into()).as_deref(),
+        Some("`c1\\u{9b}` contains the control character \\u{9b}")
+    );
+    assert_eq!(names::control_char_problem("plain/caf\u{e9}.md".into()), None);
     assert_eq!(names::fold("Src/ReadMe.MD".into()), "src/readme.md");
     assert_eq!(names::fold("\u{200c}ÄB".into()), "äb");
     assert!(names::is_special_file("x/.GITMODULES. ".into(), ".gitmodules", "gitmod~1"));
     assert!(names::is_special_file("GITMOD~1".into(), ".gitmodules", "gitmod~1"));
     assert!(!names::is_special_file(".gitmodules/x".into(), ".gitmodules", "gitmod~1"));
-}
-
-#[test]
-fn planted_repositories_on_disk() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let wt = dir.path();
-    let mkdir = |p: &str| std::fs::create_dir_all(wt.join(p)).expect("mkdir");
-    let write = |p: &str| std::fs::write(wt.join(p), "x").expect("write");
-    write(".git");
-    mkdir("src");
-    write("src/lib.rs");
-    mkdir("a/b/.git/objects");
-    mkdir("c");
-    write("c/.git");
-    mkdir(".GIT");
-    mkdir("bare/objects");
-    mkdir("bare/refs");
-    write("bare/HEAD");
-    mkdir("notbare/objects");
-    write("notbare/HEAD");
-    let found: Vec<(String, &str)> = disk::planted_repositories(wt).into_iter().map(|p| (p.path, p.why)).collect();
-    let dotgit = "a `.git` entry below the worktree's root";
-    assert_eq!(
-        found,
-        vec![
-            (".GIT".to_string(), dotgit),
-            ("a/b/.git".to_string(), dotgit),
-            ("bare".to_string(), "a bare repository (HEAD, objects/, refs/)"),
-            ("c/.git".to_string(), dotgit),
-        ]
-    );
 }
 
 #[test]

@@ -29,6 +29,7 @@
 //! | `symlink` | `target` (verbatim), `path` | `ln -s target path` |
 //! | `hardlink` | `target`, `path` | `ln target path` |
 //! | `mkdir` | `path` | `mkdir -p` |
+//! | `special` | `path`, `kind` (`fifo`, `socket`, `device`) | a FIFO, a unix socket, or a character device (1:3, needs CAP_MKNOD) |
 //! | `commit` | `message`="fake agent commit" | `git add -A && git commit -q -m message` |
 //! | `git` | `args` | `git args...` |
 //! | `checkout` | `rev` | `git checkout rev` |

@@ -1,5 +1,5 @@
 //! Recovery never touches a live run: a concurrent recovery from another process leaves its
-//! journal entry, worktree, branch, agent and any lock newer than the dead runs alone, and the
+//! journal entry, worktree, branch and agent alone (and every shared git lock, however old), and the
 //! live run still completes. A reused pid does not keep a dead run alive; unreadable, tampered
 //! and foreign-namespace entries are left in place.
 
@@ -37,6 +37,7 @@ fn ghost(run_id: &str, pid: u32, start: Option<u64>, age: Duration) -> Entry {
         keep_branch: false,
         keep_worktree: false,
         marker: format!("{run_id}:marker"),
+        locks: Vec::new(),
     }
 }
 
@@ -78,9 +79,8 @@ fn a_concurrent_recovery_leaves_a_live_run_alone() {
     assert_eq!(report.recovered.len(), 1);
     assert_eq!(report.recovered[0].run_id, dead.run_id);
     assert_eq!(report.recovered[0].killed_processes, Vec::<i32>::new());
-    assert_eq!(report.removed_locks, vec![stale.clone()]);
-    assert_eq!(report.kept_locks, vec![fresh.clone()]);
-    assert!(fresh.exists() && !stale.exists());
+    assert_eq!(report.shared_locks, vec![fresh.clone(), stale.clone()], "named, however old");
+    assert!(fresh.exists() && stale.exists(), "a shared lock is never removed");
     assert_eq!(std::fs::read(&live_file).expect("live entry kept"), live_bytes);
     assert!(live.worktree.as_ref().expect("recorded").join(".git").is_file(), "the live worktree is kept");
     assert!(scene.branches().contains(&live.branch));
@@ -88,6 +88,7 @@ fn a_concurrent_recovery_leaves_a_live_run_alone() {
     assert!(alive(run.pid() as i32));
 
     std::fs::remove_file(&fresh).expect("the test's own lock");
+    std::fs::remove_file(&stale).expect("the test's own lock");
     std::fs::write(&go, "").expect("go");
     assert_eq!(run.wait(), 0, "the live run completes");
     scene.assert_nothing_left(&[&live.branch]);
@@ -116,7 +117,7 @@ fn unreadable_tampered_and_foreign_entries_are_left_in_place() {
     assert_eq!(report.unreadable_entries, vec![tampered_file.clone(), garbage.clone()]);
     assert_eq!(report.unknown_runs, vec![foreign.run_id.clone()]);
     assert_eq!(report.recovered, Vec::new());
-    assert_eq!(report.removed_locks, Vec::<PathBuf>::new(), "no dead run: no shared lock is judged stale");
+    assert_eq!(report.shared_locks, Vec::<PathBuf>::new(), "no dead run: shared locks are not looked at");
     assert!(garbage.exists() && tampered_file.exists() && foreign_file.exists() && old_lock.exists());
 }
 
@@ -134,9 +135,12 @@ fn a_dead_run_with_a_gone_process_is_recovered_and_its_entry_removed() {
     let report = journal::recover(scene.fx.path(), &options).expect("recovery runs");
 
     assert_eq!(report.recovered.len(), 1);
-    assert_eq!(report.removed_locks, vec![old_lock.clone()]);
+    assert_eq!(report.shared_locks, vec![old_lock.clone()]);
+    let named = report.messages().into_iter().find(|m| m.starts_with("Lock file")).expect("the lock is named");
+    assert!(named.ends_with(&format!("rm '{}'", old_lock.display())), "{named}");
     assert_eq!(report.errors, Vec::<String>::new());
-    assert!(!file.exists() && !old_lock.exists());
+    assert!(!file.exists(), "the entry is removed");
+    assert!(old_lock.exists(), "a lock older than the dead run may be a live git's (an open commit editor)");
     let again = journal::recover(scene.fx.path(), &options).expect("recovery runs");
     assert!(again.is_empty(), "{again:?}");
 }

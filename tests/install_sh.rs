@@ -233,7 +233,8 @@ fn install_sh_sets_an_old_python_seed_aside() {
 fn tools_path(home: &Home, extra: &[&str]) -> OsString {
     let dir = home.root.join("tools");
     std::fs::create_dir_all(&dir).expect("mkdir tools");
-    let tools = ["dirname", "basename", "mkdir", "cp", "mv", "rm", "chmod", "date", "grep", "sed", "mktemp", "cat"];
+    let tools =
+        ["dirname", "basename", "mkdir", "cp", "mv", "ln", "rm", "chmod", "date", "grep", "sed", "mktemp", "cat"];
     for tool in tools.iter().chain(extra) {
         let found = std::env::split_paths(&system_path())
             .map(|dir| dir.join(tool))
@@ -285,8 +286,9 @@ fn install_sh_warns_about_missing_agents_and_path() {
     let stderr = text(&output.stderr);
     let cargo_bin = home.cargo_bin();
     let expected = [
-        "warning: codex is not on PATH: to dispatch to Codex, npm install -g @openai/codex".to_string(),
-        "warning: claude is not on PATH: to dispatch to Claude Code, npm install -g @anthropic-ai/claude-code"
+        "warning: codex is not on PATH: to dispatch to Codex, npm install -g @openai/codex (or set GIT_DISPATCH_CODEX_BIN)"
+            .to_string(),
+        "warning: claude is not on PATH: to dispatch to Claude Code, npm install -g @anthropic-ai/claude-code (or set GIT_DISPATCH_CLAUDE_BIN)"
             .to_string(),
         "warning: no agent CLI found: `git dispatch demo` works, real dispatches need codex or claude".to_string(),
         format!(
@@ -300,6 +302,58 @@ fn install_sh_warns_about_missing_agents_and_path() {
         stdout.contains(&format!("    echo 'export PATH=\"{}:$PATH\"' >> ~/.profile", cargo_bin.display())),
         "{stdout}"
     );
+}
+
+#[test]
+fn install_sh_takes_the_agents_named_by_git_dispatch_bin_variables() {
+    let home = Home::new();
+    let agent = binary().display().to_string();
+    let missing = home.root.join("no-such-claude").display().to_string();
+    let extra = [("GIT_DISPATCH_CODEX_BIN", agent.as_str()), ("GIT_DISPATCH_CLAUDE_BIN", missing.as_str())];
+    let output = home.install_with(&checkout().join("install.sh"), &tools_path(&home, &["git"]), &extra);
+    assert_success(&output);
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("codex is not on PATH"), "GIT_DISPATCH_CODEX_BIN names one: {stderr}");
+    assert!(!stderr.contains("no agent CLI found"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: GIT_DISPATCH_CLAUDE_BIN={missing} is not an executable file\n")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: claude is not on PATH"), "{stderr}");
+}
+
+/// Where man looks for pages: none of the machine's MANPATH, only what PATH implies.
+fn man_env(home: &Home) -> Vec<(String, OsString)> {
+    let mut env: Vec<(String, OsString)> =
+        hermetic_env_with_home(&home.home).into_iter().map(|(key, value)| (key, value.into())).collect();
+    env.push(("PATH".into(), home.path_with_cargo_bin()));
+    env.extend([("MANPAGER".into(), "cat".into()), ("PAGER".into(), "cat".into()), ("MANWIDTH".into(), "100".into())]);
+    env
+}
+
+#[test]
+fn install_sh_installs_the_man_page_so_git_dispatch_help_works() {
+    let home = Home::new();
+    assert_success(&home.install());
+    let page = home.home.join(".local/share/man/man1/git-dispatch.1");
+    let mut expected = Vec::new();
+    git_dispatch::commands::man::cmd_man(&mut expected).expect("the man page renders");
+    assert_eq!(read(&page), expected, "the page is `git dispatch man`");
+    let link = home.home.join(".cargo/share/man/man1/git-dispatch.1");
+    assert_eq!(std::fs::read_link(&link).expect("a link where man looks for ~/.cargo/bin"), page);
+    let Some(_) = std::env::split_paths(&system_path()).map(|dir| dir.join("man")).find(|man| man.is_file()) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "man is not installed; CI=true makes this a failure");
+        eprintln!("SKIPPED: man is not installed: `git dispatch --help` not tried");
+        return;
+    };
+    let help =
+        Command::new("git").args(["dispatch", "--help"]).env_clear().envs(man_env(&home)).output().expect("git runs");
+    assert_success(&help);
+    let shown = text(&help.stdout);
+    for section in ["NAME", "SYNOPSIS", "COMMANDS", "TASK PACKET", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
+        assert!(shown.lines().any(|line| line == section), "section {section} in:\n{shown}");
+    }
+    assert!(shown.contains("git dispatch stats"), "{shown}");
 }
 
 #[test]

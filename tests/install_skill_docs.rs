@@ -1,5 +1,5 @@
 //! What the installer puts in the skill folder stays true to the code: SKILL.md's frontmatter, its
-//! commands and flags, and docs/policy.md and docs/packet.md naming every field there is.
+//! commands and flags, and docs/policy.md, docs/packet.md and docs/run.md naming every field there is.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -30,6 +30,19 @@ fn policy_md_documents_every_field_of_policy_json() {
     let unknown: Vec<&String> = documented.difference(&fields).collect();
     assert!(missing.is_empty(), "fields without a row in docs/policy.md: {missing:?}");
     assert!(unknown.is_empty(), "rows in docs/policy.md that are no field: {unknown:?}");
+}
+
+#[test]
+fn run_md_documents_every_field_of_run_json() {
+    let record = serde_json::to_value(git_dispatch::artifacts::RunRecord::default()).expect("serializes");
+    let documented = documented_names(&read("docs/run.md"));
+    let missing: Vec<&String> =
+        record.as_object().expect("an object").keys().filter(|field| !documented.contains(*field)).collect();
+    assert!(missing.is_empty(), "run.json fields without a row in docs/run.md: {missing:?}");
+    let usage = serde_json::to_value(git_dispatch::agent::TokenUsage::default()).expect("serializes");
+    let missing: Vec<&String> =
+        usage.as_object().expect("an object").keys().filter(|field| !documented.contains(*field)).collect();
+    assert!(missing.is_empty(), "token_usage fields without a row in docs/run.md: {missing:?}");
 }
 
 #[test]
@@ -83,8 +96,47 @@ fn skill_md_has_the_frontmatter_claude_code_reads() {
         .join(" ");
     assert!(description.contains("Use when"), "the description says when to use it: {description}");
     assert!(description.len() <= 1024, "Claude Code limits descriptions to 1024 characters: {}", description.len());
-    assert!(frontmatter
-        .ends_with("allowed-tools:\n  - Bash(git dispatch:*)\n  - Bash(git-dispatch:*)\n  - Read\n  - Write"));
+    assert!(frontmatter.ends_with(
+        "allowed-tools:\n  - Bash(git dispatch:*)\n  - Bash(git-dispatch:*)\n  - Bash(~/.claude/skills/claude-codex-dispatch/bin/codex-dispatch:*)\n  - Read\n  - Write"
+    ));
+}
+
+/// The command prefixes of the `Bash(PREFIX:*)` rules in SKILL.md's `allowed-tools`.
+fn allowed_prefixes(skill: &str) -> Vec<String> {
+    let frontmatter = skill.split("\n---\n").next().expect("frontmatter");
+    frontmatter
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- Bash(")?.strip_suffix(":*)"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn skill_md_allows_every_command_it_recommends() {
+    let skill = read("SKILL.md");
+    let prefixes = allowed_prefixes(&skill);
+    let allowed = |command: &str| prefixes.iter().any(|prefix| command.starts_with(prefix.as_str()));
+    let mut commands: Vec<String> = Vec::new();
+    let mut in_bash = false;
+    for line in skill.lines() {
+        match line.trim() {
+            "```bash" | "```sh" => in_bash = true,
+            "```" => in_bash = false,
+            command if in_bash && !command.is_empty() && !command.starts_with('#') => {
+                commands.push(command.to_string())
+            }
+            _ => {}
+        }
+    }
+    // Entry points named in the text: anything in backticks that starts like a program path.
+    for (index, _) in skill.match_indices("`~/") {
+        let quoted: String = skill[index + 1..].chars().take_while(|c| *c != '`').collect();
+        commands.push(quoted);
+    }
+    assert!(commands.iter().any(|command| command.contains("codex-dispatch")), "{commands:?}");
+    let denied: Vec<&String> = commands.iter().filter(|command| !allowed(command)).collect();
+    assert!(denied.is_empty(), "SKILL.md recommends commands its allowed-tools do not cover: {denied:?}");
+    assert!(skill.contains("`IS_SANDBOX=1`") && skill.contains("never") && skill.contains("root"));
 }
 
 #[test]

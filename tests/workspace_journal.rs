@@ -36,7 +36,6 @@ fn both_ways(before: &str, script: &str) -> (Snapshot, Snapshot) {
     let mut scanned = workspace::create(fx.path(), "scanned", &base, &opts).unwrap();
     assert!(journaled.journal.get().is_some(), "{:?}", journaled.journal);
     scanned.journal = JournalHandle::off("the test scans in full");
-    std::thread::sleep(std::time::Duration::from_millis(20));
     sh(&journaled.path, script);
     sh(&scanned.path, script);
     let expected = add_all_tree(&journaled.path);
@@ -174,7 +173,6 @@ fn build_outputs_kept_in_a_pooled_worktree_are_searched_for_writes() {
     let second = workspace::create(fx.path(), "second", &base, &opts).unwrap();
     assert!(second.warm);
     assert!(second.path.join("build/keep.o").is_file(), "ignored outputs stay in the pool");
-    std::thread::sleep(std::time::Duration::from_millis(20));
     sh(&second.path, "printf 'n\\n' > build/deep/new.o && echo x >> build/deep/old.o");
     let snap = workspace::snapshot(&second).unwrap();
     assert_eq!(snap.full_scan_reason, None);

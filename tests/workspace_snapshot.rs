@@ -206,3 +206,41 @@ fn submodules_are_recorded_as_gitlinks() {
     let gitlink = git(s.fx.path(), &["rev-parse", &format!("{}:vendor/lib", moved.commit)]);
     assert_eq!(gitlink, git(&s.fx.path().join("vendor/lib"), &["rev-parse", "HEAD"]));
 }
+
+/// The ctime of `rela` below `dir`, as a `SystemTime`.
+fn ctime_of(dir: &Path, rela: &str) -> std::time::SystemTime {
+    use std::os::unix::fs::MetadataExt as _;
+    let md = std::fs::symlink_metadata(dir.join(rela)).unwrap();
+    std::time::UNIX_EPOCH + std::time::Duration::new(md.ctime() as u64, md.ctime_nsec() as u32)
+}
+
+/// Issue 20 item 3: with coarse timestamps, a file the agent writes in the tick the workspace was
+/// stamped ready carries exactly the stamp's time (ctime cannot be set, so the test sets the stamp
+/// to the file's ctime instead: the same tick, made certain). It still counts as written, and the
+/// symlink it is reaches the sensitive checks.
+#[test]
+fn an_ignored_file_changed_in_the_stamps_own_tick_counts_as_written() {
+    let mut s = setup("python-project", "");
+    sh(&s.ws.path, "ln -s /etc/passwd .env && mkdir -p build && printf 'o\\n' > build/out.txt");
+    s.ws.ready_at = ctime_of(&s.ws.path, ".env");
+
+    let snap = workspace::snapshot(&s.ws).unwrap();
+
+    assert_eq!(snap.ignored_written, [".env", "build/out.txt"]);
+    let found = git_dispatch::sensitive::detect_ignored(&s.ws.path, &snap.ignored_written);
+    assert_eq!(found.iter().map(|f| (f.path.as_str(), f.kind.as_str())).collect::<Vec<_>>(), [(".env", "symlink")]);
+    workspace::release(&s.ws, Release::DeleteBranch, &s.opts).unwrap();
+}
+
+/// Files in place before the stamp (`.worktreeinclude` copies, SETUP outputs) have an earlier
+/// ctime than it, even when made in the tick just before: the stamp waits for the next tick.
+#[test]
+fn files_changed_just_before_the_stamp_do_not_count() {
+    let mut s = setup("python-project", "");
+    sh(&s.ws.path, "printf 'setup\\n' > .env");
+    s.ws.mark_ready().unwrap();
+    assert!(ctime_of(&s.ws.path, ".env") < s.ws.ready_at);
+    let snap = workspace::snapshot(&s.ws).unwrap();
+    assert_eq!(snap.ignored_written, Vec::<String>::new());
+    workspace::release(&s.ws, Release::DeleteBranch, &s.opts).unwrap();
+}

@@ -172,7 +172,7 @@ pub fn snapshot_after_edits(b: &Bench) -> Vec<Sample> {
         settle();
         let (open_secs, wt) = time(|| gix::open(&ws.path).expect("open"));
         parts[0].1.push(open_secs);
-        let options = workspace::scan::ScanOptions { list_ignored: true };
+        let options = workspace::scan::ScanOptions { list_ignored: true, ..Default::default() };
         parts[1].1.push(time(|| workspace::scan::scan(&wt, options).expect("scan")).0);
         drop(wt);
         reset_peak();

@@ -33,11 +33,8 @@ pub fn started_as_replay_agent(argv0: &std::ffi::OsStr) -> bool {
 pub fn replay_agent_link(binary: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let link = dir.join(REPLAY_AGENT_NAME);
-    #[cfg(unix)]
     std::os::unix::fs::symlink(binary, &link)
         .with_context(|| format!("linking {} to {}", link.display(), binary.display()))?;
-    #[cfg(not(unix))]
-    std::fs::copy(binary, &link).with_context(|| format!("copying {} to {}", binary.display(), link.display()))?;
     Ok(link)
 }
 

@@ -1,6 +1,8 @@
 //! The live status line on stderr while an agent runs (a terminal only, not with `--quiet`):
 //! elapsed time, tokens so far and what the agent does now, redrawn in place with `\r`; then one
-//! summary line. When stderr is not a terminal nothing is drawn, so no escape codes either.
+//! summary line. When stderr is not a terminal nothing is drawn, so no escape codes either. What
+//! the agent's events say is shown escaped: only the line's own `\r` and clear-to-end reach the
+//! terminal.
 
 use std::io::{IsTerminal as _, Write};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -181,9 +183,10 @@ pub fn format_tokens(tokens: u64) -> String {
     }
 }
 
-/// At most `max` characters; a cut line ends with `...`.
+/// At most `max` characters, control characters escaped ([`crate::escape::line`]: the activity
+/// comes from the agent's events); a cut line ends with `...`.
 pub fn shorten(text: &str, max: usize) -> String {
-    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line = crate::escape::line(text).into_owned();
     if one_line.chars().count() <= max {
         return one_line;
     }
@@ -234,7 +237,8 @@ mod tests {
         let long = status_line("codex", Duration::ZERO, Some(&"x".repeat(200)), 0, 40);
         assert_eq!(long.chars().count(), 39);
         assert!(long.starts_with("codex 0s | xxx") && long.ends_with("..."));
-        assert_eq!(shorten("a\tb\nc", 10), "a b c");
+        assert_eq!(shorten("a\tb\nc", 10), "a\\tb\\nc");
+        assert_eq!(shorten("$ printf '\x1b]52;c;eA==\x07'", 80), "$ printf '\\x1b]52;c;eA==\\x07'");
     }
 
     #[test]

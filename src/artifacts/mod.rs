@@ -43,6 +43,34 @@ pub fn runs_root(workdir: &Path, output_dir: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Refuses run folders below `dir` reached through something that is not a real folder: each of
+/// `dir/.codex-dispatch` and `dir/.codex-dispatch/runs` must be missing or a directory, never a
+/// symlink (a tracked `.codex-dispatch` symlink would put run folders, and what `list` and `apply`
+/// read, wherever it points). One line naming the path, for exit 1.
+pub fn check_runs_path(dir: &Path) -> anyhow::Result<()> {
+    let mut path = dir.to_path_buf();
+    for part in RUNS_SUBDIR.split('/') {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+                anyhow::bail!(
+                    "{} is a symlink (to {target}): run folders are never created or read through a link; remove it, or pass --output-dir",
+                    path.display()
+                );
+            }
+            Ok(meta) if !meta.is_dir() => anyhow::bail!(
+                "{} is not a directory: run folders cannot go there; remove it, or pass --output-dir",
+                path.display()
+            ),
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
 /// The longest slug of a run id: ids stay short enough to type a prefix of and to list in 100
 /// columns (the seed allowed 48).
 pub const SLUG_MAX: usize = 24;

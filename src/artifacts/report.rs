@@ -1,5 +1,7 @@
 //! The human-facing files of a run folder: `result.md` (verdict first), and the records
-//! `changes.json` and `run.json`.
+//! `changes.json` and `run.json`. Every string in `result.md` that came from the agent or the
+//! worktree is escaped ([`crate::escape`]): a control sequence in a path or in the summary shows
+//! as text in a terminal or a viewer, never as a command to it.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +78,7 @@ fn section(out: &mut String, title: &str, items: &[String]) {
     }
     out.push_str(&format!("## {title}\n\n"));
     for item in items {
-        out.push_str(&format!("- {item}\n"));
+        out.push_str(&format!("- {}\n", crate::escape::line(item)));
     }
     out.push('\n');
 }
@@ -118,13 +120,16 @@ pub fn render_result_md(verdict: &Verdict, changes: &[ChangeRecord], result: &se
         "OK: nothing to offer"
     };
     let mut out = format!("# git-dispatch result\n\nVERDICT: {status}\n");
-    out.push_str(&format!("RESULT: {}\n", result.get("result").map(text_of).unwrap_or_else(|| "unknown".into())));
+    let result_word = result.get("result").map(text_of).unwrap_or_else(|| "unknown".into());
+    out.push_str(&format!("RESULT: {}\n", crate::escape::line(&result_word)));
     out.push_str(&format!(
         "MODE: {}\nPOLICY VIOLATION: {}\nEXIT CODE: {}\n",
-        verdict.mode, verdict.policy_violation, verdict.exit_code
+        crate::escape::line(&verdict.mode),
+        verdict.policy_violation,
+        verdict.exit_code
     ));
     if let Some(branch) = &verdict.branch {
-        out.push_str(&format!("BRANCH: {branch}\n"));
+        out.push_str(&format!("BRANCH: {}\n", crate::escape::line(branch)));
     }
     out.push('\n');
     if !verdict.messages.is_empty() {
@@ -150,7 +155,7 @@ pub fn render_result_md(verdict: &Verdict, changes: &[ChangeRecord], result: &se
     section(&mut out, "Changed Paths (computed)", &changed);
     section(&mut out, "Ignored Files Written (not part of the result)", &verdict.ignored_written);
     if let Some(summary) = result.get("summary").map(text_of).filter(|s| !s.is_empty()) {
-        out.push_str(&format!("## Summary (the agent's words)\n\n{summary}\n\n"));
+        out.push_str(&format!("## Summary (the agent's words)\n\n{}\n\n", crate::escape::text(&summary)));
     }
     section(&mut out, "Changed Files (the agent's claim)", &strings(result.get("changed_files")));
     section(&mut out, "Verification Run", &strings(result.get("verification_run")));

@@ -11,6 +11,9 @@ use crate::cli::CancelArgs;
 use crate::jobs::{self, CancelOutcome};
 
 pub fn cmd_cancel(args: &CancelArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    // Run ids, folders and messages come from run folders an agent may have written.
+    let mut escaped = crate::escape::Writer::new(stdout);
+    let stdout: &mut dyn Write = &mut escaped;
     if args.selector.runs.is_empty() && !args.all {
         anyhow::bail!("cancel: name the run(s) to cancel, or give --all");
     }
@@ -46,7 +49,8 @@ pub fn cmd_cancel(args: &CancelArgs, stdout: &mut dyn Write) -> anyhow::Result<i
                 }
             }
             CancelOutcome::StillGoing(state) => {
-                eprintln!("{}: asked to stop, still {} after {} s", state.run_id, state.state.name(), args.timeout);
+                let id = crate::escape::line(&state.run_id);
+                eprintln!("{id}: asked to stop, still {} after {} s", state.state.name(), args.timeout);
                 code = jobs::STILL_RUNNING;
             }
         }

@@ -21,6 +21,9 @@ use crate::handback::{self, RunRecord};
 use crate::workspace::{self, WorkspaceOptions};
 
 pub fn cmd_clean(args: &CleanArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    // Run ids, paths and recovery messages come from folders an agent may have written.
+    let mut escaped = crate::escape::Writer::new(stdout);
+    let stdout: &mut dyn Write = &mut escaped;
     let max_age = args.older_than.as_deref().map(parse_age).transpose()?;
     let runs_root = super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref());
     let runs = match (&runs_root, &args.run) {
@@ -229,6 +232,11 @@ fn recover(
     for line in journal.messages() {
         writeln!(stdout, "recovered: {line}")?;
     }
+    // Shared git locks are never removed; named here even when no dead run was recovered.
+    let shared = if journal.recovered.is_empty() { crate::journal::shared_locks_of(repo_root)? } else { Vec::new() };
+    for lock in &shared {
+        writeln!(stdout, "recover: {}", crate::journal::describe_shared_lock(lock))?;
+    }
     let report = workspace::prune(repo_root, options, &keep)?;
     for path in &report.removed_worktrees {
         writeln!(stdout, "recovered: removed worktree {}", path.display())?;
@@ -240,6 +248,7 @@ fn recover(
         writeln!(stdout, "recovered: deleted branch {branch}")?;
     }
     let actions = journal.messages().len()
+        + shared.len()
         + report.removed_worktrees.len()
         + report.pruned_admin_dirs.len()
         + report.deleted_branches.len();
@@ -250,9 +259,11 @@ fn recover(
 }
 
 /// After the pool is emptied, remove the repository's worktrees folder if nothing is left in it
-/// (only empty sub-folders; `remove_dir` never deletes anything that still holds a file).
+/// (only empty sub-folders, once the journal's records of finished runs are gone; `remove_dir`
+/// never deletes anything that still holds a file).
 fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
     let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
+    crate::journal::forget_finished(&crate::journal::journal_dir(&layout));
     if let Ok(entries) = std::fs::read_dir(&layout.dir) {
         for entry in entries.flatten() {
             let _ = std::fs::remove_dir(entry.path());

@@ -3,7 +3,8 @@
 //! (the current directory or `-C`), the agent CLIs and their versions, the Codex quota endpoint
 //! (not asked with `--offline`), sandbox support (bubblewrap with the very probe the sandbox uses,
 //! Landlock with the ABI the kernel enforces, and the kind `--sandbox auto` picks from them), and
-//! the worktree pool's size on disk.
+//! the worktree pool's size on disk, and the shared git lock files present (git-dispatch never
+//! removes one: the line says how to, by hand).
 //!
 //! The exit code is 0 unless git itself is missing (1): everything else only limits what a
 //! dispatch can do. Every program is run through [`crate::process`] with a timeout.
@@ -61,6 +62,8 @@ impl Check {
 }
 
 pub fn cmd_doctor(args: &DoctorArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let mut escaped = crate::escape::Writer::new(out);
+    let out: &mut dyn Write = &mut escaped;
     let checks = run_checks(args);
     for check in &checks {
         writeln!(out, "{}", check.line())?;
@@ -88,7 +91,16 @@ pub fn run_checks(args: &DoctorArgs) -> Vec<Check> {
     .into_iter()
     .chain(sandbox_checks::check_root())
     .chain([check_pool()])
+    .chain(check_git_locks(&repo_dir))
     .collect()
+}
+
+/// One `warn` per shared git lock present in the repository (never removed by git-dispatch),
+/// with the command to remove it by hand.
+fn check_git_locks(dir: &Path) -> Vec<Check> {
+    let root = gix::discover(dir).ok().and_then(|repo| repo.workdir().map(Path::to_path_buf));
+    let locks = root.and_then(|root| crate::journal::shared_locks_of(&root).ok()).unwrap_or_default();
+    locks.iter().map(|lock| Check::new("git lock", Status::Warn, crate::journal::describe_shared_lock(lock))).collect()
 }
 
 /// The first non-empty line of `program args...`, or why there is none.
@@ -352,7 +364,6 @@ mod tests {
         std::fs::write(repo.join("pool/.two.tmp"), "").expect("write");
         std::fs::create_dir_all(root.path().join("other-99/wt")).expect("mkdir");
         std::fs::write(root.path().join("stray-file"), "xy").expect("write");
-        #[cfg(unix)]
         std::os::unix::fs::symlink("/", repo.join("wt/one/link")).expect("symlink");
 
         let usage = pool_usage(root.path()).expect("readable");

@@ -1,4 +1,5 @@
-//! `git dispatch list`: the runs of this repository, newest first, one line each.
+//! `git dispatch list`: the runs of this repository, newest first, one line each (ids and modes
+//! escaped: a run folder's name or its policy.json may have been written by an agent).
 
 use std::io::Write;
 
@@ -9,7 +10,7 @@ use crate::handback;
 pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = match super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref()) {
         Ok(root) => root,
-        Err(_) if !args.json => {
+        Err(err) if !args.json && err.to_string().starts_with("no runs found") => {
             writeln!(stdout, "no runs")?;
             return Ok(0);
         }
@@ -24,9 +25,13 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         }
         return Ok(0);
     }
-    let width = runs.iter().map(|run| run.id.len()).max().unwrap_or(2).max(2);
+    let shown: Vec<(String, String)> = runs
+        .iter()
+        .map(|run| (crate::escape::line(&run.id).into_owned(), crate::escape::line(&run.policy.mode).into_owned()))
+        .collect();
+    let width = shown.iter().map(|(id, _)| id.chars().count()).max().unwrap_or(2).max(2);
     writeln!(stdout, "{:<width$}  {:<11}  {:<22}  {:<7}  {:<9}  AGE", "ID", "MODE", "VERDICT", "OFFERED", "STATE")?;
-    for (run, state) in runs.iter().zip(&states) {
+    for ((run, state), (id, mode)) in runs.iter().zip(&states).zip(&shown) {
         let offered = match (run.policy.offered, &run.applied) {
             (true, Some(_)) => "applied",
             (true, None) => "yes",
@@ -35,8 +40,8 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         writeln!(
             stdout,
             "{:<width$}  {:<11}  {:<22}  {:<7}  {:<9}  {}",
-            run.id,
-            run.policy.mode,
+            id,
+            mode,
             crate::jobs::list_verdict(run, *state),
             offered,
             state.name(),

@@ -7,10 +7,12 @@ pub mod completions;
 pub mod demo;
 pub mod doctor;
 pub mod list;
+pub mod man;
 pub mod mcp;
 pub mod review;
 pub mod run;
 pub mod runs;
+pub mod stats;
 pub mod status;
 pub mod wait;
 
@@ -26,6 +28,7 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Show(args)), _) => review::cmd_show(&args, stdout),
         (Some(Command::Apply(args)), _) => apply::cmd_apply(&args, stdout),
         (Some(Command::List(args)), _) => list::cmd_list(&args, stdout),
+        (Some(Command::Stats(args)), _) => stats::cmd_stats(&args, stdout),
         (Some(Command::Demo(args)), _) => demo::cmd_demo(&args, stdout),
         (Some(Command::Clean(args)), _) => clean::cmd_clean(&args, stdout),
         (Some(Command::Mcp(args)), _) => mcp::cmd_mcp(&args, stdout),
@@ -35,7 +38,7 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Cancel(args)), _) => cancel::cmd_cancel(&args, stdout),
         (Some(Command::Supervise(args)), _) => crate::jobs::supervise(&args.request),
         (Some(Command::Completions(args)), _) => completions::cmd_completions(&args, stdout),
-        (Some(Command::Man), _) => completions::cmd_man(stdout),
+        (Some(Command::Man), _) => man::cmd_man(stdout),
         (None, None) => anyhow::bail!("nothing to do: give --task PACKET, or a command (see --help)"),
     }
 }

@@ -1,8 +1,10 @@
-//! `git dispatch review [RUN]` and `git dispatch show [RUN] [--json]`.
+//! `git dispatch review [RUN]` and `git dispatch show [RUN] [--json]`. What the run folder says is
+//! shown escaped ([`crate::escape`]); `--json` is escaped by JSON itself.
 
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{ReviewArgs, ShowArgs};
+use crate::escape::line;
 use crate::handback;
 
 pub fn cmd_review(args: &ReviewArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
@@ -45,23 +47,23 @@ pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
         return Ok(0);
     }
     let policy = &run.policy;
-    writeln!(stdout, "run:      {}", run.id)?;
-    writeln!(stdout, "folder:   {}", run.path.display())?;
-    writeln!(stdout, "mode:     {}", policy.mode)?;
+    writeln!(stdout, "run:      {}", line(&run.id))?;
+    writeln!(stdout, "folder:   {}", line(&run.path.display().to_string()))?;
+    writeln!(stdout, "mode:     {}", line(&policy.mode))?;
     writeln!(stdout, "verdict:  {}", handback::verdict_label(&run))?;
     writeln!(stdout, "exit:     {}", policy.exit_code)?;
     if let Some(branch) = &policy.branch {
-        writeln!(stdout, "branch:   {branch}")?;
+        writeln!(stdout, "branch:   {}", line(branch))?;
     }
     if let Some(applied) = &run.applied {
-        writeln!(stdout, "applied:  {} ({})", applied.applied_at, applied.how)?;
+        writeln!(stdout, "applied:  {}", line(&format!("{} ({})", applied.applied_at, applied.how)))?;
     }
     writeln!(stdout, "changed:  {}", policy.changed_paths.len())?;
     for path in &policy.changed_paths {
-        writeln!(stdout, "  {path}")?;
+        writeln!(stdout, "  {}", line(path))?;
     }
     for message in &policy.messages {
-        writeln!(stdout, "message:  {message}")?;
+        writeln!(stdout, "message:  {}", line(message))?;
     }
     Ok(0)
 }

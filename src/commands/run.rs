@@ -44,7 +44,8 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     };
     for dispatch in &dispatches {
         for warning in &dispatch.packet.warnings {
-            eprintln!("warning: task packet {}: {warning}", dispatch.packet_path.display());
+            let text = format!("task packet {}: {warning}", dispatch.packet_path.display());
+            eprintln!("warning: {}", crate::escape::line(&text));
         }
     }
     if !args.dry_run {
@@ -64,7 +65,8 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         let (run_dir, verdict) = outcome?;
         if verdict.exit_code == exit::CANNOT_START {
             if let Some(message) = verdict.messages.iter().rev().find(|m| m.starts_with("ERROR")) {
-                eprintln!("error: {message} (run folder {})", run_dir.path.display());
+                let text = format!("{message} (run folder {})", run_dir.path.display());
+                eprintln!("error: {}", crate::escape::line(&text));
             }
         }
         worst = worst.max(verdict.exit_code);
@@ -171,6 +173,8 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         allow: pipeline::checked_allow_kinds(&args.allow)?,
         ignore_status_prefix: args.ignore_status_prefix.clone(),
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
+        max_file_size: args.max_file_size,
+        max_change_size: args.max_change_size,
     })
 }
 
@@ -189,7 +193,7 @@ fn verdict_line(summary: &Summary) -> String {
         format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
     if let Some(reason) = reason {
         line.push_str(": ");
-        line.push_str(&crate::commands::status::printable(reason));
+        line.push_str(&crate::escape::line(reason));
     }
     line
 }

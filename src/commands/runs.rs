@@ -1,5 +1,6 @@
 //! Finding the run folders a hand-back command works on: `--output-dir`, else the nearest
 //! `.codex-dispatch/runs` from the given directory (or the current one) up to the repository root.
+//! A `.codex-dispatch` (or `runs`) that is a symlink is refused, never followed.
 
 use std::path::PathBuf;
 

@@ -35,17 +35,14 @@ pub fn status_line(view: &StatusView, width: usize) -> String {
         (_, _, Some(activity)) => activity.clone(),
         _ => state.error.clone().unwrap_or_default(),
     };
+    // The run id, the stage and the activity come from a run folder an agent may have written.
+    let line = crate::escape::line;
     format!(
         "{:<width$}  {:<9}  {:<12}  {:>6.0}s  {}",
-        state.run_id,
+        line(&state.run_id),
         state.state.name(),
-        state.stage,
+        line(&state.stage),
         view.elapsed_s,
-        printable(&what)
+        line(&what)
     )
-}
-
-/// `text` with control characters shown as escapes, so an agent's words cannot move the cursor.
-pub fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }

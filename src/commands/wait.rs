@@ -16,6 +16,9 @@ use crate::cli::WaitArgs;
 use crate::jobs::{self, summary_json, StatusView};
 
 pub fn cmd_wait(args: &WaitArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    // Run ids, folders and messages come from run folders an agent may have written.
+    let mut escaped = crate::escape::Writer::new(stdout);
+    let stdout: &mut dyn Write = &mut escaped;
     let timeout = match args.timeout {
         Some(seconds) if !(seconds.is_finite() && seconds >= 0.0) => {
             anyhow::bail!("--timeout: expected a number of seconds (0 or more), not {seconds}")

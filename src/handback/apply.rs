@@ -1,7 +1,9 @@
 //! `apply`: hand an offered run back to the user's checkout, after checking everything an agent
 //! could have rewritten.
 //!
-//! Checks, in order: the run was offered and not applied yet; its scratch branch still points at the
+//! Checks, in order: no other `apply` of the run is in progress (see the `lock` module: of two
+//! concurrent applies exactly one goes on); the run was offered and not applied yet; its scratch
+//! branch still points at the
 //! recorded result commit; the patch recomputed from the base and result commits in the object
 //! store equals `result.patch` and the hash in `policy.json`. Then:
 //!
@@ -77,6 +79,8 @@ pub enum ApplyError {
     NotOffered { run: String, reason: String },
     #[error("run {run} was already applied ({how}, {at})")]
     AlreadyApplied { run: String, how: String, at: String },
+    #[error("run {run} is already being applied by another git-dispatch process")]
+    BeingApplied { run: String },
     #[error("run {run} is incomplete: {reason}")]
     Incomplete { run: String, reason: String },
     #[error("the branch {branch} is gone: the result cannot be checked")]
@@ -135,7 +139,12 @@ pub fn apply_with(
     how: ApplyHow,
     render: PatchRenderer<'_>,
 ) -> Result<ApplyOutcome, ApplyError> {
+    let _run_lock =
+        super::lock::try_lock_run(&run.path)?.ok_or_else(|| ApplyError::BeingApplied { run: run.id.clone() })?;
     require_offered(run)?;
+    let layout = crate::workspace::layout_for(repo_root, &crate::workspace::WorkspaceOptions::from_env())?;
+    let _repo_lock = super::lock::lock_repository(&layout.dir)?;
+    crate::workspace::pause_point("apply-locked");
     let repo = gix::discover(repo_root)
         .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
         .with_object_memory();

@@ -228,27 +228,13 @@ fn temp_path(disk_path: &Path) -> PathBuf {
 fn create_file(path: &Path, executable: bool) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if executable { 0o777 } else { 0o666 });
-    }
-    #[cfg(not(unix))]
-    let _ = executable;
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, if executable { 0o777 } else { 0o666 });
     options.open(path).with_context(|| format!("cannot create {}", path.display()))
 }
 
-#[cfg(unix)]
 fn write_symlink(target: &[u8], link: &Path) -> anyhow::Result<()> {
     let target = gix::path::from_byte_slice(target).context("the symlink's target is no valid path")?;
     std::os::unix::fs::symlink(target, link).with_context(|| format!("cannot create the symlink {}", link.display()))
-}
-
-/// Without symlinks, git writes the link's target into a plain file.
-#[cfg(not(unix))]
-fn write_symlink(target: &[u8], link: &Path) -> anyhow::Result<()> {
-    let mut file = create_file(link, false)?;
-    file.write_all(target).with_context(|| format!("cannot write {}", link.display()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! (✓ in scope, ✗ out of scope), then the patch, optionally with ANSI colours.
 //!
 //! Review reads the run folder as it is; `apply` is the step that re-checks the patch against the
-//! object store.
+//! object store. Everything shown that came from the run folder (ids, messages, paths, the patch's
+//! lines) is escaped ([`crate::escape`]), so a control sequence planted in a file name or a file's
+//! content cannot clear the screen above the verdict, retitle the terminal or set the clipboard.
 
 use std::io::Write;
 
@@ -64,7 +66,7 @@ pub fn review(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::Resu
     match std::fs::read(run.file("result.patch")) {
         Ok(patch) if patch.is_empty() => writeln!(out, "(the patch is empty)")?,
         Ok(patch) if color => write_colored_patch(&patch, out)?,
-        Ok(patch) => out.write_all(&patch)?,
+        Ok(patch) => write_patch(&patch, out)?,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => writeln!(out, "(no result.patch)")?,
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", run.file("result.patch").display())),
     }
@@ -72,26 +74,27 @@ pub fn review(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::Resu
 }
 
 fn write_verdict(run: &RunRecord, out: &mut dyn Write) -> std::io::Result<()> {
+    use crate::escape::line;
     let policy = &run.policy;
-    writeln!(out, "run:      {}", run.id)?;
+    writeln!(out, "run:      {}", line(&run.id))?;
     writeln!(out, "verdict:  {}", verdict_label(run))?;
     if let Some(problem) = &run.problem {
-        writeln!(out, "problem:  {problem}")?;
+        writeln!(out, "problem:  {}", line(problem))?;
     }
-    writeln!(out, "mode:     {}    exit code: {}", or_dash(&policy.mode), policy.exit_code)?;
-    let commit = |id: &Option<String>| id.as_deref().map(short_id).unwrap_or("-").to_string();
+    writeln!(out, "mode:     {}    exit code: {}", line(or_dash(&policy.mode)), policy.exit_code)?;
+    let commit = |id: &Option<String>| line(id.as_deref().map(short_id).unwrap_or("-")).into_owned();
     writeln!(out, "base:     {}    result: {}", commit(&policy.base_commit), commit(&policy.result_commit))?;
     if let Some(branch) = &policy.branch {
-        writeln!(out, "branch:   {branch}")?;
+        writeln!(out, "branch:   {}", line(branch))?;
     }
     if let Some(applied) = &run.applied {
         let commit = applied.commit.as_deref().map(|id| format!(" (commit {})", short_id(id))).unwrap_or_default();
-        writeln!(out, "applied:  {} by {}{commit}", applied.applied_at, applied.how)?;
+        writeln!(out, "applied:  {}", line(&format!("{} by {}{commit}", applied.applied_at, applied.how)))?;
     }
     if !policy.messages.is_empty() {
         writeln!(out, "messages:")?;
         for message in &policy.messages {
-            writeln!(out, "  - {message}")?;
+            writeln!(out, "  - {}", line(message))?;
         }
     }
     Ok(())
@@ -130,6 +133,7 @@ pub fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
 }
 
 fn write_changes(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    use crate::escape::line;
     let changes = load_changes(run)?;
     writeln!(out, "changed paths ({}):", changes.len())?;
     for change in &changes {
@@ -139,8 +143,8 @@ fn write_changes(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::R
             None => ("?", ""),
         };
         let mark = if color && !paint.is_empty() { format!("{paint}{mark}{RESET}") } else { mark.to_string() };
-        let from = change.old_path.as_deref().map(|old| format!(" (from {old})")).unwrap_or_default();
-        writeln!(out, "  {mark} {:<12} {}{from}", change.status, change.path)?;
+        let from = change.old_path.as_deref().map(|old| format!(" (from {})", line(old))).unwrap_or_default();
+        writeln!(out, "  {mark} {:<12} {}{from}", line(&change.status), line(&change.path))?;
     }
     Ok(())
 }
@@ -225,7 +229,16 @@ const HEADER_PREFIXES: &[&[u8]] = &[
     b"GIT binary patch",
 ];
 
-/// Write `patch` with `+` lines green, `-` lines red, `@@` lines cyan and file headers bold.
+/// Write `patch` for reading: its lines with control characters escaped (tab and newline kept).
+pub fn write_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
+    for line in patch.split_inclusive(|byte| *byte == b'\n') {
+        out.write_all(crate::escape::bytes_text(line).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Write `patch` with `+` lines green, `-` lines red, `@@` lines cyan and file headers bold, its
+/// lines escaped as [`write_patch`] escapes them.
 pub fn write_colored_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
     let mut state = HunkState::default();
     for line in patch.split_inclusive(|byte| *byte == b'\n') {
@@ -240,14 +253,15 @@ pub fn write_colored_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result
             None if HEADER_PREFIXES.iter().any(|prefix| text.starts_with(prefix)) => BOLD,
             None => "",
         };
+        let shown = crate::escape::bytes_text(text);
         if paint.is_empty() {
-            out.write_all(line)?;
+            out.write_all(shown.as_bytes())?;
         } else {
             out.write_all(paint.as_bytes())?;
-            out.write_all(text)?;
+            out.write_all(shown.as_bytes())?;
             out.write_all(RESET.as_bytes())?;
-            out.write_all(newline)?;
         }
+        out.write_all(newline)?;
     }
     Ok(())
 }
@@ -275,6 +289,14 @@ mod tests {
             colored(patch),
             "<b>diff --git a/x b/x</>\n<b>index 1..2 100644</>\n<b>--- a/x</>\n<b>+++ b/x</>\n<c>@@ -1,2 +1,2 @@</>\n<r>--- old</>\n keep\n<g>+++ new</>\n\\ No newline at end of file\n<b>diff --git a/y b/y</>\n"
         );
+    }
+
+    #[test]
+    fn control_characters_in_a_patch_are_shown_not_sent() {
+        assert_eq!(colored("@@ -0,0 +1 @@\n+\x1b]0;t\x07\n"), "<c>@@ -0,0 +1 @@</>\n<g>+\\x1b]0;t\\x07</>\n");
+        let mut plain = Vec::new();
+        write_patch(b"+tab\there\x1b[2J\r\n", &mut plain).expect("writes to a Vec");
+        assert_eq!(plain, b"+tab\there\\x1b[2J\\r\n");
     }
 
     #[test]

@@ -173,6 +173,7 @@ pub fn select_run(runs_root: &Path, selector: Option<&str>) -> anyhow::Result<Ru
 
 /// The runs root of a repository: `output_dir` (`--output-dir`) when given, else the nearest
 /// `.codex-dispatch/runs` from `repo` (`-C`, or the current directory) up to its repository root.
+/// A `.codex-dispatch` (or `runs`) that is a symlink is refused, never followed.
 pub fn runs_root(repo: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = output_dir {
         return Ok(dir.to_path_buf());
@@ -187,6 +188,7 @@ pub fn runs_root(repo: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Resu
     let mut dir = Some(start.as_path());
     while let Some(current) = dir {
         let candidate = current.join(RUNS_SUBDIR);
+        crate::artifacts::check_runs_path(current)?;
         if candidate.is_dir() {
             return Ok(candidate);
         }

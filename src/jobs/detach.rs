@@ -130,7 +130,7 @@ pub fn supervise(request_path: &Path) -> anyhow::Result<i32> {
         match outcome {
             Ok(code) => worst = worst.max(code),
             Err(err) => {
-                eprintln!("error: run {}: {err:#}", run.run_id);
+                eprintln!("error: {}", crate::escape::line(&format!("run {}: {err:#}", run.run_id)));
                 record_failure(run, &err);
                 worst = worst.max(exit::CANNOT_START);
             }
@@ -192,7 +192,6 @@ fn record_failure(run: &DetachedRun, err: &anyhow::Error) {
 
 /// A session of its own: no controlling terminal, out of the caller's process group.
 fn leave_session() {
-    #[cfg(unix)]
     if let Err(err) = nix::unistd::setsid() {
         eprintln!("warning: the supervisor could not start a session of its own: {err}");
     }

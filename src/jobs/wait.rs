@@ -94,14 +94,12 @@ fn settled(states: &[RunState], any: bool) -> Option<Waited> {
     })
 }
 
-/// inotify on the run folders (Linux); elsewhere, or when it cannot be had, a plain sleep.
+/// inotify on the run folders; when it cannot be had, a short sleep.
 struct Watcher {
-    #[cfg(target_os = "linux")]
     inotify: Option<nix::sys::inotify::Inotify>,
 }
 
 impl Watcher {
-    #[cfg(target_os = "linux")]
     fn new(run_dirs: &[PathBuf]) -> Watcher {
         use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok().filter(|inotify| {
@@ -112,13 +110,7 @@ impl Watcher {
         Watcher { inotify }
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn new(_run_dirs: &[PathBuf]) -> Watcher {
-        Watcher {}
-    }
-
     /// Returns when something changed in a run folder, or after `at_most`.
-    #[cfg(target_os = "linux")]
     fn wait(&self, at_most: Duration) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::AsFd as _;
@@ -131,10 +123,5 @@ impl Watcher {
         if matches!(poll(&mut fds, timeout), Ok(ready) if ready > 0) {
             let _ = inotify.read_events();
         }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn wait(&self, at_most: Duration) {
-        std::thread::sleep(at_most.min(Duration::from_millis(100)));
     }
 }

@@ -1,6 +1,7 @@
 //! Whether the process that wrote a journal entry still runs, and stopping what a dead run left
 //! running. On Linux a process is named by its pid AND its start time (`/proc/<pid>/stat`), so a
-//! pid reused by an unrelated process does not keep a dead run "alive"; elsewhere `kill(pid, 0)`.
+//! pid reused by an unrelated process does not keep a dead run "alive"; without a recorded start time,
+//! `kill(pid, 0)`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -134,7 +135,6 @@ fn pid_namespace(link: &Path) -> Option<String> {
     std::fs::read_link(link).ok().map(|target| target.to_string_lossy().into_owned())
 }
 
-#[cfg(unix)]
 fn signal_zero(pid: u32) -> bool {
     use nix::errno::Errno;
     let Ok(raw) = i32::try_from(pid) else { return false };
@@ -144,19 +144,8 @@ fn signal_zero(pid: u32) -> bool {
     }
 }
 
-#[cfg(not(unix))]
-fn signal_zero(_pid: u32) -> bool {
-    true
-}
-
-#[cfg(unix)]
 fn kill(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok()
-}
-
-#[cfg(not(unix))]
-fn kill(_pid: i32) -> bool {
-    false
 }
 
 #[cfg(test)]

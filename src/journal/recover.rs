@@ -1,7 +1,6 @@
 //! [`recover`]: undo what runs whose process is gone left behind (see the module above).
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -50,10 +49,9 @@ pub struct RecoveryReport {
     pub live_runs: Vec<String>,
     /// Runs written in another pid namespace: left alone.
     pub unknown_runs: Vec<String>,
-    /// Shared lock files older than a dead run's start, removed.
-    pub removed_locks: Vec<PathBuf>,
-    /// Shared lock files newer than that, left (a live git process may hold them).
-    pub kept_locks: Vec<PathBuf>,
+    /// Shared lock files present (never removed: a live git process may hold them), looked up
+    /// when a dead run was recovered.
+    pub shared_locks: Vec<PathBuf>,
     /// Journal files that could not be read or name invalid ids (left in place).
     pub unreadable_entries: Vec<PathBuf>,
     /// Steps that failed; their run's entry stays for the next recovery.
@@ -63,21 +61,13 @@ pub struct RecoveryReport {
 impl RecoveryReport {
     /// True when nothing was found to recover and nothing failed.
     pub fn is_empty(&self) -> bool {
-        self.recovered.is_empty() && self.removed_locks.is_empty() && self.errors.is_empty()
+        self.recovered.is_empty() && self.errors.is_empty()
     }
 
     /// One line per thing done or found wrong, for `policy.json` messages and `clean`'s output.
     pub fn messages(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.recovered.iter().map(describe_run).collect();
-        if !self.removed_locks.is_empty() {
-            lines.push(format!("Removed stale lock files older than a crashed run: {}.", paths(&self.removed_locks)));
-        }
-        if !self.kept_locks.is_empty() && !self.recovered.is_empty() {
-            lines.push(format!(
-                "Left lock files newer than the crashed run (a live git process may hold them): {}.",
-                paths(&self.kept_locks)
-            ));
-        }
+        lines.extend(self.shared_locks.iter().map(|path| super::locks::describe_shared(path)));
         for path in &self.unreadable_entries {
             lines.push(format!("WARNING: unreadable journal entry {} left in place.", path.display()));
         }
@@ -115,8 +105,8 @@ fn paths(list: &[PathBuf]) -> String {
 
 /// For every journal entry of the repository at `repo_root` whose process is gone: kill its
 /// leftover processes, remove its worktree and admin dir, delete its branch unless offered,
-/// remove its lock files and the shared locks older than its start, then its entry. Live runs
-/// are not touched. `Err` only when the repository or the journal cannot be read; failed steps
+/// remove the lock files its entry recorded as its own, then its entry; name the shared locks
+/// present (never removed). Live runs are not touched. `Err` only when the repository or the journal cannot be read; failed steps
 /// are in [`RecoveryReport::errors`].
 pub fn recover(repo_root: &Path, opts: &RecoverOptions) -> anyhow::Result<RecoveryReport> {
     let repo = gix::open(repo_root).with_context(|| format!("opening git repository at {}", repo_root.display()))?;
@@ -124,7 +114,7 @@ pub fn recover(repo_root: &Path, opts: &RecoverOptions) -> anyhow::Result<Recove
     let user_git_dir = canonical(repo.git_dir());
     let layout = workspace::layout_for(repo_root, &opts.workspace)?;
     let mut report = RecoveryReport::default();
-    let mut latest_dead_start: Option<SystemTime> = None;
+    super::prune_done(&journal_dir(&layout));
     for (path, entry) in read_entries(&journal_dir(&layout))? {
         let Some(entry) = entry.ok().filter(valid_ids) else {
             report.unreadable_entries.push(path);
@@ -143,21 +133,21 @@ pub fn recover(repo_root: &Path, opts: &RecoverOptions) -> anyhow::Result<Recove
                         report.errors.push(format!("{err:#}"));
                     }
                 }
-                if let Some(start) = parse_time(&entry.created_at) {
-                    latest_dead_start = latest_dead_start.max(Some(start));
-                }
                 report.recovered.push(run);
             }
         }
     }
-    if let Some(start) = latest_dead_start {
-        let mut sweep = LockSweep::default();
-        locks::sweep(&locks::shared_locks(&common_dir, &user_git_dir), Some(start), &mut sweep);
-        report.removed_locks = sweep.removed;
-        report.kept_locks = sweep.kept;
-        report.errors.extend(sweep.errors);
+    if !report.recovered.is_empty() {
+        report.shared_locks = locks::shared_locks(&common_dir, &user_git_dir);
     }
     Ok(report)
+}
+
+/// The shared lock files of the repository at `repo_root` present now (for `doctor` and
+/// `clean --recover`, which name them with the command to remove them by hand).
+pub fn shared_locks_of(repo_root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let repo = gix::open(repo_root).with_context(|| format!("opening git repository at {}", repo_root.display()))?;
+    Ok(locks::shared_locks(&canonical(repo.common_dir()), &canonical(repo.git_dir())))
 }
 
 fn recover_run(
@@ -172,7 +162,8 @@ fn recover_run(
         run.killed_processes = alive::kill_marked(&entry.marker);
     }
     let mut own = LockSweep::default();
-    locks::sweep(&locks::own_locks(common_dir, &entry.run_id, entry.worktree_name.as_deref()), None, &mut own);
+    let mine = locks::own_locks(common_dir, &entry.run_id, entry.worktree_name.as_deref(), &entry.locks);
+    locks::sweep(&mine, &mut own);
     run.removed_locks = own.removed;
     errors.extend(own.errors.into_iter().map(|e| format!("run {}: {e}", entry.run_id)));
     let keep_branch = entry.keep_branch || offered(&entry.run_dir);
@@ -206,10 +197,6 @@ fn offered(run_dir: &Path) -> bool {
     let Ok(bytes) = std::fs::read(run_dir.join("policy.json")) else { return false };
     let policy: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     policy.get("offered").and_then(serde_json::Value::as_bool) == Some(true)
-}
-
-fn parse_time(text: &str) -> Option<SystemTime> {
-    chrono::DateTime::parse_from_rfc3339(text).ok().map(SystemTime::from)
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -134,6 +134,8 @@ impl Run<'_> {
         }
         self.record.ended_at = Some(now());
         self.record.exit_code = Some(self.verdict.exit_code);
+        // The closing stage's own time (all but the three writes below), for `git dispatch stats`.
+        self.record.durations_ms.insert("artifacts".to_string(), self.clock.elapsed().as_millis() as u64);
         self.run_dir
             .write("result.md", artifacts::render_result_md(&self.verdict, &self.changes, &self.result).as_bytes())?;
         self.run_dir.write_json("policy.json", &self.verdict)?;

@@ -18,7 +18,8 @@
 //!
 //! The stages live in the files below: `stages` (records, journal, the order of the stages),
 //! `gates` (dirty overlap, quota, SETUP, failures), `worktree` (from the agent's environment to the
-//! verdict), `agent_stage` (sandbox and agent), `finish` (release and closing artifacts).
+//! verdict), `agent_stage` (sandbox and agent), `unconfined` (run folders and loose objects an
+//! agent without a sandbox could rewrite), `finish` (release and closing artifacts).
 
 use std::time::Instant;
 
@@ -40,6 +41,7 @@ mod resolve;
 mod run_dir;
 mod stages;
 pub mod timing;
+mod unconfined;
 mod verify;
 mod worktree;
 
@@ -81,6 +83,8 @@ struct Run<'a> {
     /// The guard's fingerprint of the user's checkout before the run and the audit right after it,
     /// while they are being taken.
     checkout_before: Option<Background<(guard::CheckoutFingerprint, guard::CheckoutAudit)>>,
+    /// The run folders and loose objects before an agent that may run unconfined.
+    unconfined: Option<unconfined::Unconfined>,
     /// `state.json`, written through at every stage and for the agent's activity.
     state: StateFile,
     /// Set by `git dispatch cancel` (through the run folder's cancel request).
@@ -127,6 +131,7 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         post_audit: None,
         worktree_at: None,
         checkout_before: None,
+        unconfined: None,
         state,
         cancel,
     };

@@ -17,6 +17,10 @@ pub const DEFAULT_HEARTBEAT_SEC: u64 = 300;
 pub const DEFAULT_QUOTA_GATE: f64 = 85.0;
 /// Default number of idle worktrees kept per repository.
 pub const DEFAULT_POOL_SIZE: usize = 2;
+/// Default limit of one file of a result, in bytes (50 MiB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = crate::workspace::DEFAULT_MAX_FILE_SIZE;
+/// Default limit of the new content of a result, in bytes (500 MiB).
+pub const DEFAULT_MAX_CHANGE_SIZE: u64 = 500 * 1024 * 1024;
 
 /// Everything a dispatch takes besides its packet. Values here win over the packet's own fields
 /// (`AGENT`, `BASE`, `TIMEOUT SEC`, ...), which win over the built-in defaults.
@@ -54,6 +58,10 @@ pub struct RunOptions {
     pub ignore_status_prefix: Vec<String>,
     /// Idle worktrees kept per repository (`GIT_DISPATCH_POOL_SIZE`).
     pub pool_size: usize,
+    /// `--max-file-size` in bytes (over the packet's `MAX FILE SIZE`).
+    pub max_file_size: Option<u64>,
+    /// `--max-change-size` in bytes.
+    pub max_change_size: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -79,6 +87,8 @@ impl Default for RunOptions {
             allow: Vec::new(),
             ignore_status_prefix: Vec::new(),
             pool_size: DEFAULT_POOL_SIZE,
+            max_file_size: None,
+            max_change_size: None,
         }
     }
 }

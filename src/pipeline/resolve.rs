@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::options::{RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_TIMEOUT_SEC};
+use super::options::{
+    RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_MAX_CHANGE_SIZE, DEFAULT_MAX_FILE_SIZE, DEFAULT_TIMEOUT_SEC,
+};
 use crate::agent::AgentKind;
 use crate::packet::{self, Packet};
 use crate::scope::Scope;
@@ -29,6 +31,10 @@ pub struct Dispatch {
     pub heartbeat_sec: u64,
     pub allow_dirty_overlap: bool,
     pub allow: Vec<String>,
+    /// The largest file a result may hold, in bytes (larger ones are not read: `oversized`).
+    pub max_file_size: u64,
+    /// The most new content a result may bring, in bytes.
+    pub max_change_size: u64,
     /// The agent program when not located by name (the demo's built-in replay agent).
     pub agent_program: Option<PathBuf>,
     /// Skip the quota gate (the demo never contacts a network endpoint).
@@ -66,6 +72,8 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         heartbeat_sec: options.heartbeat_sec.or(packet.heartbeat_sec).unwrap_or(DEFAULT_HEARTBEAT_SEC),
         allow_dirty_overlap: options.allow_dirty_overlap || packet.allow_dirty_overlap,
         allow,
+        max_file_size: options.max_file_size.or(packet.max_file_size).unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        max_change_size: options.max_change_size.unwrap_or(DEFAULT_MAX_CHANGE_SIZE),
         agent_program: None,
         skip_quota: false,
         worktrees_root: None,

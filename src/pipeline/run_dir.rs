@@ -10,6 +10,9 @@ use crate::prompt;
 
 /// Create the run folder (and the `.codex-dispatch/` exclude line when it is inside the repository).
 pub fn create_run_dir(dispatch: &Dispatch, options: &RunOptions) -> anyhow::Result<RunDir> {
+    if options.output_dir.is_none() {
+        artifacts::check_runs_path(&dispatch.packet.workdir)?;
+    }
     let root = artifacts::runs_root(&dispatch.packet.workdir, options.output_dir.as_deref());
     if root.starts_with(&dispatch.repo_root) {
         artifacts::exclude_run_folders(&dispatch.common_dir)?;

@@ -19,6 +19,7 @@ pub(super) struct AfterAgent {
     changes: Vec<Change>,
     sensitive: Vec<policy::SensitiveChange>,
     guard: guard::GuardReport,
+    objects_overwritten: Vec<String>,
 }
 
 impl Run<'_> {
@@ -66,6 +67,7 @@ impl Run<'_> {
             changes: &after.changes,
             agent: agent_facts(&report),
             git_dir_tampered: after.guard.git_dir_tampered,
+            objects_overwritten: after.objects_overwritten,
             main_checkout_changed: after.guard.main_checkout_changed,
             sensitive: after.sensitive,
             verification_failed,
@@ -103,7 +105,8 @@ impl Run<'_> {
             // where the change journal is blind (a write through a hard link made outside).
             ws.journal = workspace::JournalHandle::off("--verify scans every file");
         }
-        let snapshot = span("snapshot/snapshot", || workspace::snapshot(ws))?;
+        let max_file_size = Some(self.dispatch.max_file_size);
+        let snapshot = span("snapshot/snapshot", || workspace::snapshot_limited(ws, max_file_size))?;
         self.worktree_at = Some(snapshot.result_commit);
         self.verdict.result_commit = Some(hex(snapshot.result_commit));
         self.record.result_commit = Some(hex(snapshot.result_commit));
@@ -118,18 +121,21 @@ impl Run<'_> {
         self.run_dir.write("result.patch", &patch)?;
         self.verdict.patch_sha256 = Some(format!("{:x}", Sha256::digest(&patch)));
         self.write_changes(ws, &snapshot, &changes)?;
-        let sensitive =
-            span("changes/sensitive", || sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow))?;
+        let sensitive = span("changes/sensitive", || {
+            let mut found = sensitive_changes(&repo, ws, &snapshot, &changes, &self.dispatch.allow)?;
+            found.extend(left_out_and_size(&repo, &snapshot, &raw, self.dispatch)?);
+            anyhow::Ok(found)
+        })?;
         let checkout_after = span("guard-after/wait", || checkout_after.join())?;
-        let guard = guard::GuardReport {
-            git_dir_tampered,
-            main_checkout_changed: guard::compare_checkout(before.checkout(), &checkout_after),
-        };
-        if guard.is_clean() {
+        let unconfined = span("guard-after/unconfined", || self.unconfined_changes());
+        let mut main_checkout_changed = guard::compare_checkout(before.checkout(), &checkout_after);
+        main_checkout_changed.extend(unconfined.run_folders);
+        let guard = guard::GuardReport { git_dir_tampered, main_checkout_changed };
+        if guard.is_clean() && unconfined.objects.is_empty() {
             // Nothing the status depends on changed since the audit before the run.
             self.post_audit = self.pre_audit.clone();
         }
-        Ok(AfterAgent { changes, sensitive, guard })
+        Ok(AfterAgent { changes, sensitive, guard, objects_overwritten: unconfined.objects })
     }
 
     /// `--verify`: the packet's VERIFICATION commands in the result worktree; `None` without it.
@@ -202,5 +208,20 @@ fn sensitive_changes(
             allowed: false,
         });
     }
+    Ok(found)
+}
+
+/// The files the snapshot left out for their size (over `--max-file-size`) and a change over
+/// `--max-change-size`: never allowed. (Special files are found by the sensitive checks' walk.)
+fn left_out_and_size(
+    repo: &gix::Repository,
+    snapshot: &workspace::Snapshot,
+    raw: &[crate::changes::RawChange],
+    dispatch: &super::Dispatch,
+) -> anyhow::Result<Vec<policy::SensitiveChange>> {
+    use crate::sensitive::size;
+    let mut found = size::oversized_files(&snapshot.left_out.oversized, dispatch.max_file_size);
+    let total = size::change_size(repo, raw).context("measuring the change")?;
+    found.extend(size::oversized_change(total, dispatch.max_change_size));
     Ok(found)
 }

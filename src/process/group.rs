@@ -1,5 +1,4 @@
-//! Process groups, signals and exits observed without reaping, behind `cfg(unix)`; elsewhere the
-//! child alone is killed and its exit is observed by reaping it.
+//! Process groups, signals and exits observed without reaping (Linux).
 
 use std::process::{Child, Command, ExitStatus};
 
@@ -13,21 +12,16 @@ pub(super) enum GroupSignal {
 }
 
 /// Makes the child the leader of a new process group (its pid is the group id).
-#[cfg(unix)]
 pub(super) fn own_group(command: &mut Command) {
     use std::os::unix::process::CommandExt as _;
     command.process_group(0);
 }
-
-#[cfg(not(unix))]
-pub(super) fn own_group(_command: &mut Command) {}
 
 /// Sends `signal` to the child's whole group. Errors (the group is already gone) are ignored.
 ///
 /// Only call this while the child is not reaped (running, or a zombie seen by [`exited`]): its
 /// pid, and so the group id, cannot be reused by another process until it is reaped. After the
 /// reap, an unrelated process could have taken the pid and made itself a group leader.
-#[cfg(unix)]
 pub(super) fn signal(child: &Child, signal: GroupSignal) {
     use nix::sys::signal::{killpg, Signal};
     use nix::unistd::Pid;
@@ -41,14 +35,8 @@ pub(super) fn signal(child: &Child, signal: GroupSignal) {
     let _ = killpg(Pid::from_raw(raw_pid), signal);
 }
 
-#[cfg(not(unix))]
-pub(super) fn signal(child: &mut Child, _signal: GroupSignal) {
-    let _ = child.kill();
-}
-
 /// True once the child has ended, without reaping it (`waitid(WNOWAIT)`): it stays a zombie, so
 /// its pid and group id stay reserved until [`super::reaper::reap`]. `block` waits for the end.
-#[cfg(unix)]
 pub(super) fn exited(child: &Child, block: bool) -> std::io::Result<bool> {
     use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).map_err(std::io::Error::other)?);
@@ -66,23 +54,8 @@ pub(super) fn exited(child: &Child, block: bool) -> std::io::Result<bool> {
     }
 }
 
-#[cfg(not(unix))]
-pub(super) fn exited(child: &mut Child, block: bool) -> std::io::Result<bool> {
-    if block {
-        child.wait().map(|_| true)
-    } else {
-        child.try_wait().map(|status| status.is_some())
-    }
-}
-
 /// The signal that ended the child, if a signal did.
-#[cfg(unix)]
 pub(super) fn exit_signal(status: &ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt as _;
     status.signal()
-}
-
-#[cfg(not(unix))]
-pub(super) fn exit_signal(_status: &ExitStatus) -> Option<i32> {
-    None
 }

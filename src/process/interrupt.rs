@@ -19,14 +19,10 @@ pub fn install_interrupt_handler() -> anyhow::Result<()> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
-    #[cfg(unix)]
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(flag()))
             .with_context(|| format!("installing the handler for signal {signal}"))?;
     }
-    #[cfg(not(unix))]
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(flag()))
-        .context("installing the Ctrl-C handler")?;
     let _ = INSTALLED.set(());
     Ok(())
 }

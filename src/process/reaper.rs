@@ -31,12 +31,9 @@ fn live() -> MutexGuard<'static, Vec<u32>> {
 /// become its children instead of init's, and [`reap_orphans`] kills them. For the binary only
 /// (a test harness has children of its own that are not registered here).
 pub fn become_subreaper() -> anyhow::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use anyhow::Context as _;
-        nix::sys::prctl::set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
-        SUBREAPER.store(true, Ordering::SeqCst);
-    }
+    use anyhow::Context as _;
+    nix::sys::prctl::set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    SUBREAPER.store(true, Ordering::SeqCst);
     Ok(())
 }
 
@@ -88,7 +85,6 @@ pub fn kill_children_of_self(keep: &[u32]) -> usize {
     }
 }
 
-#[cfg(unix)]
 fn kill_and_reap(pid: u32) {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
@@ -101,9 +97,6 @@ fn kill_and_reap(pid: u32) {
         }
     }
 }
-
-#[cfg(not(unix))]
-fn kill_and_reap(_pid: u32) {}
 
 /// The children of `parent` (live or zombie), from `/proc/<pid>/stat`; empty without `/proc`.
 pub fn children_of(parent: u32) -> Vec<u32> {

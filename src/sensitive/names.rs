@@ -44,11 +44,17 @@ pub fn git_path_problem(path: &BStr) -> Option<String> {
     ))
 }
 
-/// Why `path` is a `control-char` change, if it is: NUL, CR or LF in it, or bytes that are not UTF-8.
+/// Why `path` is a `control-char` change, if it is: a control character in it (C0 such as NUL,
+/// CR, LF, tab or ESC, DEL, or C1), or bytes that are not UTF-8.
 pub fn control_char_problem(path: &BStr) -> Option<String> {
     let named = [(b'\0', "NUL"), (b'\r', "CR"), (b'\n', "LF")];
     if let Some((_, name)) = named.iter().find(|(byte, _)| path.contains(byte)) {
         return Some(format!("`{}` contains a {name} character", show(path)));
+    }
+    if let Some(control) = path.to_str_lossy().chars().find(|c| c.is_control()) {
+        let mut shown = String::new();
+        crate::escape::escape_char(&mut shown, control, false);
+        return Some(format!("`{}` contains the control character {shown}", show(path)));
     }
     path.to_str().is_err().then(|| format!("`{}` is not valid UTF-8", show(path)))
 }
@@ -67,10 +73,8 @@ pub fn fold(path: &BStr) -> String {
     path.to_str_lossy().chars().filter(|c| !is_ignorable(*c)).flat_map(char::to_lowercase).collect()
 }
 
-/// `path` for a one-line message: lossy UTF-8, control characters escaped.
+/// `path` for a one-line message: control and invisible characters escaped, bytes that are not
+/// UTF-8 as `\xNN` ([`crate::escape::bytes`]).
 pub fn show(path: &BStr) -> String {
-    path.to_str_lossy()
-        .chars()
-        .map(|c| if c.is_control() || is_ignorable(c) { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
+    crate::escape::bytes(path)
 }

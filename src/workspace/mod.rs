@@ -6,13 +6,16 @@
 //! only read; the only refs written are `refs/heads/dispatch/<run-id>`.
 
 mod base;
+mod hasher;
 pub mod include;
+mod journal_handle;
 pub mod layout;
 pub mod pause;
 mod pool;
 mod repo;
 pub mod scan;
 mod snapshot;
+mod stamp;
 pub mod sync;
 pub mod touched;
 pub mod watch;
@@ -21,9 +24,9 @@ use anyhow::Context as _;
 use gix::refs::transaction::PreviousValue;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use journal_handle::JournalHandle;
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
 pub use pause::pause_point;
 pub use pool::PruneReport;
@@ -108,66 +111,17 @@ pub struct Workspace {
     pub layout_dir: PathBuf,
     /// The worktree's name (its folder's basename, its pool marker's name).
     pub name: String,
-    /// Files of the worktree whose inode changed after this instant count as written by the run.
+    /// Files of the worktree whose inode changed at this instant or later (ctime `>=`) count as
+    /// written by the run (a filesystem stamp: see `fs_now`).
     pub ready_at: SystemTime,
     /// The change journal that lets the snapshot look at touched paths only.
     pub journal: JournalHandle,
 }
 
-/// A workspace's change journal (shared by clones of the [`Workspace`]; not compared), or why
-/// there is none.
-#[derive(Clone)]
-pub struct JournalHandle(Result<Arc<touched::Journal>, String>);
-
-impl JournalHandle {
-    /// Starts the journal of the worktree `wt` (at `commit`, whose tree its files and index
-    /// equal), unless `GIT_DISPATCH_CHANGE_JOURNAL=off`; failing to start is not an error.
-    pub fn start(wt: &gix::Repository, commit: gix::ObjectId, ignored_roots: Vec<(gix::bstr::BString, bool)>) -> Self {
-        if std::env::var_os("GIT_DISPATCH_CHANGE_JOURNAL").is_some_and(|v| v == "off") {
-            return JournalHandle(Err("GIT_DISPATCH_CHANGE_JOURNAL=off".into()));
-        }
-        match touched::Journal::start_at(wt, commit, ignored_roots) {
-            Ok(journal) => JournalHandle(Ok(Arc::new(journal))),
-            Err(err) => JournalHandle(Err(format!("no change journal: {err:#}"))),
-        }
-    }
-
-    /// No journal, for the reason given.
-    pub fn off(reason: &str) -> Self {
-        JournalHandle(Err(reason.to_string()))
-    }
-
-    pub fn get(&self) -> Option<&touched::Journal> {
-        self.0.as_ref().ok().map(|j| &**j)
-    }
-
-    /// Why there is no journal (empty when there is one).
-    pub fn off_reason(&self) -> String {
-        self.0.as_ref().err().cloned().unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for JournalHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Ok(_) => f.write_str("JournalHandle(on)"),
-            Err(reason) => write!(f, "JournalHandle(off: {reason})"),
-        }
-    }
-}
-
-impl PartialEq for JournalHandle {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for JournalHandle {}
-
 impl Workspace {
     /// Restarts the clock for `ignored_written` (e.g. after SETUP commands ran).
     pub fn mark_ready(&mut self) -> anyhow::Result<()> {
-        self.ready_at = fs_now(&self.layout_dir)?;
+        self.ready_at = stamp::fs_now(&self.layout_dir)?;
         Ok(())
     }
 }
@@ -213,7 +167,7 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
         base_commit: base.commit,
         warm,
         included,
-        ready_at: fs_now(&layout.dir)?,
+        ready_at: stamp::fs_now(&layout.dir)?,
         layout_dir: layout.dir,
         name,
     })
@@ -322,14 +276,6 @@ fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// "Now" as the filesystem clock sees it (file timestamps use a coarser clock than `SystemTime`).
-fn fs_now(dir: &Path) -> anyhow::Result<SystemTime> {
-    let stamp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a stamp file in {}", dir.display()))?;
-    let md = stamp.as_file().metadata().context("reading the stamp file")?;
-    md.modified().context("reading the stamp file's mtime")
-}
-
 /// The result of [`snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -340,12 +286,23 @@ pub struct Snapshot {
     pub dot_git_replaced: bool,
     /// Why every file was scanned instead of only those the change journal saw touched.
     pub full_scan_reason: Option<String>,
+    /// What the result does not record: special files, files over the size limit.
+    pub left_out: scan::LeftOut,
 }
+
+/// The default limit of [`snapshot`]: a file larger than this (50 MiB) is left out of the result.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;
 
 /// Commit the worktree's final state to refs/heads/dispatch/<run-id> with parent = the agent's
 /// commits on that branch if they descend from base, else base. Respects core.fileMode/autocrlf/.gitattributes.
+/// Files over [`DEFAULT_MAX_FILE_SIZE`] and special files are left out (`Snapshot::left_out`).
 pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
-    snapshot::snapshot(ws)
+    snapshot::snapshot(ws, Some(DEFAULT_MAX_FILE_SIZE))
+}
+
+/// [`snapshot`] with the file size limit given (`None`: no limit); a larger file is never read.
+pub fn snapshot_limited(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Snapshot> {
+    snapshot::snapshot(ws, max_file_size)
 }
 
 /// What to do with the run's branch on release.

@@ -6,7 +6,8 @@
 //! `snapshot`, ...; the stage is recorded before the pause) and a few points inside a stage:
 //! `worktree-add` (branch and ownership marker exist, no worktree yet), `worktree-added` (the
 //! worktree is checked out, includes not copied yet), `snapshot-commit` (the result commit is
-//! written, the branch not moved yet). Without the variable nothing happens. Not for users.
+//! written, the branch not moved yet), and `apply-locked` in `apply` (its locks are held, nothing
+//! is checked or written yet). Without the variable nothing happens. Not for users.
 
 use std::path::Path;
 use std::time::Duration;

@@ -13,9 +13,24 @@ pub const FALLBACK_NAME: &str = "git-dispatch";
 /// The e-mail of the fallback identity.
 pub const FALLBACK_EMAIL: &str = "git-dispatch@localhost";
 
-/// Opens the repository whose working tree (or git dir) is `path`.
+/// Opens the repository whose working tree (or git dir) is `path`, with [`FALLBACK_NAME`] and
+/// [`FALLBACK_EMAIL`] as the last-resort identity: the user's own (environment, `committer.*`,
+/// `author.*`, `user.*`) wins where it is set, and with none git-dispatch's commits and reflog
+/// entries (including those gix writes itself, such as a new worktree's HEAD) still have one.
 pub fn open(path: &Path) -> anyhow::Result<gix::Repository> {
-    gix::open(path).with_context(|| format!("opening git repository at {}", path.display()))
+    let options = gix::open::Options::default().config_overrides(fallback_identity());
+    gix::open_opts(path, options).with_context(|| format!("opening git repository at {}", path.display()))
+}
+
+/// `gitoxide.{committer,author}.{name,email}Fallback` set to the fallback identity, as overrides
+/// for [`gix::open::Options::config_overrides`] (a repository reopened from its options keeps them).
+pub fn fallback_identity() -> [String; 4] {
+    [
+        format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
+        format!("gitoxide.author.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.author.emailFallback={FALLBACK_EMAIL}"),
+    ]
 }
 
 /// Opens a dispatch worktree only after putting its `.git` file back to what git-dispatch wrote

@@ -3,12 +3,19 @@
 //! deletions, type changes) and the untracked non-ignored files, each hashed through gix's
 //! filter pipeline (clean filters, `core.autocrlf`, `.gitattributes`). Nothing is written but
 //! blobs; the index on disk is left alone. `status.showUntrackedFiles` is overridden.
+//!
+//! What git cannot record, or must not be asked to, is left out and listed ([`LeftOut`]): FIFOs,
+//! sockets and device nodes, and files larger than `max_file_size` (never read at all). A large
+//! file is streamed into the object store (read and compressed in chunks), so memory stays bounded
+//! whatever its size, unless a clean filter or `core.autocrlf` has to convert it.
 
 use anyhow::Context as _;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 use std::collections::BTreeMap;
+
+pub use super::hasher::{is_special, Hasher};
 
 /// The new state of one path: `None` when it is gone.
 pub type Edit = Option<Hashed>;
@@ -27,6 +34,33 @@ pub struct Hashed {
 pub struct ScanOptions {
     /// Also list ignored files (individually).
     pub list_ignored: bool,
+    /// Files larger than this (bytes) are not hashed but listed in [`LeftOut::oversized`].
+    pub max_file_size: Option<u64>,
+}
+
+/// Paths of the working tree a scan did not record, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// FIFOs, sockets and device nodes (untracked ones, and tracked paths that became one).
+    pub special: Vec<String>,
+    /// Files larger than the limit, with their size in bytes.
+    pub oversized: Vec<(String, u64)>,
+}
+
+impl LeftOut {
+    /// Adds `other`'s paths.
+    pub fn extend(&mut self, other: LeftOut) {
+        self.special.extend(other.special);
+        self.oversized.extend(other.oversized);
+    }
+
+    /// Sorted, each path once.
+    pub fn normalize(&mut self) {
+        self.special.sort();
+        self.special.dedup();
+        self.oversized.sort();
+        self.oversized.dedup();
+    }
 }
 
 /// The state of a working tree relative to its HEAD tree.
@@ -42,6 +76,8 @@ pub struct Scan {
     pub ignored: Vec<(BString, bool)>,
     /// The index the scan compared against.
     pub index: gix::index::File,
+    /// What was not recorded (special files, files over the size limit).
+    pub left_out: LeftOut,
 }
 
 impl Scan {
@@ -66,9 +102,11 @@ pub fn scan(repo: &gix::Repository, options: ScanOptions) -> anyhow::Result<Scan
     let index = repo.open_index().or_else(|_| empty_index(repo))?;
     let head_tree = repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach();
     let mut collected = raw_status(repo, &index, Some(head_tree), options)?;
-    let unstaged = hash_worktree_paths(repo, &index, &collected)?;
+    let (unstaged, mut left_out) = hash_worktree_paths(repo, &index, &collected, options.max_file_size)?;
+    left_out.special.extend(collected.special.iter().map(|path| path.to_str_lossy().into_owned()));
+    left_out.normalize();
     collected.ignored.sort();
-    Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index })
+    Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index, left_out })
 }
 
 fn empty_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
@@ -87,8 +125,11 @@ pub struct RawStatus {
     pub removed: Vec<BString>,
     /// Untracked, not ignored files, symlinks and nested repositories.
     pub untracked: Vec<(BString, gix::dir::entry::Kind)>,
-    /// Ignored files, symlinks and whole directories (only with `list_ignored`): `(path, is_dir)`.
+    /// Ignored files, symlinks, special files and whole directories (only with `list_ignored`):
+    /// `(path, is_dir)`.
     pub ignored: Vec<(BString, bool)>,
+    /// Untracked, not ignored FIFOs, sockets and device nodes.
+    pub special: Vec<BString>,
 }
 
 /// Runs status of `repo`'s working tree against `index`, and of `index` against `compare_tree`
@@ -182,13 +223,13 @@ fn record_modification(
 fn record_dir_entry(entry: gix::dir::Entry, out: &mut RawStatus) {
     use gix::dir::entry::{Kind, Status};
     match entry.status {
-        Status::Untracked => {
-            if let Some(kind @ (Kind::File | Kind::Symlink | Kind::Repository)) = entry.disk_kind {
-                out.untracked.push((entry.rela_path, kind))
-            }
-        }
+        Status::Untracked => match entry.disk_kind {
+            Some(kind @ (Kind::File | Kind::Symlink | Kind::Repository)) => out.untracked.push((entry.rela_path, kind)),
+            Some(Kind::Untrackable) => out.special.push(entry.rela_path),
+            _ => {}
+        },
         Status::Ignored(_) => match entry.disk_kind {
-            Some(Kind::File | Kind::Symlink) => out.ignored.push((entry.rela_path, false)),
+            Some(Kind::File | Kind::Symlink | Kind::Untrackable) => out.ignored.push((entry.rela_path, false)),
             Some(Kind::Directory) => out.ignored.push((entry.rela_path, true)),
             _ => {}
         },
@@ -200,7 +241,8 @@ fn hash_worktree_paths(
     repo: &gix::Repository,
     index: &gix::index::File,
     collected: &RawStatus,
-) -> anyhow::Result<BTreeMap<BString, Edit>> {
+    max_file_size: Option<u64>,
+) -> anyhow::Result<(BTreeMap<BString, Edit>, LeftOut)> {
     let mut out: BTreeMap<BString, Edit> = BTreeMap::new();
     for path in &collected.removed {
         out.insert(path.clone(), None);
@@ -208,43 +250,15 @@ fn hash_worktree_paths(
     let to_hash: Vec<&BString> =
         collected.changed_tracked.iter().chain(collected.untracked.iter().map(|(p, _)| p)).collect();
     if to_hash.is_empty() {
-        return Ok(out);
+        return Ok((out, LeftOut::default()));
     }
-    let mut hasher = Hasher::new(repo)?;
+    let mut hasher = Hasher::new(repo, max_file_size)?;
     for path in to_hash {
-        out.insert(path.clone(), hasher.hash(path.as_bstr(), index)?);
+        if let Some(edit) = hasher.hash(path.as_bstr(), index)? {
+            out.insert(path.clone(), edit);
+        }
     }
-    Ok(out)
-}
-
-/// Hashes worktree files into blobs as `git add` would (filters, `core.autocrlf`, `core.fileMode`).
-pub struct Hasher<'repo> {
-    pipeline: gix::filter::Pipeline<'repo>,
-    trust_exec_bit: bool,
-    workdir: std::path::PathBuf,
-}
-
-impl<'repo> Hasher<'repo> {
-    pub fn new(repo: &'repo gix::Repository) -> anyhow::Result<Hasher<'repo>> {
-        let trust_exec_bit = repo.filesystem_options().context("reading filesystem options")?.executable_bit;
-        let (pipeline, _) = repo.filter_pipeline(None).context("preparing the filter pipeline")?;
-        let workdir = repo.workdir().context("the repository has no working tree")?.to_owned();
-        Ok(Hasher { pipeline, trust_exec_bit, workdir })
-    }
-
-    /// The blob for the file at `path` (written to the object database), `None` when it is gone.
-    pub fn hash(&mut self, path: &BStr, index: &gix::index::File) -> anyhow::Result<Edit> {
-        // Stat before hashing: a file changed in between then looks modified next time.
-        let stat = stat_of(&self.workdir, path);
-        let hashed = self
-            .pipeline
-            .worktree_file_to_object(path, index)
-            .with_context(|| format!("hashing worktree file {path}"))?;
-        Ok(hashed.map(|(id, kind, _)| {
-            let kind = if self.trust_exec_bit { kind } else { kind_without_exec_bit(index, path, kind) };
-            Hashed { kind, id, stat }
-        }))
-    }
+    Ok((out, hasher.left_out))
 }
 
 /// `workdir/rela_path` (repository paths are bytes; on Unix any bytes are a valid path).
@@ -258,17 +272,6 @@ pub fn stat_of(workdir: &std::path::Path, rela_path: &BStr) -> Option<gix::index
     let path = join(workdir, rela_path);
     let md = gix::index::fs::Metadata::from_path_no_follow(&path).ok()?;
     gix::index::entry::Stat::from_fs(&md).ok()
-}
-
-/// With `core.fileMode=false` the executable bit on disk means nothing: keep the index's.
-fn kind_without_exec_bit(index: &gix::index::File, path: &BStr, kind: EntryKind) -> EntryKind {
-    if !matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-        return kind;
-    }
-    match index.entry_by_path(path).map(|e| e.mode) {
-        Some(mode) if mode == gix::index::entry::Mode::FILE_EXECUTABLE => EntryKind::BlobExecutable,
-        _ => EntryKind::Blob,
-    }
 }
 
 /// Applies `edits` to `base_tree` and writes the resulting tree (removals first, so a file can

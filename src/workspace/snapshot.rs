@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// See [`super::snapshot`].
-pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
+/// See [`super::snapshot_limited`].
+pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Snapshot> {
     let dot_git_replaced = repo::restore_dot_git(&ws.path, &ws.common_dir, &ws.name)?;
     // The pipeline checked the admin links before the guard; this keeps any other caller safe.
     repo::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
@@ -24,13 +24,13 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
     let branch = repo::branch_name(&ws.run_id)?;
     let journal = ws.journal.get();
     let quick = match journal {
-        Some(journal) => journal.scan(&wt, &branch)?,
+        Some(journal) => journal.scan(&wt, &branch, max_file_size)?,
         None => Err(ws.journal.off_reason()),
     };
     let (scanned, parent, new_dirs, full_scan_reason) = match quick {
         Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), None),
         Err(reason) => {
-            let scanned = scan::scan(&wt, ScanOptions { list_ignored: true })?;
+            let scanned = scan::scan(&wt, ScanOptions { list_ignored: true, max_file_size })?;
             let parent = expected_parent(&wt, &branch, ws.base_commit)?;
             (scanned, parent, None, Some(reason))
         }
@@ -48,6 +48,7 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
         repo::attach_head(&wt, &branch)?;
     }
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
+    let left_out = scanned.left_out.clone();
     let mut index = scanned.index;
     apply_to_index(&mut index, &scanned.unstaged);
     write_index(&mut index)?;
@@ -55,7 +56,7 @@ pub fn snapshot(ws: &Workspace) -> anyhow::Result<Snapshot> {
         let index_stamp = FileStamp::of(index.path())?;
         journal.rebase(Baseline { commit: result_commit, tree, index, index_stamp }, new_dirs);
     }
-    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason })
+    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason, left_out })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.
@@ -93,8 +94,11 @@ fn write_index(index: &mut gix::index::File) -> anyhow::Result<()> {
         .with_context(|| format!("writing index {}", index.path().display()))
 }
 
-/// The ignored files whose inode changed after `since` (written, renamed or chmodded by the
-/// agent); ignored directories are searched file by file.
+/// The ignored files whose inode changed at `since` or later (written, renamed or chmodded by
+/// the agent); ignored directories are searched file by file. `since` is a filesystem stamp taken
+/// so that nothing changed before it carries its time, and a file changed in the stamp's own tick
+/// carries exactly that time: hence `>=`, never `>` (a miss here would hide a symlink or hard link
+/// leading out of the worktree from the sensitive checks).
 fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime) -> Vec<String> {
     let mut out = Vec::new();
     for (rela, is_dir) in ignored {
@@ -128,6 +132,6 @@ fn changed_after(path: &Path, since: SystemTime) -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(path).is_ok_and(|md| {
         let nanos = md.ctime_nsec().clamp(0, 999_999_999) as u32;
-        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) > since
+        SystemTime::UNIX_EPOCH + Duration::new(md.ctime().max(0) as u64, nanos) >= since
     })
 }

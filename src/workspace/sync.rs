@@ -27,7 +27,8 @@ pub struct Retarget {
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
     let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
-    let mut status = scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true })?;
+    let mut status =
+        scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true, ..Default::default() })?;
     status.ignored.sort();
     if already_there(&status, &index) {
         return Ok(Retarget { ignored: status.ignored, ..Retarget::default() });

@@ -2,8 +2,10 @@
 //! saw touched ([`super::watch`]), against the index the journal started from. It gives the same
 //! [`Scan`] the full scan would, or says why it cannot (then the caller runs the full scan):
 //! the journal was lost, the index or HEAD moved during the run (the agent staged or
-//! committed), an ignore or attributes file changed (that can change any path's fate), or a
-//! repository appeared inside the worktree.
+//! committed), an ignore or attributes file changed (that can change any path's fate), a
+//! repository appeared inside the worktree, or a touched path cannot be looked at (longer than
+//! `PATH_MAX`, unreadable): the journal never drops a path it cannot handle, the full scan then
+//! decides (and fails closed where it cannot read a path either).
 
 use super::scan::{self, Edit, Hasher, Scan};
 use super::watch::{ChangeWatch, Touched};
@@ -123,6 +125,7 @@ impl Journal {
         &self,
         wt: &gix::Repository,
         branch: &gix::refs::FullName,
+        max_file_size: Option<u64>,
     ) -> anyhow::Result<Result<TouchedScan, String>> {
         let touched = self.watch.take();
         let Some(baseline) = self.baseline.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
@@ -138,7 +141,7 @@ impl Journal {
         if !head_on_branch || super::repo::ref_target(wt, branch)? != Some(baseline.commit) {
             return Ok(Err("HEAD or the run's branch moved during the run".into()));
         }
-        let mut scanned = scan_touched(wt, baseline, touched)?;
+        let mut scanned = scan_touched(wt, baseline, touched, max_file_size)?;
         if let Ok(done) = &mut scanned {
             done.scan.ignored.extend(self.ignored_roots.iter().cloned());
             done.scan.ignored.sort();
@@ -156,6 +159,7 @@ fn scan_touched(
     wt: &gix::Repository,
     baseline: Baseline,
     touched: Touched,
+    max_file_size: Option<u64>,
 ) -> anyhow::Result<Result<TouchedScan, String>> {
     let workdir = wt.workdir().context("the worktree has no working directory")?.to_owned();
     let parent = baseline.commit;
@@ -176,40 +180,54 @@ fn scan_touched(
         return Ok(Err(why));
     }
     let mut leading = LeadingDirs::new(&workdir);
-    let mut hasher = Hasher::new(wt)?;
+    let mut kinds = Vec::with_capacity(candidates.len());
+    for path in &candidates {
+        match leading.kind_of(path.as_bstr()) {
+            Ok(kind) => kinds.push(kind),
+            Err(why) => return Ok(Err(why)),
+        }
+    }
+    let mut hasher = Hasher::new(wt, max_file_size)?;
     let mut excludes = wt
         .excludes(&index, None, gix::worktree::stack::state::ignore::Source::WorktreeThenIdMappingIfNotSkipped)
         .context("reading ignore rules")?;
     let mut unstaged: BTreeMap<BString, Edit> = BTreeMap::new();
     let mut ignored = Vec::new();
-    for path in &candidates {
-        let on_disk = leading.kind_of(path.as_bstr());
+    let mut special = Vec::new();
+    for (path, on_disk) in candidates.iter().zip(kinds) {
         match (index.entry_by_path(path.as_bstr()), on_disk) {
             (Some(_), DiskKind::Absent | DiskKind::Dir) => {
                 unstaged.insert(path.clone(), None);
             }
             (Some(entry), DiskKind::File) => {
-                let edit = hasher.hash(path.as_bstr(), &index)?;
+                let Some(edit) = hasher.hash(path.as_bstr(), &index)? else { continue };
                 let same = edit.as_ref().is_some_and(|h| h.id == entry.id && Some(h.kind) == entry_kind(entry));
                 if !same {
                     unstaged.insert(path.clone(), edit);
                 }
             }
-            (None, DiskKind::File) => {
+            (None, kind @ (DiskKind::File | DiskKind::Other)) => {
                 let mode = Some(gix::index::entry::Mode::FILE);
                 if excludes.at_entry(path.as_bstr(), mode).context("matching ignore rules")?.is_excluded() {
                     ignored.push((path.clone(), false));
-                } else if let Some(h) = hasher.hash(path.as_bstr(), &index)? {
+                } else if kind == DiskKind::Other {
+                    special.push(path.to_str_lossy().into_owned());
+                } else if let Some(Some(h)) = hasher.hash(path.as_bstr(), &index)? {
                     unstaged.insert(path.clone(), Some(h));
                 }
             }
             (Some(_), DiskKind::Other) => {
-                unstaged.insert(path.clone(), hasher.hash(path.as_bstr(), &index)?);
+                if let Some(edit) = hasher.hash(path.as_bstr(), &index)? {
+                    unstaged.insert(path.clone(), edit);
+                }
             }
-            (None, DiskKind::Absent | DiskKind::Dir | DiskKind::Other) => {}
+            (None, DiskKind::Absent | DiskKind::Dir) => {}
         }
     }
-    let scan = Scan { head_tree: baseline.tree, staged: BTreeMap::new(), unstaged, ignored, index };
+    let mut left_out = hasher.left_out;
+    left_out.special.extend(special);
+    left_out.normalize();
+    let scan = Scan { head_tree: baseline.tree, staged: BTreeMap::new(), unstaged, ignored, index, left_out };
     Ok(Ok(TouchedScan { scan, parent, new_dirs }))
 }
 
@@ -231,14 +249,17 @@ fn walk_new_tree(
         let entries = match std::fs::read_dir(&abs) {
             Ok(entries) => entries,
             Err(err) if matches!(err.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => continue,
-            Err(err) => return Err(err).with_context(|| format!("listing {}", abs.display())),
+            Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
         };
         if looks_bare(&abs) {
             return Ok(Err(format!("a repository appeared at {dir}")));
         }
         dirs.push(dir.clone());
         for entry in entries {
-            let entry = entry.with_context(|| format!("listing {}", abs.display()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
+            };
             let child = child_path(dir.as_bstr(), &entry.file_name());
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if is_dir {
@@ -309,29 +330,41 @@ impl LeadingDirs {
         LeadingDirs { workdir: workdir.to_path_buf(), dirs: HashMap::new() }
     }
 
-    fn kind_of(&mut self, path: &BStr) -> DiskKind {
+    /// What is at `path`; `Err` (why) when it cannot be looked at (too long, unreadable):
+    /// only "nothing there" counts as absent, never an error.
+    fn kind_of(&mut self, path: &BStr) -> Result<DiskKind, String> {
         let mut end = 0;
         while let Some(slash) = path[end..].find_byte(b'/') {
             end += slash;
-            if !self.is_real_dir(path[..end].as_bstr()) {
-                return DiskKind::Absent;
+            if !self.is_real_dir(path[..end].as_bstr())? {
+                return Ok(DiskKind::Absent);
             }
             end += 1;
         }
         match std::fs::symlink_metadata(scan::join(&self.workdir, path)) {
-            Ok(md) if md.is_dir() => DiskKind::Dir,
-            Ok(md) if md.is_file() || md.is_symlink() => DiskKind::File,
-            Ok(_) => DiskKind::Other,
-            Err(_) => DiskKind::Absent,
+            Ok(md) if md.is_dir() => Ok(DiskKind::Dir),
+            Ok(md) if md.is_file() || md.is_symlink() => Ok(DiskKind::File),
+            Ok(_) => Ok(DiskKind::Other),
+            Err(err) if is_absent(&err) => Ok(DiskKind::Absent),
+            Err(err) => Err(format!("the touched path {path} cannot be looked at: {err}")),
         }
     }
 
-    fn is_real_dir(&mut self, dir: &BStr) -> bool {
+    fn is_real_dir(&mut self, dir: &BStr) -> Result<bool, String> {
         if let Some(known) = self.dirs.get(dir) {
-            return *known;
+            return Ok(*known);
         }
-        let real = std::fs::symlink_metadata(scan::join(&self.workdir, dir)).is_ok_and(|md| md.is_dir());
+        let real = match std::fs::symlink_metadata(scan::join(&self.workdir, dir)) {
+            Ok(md) => md.is_dir(),
+            Err(err) if is_absent(&err) => false,
+            Err(err) => return Err(format!("the touched folder {dir} cannot be looked at: {err}")),
+        };
         self.dirs.insert(dir.to_owned(), real);
-        real
+        Ok(real)
     }
+}
+
+/// The error says nothing is there (not a failure to look).
+fn is_absent(err: &std::io::Error) -> bool {
+    matches!(err.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
 }

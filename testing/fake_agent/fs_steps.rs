@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 
 use crate::events::{Activity, ChangeKind};
-use crate::plan::{payload, Mode, PathArg};
+use crate::plan::{payload, Mode, PathArg, SpecialKind};
 
 /// Fixed identity and dates for the agent's own commits when the environment gives none.
 const GIT_DEFAULTS: &[(&str, &str)] = &[
@@ -145,6 +145,26 @@ pub fn hardlink(ws: &Workspace, target: &PathArg, path: &PathArg) -> Result<File
         .with_context(|| format!("hard-linking {} to {}", link.display(), original.display()));
     let command = format!("ln {} {}", quote(&original), quote(&link));
     Ok(file_outcome(vec![(link, ChangeKind::Add)], command, None, result))
+}
+
+pub fn special(ws: &Workspace, path: &PathArg, kind: SpecialKind) -> Result<FileOutcome> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let target = ws.resolve(path)?;
+    let (result, command) = match kind {
+        SpecialKind::Fifo => {
+            (nix::unistd::mkfifo(&target, Mode::S_IRUSR | Mode::S_IWUSR).map_err(anyhow::Error::from), "mkfifo")
+        }
+        SpecialKind::Socket => {
+            (std::os::unix::net::UnixListener::bind(&target).map(drop).map_err(anyhow::Error::from), "socket")
+        }
+        SpecialKind::Device => (
+            mknod(&target, SFlag::S_IFCHR, Mode::S_IRUSR | Mode::S_IWUSR, makedev(1, 3)).map_err(anyhow::Error::from),
+            "mknod c 1 3",
+        ),
+    };
+    let result = result.with_context(|| format!("creating {}", target.display()));
+    let command = format!("{command} {}", quote(&target));
+    Ok(file_outcome(vec![(target, ChangeKind::Add)], command, None, result))
 }
 
 pub fn mkdir(ws: &Workspace, path: &PathArg) -> Result<Activity> {

@@ -71,6 +71,15 @@ impl Mode {
     }
 }
 
+/// The kind of a `special` step's file.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialKind {
+    Fifo,
+    Socket,
+    Device,
+}
+
 /// What happens to a spawned child's stdout and stderr.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -138,6 +147,12 @@ pub enum Step {
     },
     Mkdir {
         path: PathArg,
+    },
+    /// Create a special file at `path`: a FIFO, a unix socket or a device node (`/dev/null`'s
+    /// numbers; needs CAP_MKNOD).
+    Special {
+        path: PathArg,
+        kind: SpecialKind,
     },
     /// `git add -A && git commit -m message` in the cwd.
     Commit {
@@ -263,6 +278,7 @@ impl Step {
             Step::Symlink { .. } => "symlink",
             Step::Hardlink { .. } => "hardlink",
             Step::Mkdir { .. } => "mkdir",
+            Step::Special { .. } => "special",
             Step::Commit { .. } => "commit",
             Step::Git { .. } => "git",
             Step::Checkout { .. } => "checkout",

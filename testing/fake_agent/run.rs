@@ -118,6 +118,7 @@ impl Runner {
             Step::Symlink { target, path } => self.file_outcome(fs_steps::symlink(ws, target, path)?)?,
             Step::Hardlink { target, path } => self.file_outcome(fs_steps::hardlink(ws, target, path)?)?,
             Step::Mkdir { path } => self.activity(fs_steps::mkdir(ws, path)?)?,
+            Step::Special { path, kind } => self.file_outcome(fs_steps::special(ws, path, *kind)?)?,
             Step::Commit { message } => self.activity(fs_steps::commit(ws, message))?,
             Step::Git { args } => self.activity(fs_steps::git(ws, args))?,
             Step::Checkout { rev } => self.activity(fs_steps::git(ws, &["checkout".into(), rev.clone()]))?,
