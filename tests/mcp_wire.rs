@@ -2,7 +2,8 @@
 //! message, an unknown method, an unknown tool, a 50 MB argument) gets a JSON-RPC error, wrong
 //! argument types a tool error naming them, and the server goes on answering; a `wait` that times out says
 //! `still_running` and sends progress notifications when asked; at EOF the server exits 0 at
-//! once, even in the middle of a `wait`, and the detached run it started goes on to its end.
+//! once, even in the middle of a `wait`, and the detached run it started goes on to its end;
+//! `cancel` stops a running run of the repository `mcp -C DIR` names, and `apply` then refuses it.
 
 mod support;
 
@@ -138,4 +139,28 @@ fn a_bounded_wait_says_still_running_with_progress_and_eof_leaves_the_run_going(
     let answer = next.call("cancel", json!({"run_ids": [run_id]}), None);
     assert_eq!(answer["result"]["structuredContent"]["runs"][0]["outcome"], json!("already_over"), "{answer}");
     assert!(result_text(&answer).contains("already_over"));
+}
+
+#[test]
+fn cancel_stops_a_running_run_of_the_repository_given_with_dash_c() {
+    let fx = fixture("python-project");
+    let packet = tests_scope_packet(&fx, "");
+    let gate = fx.root.join("never-opened");
+    let mut command = cli::command_with_plan(&fx, &gated_plan(&gate));
+    command.current_dir(&fx.root).args(["mcp", "-C"]).arg(&fx.repo);
+    let mut client = McpClient::initialized(command);
+    let (run_id, run_dir) = dispatched(&mut client, &packet);
+    assert!(run_dir.starts_with(fx.repo.join(".codex-dispatch/runs")), "{}", run_dir.display());
+    let listed = client.call_ok("list", json!({}));
+    assert_eq!(listed["runs"][0]["run_id"], json!(run_id), "-C names the working repository: {listed}");
+
+    let cancelled = client.call_ok("cancel", json!({"all": true, "wait_sec": 30}));
+    let run = &cancelled["runs"][0];
+    assert_eq!((run["run_id"].clone(), run["outcome"].clone()), (json!(run_id), json!("stopped")), "{cancelled}");
+    assert_eq!((run["state"].clone(), run["exit_code"].clone()), (json!("cancelled"), json!(3)));
+    let review = client.call_ok("review", json!({"run_id": run_id}));
+    assert_eq!((review["verdict"].clone(), review["offered"].clone()), (json!("cancelled"), json!(false)));
+    let refused = client.call("apply", json!({"run_id": run_id}), None);
+    assert_eq!(refused["result"]["isError"], json!(true), "{refused}");
+    assert!(result_text(&refused).starts_with(&format!("cannot apply run {run_id}: run {run_id} was not offered")));
 }
