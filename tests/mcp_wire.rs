@@ -1,7 +1,7 @@
 //! `git dispatch mcp` on the wire, driven line by line: bad input (not JSON, JSON that is no
 //! message, an unknown method, an unknown tool, a 50 MB argument) gets a JSON-RPC error, wrong
-//! argument types a tool error naming them, and the server goes on answering; a `wait` that times out says
-//! `still_running` and sends progress notifications when asked; at EOF the server exits 0 at
+//! argument types a tool error saying what is wrong, and the server goes on answering; a `wait`
+//! that times out says `still_running` and sends progress notifications when asked; at EOF the server exits 0 at
 //! once, even in the middle of a `wait`, and the detached run it started goes on to its end;
 //! `cancel` stops a running run of the repository `mcp -C DIR` names, and `apply` then refuses it.
 
