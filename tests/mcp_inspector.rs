@@ -152,7 +152,7 @@ fn dispatch_wait_review_apply_ends_with_the_patch_applied() {
     assert_eq!(others.join("\n"), before, "nothing else in the checkout changed");
 
     let again = inspector.refused("apply", &[("run_id", run_id.clone())]);
-    assert!(again.starts_with(&format!("cannot apply run {run_id}: run {run_id} was already applied")), "{again}");
+    assert!(again.starts_with(&format!("cannot apply: run {run_id} was already applied")), "{again}");
     let listed = inspector.ok("list", &[]);
     assert_eq!(
         (listed["runs"][0]["run_id"].clone(), listed["runs"][0]["applied"].clone()),
@@ -187,7 +187,7 @@ fn bad_packet_unknown_run_and_out_of_scope_apply_are_tool_errors() {
 
     let before = tree_fingerprint(&fx.repo);
     let refused = inspector.refused("apply", &[("run_id", run_id.clone())]);
-    assert!(refused.starts_with(&format!("cannot apply run {run_id}: run {run_id} was not offered")), "{refused}");
+    assert!(refused.starts_with(&format!("cannot apply: run {run_id} was not offered")), "{refused}");
     assert_eq!(tree_fingerprint(&fx.repo), before, "a refused apply changes nothing");
     let cli_says = cli::run(&fx, &["apply", &run_id]);
     assert_eq!(cli::stderr(&cli_says).trim(), format!("error: {refused}"), "the same one line as the CLI");

@@ -44,10 +44,10 @@ pub fn list_entry(run: &RunRecord, state: State) -> serde_json::Value {
 }
 
 /// The verdict of a run that is over; `(running)` / `(queued)` while it is not.
-pub fn list_verdict(run: &RunRecord, state: State) -> &'static str {
+pub fn list_verdict(run: &RunRecord, state: State) -> String {
     match state {
-        State::Queued => "(queued)",
-        State::Running => "(running)",
+        State::Queued => "(queued)".to_string(),
+        State::Running => "(running)".to_string(),
         _ => handback::verdict_label(run),
     }
 }
