@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::runs::RunRecord;
 
@@ -20,7 +20,7 @@ const CYAN: &str = "\x1b[36m";
 const RESET: &str = "\x1b[0m";
 
 /// One entry of `changes.json` as review needs it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ChangeEntry {
     pub path: String,
     pub status: String,
@@ -126,8 +126,9 @@ fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked.
-fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
+/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked
+/// (`in_scope` unknown).
+pub fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
     let path = run.file("changes.json");
     match std::fs::read(&path) {
         Ok(bytes) => {
