@@ -25,9 +25,11 @@ const ONE_FOLDER_LISTINGS: &[&str] = &[
     "journal.rs",
     "journal/alive.rs",
     "journal/locks.rs",
+    "process/cgroup.rs",
     "process/reaper.rs",
     "workspace/layout.rs",
     "workspace/pool.rs",
+    "workspace/seal.rs",
     "workspace/touched.rs",
 ];
 
