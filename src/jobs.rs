@@ -10,6 +10,6 @@ pub mod observe;
 pub mod wait;
 
 pub use cancel::{cancel, CancelOutcome};
-pub use detach::{start, supervise, SUPERVISE_COMMAND};
+pub use detach::{start, start_prepared, supervise, SUPERVISE_COMMAND};
 pub use observe::{find, going, going_or_newest, observe, FindError, StatusView};
 pub use wait::{wait, Waited, STILL_RUNNING};

@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::runs::RunRecord;
 use crate::policy::Verdict;
@@ -21,7 +21,7 @@ const CYAN: &str = "\x1b[36m";
 const RESET: &str = "\x1b[0m";
 
 /// One entry of `changes.json` as review needs it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ChangeEntry {
     pub path: String,
     pub status: String,
@@ -112,8 +112,9 @@ fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked.
-fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
+/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked
+/// (`in_scope` unknown).
+pub fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
     let path = run.file("changes.json");
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -228,6 +229,23 @@ const HEADER_PREFIXES: &[&[u8]] = &[
     b"GIT binary patch",
 ];
 
+/// The lines a patch adds and removes (inside its hunks; binary changes count none).
+pub fn patch_size(patch: &[u8]) -> (u64, u64) {
+    let (mut state, mut added, mut removed) = (HunkState::default(), 0, 0);
+    for line in patch.split(|byte| *byte == b'\n') {
+        let paint = if state.in_hunk() { state.hunk_line(line) } else { None };
+        match paint {
+            Some(GREEN) => added += 1,
+            Some(RED) => removed += 1,
+            Some(_) => {}
+            None => {
+                state.start(line);
+            }
+        }
+    }
+    (added, removed)
+}
+
 /// Write `patch` for reading: its lines with control characters escaped (tab and newline kept).
 pub fn write_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
     for line in patch.split_inclusive(|byte| *byte == b'\n') {
@@ -296,6 +314,13 @@ mod tests {
         let mut plain = Vec::new();
         write_patch(b"+tab\there\x1b[2J\r\n", &mut plain).expect("writes to a Vec");
         assert_eq!(plain, b"+tab\there\\x1b[2J\\r\n");
+    }
+
+    #[test]
+    fn patch_sizes_count_hunk_lines_only() {
+        let patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,3 @@\n--- old\n+++ new\n+more\n keep\n";
+        assert_eq!(patch_size(patch.as_bytes()), (2, 1));
+        assert_eq!(patch_size(b""), (0, 0));
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::policy::Verdict;
 use crate::process::Cancel;
 
 mod agent_stage;
+mod attempts;
 mod background;
 mod cancel;
 mod finish;
@@ -45,6 +46,7 @@ mod unconfined;
 mod verify;
 mod worktree;
 
+pub use attempts::{create_group, is_group_id, plan, tag_state, Attempt, ATTEMPT_ENV, GROUP_ENV, GROUP_SUFFIX};
 pub use many::{panicked, run_all, Finished};
 pub use options::{
     pool_size_from_env, RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_POOL_SIZE, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC,
@@ -114,6 +116,9 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         agent: dispatch.agent.program_name().to_string(),
         pid: std::process::id(),
         started_at: now(),
+        group: dispatch.attempt.as_ref().map(|attempt| attempt.group.clone()),
+        attempt: dispatch.attempt.as_ref().map(|attempt| attempt.number),
+        attempts: dispatch.attempt.as_ref().map(|attempt| attempt.count),
         ..RunRecord::default()
     };
     let mut run = Run {

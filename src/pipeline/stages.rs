@@ -80,9 +80,16 @@ impl Run<'_> {
         }
     }
 
-    /// The environment marker of this run's child processes (see [`journal::RUN_MARKER_ENV`]).
+    /// The environment marker of this run's child processes (see [`journal::RUN_MARKER_ENV`]),
+    /// and for an attempt of a group its number and group ([`super::ATTEMPT_ENV`]).
     pub(super) fn marker_env(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-        self.journal.iter().map(|j| (RUN_MARKER_ENV.into(), j.marker().into())).collect()
+        let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+            self.journal.iter().map(|j| (RUN_MARKER_ENV.into(), j.marker().into())).collect();
+        if let Some(attempt) = &self.dispatch.attempt {
+            env.push((super::ATTEMPT_ENV.into(), attempt.number.to_string().into()));
+            env.push((super::GROUP_ENV.into(), attempt.group.clone().into()));
+        }
+        env
     }
 
     pub(super) fn workspace_options(&self) -> WorkspaceOptions {
