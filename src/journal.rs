@@ -168,10 +168,7 @@ impl Journal {
     /// folder from a forged one.
     pub fn close(self) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent() {
-            let done = dir.join(DONE_DIR);
-            let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let _ = std::fs::create_dir_all(&done)
-                .and_then(|()| std::fs::write(done.join(&self.entry.run_id), at.as_nanos().to_string()));
+            stamp_done(dir, &self.entry.run_id);
         }
         remove_entry_file(&self.path)
     }
@@ -188,6 +185,16 @@ impl Journal {
 
 /// The folder, in the journal, of the ids of runs that finished (kept a day).
 const DONE_DIR: &str = "done";
+
+/// Records in the journal folder `dir` that `run_id` finished now (see [`known_run`]).
+/// [`Journal::close`] does it; the pipeline does it once more after its very last write to the
+/// run folder (the final `state.json`), so that a run that started watching the run folders
+/// between the two does not take that write for a forgery.
+pub fn stamp_done(dir: &Path, run_id: &str) {
+    let done = dir.join(DONE_DIR);
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let _ = std::fs::create_dir_all(&done).and_then(|()| std::fs::write(done.join(run_id), at.as_nanos().to_string()));
+}
 
 /// Is `run_id` a run of git-dispatch that the journal folder `dir` knows to have been going on
 /// at `since` or later: in progress now (an entry), or finished at `since` or later (the time its

@@ -167,6 +167,15 @@ fn attempts_run_at_once_and_applying_one_supersedes_the_other() {
     assert_eq!(report["attempts"][1]["same_result_as"], json!([1]));
     assert!(stdout(&run(&fx, &["review", &group])).contains("same result: 2"));
 
+    let untouched = tree_fingerprint(&fx.repo);
+    let both = run(&fx, &["apply", &ids[0], &ids[1]]);
+    assert_eq!(both.status.code(), Some(1));
+    assert!(
+        stderr(&both).contains(&format!("{} and {} are attempts of one group, {group}: pick one", ids[0], ids[1])),
+        "{}",
+        stderr(&both)
+    );
+    assert_eq!(tree_fingerprint(&fx.repo), untouched);
     let apply = run(&fx, &["apply", &ids[0]]);
     assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
     assert!(stdout(&apply).ends_with(&format!("superseded (group {group}): {}\n", ids[1])), "{}", stdout(&apply));
@@ -202,10 +211,11 @@ fn attempts_run_at_once_and_applying_one_supersedes_the_other() {
 }
 
 #[test]
-fn detached_attempts_are_waited_for_as_a_group() {
+fn detached_attempts_one_per_agent_are_waited_for_as_a_group() {
     let fx = fixture("python-project");
     let plan = per_attempt("1) echo good > tests/attempt.txt;; 2) echo bad > tests/attempt.txt;;");
-    let (output, _) = dispatch(&fx, &packet(&fx, ""), &plan, &["--attempts", "2", "--detach", "--json"]);
+    // One attempt per agent (both are the fake agent, in codex and in claude style), detached.
+    let (output, _) = dispatch(&fx, &packet(&fx, ""), &plan, &["--agent", "codex,claude", "--detach", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let lines: Vec<serde_json::Value> =
         stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON object per run")).collect();
@@ -222,8 +232,15 @@ fn detached_attempts_are_waited_for_as_a_group() {
     assert_eq!(waited.as_array().map(Vec::len), Some(2), "{waited:#}");
     let report: serde_json::Value =
         serde_json::from_slice(&run(&fx, &["review", &group, "--json"]).stdout).expect("JSON");
-    let agents: Vec<&str> =
-        report["attempts"].as_array().expect("attempts").iter().map(|a| a["verdict"].as_str().unwrap()).collect();
-    assert_eq!(agents, ["offered", "offered"]);
+    let attempts = report["attempts"].as_array().expect("attempts");
+    let verdicts: Vec<(&str, &str)> =
+        attempts.iter().map(|a| (a["agent"].as_str().unwrap(), a["verdict"].as_str().unwrap())).collect();
+    let messages: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| {
+            read_json(&PathBuf::from(line["run_dir"].as_str().unwrap()).join("policy.json"))["messages"].clone()
+        })
+        .collect();
+    assert_eq!(verdicts, [("codex", "offered"), ("claude", "offered")], "each attempt its own agent: {messages:#?}");
     assert_eq!(report["attempts"][0]["same_paths_as"], json!([2]), "same path, different content: {report:#}");
 }

@@ -208,3 +208,25 @@ fn runs_that_cannot_go_together_are_refused_with_the_checkout_untouched() {
     let all = stdout(&run(&fx, &["review", "--all-offered"]));
     assert!(all.starts_with(&format!("runs (1):\n  {a}  offered ")), "{all}");
 }
+
+#[test]
+fn a_run_that_conflicts_with_your_uncommitted_edit_is_named_with_it() {
+    let fx = fixture("python-project");
+    let a = offered(&fx, "a", write("docs/a.md", "# A\n"));
+    let b = offered(&fx, "b", write("tests/test_util.py", &TEST_UTIL.replace("== 5", "== 5  # by B")));
+    fx.sh("sed -i 's/== 5/== 5  # by you/' tests/test_util.py");
+    let before = tree_fingerprint(&fx.repo);
+    let apply = run(&fx, &["apply", &a, &b]);
+    assert_eq!(apply.status.code(), Some(1));
+    assert_eq!(
+        stderr(&apply),
+        format!(
+            "error: cannot apply runs {a}, {b}: run {b} conflicts in tests/test_util.py (with your checkout); nothing was changed\n"
+        )
+    );
+    assert_eq!(tree_fingerprint(&fx.repo), before, "not even run A's file was written");
+    assert!(!fx.repo.join("docs/a.md").exists());
+    let review = stdout(&run(&fx, &["review", &a, &b]));
+    assert!(review.contains("overlaps (0):\n"), "the runs do not overlap: {review}");
+    assert!(review.ends_with("conflicts in tests/test_util.py (with your checkout)\n"), "{review}");
+}

@@ -80,29 +80,8 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         prepare(planned, &options, false)?
     };
     let outcomes = span("dispatch-all", || run_all(&jobs, &options, args.dry_run));
-    let mut summaries = Vec::new();
-    for (job, outcome) in jobs.iter().zip(outcomes) {
-        let (run_dir, verdict) = outcome?;
-        if verdict.exit_code == exit::CANNOT_START {
-            if let Some(message) = verdict.messages.iter().rev().find(|m| m.starts_with("ERROR")) {
-                let text = format!("{message} (run folder {})", run_dir.path.display());
-                eprintln!("error: {}", crate::escape::line(&text));
-            }
-        }
-        summaries.push(Summary {
-            run_id: run_dir.id.clone(),
-            run_dir: run_dir.path.display().to_string(),
-            mode: verdict.mode.clone(),
-            exit_code: verdict.exit_code,
-            policy_violation: verdict.policy_violation,
-            offered: verdict.offered,
-            messages: verdict.messages.clone(),
-            group: job.attempt().map(|attempt| attempt.group.clone()),
-            attempt: job.attempt().map(|attempt| attempt.number),
-            verdict: crate::artifacts::state::verdict_word(&verdict),
-            changed_paths: verdict.changed_paths.len(),
-        });
-    }
+    let summaries =
+        jobs.iter().zip(outcomes).map(|(job, outcome)| summary_of(job, outcome)).collect::<anyhow::Result<Vec<_>>>()?;
     if !args.quiet {
         for summary in &summaries {
             eprintln!("{}", verdict_line(summary));
@@ -116,6 +95,30 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     }
     print_summaries(&summaries, args.json, stdout)?;
     Ok(exit_code(&summaries))
+}
+
+/// The summary of one finished job (a run that could not start says why on stderr).
+fn summary_of(job: &Job, outcome: Finished) -> anyhow::Result<Summary> {
+    let (run_dir, verdict) = outcome?;
+    if verdict.exit_code == exit::CANNOT_START {
+        if let Some(message) = verdict.messages.iter().rev().find(|m| m.starts_with("ERROR")) {
+            let text = format!("{message} (run folder {})", run_dir.path.display());
+            eprintln!("error: {}", crate::escape::line(&text));
+        }
+    }
+    Ok(Summary {
+        run_id: run_dir.id.clone(),
+        run_dir: run_dir.path.display().to_string(),
+        mode: verdict.mode.clone(),
+        exit_code: verdict.exit_code,
+        policy_violation: verdict.policy_violation,
+        offered: verdict.offered,
+        messages: verdict.messages.clone(),
+        group: job.attempt().map(|attempt| attempt.group.clone()),
+        attempt: job.attempt().map(|attempt| attempt.number),
+        verdict: crate::artifacts::state::verdict_word(&verdict),
+        changed_paths: verdict.changed_paths.len(),
+    })
 }
 
 /// Per packet, the dispatches it stands for: one, or its attempts (`--attempts`, `ATTEMPTS:`,

@@ -145,8 +145,8 @@ mod tests {
             [
                 ".codex-dispatch/runs/forged",
                 ".codex-dispatch/runs/forged/policy.json",
-                ".codex-dispatch/runs/plain/run.json",
-                ".codex-dispatch/runs/old/policy.json"
+                ".codex-dispatch/runs/old/policy.json",
+                ".codex-dispatch/runs/plain/run.json"
             ]
         );
     }

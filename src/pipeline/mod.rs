@@ -76,6 +76,9 @@ struct Run<'a> {
     agent_ran: bool,
     /// This run's journal entry (written before any branch or worktree exists).
     journal: Option<Journal>,
+    /// The journal's folder, once the entry is closed (the run's end is stamped there again
+    /// after the final state file).
+    journal_dir: Option<std::path::PathBuf>,
     /// The user's checkout audited just after the guard's first fingerprint.
     pre_audit: Option<guard::CheckoutAudit>,
     /// The closing audit when it is known without a new pass (the guard found nothing changed).
@@ -131,6 +134,7 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         changes: Vec::new(),
         clock: Instant::now(),
         journal: None,
+        journal_dir: None,
         agent_ran: false,
         pre_audit: None,
         post_audit: None,
@@ -148,6 +152,9 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
     drop(watch);
     // Last: a caller waiting on the state file finds everything of the run released.
     run.state.finish(&run.verdict);
+    if let Some(dir) = &run.journal_dir {
+        crate::journal::stamp_done(dir, &run.run_dir.id);
+    }
     finished?;
     Ok((run.run_dir, run.verdict))
 }

@@ -74,6 +74,7 @@ impl Run<'_> {
     /// Removes the journal entry once everything of the run is released.
     pub(super) fn close_journal(&mut self) {
         if let Some(journal) = self.journal.take() {
+            self.journal_dir = journal.path().parent().map(std::path::Path::to_path_buf);
             if let Err(err) = journal.close() {
                 self.verdict.messages.push(format!("WARNING: {err:#}"));
             }
@@ -114,7 +115,12 @@ impl Run<'_> {
         // and the worktree are made, and awaited before anything runs (see `settle_before`).
         self.stage("guard-before")?;
         let guard_scope = span("guard-before/scope", || self.guard_scope())?;
-        let git_before = span("guard-before/git-dir", || guard::capture_git_dir(&guard_scope))?;
+        let git_before = span("guard-before/git-dir", || {
+            // Not while another run of the repository writes a worktree admin dir (half of one
+            // would read as someone else's).
+            let _turn = workspace::AdminLock::acquire(&guard_scope.common_dir)?;
+            guard::capture_git_dir(&guard_scope)
+        })?;
         span("guard-before/unconfined", || self.capture_unconfined());
         let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
         self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {
