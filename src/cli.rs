@@ -20,7 +20,8 @@ pub use crate::pipeline::{DEFAULT_HEARTBEAT_SEC, DEFAULT_QUOTA_GATE, DEFAULT_TIM
 #[derive(Debug, Parser)]
 #[command(name = "git-dispatch", bin_name = "git dispatch", version, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Run `git dispatch demo` for a complete dispatch with a built-in replay agent (no API key).\n\
-Exit codes: 0 dispatched, no violation; 1 could not start; 2 blocked before the agent ran; 3 the run failed or violated policy.")]
+Exit codes: 0 no violation (a worker's result is offered only if it changed something); 1 could not start;\n\
+2 blocked before the agent ran; 3 the run failed, was cancelled or violated policy; 4 (wait) still running.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod process;
 pub mod prompt;
+pub mod quote;
 pub mod sandbox;
 pub mod scope;
 pub mod sensitive;

@@ -79,9 +79,13 @@ fn three_attempts_are_ranked_and_the_good_one_is_picked() {
     let table: Vec<Vec<&str>> = text.lines().skip(2).take(3).map(|line| line.split_whitespace().collect()).collect();
     assert_eq!(text.lines().next(), Some(format!("group:    {group} (3 attempts)").as_str()), "{text}");
     assert_eq!(table[0][..7], ["1", "3", ids[2].as_str(), "codex", "offered", "passed", "1/1"], "{text}");
-    assert_eq!(table[1][..7], ["2", "2", ids[1].as_str(), "codex", "violation", "failed", "0/1"], "{text}");
+    assert_eq!(
+        table[1][..8],
+        ["2", "2", ids[1].as_str(), "codex", "failed:", "verification", "failed", "0/1"],
+        "{text}"
+    );
     assert_eq!(table[2][..5], ["3", "1", ids[0].as_str(), "codex", "violation"], "{text}");
-    assert!(text.contains("  #1  ✓ src/app/extra.py") || text.contains("✗ src/app/extra.py"), "{text}");
+    assert!(text.contains("  #1  ✗ src/app/extra.py  ✓ tests/attempt.txt\n"), "{text}");
     assert!(text.ends_with(&format!("best:     {}: git dispatch apply {group} --pick {}\n", ids[2], ids[2])), "{text}");
     let report: serde_json::Value =
         serde_json::from_slice(&run(&fx, &["review", &group, "--json"]).stdout).expect("JSON");
@@ -185,8 +189,8 @@ fn attempts_run_at_once_and_applying_one_supersedes_the_other() {
     assert_eq!(
         stderr(&second),
         format!(
-            "error: cannot apply run {}: run {} was superseded: {}, another attempt of group {group}, was applied\n",
-            ids[1], ids[1], ids[0]
+            "error: cannot apply: run {} was superseded: {}, another attempt of group {group}, was applied\n",
+            ids[1], ids[0]
         )
     );
     let merge = run(&fx, &["apply", "--merge", &ids[1]]);

@@ -54,8 +54,8 @@ fn two_runs_on_different_files_are_applied_together() {
     assert_eq!(review.status.code(), Some(0), "{}", stderr(&review));
     let text = stdout(&review);
     assert!(text.starts_with("runs (2):\n"), "{text}");
-    assert!(text.contains(&format!("  {a}  offered     1 path, +2 -0\n      tests/test_a.py\n")), "{text}");
-    assert!(text.contains(&format!("  {b}  offered     1 path, +1 -0\n      docs/b.md\n")), "{text}");
+    assert!(text.contains(&format!("  {a}  offered  1 path, +2 -0\n      tests/test_a.py\n")), "{text}");
+    assert!(text.contains(&format!("  {b}  offered  1 path, +1 -0\n      docs/b.md\n")), "{text}");
     assert!(text.contains("overlaps (0):\n"), "{text}");
     assert!(
         text.ends_with(&format!("together, in this order, onto your checkout: clean (git dispatch apply {a} {b})\n")),

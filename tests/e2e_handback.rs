@@ -154,7 +154,7 @@ fn a_violation_run_is_refused() {
     assert_eq!(apply.status.code(), Some(1));
     assert_eq!(
         stderr(&apply),
-        format!("error: cannot apply run {id}: run {id} was not offered: POLICY VIOLATION: worker changed files outside WRITE SCOPE.\n")
+        format!("error: cannot apply: run {id} was not offered: POLICY VIOLATION: worker changed files outside WRITE SCOPE.\n")
     );
     let merge = run(&fx, &["apply", "--merge"]);
     assert_eq!(merge.status.code(), Some(1));

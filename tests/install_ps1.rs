@@ -59,7 +59,7 @@ fn pwsh() -> Option<PathBuf> {
 #[test]
 fn install_ps1_installs_into_a_temporary_home_where_powershell_exists() {
     let Some(pwsh) = pwsh() else {
-        println!("SKIPPED: pwsh (PowerShell) is not on PATH");
+        support::skip::skip("powershell", "pwsh (PowerShell) is not on PATH");
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -337,8 +337,7 @@ fn install_sh_installs_the_man_page_so_git_dispatch_help_works() {
     let link = home.home.join(".cargo/share/man/man1/git-dispatch.1");
     assert_eq!(std::fs::read_link(&link).expect("a link where man looks for ~/.cargo/bin"), page);
     let Some(_) = std::env::split_paths(&system_path()).map(|dir| dir.join("man")).find(|man| man.is_file()) else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "man is not installed; CI=true makes this a failure");
-        eprintln!("SKIPPED: man is not installed: `git dispatch --help` not tried");
+        support::skip::skip("man", "man is not installed: `git dispatch --help` not tried");
         return;
     };
     let help =

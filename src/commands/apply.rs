@@ -27,8 +27,10 @@ pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
         (Selected::Group(group), Some(pick)) => group.member(pick)?.clone(),
     };
     let repo_root = super::runs::repo_root_of(&run)?;
-    let outcome = handback::apply(&run, &repo_root, how)
-        .map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
+    let outcome = handback::apply(&run, &repo_root, how).map_err(|err| match err.names_run() {
+        true => anyhow::anyhow!("cannot apply: {err:#}"),
+        false => anyhow::anyhow!("cannot apply run {}: {err:#}", run.id),
+    })?;
     let id = line(&run.id);
     match outcome.commit {
         Some(commit) => writeln!(stdout, "merged run {id} into the current branch: {commit}")?,

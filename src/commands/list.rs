@@ -142,10 +142,10 @@ fn group_row(group: &Group, states: &[State]) -> Row {
 }
 
 /// The verdict of a run that is over; `(running)` / `(queued)` while it is not.
-fn verdict(run: &handback::RunRecord, state: State) -> &'static str {
+fn verdict(run: &handback::RunRecord, state: State) -> String {
     match state {
-        State::Queued => "(queued)",
-        State::Running => "(running)",
+        State::Queued => "(queued)".to_string(),
+        State::Running => "(running)".to_string(),
         _ => handback::verdict_label(run),
     }
 }

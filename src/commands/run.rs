@@ -30,7 +30,7 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
     #[serde(skip)]
-    pub verdict: &'static str,
+    pub verdict: String,
     #[serde(skip)]
     pub changed_paths: usize,
 }
@@ -116,7 +116,7 @@ fn summary_of(job: &Job, outcome: Finished) -> anyhow::Result<Summary> {
         messages: verdict.messages.clone(),
         group: job.attempt().map(|attempt| attempt.group.clone()),
         attempt: job.attempt().map(|attempt| attempt.number),
-        verdict: crate::artifacts::state::verdict_word(&verdict),
+        verdict: crate::policy::outcome_label(&verdict),
         changed_paths: verdict.changed_paths.len(),
     })
 }
@@ -316,10 +316,7 @@ fn verdict_line(summary: &Summary) -> String {
         1 => "1 changed path".to_string(),
         n => format!("{n} changed paths"),
     };
-    let reason = summary
-        .messages
-        .iter()
-        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let reason = summary.messages.iter().find(|m| crate::policy::is_reason(m));
     let mut line =
         format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
     if let Some(reason) = reason {

@@ -123,6 +123,20 @@ pub enum ApplyError {
     Other(#[from] anyhow::Error),
 }
 
+impl ApplyError {
+    /// Whether the message already names the run (so a caller adds no second "run ID").
+    pub fn names_run(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::NotOffered { .. }
+                | ApplyError::AlreadyApplied { .. }
+                | ApplyError::BeingApplied { .. }
+                | ApplyError::Incomplete { .. }
+                | ApplyError::Superseded { .. }
+        )
+    }
+}
+
 /// Renders the patch base..result from the object store (`crate::patch::render` in the product).
 pub type PatchRenderer<'a> = &'a dyn Fn(&gix::Repository, ObjectId, ObjectId) -> anyhow::Result<Vec<u8>>;
 
@@ -182,14 +196,16 @@ pub(super) fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
 fn not_offered_reason(run: &RunRecord) -> String {
     let policy = &run.policy;
     // The first message that says what went wrong (warnings such as a skipped quota gate come first).
-    let is_reason = |m: &&String| ["POLICY VIOLATION", "BLOCKED", "ERROR"].iter().any(|p| m.starts_with(p));
-    let first_message = policy.messages.iter().find(is_reason).or(policy.messages.first()).cloned();
+    let first_message =
+        policy.messages.iter().find(|m| crate::policy::is_reason(m)).or(policy.messages.first()).cloned();
     if policy.dry_run {
         "it was a dry run".into()
     } else if policy.blocked {
         first_message.unwrap_or_else(|| "it was blocked before the agent ran".into())
     } else if !policy.mode.is_empty() && policy.mode != "worker" {
         format!("it is a {} run; only a worker's result is offered", policy.mode)
+    } else if !policy.policy_violation && policy.changed_paths.is_empty() {
+        "the worker changed nothing".into()
     } else {
         first_message.unwrap_or_else(|| "the run failed or violated policy".into())
     }

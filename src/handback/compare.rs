@@ -177,9 +177,10 @@ pub fn write_group(report: &GroupReport, out: &mut dyn Write) -> anyhow::Result<
     use crate::escape::line;
     writeln!(out, "group:    {} ({} attempts)", line(&report.group), report.attempts.len())?;
     let width = report.attempts.iter().map(|a| line(&a.run_id).chars().count()).max().unwrap_or(3).max(3);
+    let verdicts = report.attempts.iter().map(|a| line(&a.verdict).chars().count()).max().unwrap_or(7).max(7);
     writeln!(
         out,
-        "RANK  #   {:<width$}  {:<7}  {:<11}  {:<12}  {:<16}  AGREES",
+        "RANK  #   {:<width$}  {:<7}  {:<verdicts$}  {:<12}  {:<16}  AGREES",
         "RUN", "AGENT", "VERDICT", "VERIFY", "DIFF"
     )?;
     for a in &report.attempts {
@@ -191,7 +192,7 @@ pub fn write_group(report: &GroupReport, out: &mut dyn Write) -> anyhow::Result<
         let diff = format!("{files} +{} -{}", a.added, a.removed);
         writeln!(
             out,
-            "{:<4}  {:<2}  {:<width$}  {:<7}  {:<11}  {:<12}  {:<16}  {}",
+            "{:<4}  {:<2}  {:<width$}  {:<7}  {:<verdicts$}  {:<12}  {:<16}  {}",
             a.rank,
             a.attempt,
             line(&a.run_id),

@@ -69,7 +69,7 @@ pub fn status_word(run: &RunRecord) -> String {
     } else if run.superseded.is_some() {
         "superseded".into()
     } else {
-        verdict_label(run).into()
+        verdict_label(run)
     }
 }
 
@@ -180,11 +180,12 @@ fn together(runs: &[RunRecord], repo_root: &std::path::Path) -> anyhow::Result<T
 pub fn write_fan_in(report: &FanInReport, out: &mut dyn Write) -> anyhow::Result<()> {
     use crate::escape::line;
     let width = report.runs.iter().map(|run| line(&run.run_id).chars().count()).max().unwrap_or(3);
+    let verdicts = report.runs.iter().map(|run| line(&run.verdict).chars().count()).max().unwrap_or(7);
     writeln!(out, "runs ({}):", report.runs.len())?;
     for run in &report.runs {
         let paths = if run.paths.len() == 1 { "1 path".to_string() } else { format!("{} paths", run.paths.len()) };
         let id = line(&run.run_id);
-        writeln!(out, "  {id:<width$}  {:<11} {paths}, +{} -{}", line(&run.verdict), run.added, run.removed)?;
+        writeln!(out, "  {id:<width$}  {:<verdicts$}  {paths}, +{} -{}", line(&run.verdict), run.added, run.removed)?;
         for path in &run.paths {
             writeln!(out, "      {}", line(path))?;
         }

@@ -152,8 +152,8 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
     drop(watch);
     // Last: a caller waiting on the state file finds everything of the run released.
     run.state.finish(&run.verdict);
-    // Also for a run that ended before its journal entry existed (cancelled while queued): a run
-    // watching the run folders meanwhile knows its writes then.
+    // Its end once more, after that very last write (also for a run that ended before its journal
+    // entry existed): a run watching the run folders meanwhile knows the write for its own.
     let layout = crate::workspace::layout_for(&dispatch.repo_root, &run.workspace_options()).ok();
     if let Some(dir) = run.journal_dir.clone().or_else(|| layout.map(|layout| crate::journal::journal_dir(&layout))) {
         crate::journal::stamp_done(&dir, &run.run_dir.id);

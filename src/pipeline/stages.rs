@@ -71,12 +71,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Removes the journal entry once everything of the run is released.
+    /// Removes the journal entry once everything of the run is released (a run that stopped before
+    /// it had one is still recorded as finished).
     pub(super) fn close_journal(&mut self) {
-        if let Some(journal) = self.journal.take() {
-            self.journal_dir = journal.path().parent().map(std::path::Path::to_path_buf);
-            if let Err(err) = journal.close() {
-                self.verdict.messages.push(format!("WARNING: {err:#}"));
+        match self.journal.take() {
+            Some(journal) => {
+                self.journal_dir = journal.path().parent().map(std::path::Path::to_path_buf);
+                if let Err(err) = journal.close() {
+                    self.verdict.messages.push(format!("WARNING: {err:#}"));
+                }
+            }
+            None => {
+                journal::finished_without_entry(&self.dispatch.repo_root, &self.workspace_options(), &self.run_dir.id)
             }
         }
     }
