@@ -139,8 +139,8 @@ fn jobs_for(args: &RunArgs, planned: &[Vec<Dispatch>]) -> usize {
     args.jobs.unwrap_or_else(|| planned.iter().map(Vec::len).max().unwrap_or(1).max(1))
 }
 
-/// What one line of the run table is: a packet dispatched as it comes, or an attempt of a group
-/// whose run folder exists already.
+/// What one line of the run table is: a dry run (its folder made as it comes), or a run whose
+/// folder exists already.
 enum Job {
     Fresh(Dispatch),
     Prepared(Dispatch, RunDir),
@@ -158,23 +158,23 @@ impl Job {
     }
 }
 
-/// The jobs of the planned dispatches: a group's run folders are created now, in order (see
-/// `pipeline::create_group`); with `detached`, every run folder is.
+/// The jobs of the planned dispatches, every run folder created now, in packet order, before any
+/// run starts: a group's attempts one after the other (see `pipeline::create_group`), each run
+/// `queued` until its turn (a detached run's supervisor writes its own state).
 fn prepare(planned: Vec<Vec<Dispatch>>, options: &RunOptions, detached: bool) -> anyhow::Result<Vec<Job>> {
     let mut jobs = Vec::new();
     for group in planned {
         if group.len() > 1 {
             let created = pipeline::create_group(&group, options)?;
             jobs.extend(created.into_iter().map(|(dispatch, run_dir)| Job::Prepared(dispatch, run_dir)));
-        } else {
-            for dispatch in group {
-                if detached {
-                    let run_dir = pipeline::create_run_dir(&dispatch, options)?;
-                    jobs.push(Job::Prepared(dispatch, run_dir));
-                } else {
-                    jobs.push(Job::Fresh(dispatch));
-                }
-            }
+            continue;
+        }
+        for dispatch in group {
+            let run_dir = match detached {
+                true => pipeline::create_run_dir(&dispatch, options)?,
+                false => pipeline::create_queued(&dispatch, options)?,
+            };
+            jobs.push(Job::Prepared(dispatch, run_dir));
         }
     }
     Ok(jobs)

@@ -74,18 +74,33 @@ pub fn create_group(attempts: &[Dispatch], options: &RunOptions) -> anyhow::Resu
         Some((_, first)) => format!("{}{GROUP_SUFFIX}", first.id),
         None => return Ok(created),
     };
-    let me = ProcessIdentity::current();
     for (dispatch, run_dir) in &mut created {
         if let Some(attempt) = &mut dispatch.attempt {
             attempt.group = group.clone();
         }
-        let mut state = RunState::queued(&run_dir.id, &run_dir.path, false);
-        state.pid = Some(me.pid);
-        state.pid_start = me.start;
-        tag_state(&mut state, dispatch.attempt.as_ref());
-        state.save(&run_dir.path)?;
+        save_queued(run_dir, dispatch.attempt.as_ref())?;
     }
     Ok(created)
+}
+
+/// Creates the run folder of a plain dispatch that waits its turn in this process (several
+/// packets, `-j`): made now, before any run starts (no run's guard sees another's folder or
+/// exclude line being made), `queued` with this process as its writer.
+pub fn create_queued(dispatch: &Dispatch, options: &RunOptions) -> anyhow::Result<RunDir> {
+    let run_dir = create_run_dir(dispatch, options)?;
+    save_queued(&run_dir, dispatch.attempt.as_ref())?;
+    Ok(run_dir)
+}
+
+/// `state.json` of a run waiting in this process: `queued`, this process as its writer (so that it
+/// reads as died should the process be killed first), with the group's fields of an attempt.
+fn save_queued(run_dir: &RunDir, attempt: Option<&Attempt>) -> anyhow::Result<()> {
+    let me = ProcessIdentity::current();
+    let mut state = RunState::queued(&run_dir.id, &run_dir.path, false);
+    state.pid = Some(me.pid);
+    state.pid_start = me.start;
+    tag_state(&mut state, attempt);
+    state.save(&run_dir.path)
 }
 
 /// Writes the group's fields of `attempt` into a run's state.

@@ -46,7 +46,9 @@ mod unconfined;
 mod verify;
 mod worktree;
 
-pub use attempts::{create_group, is_group_id, plan, tag_state, Attempt, ATTEMPT_ENV, GROUP_ENV, GROUP_SUFFIX};
+pub use attempts::{
+    create_group, create_queued, is_group_id, plan, tag_state, Attempt, ATTEMPT_ENV, GROUP_ENV, GROUP_SUFFIX,
+};
 pub use many::{panicked, run_all, Finished};
 pub use options::{
     pool_size_from_env, RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_POOL_SIZE, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC,

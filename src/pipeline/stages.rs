@@ -124,7 +124,8 @@ impl Run<'_> {
         let git_before = span("guard-before/git-dir", || {
             // Not while another run of the repository writes a worktree admin dir (half of one
             // would read as someone else's).
-            let _turn = workspace::AdminLock::acquire(&guard_scope.common_dir)?;
+            let layout = workspace::layout_for(&self.dispatch.repo_root, &self.workspace_options())?;
+            let _turn = workspace::AdminLock::acquire(&layout.dir)?;
             guard::capture_git_dir(&guard_scope)
         })?;
         span("guard-before/unconfined", || self.capture_unconfined());

@@ -90,7 +90,7 @@ impl Run<'_> {
         let links = workspace::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
         // In turn with the worktree admin dirs other runs of the repository add and remove: half
         // of one would read as tampering, and restoring it would break that run.
-        let turn = workspace::AdminLock::acquire(&guard_scope.common_dir)?;
+        let turn = workspace::AdminLock::acquire(&ws.layout_dir)?;
         let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
         let mut git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
         git_dir_tampered.extend(links);
