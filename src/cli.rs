@@ -55,6 +55,8 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),
+    /// Serve the MCP tools (dispatch, wait, review, apply, ...) on stdin/stdout.
+    Mcp(McpArgs),
     /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
     Demo(DemoArgs),
     /// Show what is installed and usable: git, agent CLIs, sandbox, pool.
@@ -245,6 +247,37 @@ pub struct CancelArgs {
 pub struct SuperviseArgs {
     /// The supervisor request (`supervisor.json` in the first run's folder).
     pub request: PathBuf,
+}
+
+/// `git dispatch mcp`: the server's working repository and the defaults of its dispatches (the
+/// same flags and variables as `run`; a `dispatch` call can override agent, base, timeout, verify,
+/// sandbox and allow).
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The working repository (or a folder in it) of calls without `workdir` [default: the
+    /// current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// The agent CLI to drive [default: the packet's AGENT, else codex].
+    #[arg(long, value_enum, env = "GIT_DISPATCH_AGENT")]
+    pub agent: Option<AgentKind>,
+
+    /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    pub timeout_sec: Option<u64>,
+
+    /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_HEARTBEAT_SEC")]
+    pub heartbeat_sec: Option<u64>,
+
+    /// Refuse to dispatch when the Codex 5-hour usage is at or above this percent.
+    #[arg(long, value_name = "PCT", env = "CODEX_DISPATCH_QUOTA_GATE", default_value_t = DEFAULT_QUOTA_GATE)]
+    pub quota_gate: f64,
+
+    /// Confinement of the agent process (Linux).
+    #[arg(long, value_enum, env = "GIT_DISPATCH_SANDBOX", default_value_t = SandboxChoice::Auto)]
+    pub sandbox: SandboxChoice,
 }
 
 #[derive(Debug, Args)]

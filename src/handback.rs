@@ -20,13 +20,15 @@ mod overlap;
 mod review;
 mod runs;
 
-pub use apply::{apply, apply_with, ApplyError, ApplyHow, ApplyOutcome, MergeKind, PatchRenderer};
+pub use apply::{
+    apply, apply_run, apply_with, hand_back, ApplyError, ApplyHow, ApplyOutcome, HandedBack, MergeKind, PatchRenderer,
+};
 pub use compare::{group_report, write_group, AttemptLine, GroupReport};
 pub use fanin::{apply_many, apply_many_with, describe_conflicts, simulate, Conflict, FanInOutcome};
 pub use group::{find_group, groups_of, load_superseded, load_tag, Group, GroupTag, Superseded, SUPERSEDED_FILE};
 pub use overlap::{fan_in_report, status_word, write_fan_in, FanInReport, Overlap, RunLine, Together};
-pub use review::{review, verdict_label, write_colored_patch, ChangeEntry};
+pub use review::{load_changes, review, verdict_label, write_colored_patch, ChangeEntry};
 pub use runs::{
-    list_runs, load_applied, load_policy, repo_root_of, select, select_run, Applied, RunRecord, SelectError, Selected,
-    APPLIED_FILE,
+    list_runs, load_applied, load_policy, repo_root_of, runs_root, select, select_run, Applied, RunRecord, SelectError,
+    Selected, APPLIED_FILE,
 };

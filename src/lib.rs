@@ -27,6 +27,7 @@ pub mod guard;
 pub mod handback;
 pub mod jobs;
 pub mod journal;
+pub mod mcp;
 pub mod packet;
 pub mod patch;
 pub mod pipeline;

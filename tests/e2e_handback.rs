@@ -161,7 +161,8 @@ fn a_violation_run_is_refused() {
     assert_eq!(checkout_and_index(&fx.repo), before);
     let review = stdout(&run(&fx, &["review", &id]));
     assert!(
-        review.contains("verdict:  violation\n") && review.contains("  ✗ modified     src/app/util.py\n"),
+        review.contains("verdict:  violation\n")
+            && review.contains("  ✗ modified     src/app/util.py  <- outside WRITE SCOPE\n"),
         "{review}"
     );
 }

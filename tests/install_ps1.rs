@@ -41,6 +41,9 @@ fn both_installers_have_the_same_knobs_and_layout() {
         "npm install -g @anthropic-ai/claude-code",
         "git dispatch --version",
         "Smoke test: ",
+        "claude plugin marketplace add ",
+        "claude plugin install git-dispatch@git-dispatch",
+        "git-dispatch mcp",
     ];
     for needle in shared {
         assert!(sh.contains(needle), "install.sh lacks {needle:?}");

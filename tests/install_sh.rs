@@ -127,6 +127,11 @@ fn install_sh_installs_the_binary_the_skill_and_the_seed_entry_point() {
     assert_success(&output);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("Smoke test: git-dispatch 0.1.0\nSmoke test: git dispatch --version works\n"), "{stdout}");
+    let plugin = format!(
+        "  claude plugin marketplace add {}\n  claude plugin install git-dispatch@git-dispatch\n",
+        checkout().display()
+    );
+    assert!(stdout.contains(&plugin), "says how to add the plugin instead: {stdout}");
 
     let installed = home.cargo_bin().join("git-dispatch");
     assert_eq!(read(&installed), read(&binary()), "the prebuilt binary is copied");

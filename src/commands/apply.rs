@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::cli::ApplyArgs;
 use crate::escape::line;
-use crate::handback::{self, ApplyError, ApplyHow, ApplyOutcome, RunRecord, Selected};
+use crate::handback::{self, ApplyHow, ApplyOutcome, RunRecord, Selected};
 
 pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref())?;
@@ -15,31 +15,26 @@ pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
         anyhow::ensure!(args.pick.is_none(), "--pick goes with one group id: git dispatch apply GROUP --pick RUN");
         return apply_several(&root, &args.runs, how, stdout);
     }
-    let run = match (handback::select(&root, args.runs.first().map(String::as_str))?, &args.pick) {
-        (Selected::Run(run), None) => run,
-        (Selected::Run(run), Some(_)) => {
-            anyhow::bail!("--pick goes with a group id, and {} is a run: git dispatch apply GROUP --pick RUN", run.id)
-        }
-        (Selected::Group(group), None) => {
-            let err = ApplyError::GroupNeedsPick { group: group.id.clone(), attempts: group.runs.len() };
-            anyhow::bail!("cannot apply group {}: {err}", group.id)
-        }
-        (Selected::Group(group), Some(pick)) => group.member(pick)?.clone(),
+    let selector = args.runs.first().map(String::as_str);
+    let handed = match &args.pick {
+        None => handback::apply_run(&root, selector, how)?,
+        Some(pick) => match handback::select(&root, selector)? {
+            Selected::Group(group) => handback::hand_back(group.member(pick)?.clone(), how)?,
+            Selected::Run(run) => anyhow::bail!(
+                "--pick goes with a group id, and {} is a run: git dispatch apply GROUP --pick RUN",
+                run.id
+            ),
+        },
     };
-    let repo_root = super::runs::repo_root_of(&run)?;
-    let outcome = handback::apply(&run, &repo_root, how).map_err(|err| match err.names_run() {
-        true => anyhow::anyhow!("cannot apply: {err:#}"),
-        false => anyhow::anyhow!("cannot apply run {}: {err:#}", run.id),
-    })?;
-    let id = line(&run.id);
-    match outcome.commit {
+    let id = line(&handed.run.id);
+    match handed.outcome.commit {
         Some(commit) => writeln!(stdout, "merged run {id} into the current branch: {commit}")?,
-        None => writeln!(stdout, "applied run {id} to {}", line(&repo_root.display().to_string()))?,
+        None => writeln!(stdout, "applied run {id} to {}", line(&handed.repo_root.display().to_string()))?,
     }
-    for path in &outcome.paths {
+    for path in &handed.outcome.paths {
         writeln!(stdout, "  {}", line(path))?;
     }
-    superseded_note(&run, stdout)?;
+    superseded_note(&handed.run, stdout)?;
     Ok(0)
 }
 

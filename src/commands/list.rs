@@ -22,21 +22,7 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
     let states: Vec<State> = runs.iter().map(|run| crate::jobs::observe(&run.path).state).collect();
     if args.json {
         for (run, state) in runs.iter().zip(&states) {
-            let mut line = serde_json::json!({
-                "run_id": run.id,
-                "mode": run.policy.mode,
-                "state": state,
-                "verdict": verdict(run, *state),
-                "offered": run.policy.offered,
-                "applied": run.applied.is_some(),
-                "exit_code": run.policy.exit_code,
-                "run_dir": run.path.display().to_string(),
-            });
-            if let (Some(tag), Some(fields)) = (&run.group, line.as_object_mut()) {
-                fields.insert("group".into(), tag.id.clone().into());
-                fields.insert("attempt".into(), tag.attempt.into());
-                fields.insert("superseded".into(), run.superseded.is_some().into());
-            }
+            let line = crate::jobs::list_entry(run, *state);
             writeln!(stdout, "{line}")?;
         }
         return Ok(0);
@@ -105,7 +91,7 @@ fn run_row(run: &RunRecord, state: State, indent: &str) -> Row {
     Row {
         id: format!("{indent}{}", crate::escape::line(&run.id)),
         mode: crate::escape::line(&run.policy.mode).into_owned(),
-        verdict: verdict(run, state).to_string(),
+        verdict: crate::jobs::list_verdict(run, state),
         offered: offered.to_string(),
         state: state.name(),
         age: age(run.modified),
@@ -138,15 +124,6 @@ fn group_row(group: &Group, states: &[State]) -> Row {
         .to_string(),
         state: if going { "running" } else { "finished" },
         age: age(newest),
-    }
-}
-
-/// The verdict of a run that is over; `(running)` / `(queued)` while it is not.
-fn verdict(run: &handback::RunRecord, state: State) -> String {
-    match state {
-        State::Queued => "(queued)".to_string(),
-        State::Running => "(running)".to_string(),
-        _ => handback::verdict_label(run),
     }
 }
 

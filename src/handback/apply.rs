@@ -145,6 +145,38 @@ pub fn apply(run: &RunRecord, repo_root: &Path, how: ApplyHow) -> Result<ApplyOu
     apply_with(run, repo_root, how, &crate::patch::render)
 }
 
+/// A run handed back by [`apply_run`]: the run, the checkout it went to, and what was done.
+#[derive(Debug, Clone)]
+pub struct HandedBack {
+    pub run: RunRecord,
+    pub repo_root: std::path::PathBuf,
+    pub outcome: ApplyOutcome,
+}
+
+/// `git dispatch apply [RUN] [--merge]` (and the MCP tool `apply`): the run `selector` names in
+/// `runs_root` (None: the newest), applied to its repository's checkout. Every refusal is one
+/// line: `cannot apply run ID: reason`, or `cannot apply: reason` when the reason names the run.
+/// A group id is refused (it needs a pick: [`hand_back`] the attempt chosen).
+pub fn apply_run(runs_root: &Path, selector: Option<&str>, how: ApplyHow) -> anyhow::Result<HandedBack> {
+    match runs::select(runs_root, selector)? {
+        runs::Selected::Run(run) => hand_back(run, how),
+        runs::Selected::Group(group) => {
+            let err = ApplyError::GroupNeedsPick { group: group.id.clone(), attempts: group.runs.len() };
+            anyhow::bail!("cannot apply group {}: {err}", group.id)
+        }
+    }
+}
+
+/// [`apply`] of `run` to the checkout of its repository, refusals as [`apply_run`] words them.
+pub fn hand_back(run: RunRecord, how: ApplyHow) -> anyhow::Result<HandedBack> {
+    let repo_root = runs::repo_root_of(&run)?;
+    let outcome = apply(&run, &repo_root, how).map_err(|err| match err.names_run() {
+        true => anyhow::anyhow!("cannot apply: {err:#}"),
+        false => anyhow::anyhow!("cannot apply run {}: {err:#}", run.id),
+    })?;
+    Ok(HandedBack { run, repo_root, outcome })
+}
+
 /// [`apply`] with the patch renderer given (tests substitute their own).
 pub fn apply_with(
     run: &RunRecord,

@@ -158,7 +158,7 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
     // entry existed): a run watching the run folders meanwhile knows the write for its own.
     let layout = crate::workspace::layout_for(&dispatch.repo_root, &run.workspace_options()).ok();
     if let Some(dir) = run.journal_dir.clone().or_else(|| layout.map(|layout| crate::journal::journal_dir(&layout))) {
-        crate::journal::stamp_done(&dir, &run.run_dir.id);
+        crate::journal::record_done(&dir, &run.run_dir.id);
     }
     finished?;
     Ok((run.run_dir, run.verdict))

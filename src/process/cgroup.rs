@@ -44,7 +44,8 @@ fn probe_parent() -> Result<PathBuf, String> {
     let mount = cgroup2_mount(&mountinfo).ok_or("no cgroup2 file system is mounted")?;
     let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|err| format!("/proc/self/cgroup: {err}"))?;
     let own = own.lines().find_map(|line| line.strip_prefix("0::")).ok_or("this process is in no cgroup2 group")?;
-    let dir = mount.join(own.trim_start_matches('/'));
+    let own = own.trim().trim_matches('/');
+    let dir = if own.is_empty() { mount } else { mount.join(own) };
     let probe = dir.join(format!("git-dispatch-probe-{}", std::process::id()));
     match std::fs::create_dir(&probe) {
         Ok(()) => {
