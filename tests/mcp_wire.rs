@@ -1,6 +1,6 @@
 //! `git dispatch mcp` on the wire, driven line by line: bad input (not JSON, JSON that is no
-//! message, an unknown method, an unknown tool, a 50 MB argument) gets a JSON-RPC error, wrong
-//! argument types a tool error saying what is wrong, and the server goes on answering; a `wait`
+//! message, an unknown method, an unknown tool, wrong argument types, a 50 MB argument) gets a
+//! JSON-RPC error saying what is wrong, and the server goes on answering; a `wait`
 //! that times out says `still_running` and sends progress notifications when asked; at EOF the server exits 0 at
 //! once, even in the middle of a `wait`, and the detached run it started goes on to its end;
 //! `cancel` stops a running run of the repository `mcp -C DIR` names, and `apply` then refuses it.
@@ -68,8 +68,8 @@ fn bad_input_gets_a_json_rpc_error_and_the_server_goes_on() {
     assert_eq!(unknown_tool["error"]["code"], json!(-32602), "{unknown_tool}");
     assert!(unknown_tool["error"]["message"].as_str().unwrap_or_default().contains("tool not found"));
 
-    // Arguments of the wrong type or shape: refused before the tool runs, as a tool error the
-    // model can correct (the MCP spec's "input validation error"), naming the problem.
+    // Arguments of the wrong type or shape: refused before the tool runs, with a JSON-RPC error
+    // ("Invalid params") naming the problem.
     for (tool, arguments, says) in [
         ("dispatch", json!({"packet": 5}), "invalid type: integer `5`, expected a string"),
         ("wait", json!({"run_ids": "one", "timeout_sec": 1}), "invalid type"),
@@ -79,8 +79,9 @@ fn bad_input_gets_a_json_rpc_error_and_the_server_goes_on() {
         ("status", json!({"runid": "x"}), "unknown field `runid`"),
     ] {
         let answer = client.call(tool, arguments.clone(), None);
-        assert_eq!(answer["result"]["isError"], json!(true), "{tool} {arguments}: {answer}");
-        assert!(result_text(&answer).contains(says), "{tool} {arguments}: {answer}");
+        assert_eq!(answer["error"]["code"], json!(-32602), "{tool} {arguments}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("tool `{tool}`")) && message.contains(says), "{tool} {arguments}: {answer}");
     }
 
     // 50 MB in one argument: refused with the request's id, without reading it into memory.

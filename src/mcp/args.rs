@@ -235,3 +235,23 @@ pub fn workdir_of(given: Option<&str>, server_workdir: &Path) -> PathBuf {
 #[cfg(test)]
 #[path = "args_tests.rs"]
 mod tests;
+
+/// Whether `arguments` fit the tool `name`'s arguments (wrong types, unknown fields): checked on
+/// the wire, before the call reaches rmcp, so that they are a JSON-RPC error ("Invalid params"), as
+/// unknown tools are. `Ok` for a tool this server does not have (rmcp refuses it).
+pub fn check_arguments(name: &str, arguments: &serde_json::Value) -> Result<(), String> {
+    fn fits<T: serde::de::DeserializeOwned>(arguments: &serde_json::Value) -> Result<(), String> {
+        serde_json::from_value::<T>(arguments.clone()).map(|_| ()).map_err(|err| err.to_string())
+    }
+    let arguments = if arguments.is_null() { &serde_json::Value::Object(Default::default()) } else { arguments };
+    match name {
+        "dispatch" => fits::<DispatchArgs>(arguments),
+        "status" => fits::<StatusArgs>(arguments),
+        "wait" => fits::<WaitArgs>(arguments),
+        "review" => fits::<ReviewArgs>(arguments),
+        "apply" => fits::<ApplyArgs>(arguments),
+        "cancel" => fits::<CancelArgs>(arguments),
+        "list" => fits::<ListArgs>(arguments),
+        _ => Ok(()),
+    }
+}

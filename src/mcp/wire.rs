@@ -23,9 +23,10 @@ use super::idscan::IdScanner;
 /// The longest message read, in bytes (a task packet is a few kilobytes).
 pub const MAX_MESSAGE_BYTES: usize = 8 << 20;
 
-/// JSON-RPC's "Parse error" and "Invalid Request" codes.
+/// JSON-RPC's "Parse error", "Invalid Request" and "Invalid params" codes.
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
+const INVALID_PARAMS: i64 = -32602;
 
 /// The transport rmcp serves on: messages read from stdin, lines for stdout.
 pub struct StdioWire {
@@ -195,7 +196,7 @@ pub fn classify(line: Line) -> Incoming {
         return Incoming::Ignore;
     }
     let error = match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text) {
-        Ok(message) => return Incoming::Message(Box::new(message)),
+        Ok(message) => return arguments_checked(message, text),
         Err(err) => err,
     };
     let Ok(value) = serde_json::from_slice::<Value>(text) else {
@@ -209,6 +210,24 @@ pub fn classify(line: Line) -> Incoming {
     }
     eprintln!("git-dispatch mcp: not a JSON-RPC message: {error}");
     Incoming::Reply(error_line(id.unwrap_or(Value::Null), INVALID_REQUEST, &format!("Invalid Request: {error}")))
+}
+
+/// A `tools/call` whose arguments do not fit its tool is answered "Invalid params" here; every
+/// other message goes on to rmcp.
+fn arguments_checked(message: RxJsonRpcMessage<RoleServer>, text: &[u8]) -> Incoming {
+    let Ok(value) = serde_json::from_slice::<Value>(text) else { return Incoming::Message(Box::new(message)) };
+    if value["method"] != "tools/call" {
+        return Incoming::Message(Box::new(message));
+    }
+    let name = value["params"]["name"].as_str().unwrap_or_default();
+    match super::args::check_arguments(name, &value["params"]["arguments"]) {
+        Ok(()) => Incoming::Message(Box::new(message)),
+        Err(reason) => {
+            eprintln!("git-dispatch mcp: tool `{name}`: arguments refused: {reason}");
+            let id = value.get("id").cloned().unwrap_or(Value::Null);
+            Incoming::Reply(error_line(id, INVALID_PARAMS, &format!("Invalid params: tool `{name}`: {reason}")))
+        }
+    }
 }
 
 /// A JSON-RPC error response line.

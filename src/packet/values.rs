@@ -163,3 +163,19 @@ pub(super) fn size_value(raw: &RawField, field: &'static str) -> Result<u64, Pac
     let (line, text) = single_value(raw, field, "expected a size such as 50M or 1G")?;
     crate::sensitive::size::parse(&text).map_err(|message| PacketError::Invalid { field, line, message })
 }
+
+/// The most attempts one packet may ask for (`ATTEMPTS:`, `--attempts`).
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// `ATTEMPTS:`: a whole number from 1 to [`MAX_ATTEMPTS`].
+pub(super) fn attempts_value(raw: &RawField) -> Result<u32, PacketError> {
+    let (line, text) = single_value(raw, "ATTEMPTS", "expected a number of attempts (1 or more)")?;
+    match text.parse::<u32>() {
+        Ok(count) if (1..=MAX_ATTEMPTS).contains(&count) => Ok(count),
+        _ => Err(PacketError::Invalid {
+            field: "ATTEMPTS",
+            line,
+            message: format!("`{text}` is not a number of attempts from 1 to {MAX_ATTEMPTS}"),
+        }),
+    }
+}
