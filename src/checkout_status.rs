@@ -89,7 +89,7 @@ pub fn for_each(
         .emit_empty_directories(false);
     let renames = if options.tree_renames { TrackRenames::AsConfigured } else { TrackRenames::Disabled };
     let index = match index {
-        Index::Repository => repo.index_or_empty().context("reading the index")?,
+        Index::Repository => gix::worktree::Index::new(gix::fs::FileSnapshot::new(index_or_empty(repo)?)),
         Index::Given(index) => gix::worktree::Index::new(gix::fs::FileSnapshot::new(*index)),
     };
     let tree = match options.tree {
@@ -121,6 +121,34 @@ pub fn for_each(
         each(item.context("computing the status")?)?;
     }
     Ok(())
+}
+
+/// `repo`'s index as git reads it: decoded (on `index.threads` threads) without hashing the whole
+/// file to verify its trailing checksum, which git verifies only in `git fsck` (at 100k entries the
+/// SHA-1 costs more than the decoding). An error when there is none or it cannot be decoded.
+pub fn read_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
+    read_index_at(repo, false)
+}
+
+/// [`read_index`], or an empty index when there is no index file.
+pub fn index_or_empty(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
+    read_index_at(repo, true)
+}
+
+fn read_index_at(repo: &gix::Repository, or_empty: bool) -> anyhow::Result<gix::index::File> {
+    let threads = repo.config_snapshot().string("index.threads");
+    let thread_limit = threads
+        .map(|value| gix::config::tree::Index::THREADS.try_into_index_threads(value))
+        .transpose()
+        .context("reading index.threads")?;
+    let options = gix::index::decode::Options { thread_limit, ..Default::default() };
+    let (path, hash) = (repo.index_path(), repo.object_hash());
+    let index = if or_empty {
+        gix::index::File::at_or_default(&path, hash, true, options)
+    } else {
+        gix::index::File::at(&path, hash, true, options)
+    };
+    index.with_context(|| format!("reading the index {}", path.display()))
 }
 
 /// [`for_each`], collected.

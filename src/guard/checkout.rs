@@ -3,14 +3,14 @@
 //! folders) and the hash of its index file.
 
 use std::cmp::Ordering;
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::fsmeta::{self, Identity};
+use super::fsmeta::Identity;
 use crate::walk::{Step, Walk};
 
 /// Directory names skipped at any depth: git dirs (or `.git` files) and the run folders.
@@ -91,21 +91,19 @@ fn hash_file(path: &Path) -> Result<Option<[u8; 32]>> {
     }
 }
 
-fn stat_of(path: &Path, meta: &Metadata) -> FileStat {
-    let kind = if meta.file_type().is_symlink() {
-        FileKind::Symlink
-    } else if meta.is_file() {
-        FileKind::File
-    } else {
-        FileKind::Other
+fn stat_of(path: &Path, stat: &nix::sys::stat::FileStat) -> FileStat {
+    let kind = match stat.st_mode & nix::libc::S_IFMT {
+        nix::libc::S_IFLNK => FileKind::Symlink,
+        nix::libc::S_IFREG => FileKind::File,
+        _ => FileKind::Other,
     };
     let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(path).unwrap_or_default());
     FileStat {
         kind,
-        size: meta.len(),
-        mode: fsmeta::permission_bits(meta),
-        links: fsmeta::link_count(meta),
-        identity: Identity::of(meta),
+        size: stat.st_size as u64,
+        mode: stat.st_mode & 0o7777,
+        links: stat.st_nlink,
+        identity: Identity::of_stat(stat),
         link_target,
     }
 }
@@ -119,14 +117,15 @@ fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> 
             Err(err) if err.is_gone_or_denied() => return Ok(Step::Continue),
             Err(err) => return Err(err).context("listing a folder"),
         };
-        if SKIPPED_NAMES.iter().any(|skipped| entry.name() == *skipped) {
+        let name = entry.name();
+        if SKIPPED_NAMES.iter().any(|skipped| name == *skipped) {
             return Ok(Step::Prune);
         }
         if entry.is_dir() {
             let skipped = skip_dirs.iter().any(|dir| dir == entry.path());
             return Ok(if skipped { Step::Prune } else { Step::Continue });
         }
-        let meta = match entry.metadata() {
+        let meta = match entry.lstat() {
             Ok(meta) => meta,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
             Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),

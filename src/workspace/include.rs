@@ -113,7 +113,7 @@ impl Matcher {
 /// Ignored entries of the checkout, ignored directories collapsed: `(path, is_dir)`.
 fn ignored_entries(repo: &gix::Repository) -> anyhow::Result<Vec<(BString, bool)>> {
     use gix::dir::walk::EmissionMode;
-    let index = repo.index_or_empty().context("reading the index")?;
+    let index = crate::checkout_status::index_or_empty(repo)?;
     let options = repo
         .dirwalk_options()
         .context("reading dirwalk options")?

@@ -140,7 +140,7 @@ fn finish_scan(
 
 /// The index of `repo`, or an empty one when it has none.
 pub fn index_or_empty(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
-    repo.open_index().or_else(|_| empty_index(repo))
+    crate::checkout_status::read_index(repo).or_else(|_| empty_index(repo))
 }
 
 fn empty_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {

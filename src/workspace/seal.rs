@@ -53,7 +53,7 @@ impl Seal {
         ignored: &[(BString, bool)],
         dir: &Path,
     ) -> anyhow::Result<Seal> {
-        let index = wt.open_index().context("reading the worktree's index")?;
+        let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
         let stamp = FileStamp::of(index.path())?;
         let tracked: BTreeSet<BString> = super::watch::index_dirs(&index).into_iter().collect();
         let mut roots: Vec<(Vec<u8>, bool)> =

@@ -26,7 +26,7 @@ pub struct Retarget {
 /// Makes `wt`'s files and index equal `target_tree`, leaving ignored files alone.
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
-    let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
+    let index = crate::checkout_status::read_index(wt).or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
     let mut status =
         scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true, ..Default::default() })?;
     status.ignored.sort();
@@ -65,7 +65,7 @@ pub fn retarget_sealed(
         return Ok(Retarget { ignored, ..Retarget::default() });
     }
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
-    let index = wt.open_index().context("reading the worktree's index")?;
+    let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
     let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
     let plan = Plan::new(&status, &target);
     delete_paths(&workdir, &plan.delete)?;

@@ -89,7 +89,7 @@ impl Journal {
         ignored_roots: Vec<(BString, bool)>,
     ) -> anyhow::Result<Journal> {
         let workdir = wt.workdir().context("the worktree has no working directory")?.to_owned();
-        let index = wt.open_index().context("reading the worktree's index")?;
+        let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
         let index_stamp = FileStamp::of(index.path())?;
         let tree = super::repo::commit_tree(wt, commit)?;
         Journal::start(&workdir, Baseline { commit, tree, index, index_stamp }, ignored_roots)
