@@ -22,8 +22,8 @@ use crate::agent::AgentKind;
 mod values;
 pub use values::strip_annotation;
 use values::{
-    agent_value, allow_value, bool_value, join_text, list_value, scope_entries, seconds_value, single_value,
-    size_value, split_top_level_commas, text_value,
+    agent_value, allow_hosts_value, allow_value, bool_value, join_text, list_value, network_value, scope_entries,
+    seconds_value, single_value, size_value, split_top_level_commas, text_value,
 };
 
 /// The role a dispatch plays; only `Worker` may write.
@@ -89,6 +89,10 @@ pub struct Packet {
     pub allow: Vec<String>,
     /// `MAX FILE SIZE:` in bytes (`50M`, `1G`, `1048576`).
     pub max_file_size: Option<u64>,
+    /// `NETWORK:` (`allow`, `api`, `strict`, `none`).
+    pub network: Option<crate::egress::NetworkChoice>,
+    /// `ALLOW HOSTS:` entries (`HOST[:PORT]`), checked.
+    pub allow_hosts: Vec<String>,
     /// Near misses of the text that are no error: a header that looks like a known field with a
     /// typo (`TIMEOUT:`, `NON-GOALZ:`), which is ignored. One line each, naming the line.
     pub warnings: Vec<String>,
@@ -127,6 +131,8 @@ const FIELDS: &[(&str, bool)] = &[
     ("READABLE", false),
     ("ALLOW", false),
     ("MAX FILE SIZE", false),
+    ("NETWORK", false),
+    ("ALLOW HOSTS", false),
 ];
 
 /// Words that, as the only WRITE SCOPE entry, mean "no writes".
@@ -218,6 +224,8 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
             .unwrap_or_default(),
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),
         max_file_size: field("MAX FILE SIZE").map(|raw| size_value(raw, "MAX FILE SIZE")).transpose()?,
+        network: field("NETWORK").map(network_value).transpose()?,
+        allow_hosts: field("ALLOW HOSTS").map(allow_hosts_value).transpose()?.unwrap_or_default(),
         warnings: near_misses(text),
     };
     Ok(packet)

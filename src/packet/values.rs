@@ -163,3 +163,26 @@ pub(super) fn size_value(raw: &RawField, field: &'static str) -> Result<u64, Pac
     let (line, text) = single_value(raw, field, "expected a size such as 50M or 1G")?;
     crate::sensitive::size::parse(&text).map_err(|message| PacketError::Invalid { field, line, message })
 }
+
+pub(super) fn network_value(raw: &RawField) -> Result<crate::egress::NetworkChoice, PacketError> {
+    let (line, text) = single_value(raw, "NETWORK", "expected allow, api, strict or none")?;
+    crate::egress::NetworkChoice::parse(&text).ok_or_else(|| PacketError::Invalid {
+        field: "NETWORK",
+        line,
+        message: format!("unknown network mode `{text}`; expected allow, api, strict or none"),
+    })
+}
+
+/// `ALLOW HOSTS:` entries, each `HOST[:PORT]` (`none` for no entry).
+pub(super) fn allow_hosts_value(raw: &RawField) -> Result<Vec<String>, PacketError> {
+    let mut hosts = Vec::new();
+    for (line, item) in path_items(raw) {
+        if item.eq_ignore_ascii_case("none") {
+            continue;
+        }
+        crate::egress::HostRule::parse(&item)
+            .map_err(|message| PacketError::Invalid { field: "ALLOW HOSTS", line, message })?;
+        hosts.push(item);
+    }
+    Ok(hosts)
+}
