@@ -236,7 +236,11 @@ fn refused_connections_warn_or_with_strict_violate() {
     judge(&mut verdict, &facts);
     assert!(!verdict.offered && verdict.policy_violation);
     assert_eq!(verdict.exit_code, 3);
-    assert!(verdict.messages[0].starts_with("POLICY VIOLATION: the network policy refused 3"), "{:?}", verdict.messages);
+    assert!(
+        verdict.messages[0].starts_with("POLICY VIOLATION: the network policy refused 3"),
+        "{:?}",
+        verdict.messages
+    );
     facts.network = Some(crate::policy::NetworkFacts { strict: true, ..Default::default() });
     let mut verdict = Verdict::default();
     judge(&mut verdict, &facts);

@@ -38,11 +38,11 @@ use crate::process::ProcessSpec;
 
 pub use bwrap::BWRAP_ENV;
 pub use choose::auto_kind;
+use choose::{choose, Chosen};
 pub use confine::run_hidden_stage;
 pub use guarded::GuardedFile;
 pub use network::{enforceable as network_enforceable, NetworkPlan};
 pub use paths::{agent_state_paths, expand_writable, secret_paths, StatePaths};
-use choose::{choose, Chosen};
 use paths::{canonical, create_dir, git_paths};
 pub use state::{PrivateState, PRIVATE_STATE_DIR, SESSIONS_DIR};
 
@@ -283,7 +283,12 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
     Ok(plan)
 }
 
-fn bwrap_plan(req: &SandboxRequest, private: &Path, program: PathBuf, net: &NetworkPlan) -> anyhow::Result<SandboxPlan> {
+fn bwrap_plan(
+    req: &SandboxRequest,
+    private: &Path,
+    program: PathBuf,
+    net: &NetworkPlan,
+) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
     let layout = bwrap::Layout::prepare(req, &[scratch_path.clone(), private.to_path_buf()])?;

@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Context as _;
 
@@ -19,7 +19,7 @@ use super::pump::{self, Stream, THREAD_STACK};
 /// The hidden subcommand of the forwarder.
 pub const FORWARD: &str = "__net-forward";
 
-/// Connections carried at once; more are dropped (the proxy serves fewer anyway).
+/// Connections carried at once; more wait in the kernel's queue until one ends.
 const MAX_FORWARDED: usize = 512;
 
 /// The argv prefix that starts a program behind the forwarder (the program and its arguments
@@ -58,6 +58,7 @@ fn parse(args: &[OsString]) -> anyhow::Result<(PathBuf, u16, Vec<OsString>)> {
 pub fn run_forwarder(args: &[OsString]) -> anyhow::Result<i32> {
     let (socket, port, argv) = parse(args)?;
     let listener = TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+    super::proxy::deepen_backlog(&listener);
     std::thread::Builder::new()
         .name("net-forward".into())
         .spawn(move || accept_loop(&listener, &socket))
@@ -65,30 +66,52 @@ pub fn run_forwarder(args: &[OsString]) -> anyhow::Result<i32> {
     crate::process::run_relayed(&argv)
 }
 
+/// Connections being carried, and its change signalled.
+type Active = Arc<(Mutex<usize>, Condvar)>;
+
+/// One connection's place among [`MAX_FORWARDED`]; given back on drop.
+struct Slot(Active);
+
+impl Slot {
+    /// Waits until a place is free.
+    fn take(active: &Active) -> Option<Slot> {
+        let (count, changed) = &**active;
+        let mut count = count.lock().ok()?;
+        while *count >= MAX_FORWARDED {
+            count = changed.wait(count).ok()?;
+        }
+        *count += 1;
+        Some(Slot(Arc::clone(active)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (count, changed) = &*self.0;
+        if let Ok(mut count) = count.lock() {
+            *count -= 1;
+            changed.notify_all();
+        }
+    }
+}
+
 fn accept_loop(listener: &TcpListener, socket: &Path) {
-    let active = Arc::new(AtomicUsize::new(0));
-    loop {
-        let client = match listener.accept() {
-            Ok((client, _)) => client,
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                continue;
-            }
+    let active: Active = Arc::new((Mutex::new(0), Condvar::new()));
+    while let Some(slot) = Slot::take(&active) {
+        let Ok((client, _)) = listener.accept() else {
+            drop(slot);
+            std::thread::sleep(std::time::Duration::from_millis(20)); // out of descriptors: let some end
+            continue;
         };
-        if active.load(Ordering::SeqCst) >= MAX_FORWARDED {
-            continue; // dropped: closed at once
-        }
-        let Ok(proxy) = UnixStream::connect(socket) else { continue };
-        active.fetch_add(1, Ordering::SeqCst);
-        let carried = Arc::clone(&active);
-        let spawned = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
-            let counters = (AtomicU64::new(0), AtomicU64::new(0));
-            let _ = pump::tunnel(Stream::Tcp(client), Stream::Unix(proxy), &counters.0, &counters.1);
-            carried.fetch_sub(1, Ordering::SeqCst);
+        let socket = socket.to_path_buf();
+        // A failed spawn drops the closure, and with it the slot and the client.
+        let _ = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {
+            if let Ok(proxy) = UnixStream::connect(&socket) {
+                let counters = (AtomicU64::new(0), AtomicU64::new(0));
+                let _ = pump::tunnel(Stream::Tcp(client), Stream::Unix(proxy), &counters.0, &counters.1);
+            }
+            drop(slot);
         });
-        if spawned.is_err() {
-            active.fetch_sub(1, Ordering::SeqCst);
-        }
     }
 }
 

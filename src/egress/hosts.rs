@@ -34,9 +34,12 @@ impl HostRule {
         let port = match port {
             None => Some(DEFAULT_PORT),
             Some("*") => None,
-            Some(port) => Some(port.parse::<u16>().ok().filter(|port| *port > 0).ok_or_else(|| {
-                format!("`{text}`: `{port}` is not a port (1-65535, or * for any)")
-            })?),
+            Some(port) => Some(
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|port| *port > 0)
+                    .ok_or_else(|| format!("`{text}`: `{port}` is not a port (1-65535, or * for any)"))?,
+            ),
         };
         let name = host.strip_prefix("*.").unwrap_or(host);
         let valid = !name.is_empty()
@@ -169,7 +172,8 @@ fn codex_urls(path: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
     let Ok(table) = toml::from_str::<toml::Table>(&text) else { return Vec::new() };
     let text_of = |value: Option<&toml::Value>| value.and_then(toml::Value::as_str).map(str::to_string);
-    let mut urls: Vec<String> = ["openai_base_url", "chatgpt_base_url"].iter().filter_map(|key| text_of(table.get(*key))).collect();
+    let mut urls: Vec<String> =
+        ["openai_base_url", "chatgpt_base_url"].iter().filter_map(|key| text_of(table.get(*key))).collect();
     if let Some(providers) = table.get("model_providers").and_then(toml::Value::as_table) {
         urls.extend(providers.values().filter_map(|provider| text_of(provider.get("base_url"))));
     }

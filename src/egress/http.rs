@@ -74,7 +74,10 @@ impl Target {
                 Ok(Target::Http { host: normalize(host), port: uri.port_u16().unwrap_or(80), path: path.to_string() })
             }
             (Some(scheme), _) => Err(format!("a plain request for a `{scheme}` URI (use CONNECT)")),
-            _ => Err(format!("`{} {}` is no proxy request (an absolute http:// URI or CONNECT)", head.method, head.target)),
+            _ => Err(format!(
+                "`{} {}` is no proxy request (an absolute http:// URI or CONNECT)",
+                head.method, head.target
+            )),
         }
     }
 
@@ -248,12 +251,11 @@ mod tests {
               Proxy-Authorization: Basic x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n",
         );
         let text = String::from_utf8(origin_request(&request, "127.0.0.1", 4000, "/v1")).expect("text");
-        assert_eq!(
-            text,
-            "POST /v1 HTTP/1.1\r\nHost: 127.0.0.1:4000\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
-        );
+        assert_eq!(text, "POST /v1 HTTP/1.1\r\nHost: 127.0.0.1:4000\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
         let no_host = head(b"GET http://[::1]:81/ HTTP/1.1\r\n\r\n");
-        assert!(String::from_utf8(origin_request(&no_host, "::1", 81, "/")).expect("text").contains("Host: [::1]:81\r\n"));
+        assert!(String::from_utf8(origin_request(&no_host, "::1", 81, "/"))
+            .expect("text")
+            .contains("Host: [::1]:81\r\n"));
         let mut response = Head { code: 200, reason: "OK".into(), minor_version: 1, ..Head::default() };
         response.headers = vec![("Keep-Alive".into(), b"timeout=5".to_vec()), ("Content-Type".into(), b"x".to_vec())];
         assert_eq!(

@@ -105,7 +105,8 @@ impl NetLog {
         let (file, _, counts) = &mut *guard;
         if let Some(mut file) = file.take() {
             if counts.omitted > 0 {
-                let line = serde_json::json!({"omitted": counts.omitted, "reason": "more connections than the log keeps"});
+                let line =
+                    serde_json::json!({"omitted": counts.omitted, "reason": "more connections than the log keeps"});
                 let _ = writeln!(file, "{line}");
             }
             let _ = file.sync_all();

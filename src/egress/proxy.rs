@@ -116,7 +116,9 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy on a new unix socket at `path` (its folder must exist).
     pub fn on_unix_socket(path: &Path, allow: AllowList, log: NetLog) -> anyhow::Result<Proxy> {
-        let listener = UnixListener::bind(path).with_context(|| format!("binding the proxy's socket {}", path.display()))?;
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("binding the proxy's socket {}", path.display()))?;
+        deepen_backlog(&listener);
         Proxy::start(Listener::Unix(listener), Address::Unix(path.to_path_buf()), allow, log)
     }
 
@@ -124,6 +126,7 @@ impl Proxy {
     pub fn on_loopback(allow: AllowList, log: NetLog) -> anyhow::Result<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding the proxy on 127.0.0.1")?;
         let address = listener.local_addr().context("the proxy's address")?;
+        deepen_backlog(&listener);
         Proxy::start(Listener::Tcp(listener), Address::Tcp(address), allow, log)
     }
 
@@ -188,6 +191,16 @@ impl Drop for Proxy {
     }
 }
 
+/// Connections the kernel queues while every slot is taken (std listens with 128).
+const BACKLOG: i32 = 4096;
+
+/// Listens again with a deeper queue (the kernel caps it at `somaxconn`); as it was on failure.
+pub(super) fn deepen_backlog(listener: &impl std::os::fd::AsFd) {
+    if let Ok(backlog) = nix::sys::socket::Backlog::new(BACKLOG) {
+        let _ = nix::sys::socket::listen(listener, backlog);
+    }
+}
+
 fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
     loop {
         let accepted = listener.accept();
@@ -212,10 +225,11 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
         }
         shared.change_active(1);
         let serving = Arc::clone(shared);
-        let spawned = std::thread::Builder::new().name("egress-conn".into()).stack_size(THREAD_STACK).spawn(move || {
-            session::serve(&serving, client);
-            serving.change_active(-1);
-        });
+        let spawned =
+            std::thread::Builder::new().name("egress-conn".into()).stack_size(THREAD_STACK).spawn(move || {
+                session::serve(&serving, client);
+                serving.change_active(-1);
+            });
         if spawned.is_err() {
             shared.change_active(-1);
             shared.log.record(&Attempt { reason: Some("no thread to serve it".into()), ..Attempt::new("over-limit") });
@@ -244,7 +258,8 @@ fn wait_for_slot(shared: &Shared) -> bool {
 fn over_limit(shared: &Shared, mut client: Stream, reason: &str) {
     let started = Instant::now();
     let _ = client.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = client.write_all(&http::own_response(503, "Service Unavailable", "git-dispatch proxy: too many connections\n"));
+    let _ =
+        client.write_all(&http::own_response(503, "Service Unavailable", "git-dispatch proxy: too many connections\n"));
     client.shutdown(Shutdown::Both);
     let attempt = Attempt {
         reason: Some(format!("{reason} ({MAX_CONNECTIONS})")),

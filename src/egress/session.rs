@@ -68,7 +68,12 @@ fn session(shared: &Shared, mut client: Stream, attempt: &mut Attempt, (sent, re
     let upstream = match connect(host, port) {
         Ok(upstream) => Stream::Tcp(upstream),
         Err(reason) => {
-            refuse(&mut client, 502, "Bad Gateway", &format!("git-dispatch proxy: cannot reach {}: {reason}\n", attempt.target()));
+            refuse(
+                &mut client,
+                502,
+                "Bad Gateway",
+                &format!("git-dispatch proxy: cannot reach {}: {reason}\n", attempt.target()),
+            );
             attempt.reason = Some(reason);
             return;
         }

@@ -180,8 +180,11 @@ pub(super) fn allow_hosts_value(raw: &RawField) -> Result<Vec<String>, PacketErr
         if item.eq_ignore_ascii_case("none") {
             continue;
         }
-        crate::egress::HostRule::parse(&item)
-            .map_err(|message| PacketError::Invalid { field: "ALLOW HOSTS", line, message })?;
+        crate::egress::HostRule::parse(&item).map_err(|message| PacketError::Invalid {
+            field: "ALLOW HOSTS",
+            line,
+            message,
+        })?;
         hosts.push(item);
     }
     Ok(hosts)

@@ -42,7 +42,9 @@ impl Chosen {
 pub(super) fn choose(req: &SandboxRequest) -> Result<Chosen, SandboxError> {
     match req.choice {
         Choice::None => Ok(Chosen::None(NONE_REQUESTED.to_string())),
-        Choice::Landlock => landlock_support().map(|abi| Chosen::Landlock(abi, None)).map_err(SandboxError::LandlockUnavailable),
+        Choice::Landlock => {
+            landlock_support().map(|abi| Chosen::Landlock(abi, None)).map_err(SandboxError::LandlockUnavailable)
+        }
         Choice::Bwrap => bwrap::usable().map(Chosen::Bwrap).map_err(SandboxError::BwrapUnusable),
         Choice::Auto => Ok(match bwrap::usable() {
             Ok(program) => Chosen::Bwrap(program),
@@ -62,4 +64,3 @@ pub(super) fn choose(req: &SandboxRequest) -> Result<Chosen, SandboxError> {
         }),
     }
 }
-

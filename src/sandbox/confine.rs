@@ -105,11 +105,15 @@ fn parse_exec_args(args: &[OsString]) -> anyhow::Result<ExecArgs> {
                 net.get_or_insert_with(Vec::new);
             }
             Some("--net-connect") => {
-                let port = rest.next().and_then(|port| port.to_str()?.parse::<u16>().ok()).context("a port after --net-connect")?;
+                let port = rest
+                    .next()
+                    .and_then(|port| port.to_str()?.parse::<u16>().ok())
+                    .context("a port after --net-connect")?;
                 net.get_or_insert_with(Vec::new).push(port);
             }
             _ => {
-                let grant = arg.to_str().and_then(landlock::grant_flag).with_context(|| format!("unexpected {arg:?}"))?;
+                let grant =
+                    arg.to_str().and_then(landlock::grant_flag).with_context(|| format!("unexpected {arg:?}"))?;
                 let path = rest.next().with_context(|| format!("a path after {arg:?}"))?;
                 grants.push((PathBuf::from(path), grant));
             }
@@ -139,8 +143,10 @@ fn install_filter(net: bool) -> anyhow::Result<()> {
     use seccompiler::{SeccompAction, SeccompFilter};
     // The request's C type differs between C libraries (unsigned long, int).
     #[allow(clippy::unnecessary_cast)]
-    let ioctl = vec![rule(&[(1, Op::Eq, nix::libc::TIOCSTI as u64)])?, rule(&[(1, Op::Eq, nix::libc::TIOCLINUX as u64)])?];
-    let mut rules: std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>> = [(nix::libc::SYS_ioctl, ioctl)].into();
+    let ioctl =
+        vec![rule(&[(1, Op::Eq, nix::libc::TIOCSTI as u64)])?, rule(&[(1, Op::Eq, nix::libc::TIOCLINUX as u64)])?];
+    let mut rules: std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        [(nix::libc::SYS_ioctl, ioctl)].into();
     if net {
         rules.insert(nix::libc::SYS_socket, socket_rules()?);
         rules.insert(nix::libc::SYS_io_uring_setup, Vec::new());
@@ -177,7 +183,8 @@ fn socket_rules() -> anyhow::Result<Vec<seccompiler::SeccompRule>> {
         for kind in kinds {
             rules.push(rule(&[(0, Op::Eq, family as u64), (1, Op::MaskedEq(0xf), kind as u64)])?);
         }
-        let other_protocol = [(0, Op::Eq, family as u64), (1, Op::MaskedEq(0xf), SOCK_STREAM as u64), (2, Op::Gt, IPPROTO_TCP as u64)];
+        let other_protocol =
+            [(0, Op::Eq, family as u64), (1, Op::MaskedEq(0xf), SOCK_STREAM as u64), (2, Op::Gt, IPPROTO_TCP as u64)];
         rules.push(rule(&other_protocol)?);
     }
     Ok(rules)
@@ -192,7 +199,10 @@ mod tests {
         let args: Vec<OsString> =
             ["--tree", "/w", "--device", "/dev/null", "--", "prog", "--tree"].iter().map(OsString::from).collect();
         let parsed = parse_exec_args(&args).expect("parse");
-        assert_eq!(parsed.grants, vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/null"), Grant::Device)]);
+        assert_eq!(
+            parsed.grants,
+            vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/null"), Grant::Device)]
+        );
         assert_eq!(parsed.argv, vec![OsString::from("prog"), OsString::from("--tree")]);
         assert_eq!(parsed.net, None);
         let net: Vec<OsString> =

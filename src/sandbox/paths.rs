@@ -183,7 +183,8 @@ pub(super) fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
 
 /// `dir` created when missing, with symlinks resolved.
 pub(super) fn create_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|error| anyhow::anyhow!("creating {} for the sandbox: {error}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|error| anyhow::anyhow!("creating {} for the sandbox: {error}", dir.display()))?;
     Ok(canonical(dir))
 }
 

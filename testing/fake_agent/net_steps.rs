@@ -62,9 +62,8 @@ pub fn run(probe: Probe, args: &NetArgs, held: &mut Vec<TcpStream>) -> String {
 }
 
 fn attempt(probe: Probe, args: &NetArgs, held: &mut Vec<TcpStream>) -> Result<String> {
-    let target = || -> Result<(String, u16)> {
-        Ok((args.host.clone().context("no host")?, args.port.context("no port")?))
-    };
+    let target =
+        || -> Result<(String, u16)> { Ok((args.host.clone().context("no host")?, args.port.context("no port")?)) };
     match probe {
         Probe::Tcp => {
             let (host, port) = target()?;
@@ -129,7 +128,10 @@ fn connect(address: &str) -> Result<TcpStream> {
             Err(error) => last = Some(error),
         }
     }
-    Err(last.map_or_else(|| anyhow::anyhow!("{address} has no address"), |e| anyhow::anyhow!("connecting to {address}: {e}")))
+    Err(last.map_or_else(
+        || anyhow::anyhow!("{address} has no address"),
+        |e| anyhow::anyhow!("connecting to {address}: {e}"),
+    ))
 }
 
 /// `GET target` on `stream`; the status line, or an error when it is not 200.
