@@ -42,7 +42,7 @@ pub enum NetworkChoice {
     Allow,
     /// Only the agent's API hosts and the allow-list, through git-dispatch's proxy
     Api,
-    /// `api`, and a refused connection is a policy violation
+    /// Like api, and a refused connection is a policy violation
     Strict,
     /// No network at all
     None,
