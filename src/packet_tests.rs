@@ -155,7 +155,8 @@ fn optional_fields() {
     assert_eq!(packet.max_file_size, Some(2 << 30));
     assert_eq!(packet.network, Some(crate::egress::NetworkChoice::Strict));
     assert_eq!(packet.allow_hosts, vec!["pypi.org", "*.pythonhosted.org"]);
-    let listed = parse(&format!("{MINIMAL}ALLOW HOSTS:\n- 127.0.0.1:8080\n- [::1]:9000 (local model)\n")).expect("valid");
+    let listed =
+        parse(&format!("{MINIMAL}ALLOW HOSTS:\n- 127.0.0.1:8080\n- [::1]:9000 (local model)\n")).expect("valid");
     assert_eq!(listed.allow_hosts, vec!["127.0.0.1:8080", "[::1]:9000"]);
 }
 
@@ -199,7 +200,10 @@ fn errors_name_field_and_line() {
             format!("{MINIMAL}ALLOW HOSTS:\n- ok.example\n- bad host:1\n"),
             "line 18: ALLOW HOSTS: `bad host:1` is not a host name or address",
         ),
-        (format!("{MINIMAL}ALLOW HOSTS: x.example:99999\n"), "line 16: ALLOW HOSTS: `x.example:99999`: `99999` is not a port"),
+        (
+            format!("{MINIMAL}ALLOW HOSTS: x.example:99999\n"),
+            "line 16: ALLOW HOSTS: `x.example:99999`: `99999` is not a port",
+        ),
         (MINIMAL.replace("WORKDIR: /tmp/project", "WORKDIR:\n- /a\n- /b"), "line 4: WORKDIR: expected one value"),
     ];
     for (text, expected) in cases {

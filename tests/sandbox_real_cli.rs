@@ -140,7 +140,9 @@ fn assert_reached_only_through_the_proxy(policy: &Value, run_dir: &Path, sandbox
     let entries: Vec<Value> = log.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
     let served: Vec<&Value> = entries
         .iter()
-        .filter(|entry| entry["allowed"] == true && entry["host"] == "127.0.0.1" && entry["bytes_received"].as_u64() > Some(0))
+        .filter(|entry| {
+            entry["allowed"] == true && entry["host"] == "127.0.0.1" && entry["bytes_received"].as_u64() > Some(0)
+        })
         .collect();
     assert!(!served.is_empty(), "no request reached the model server through the proxy: {log}");
     let port = served[0]["port"].as_u64().expect("port");

@@ -102,8 +102,10 @@ pub(super) fn check_network() -> Check {
     let (kind, _) = sandbox::auto_kind();
     let abi = sandbox::landlock_support().ok();
     let how = match kind {
-        Kind::Bwrap => "bwrap gives the agent a network namespace of its own, the proxy reaches it through a unix socket"
-            .to_string(),
+        Kind::Bwrap => {
+            "bwrap gives the agent a network namespace of its own, the proxy reaches it through a unix socket"
+                .to_string()
+        }
         Kind::Landlock => format!(
             "Landlock ABI {} lets the agent's TCP connections go to the proxy's port only, seccomp refuses UDP",
             abi.unwrap_or(0)

@@ -103,6 +103,7 @@ fn accept_loop(listener: &TcpListener, socket: &Path) {
             std::thread::sleep(std::time::Duration::from_millis(20)); // out of descriptors: let some end
             continue;
         };
+        let _ = client.set_nodelay(true);
         let socket = socket.to_path_buf();
         // A failed spawn drops the closure, and with it the slot and the client.
         let _ = std::thread::Builder::new().stack_size(THREAD_STACK).spawn(move || {

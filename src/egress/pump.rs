@@ -43,6 +43,13 @@ impl Stream {
         }
     }
 
+    /// No Nagle delay on a TCP socket: the proxy relays small writes (heads, stream events) at once.
+    pub fn set_nodelay(&self) {
+        if let Stream::Tcp(stream) = self {
+            let _ = stream.set_nodelay(true);
+        }
+    }
+
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(stream) => stream.set_write_timeout(timeout),

@@ -33,6 +33,7 @@ pub(super) fn serve(shared: &Shared, client: Stream) {
 
 fn session(shared: &Shared, mut client: Stream, attempt: &mut Attempt, (sent, received): (&AtomicU64, &AtomicU64)) {
     let Some(_client_guard) = shared.register(&client) else { return };
+    client.set_nodelay();
     let (head, early) = match http::read_request(&mut client, Instant::now() + HEAD_TIMEOUT) {
         Ok(read) => read,
         Err(error) => {
@@ -66,7 +67,10 @@ fn session(shared: &Shared, mut client: Stream, attempt: &mut Attempt, (sent, re
     }
     attempt.allowed = true;
     let upstream = match connect(host, port) {
-        Ok(upstream) => Stream::Tcp(upstream),
+        Ok(upstream) => {
+            let _ = upstream.set_nodelay(true);
+            Stream::Tcp(upstream)
+        }
         Err(reason) => {
             refuse(
                 &mut client,
