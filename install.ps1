@@ -228,6 +228,13 @@ try {
     Say '  git dispatch doctor     what is installed and usable'
     Say "  Get-Content $(Join-Path $SkillDir 'SKILL.md')"
     Say 'Restart Claude Code to pick up the skill.'
+    Say ''
+    Say 'Or use the Claude Code plugin instead of the plain skill (the same skill, the MCP tools and the'
+    Say "/dispatch commands; remove $SkillDir first so the skill is not loaded twice):"
+    $marketplace = if ($script:TempSource) { $env:GIT_DISPATCH_REPO_URL } else { $source }
+    Say "  claude plugin marketplace add $marketplace"
+    Say '  claude plugin install git-dispatch@git-dispatch'
+    Say 'Other MCP clients: run `git-dispatch mcp` (README: "Use from an agent").'
 } catch {
     [Console]::Error.WriteLine("error: $($_.Exception.Message)")
     $failed = $true

@@ -260,6 +260,17 @@ main() {
     say "  git dispatch doctor                     what is installed and usable"
     say "  cat $SKILL_DIR/SKILL.md     the contract, for you and for Claude Code"
     say "Restart Claude Code to pick up the skill."
+    say ""
+    say "Or use the Claude Code plugin instead of the plain skill (the same skill, the MCP tools and the"
+    say "/dispatch commands; remove $SKILL_DIR first so the skill is not loaded twice):"
+    say "  claude plugin marketplace add $(plugin_source)"
+    say "  claude plugin install git-dispatch@git-dispatch"
+    say "Other MCP clients: run \`git-dispatch mcp\` (README: \"Use from an agent\")."
+}
+
+# Where the plugin's marketplace is: this checkout, or the URL the clone came from.
+plugin_source() {
+    if [ -n "$TMP_SRC" ]; then printf '%s\n' "$GIT_DISPATCH_REPO_URL"; else printf '%s\n' "$SRC"; fi
 }
 
 main "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the agent CLIs that the real-CLI tests run (tests/real_cli_*.rs) into an npm folder
-# OUTSIDE the clone, so CI can cache it between runs, and prints that folder's bin dir on stdout.
+# Installs the agent CLIs that the real-CLI tests run (tests/real_cli_*.rs) and the MCP inspector
+# (tests/mcp_inspector.rs) into an npm folder OUTSIDE the clone, so CI can cache it between runs,
+# and prints that folder's bin dir on stdout.
 #
 #   dir=$(scripts/install-agent-clis.sh)   # then GIT_DISPATCH_CODEX_BIN=$dir/codex, ...
 #
@@ -13,6 +14,10 @@ CODEX_PACKAGE="@openai/codex"
 CODEX_VERSION="0.171.0"
 CLAUDE_PACKAGE="@anthropic-ai/claude-code"
 CLAUDE_VERSION="2.1.332"
+# The MCP inspector's CLI mode drives `git dispatch mcp` in tests/mcp_inspector.rs. 1.x, because 2.x
+# needs Node 22.19 or later (this machine and CI have Node 20).
+INSPECTOR_PACKAGE="@modelcontextprotocol/inspector"
+INSPECTOR_VERSION="1.0.3"
 
 cache="${GIT_DISPATCH_NPM_CACHE:-${HOME:?HOME is not set}/.cache/git-dispatch-ci/npm}"
 clone="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -37,12 +42,13 @@ installed_version() {
 wanted=()
 [ "$(installed_version "$CODEX_PACKAGE")" = "$CODEX_VERSION" ] || wanted+=("$CODEX_PACKAGE@$CODEX_VERSION")
 [ "$(installed_version "$CLAUDE_PACKAGE")" = "$CLAUDE_VERSION" ] || wanted+=("$CLAUDE_PACKAGE@$CLAUDE_VERSION")
+[ "$(installed_version "$INSPECTOR_PACKAGE")" = "$INSPECTOR_VERSION" ] || wanted+=("$INSPECTOR_PACKAGE@$INSPECTOR_VERSION")
 
 if [ "${#wanted[@]}" -gt 0 ]; then
   echo "install-agent-clis: installing ${wanted[*]} into $cache" >&2
   npm install --prefix "$cache" --save-exact --no-audit --no-fund --loglevel=error "${wanted[@]}" >&2
 else
-  echo "install-agent-clis: $CODEX_PACKAGE@$CODEX_VERSION and $CLAUDE_PACKAGE@$CLAUDE_VERSION already in $cache" >&2
+  echo "install-agent-clis: $CODEX_PACKAGE@$CODEX_VERSION, $CLAUDE_PACKAGE@$CLAUDE_VERSION and $INSPECTOR_PACKAGE@$INSPECTOR_VERSION already in $cache" >&2
 fi
 
 bin="$cache/node_modules/.bin"
@@ -54,5 +60,7 @@ case "$claude_line" in
   "$CLAUDE_VERSION "*) ;;
   *) echo "install-agent-clis: $bin/claude --version said '$claude_line'" >&2; exit 1 ;;
 esac
-echo "install-agent-clis: $codex_line, claude $claude_line" >&2
+[ "$(installed_version "$INSPECTOR_PACKAGE")" = "$INSPECTOR_VERSION" ] && [ -x "$bin/mcp-inspector" ] || {
+  echo "install-agent-clis: $INSPECTOR_PACKAGE@$INSPECTOR_VERSION is not in $cache" >&2; exit 1; }
+echo "install-agent-clis: $codex_line, claude $claude_line, mcp-inspector $INSPECTOR_VERSION" >&2
 echo "$bin"

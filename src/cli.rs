@@ -17,7 +17,8 @@ pub use crate::pipeline::{DEFAULT_HEARTBEAT_SEC, DEFAULT_QUOTA_GATE, DEFAULT_TIM
 #[derive(Debug, Parser)]
 #[command(name = "git-dispatch", bin_name = "git dispatch", version, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Run `git dispatch demo` for a complete dispatch with a built-in replay agent (no API key).\n\
-Exit codes: 0 dispatched, no violation; 1 could not start; 2 blocked before the agent ran; 3 the run failed or violated policy.")]
+Exit codes: 0 no violation (a worker's result is offered only if it changed something); 1 could not start;\n\
+2 blocked before the agent ran; 3 the run failed, was cancelled or violated policy; 4 (wait) still running.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -49,6 +50,8 @@ pub enum Command {
     Cancel(CancelArgs),
     /// Remove worktrees, scratch branches and (with --artifacts) run folders.
     Clean(CleanArgs),
+    /// Serve the MCP tools (dispatch, wait, review, apply, ...) on stdin/stdout.
+    Mcp(McpArgs),
     /// Run a complete dispatch on a throw-away repository with the built-in replay agent.
     Demo(DemoArgs),
     /// Show what is installed and usable: git, agent CLIs, sandbox, pool.
@@ -338,6 +341,37 @@ pub struct CleanArgs {
     /// Root folder of the run folders, if runs were written with --output-dir.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+}
+
+/// `git dispatch mcp`: the server's working repository and the defaults of its dispatches (the
+/// same flags and variables as `run`; a `dispatch` call can override agent, base, timeout, verify,
+/// sandbox and allow).
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The working repository (or a folder in it) of calls without `workdir` [default: the
+    /// current directory].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// The agent CLI to drive [default: the packet's AGENT, else codex].
+    #[arg(long, value_enum, env = "GIT_DISPATCH_AGENT")]
+    pub agent: Option<AgentKind>,
+
+    /// Hard wall-clock timeout of the agent, in seconds [default: 1800].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_TIMEOUT_SEC")]
+    pub timeout_sec: Option<u64>,
+
+    /// Kill the agent when its stdout has been silent this long, in seconds [default: 300].
+    #[arg(long, value_name = "N", env = "CODEX_DISPATCH_HEARTBEAT_SEC")]
+    pub heartbeat_sec: Option<u64>,
+
+    /// Refuse to dispatch when the Codex 5-hour usage is at or above this percent.
+    #[arg(long, value_name = "PCT", env = "CODEX_DISPATCH_QUOTA_GATE", default_value_t = DEFAULT_QUOTA_GATE)]
+    pub quota_gate: f64,
+
+    /// Confinement of the agent process (Linux).
+    #[arg(long, value_enum, env = "GIT_DISPATCH_SANDBOX", default_value_t = SandboxChoice::Auto)]
+    pub sandbox: SandboxChoice,
 }
 
 #[derive(Debug, Args)]

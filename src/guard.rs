@@ -20,7 +20,6 @@ mod fsmeta;
 mod gitdir;
 pub mod objects;
 mod packed;
-mod quote;
 mod restore;
 pub mod runfolders;
 mod status;

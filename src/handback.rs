@@ -13,8 +13,11 @@ mod merge;
 mod review;
 mod runs;
 
-pub use apply::{apply, apply_with, ApplyError, ApplyHow, ApplyOutcome, MergeKind, PatchRenderer};
-pub use review::{review, verdict_label, write_colored_patch, ChangeEntry};
+pub use apply::{
+    apply, apply_run, apply_with, ApplyError, ApplyHow, ApplyOutcome, HandedBack, MergeKind, PatchRenderer,
+};
+pub use review::{load_changes, review, verdict_label, write_colored_patch, ChangeEntry};
 pub use runs::{
-    list_runs, load_applied, load_policy, repo_root_of, select_run, Applied, RunRecord, SelectError, APPLIED_FILE,
+    list_runs, load_applied, load_policy, repo_root_of, runs_root, select_run, Applied, RunRecord, SelectError,
+    APPLIED_FILE,
 };

@@ -168,10 +168,7 @@ impl Journal {
     /// folder from a forged one.
     pub fn close(self) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent() {
-            let done = dir.join(DONE_DIR);
-            let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let _ = std::fs::create_dir_all(&done)
-                .and_then(|()| std::fs::write(done.join(&self.entry.run_id), at.as_nanos().to_string()));
+            record_done(dir, &self.entry.run_id);
         }
         remove_entry_file(&self.path)
     }
@@ -188,6 +185,25 @@ impl Journal {
 
 /// The folder, in the journal, of the ids of runs that finished (kept a day).
 const DONE_DIR: &str = "done";
+
+/// Writes the finished-run record of `run_id` in the journal folder `dir` (best effort).
+fn record_done(dir: &Path, run_id: &str) {
+    let done = dir.join(DONE_DIR);
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let _ = std::fs::create_dir_all(&done).and_then(|()| std::fs::write(done.join(run_id), at.as_nanos().to_string()));
+}
+
+/// Records that `run_id` of the repository at `repo_root` finished although it never had an entry
+/// (it was cancelled or interrupted before its first stage), so that runs watching the run folders
+/// meanwhile know its folder's writes for git-dispatch's own.
+pub fn finished_without_entry(repo_root: &Path, opts: &WorkspaceOptions, run_id: &str) {
+    if workspace::validate_run_id(run_id).is_err() {
+        return;
+    }
+    if let Ok(layout) = workspace::layout_for(repo_root, opts) {
+        record_done(&journal_dir(&layout), run_id);
+    }
+}
 
 /// Is `run_id` a run of git-dispatch that the journal folder `dir` knows to have been going on
 /// at `since` or later: in progress now (an entry), or finished at `since` or later (the time its

@@ -13,6 +13,7 @@ mod binary;
 mod hunks;
 
 use crate::changes::{self, ChangeStatus, RawChange, Side};
+use crate::quote::{quote, Quoting};
 use anyhow::Context as _;
 use gix::bstr::{BStr, ByteSlice};
 use gix::objs::tree::EntryKind;
@@ -31,20 +32,22 @@ pub fn render(repo: &gix::Repository, base: ObjectId, result: ObjectId) -> anyho
 /// detection runs once for both the changed set and the patch).
 pub fn render_raw(repo: &gix::Repository, changes: &[RawChange]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
+    // Paths are quoted as the repository's `git diff` quotes them (`core.quotePath`).
+    let quoting = Quoting::of(repo, false);
     for change in changes {
-        render_change(repo, change, &mut out)?;
+        render_change(repo, change, quoting, &mut out)?;
     }
     Ok(out)
 }
 
-fn render_change(repo: &gix::Repository, change: &RawChange, out: &mut Vec<u8>) -> anyhow::Result<()> {
+fn render_change(repo: &gix::Repository, change: &RawChange, q: Quoting, out: &mut Vec<u8>) -> anyhow::Result<()> {
     match (change.status, &change.old, &change.new) {
         (ChangeStatus::TypeChanged, Some(old), Some(new)) => {
-            render_pair(repo, Some(old), None, None, out)?;
-            render_pair(repo, None, Some(new), None, out)
+            render_pair(repo, Some(old), None, None, q, out)?;
+            render_pair(repo, None, Some(new), None, q, out)
         }
-        (ChangeStatus::Renamed, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), change.similarity, out),
-        (_, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), None, out),
+        (ChangeStatus::Renamed, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), change.similarity, q, out),
+        (_, old, new) => render_pair(repo, old.as_ref(), new.as_ref(), None, q, out),
     }
 }
 
@@ -54,18 +57,19 @@ fn render_pair(
     old: Option<&Side>,
     new: Option<&Side>,
     similarity: Option<u8>,
+    quoting: Quoting,
     out: &mut Vec<u8>,
 ) -> anyhow::Result<()> {
     let path_a = old.or(new).map(|s| s.path.as_bstr()).expect("a change has a side");
     let path_b = new.or(old).map(|s| s.path.as_bstr()).expect("a change has a side");
-    let name_a = quote_with_prefix("a/", path_a);
-    let name_b = quote_with_prefix("b/", path_b);
+    let name_a = quote_with_prefix("a/", path_a, quoting);
+    let name_b = quote_with_prefix("b/", path_b, quoting);
     line(out, &[b"diff --git ", &name_a, b" ", &name_b]);
     write_mode_lines(old, new, out);
     if let (Some(pct), Some(o), Some(n)) = (similarity, old, new) {
         line(out, &[format!("similarity index {pct}%").as_bytes()]);
-        line(out, &[b"rename from ", &quote(o.path.as_bstr())]);
-        line(out, &[b"rename to ", &quote(n.path.as_bstr())]);
+        line(out, &[b"rename from ", &quote(&o.path, quoting)]);
+        line(out, &[b"rename to ", &quote(&n.path, quoting)]);
     }
     let old_id = old.map(|s| s.id);
     let new_id = new.map(|s| s.id);
@@ -159,37 +163,10 @@ fn is_binary(data: &[u8]) -> bool {
 }
 
 /// `prefix + path`, C-quoted as a whole when the path needs it (git's `quote_two`).
-fn quote_with_prefix(prefix: &str, path: &BStr) -> Vec<u8> {
+fn quote_with_prefix(prefix: &str, path: &BStr, quoting: Quoting) -> Vec<u8> {
     let mut joined = prefix.as_bytes().to_vec();
     joined.extend_from_slice(path);
-    quote(joined.as_bstr())
-}
-
-/// git's `quote_c_style` with `core.quotePath=true`: quoted when a byte is `"`, `\`, a control
-/// character or not ASCII.
-pub fn quote(path: &BStr) -> Vec<u8> {
-    let needs = path.iter().any(|&b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b));
-    if !needs {
-        return path.to_vec();
-    }
-    let mut out = vec![b'"'];
-    for &b in path.iter() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            0x0b => out.extend_from_slice(b"\\v"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b if !(0x20..0x7f).contains(&b) => out.extend_from_slice(format!("\\{b:03o}").as_bytes()),
-            b => out.push(b),
-        }
-    }
-    out.push(b'"');
-    out
+    quote(&joined, quoting)
 }
 
 #[cfg(test)]
@@ -197,14 +174,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_like_git() {
-        let q = |s: &[u8]| String::from_utf8(quote(s.as_bstr())).unwrap();
-        assert_eq!(q(b"plain/path with space.txt"), "plain/path with space.txt");
-        assert_eq!(q(b"tab\there"), "\"tab\\there\"");
-        assert_eq!(q(b"quote\"d"), "\"quote\\\"d\"");
-        assert_eq!(q(b"back\\slash"), "\"back\\\\slash\"");
-        assert_eq!(q("caf\u{e9}".as_bytes()), "\"caf\\303\\251\"");
-        assert_eq!(String::from_utf8(quote_with_prefix("a/", b"x\ty".as_bstr())).unwrap(), "\"a/x\\ty\"");
+    fn paths_are_quoted_with_their_prefix_as_git_quotes_them() {
+        let quoted = Quoting { quote_high_bytes: true, quote_space: false };
+        let q =
+            |s: &[u8], quoting| String::from_utf8_lossy(&quote_with_prefix("a/", s.as_bstr(), quoting)).into_owned();
+        assert_eq!(q(b"plain/path with space.txt", quoted), "a/plain/path with space.txt");
+        assert_eq!(q(b"x\ty", quoted), "\"a/x\\ty\"");
+        assert_eq!(q("caf\u{e9}".as_bytes(), quoted), "\"a/caf\\303\\251\"");
+        let raw = Quoting { quote_high_bytes: false, quote_space: false };
+        assert_eq!(q("caf\u{e9}".as_bytes(), raw), "a/caf\u{e9}", "core.quotePath=false");
     }
 
     #[test]

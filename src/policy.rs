@@ -228,6 +228,67 @@ pub fn judge(verdict: &mut Verdict, facts: &Facts) {
     verdict.exit_code = if verdict.policy_violation { exit::VIOLATION } else { exit::OK };
     verdict.offered =
         !verdict.policy_violation && facts.mode == crate::packet::Mode::Worker && !facts.changes.is_empty();
+    if !verdict.policy_violation && facts.mode == crate::packet::Mode::Worker && facts.changes.is_empty() {
+        verdict.messages.push(NOTHING_CHANGED_MESSAGE.to_string());
+    }
+}
+
+/// The message of a worker run that changed nothing (exit 0, nothing to offer).
+pub const NOTHING_CHANGED_MESSAGE: &str = "NOTHING OFFERED: the worker changed nothing.";
+
+/// The message of a run stopped by SIGINT/SIGTERM to git-dispatch.
+pub const INTERRUPTED_MESSAGE: &str =
+    "FAILED: interrupted: git-dispatch was stopped (SIGINT/SIGTERM) and stopped the agent; nothing is offered.";
+
+/// `timeout` or `heartbeat stall`, from the watchdog's reason.
+fn watchdog_kind(reason: &str) -> &'static str {
+    if reason.starts_with("heartbeat") {
+        "heartbeat stall"
+    } else {
+        "timeout"
+    }
+}
+
+/// Whether a policy message says why a run was not offered (rather than being a note or warning).
+pub fn is_reason(message: &str) -> bool {
+    ["POLICY VIOLATION", "FAILED", "BLOCKED", "ERROR", "CANCELLED", "NOTHING OFFERED"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
+}
+
+/// What became of a run, in a few words: `offered`, `violation`, `blocked`, `cancelled`,
+/// `failed: timeout`, `failed: heartbeat stall`, `interrupted`, `failed: agent exited N`,
+/// `failed: no usable result`, `failed: verification`, `failed: error`, `nothing changed`,
+/// `ok, read-only`, `dry run`. A failure is not called a policy violation.
+pub fn outcome_label(verdict: &Verdict) -> String {
+    let label = if verdict.dry_run {
+        "dry run"
+    } else if verdict.cancelled {
+        "cancelled"
+    } else if verdict.blocked {
+        "blocked"
+    } else if verdict.offered {
+        "offered"
+    } else if verdict.interrupted {
+        "interrupted"
+    } else if verdict.watchdog_killed {
+        return format!("failed: {}", watchdog_kind(verdict.watchdog_reason.as_deref().unwrap_or_default()));
+    } else if verdict.stage.starts_with("failed") || verdict.exit_code == exit::CANNOT_START {
+        "failed: error"
+    } else if verdict.agent_exit_code.is_some_and(|code| code != 0) {
+        return format!("failed: agent exited {}", verdict.agent_exit_code.unwrap_or_default());
+    } else if !verdict.structured_result_ok && verdict.agent_exit_code.is_some() {
+        "failed: no usable result"
+    } else if verdict.verification_failed {
+        "failed: verification"
+    } else if verdict.policy_violation {
+        "violation"
+    } else if verdict.mode == "worker" {
+        "nothing changed"
+    } else {
+        "ok, read-only"
+    };
+    label.to_string()
 }
 
 fn describe_out_of_scope(change: &crate::changes::Change) -> String {
@@ -256,19 +317,22 @@ fn judge_agent(verdict: &mut Verdict, agent: &AgentFacts, violations: &mut Vec<S
         mark_cancelled(verdict);
         violations.push(CANCELLED_MESSAGE.to_string());
     } else if agent.interrupted {
-        violations.push("POLICY VIOLATION: the run was interrupted; the agent was stopped.".to_string());
+        violations.push(INTERRUPTED_MESSAGE.to_string());
     } else if agent.watchdog_killed {
         let reason = agent.watchdog_reason.as_deref().unwrap_or("watchdog");
-        violations.push(format!("POLICY VIOLATION: the watchdog killed the agent ({reason})."));
+        violations.push(format!(
+            "FAILED: {}: the watchdog stopped the agent ({reason}); nothing is offered.",
+            watchdog_kind(reason)
+        ));
     } else if agent.exit_code != Some(0) {
         let code = agent.exit_code.map_or("a signal".to_string(), |code| code.to_string());
-        violations.push(format!("Agent exited non-zero: {code}"));
+        violations.push(format!("FAILED: the agent exited non-zero: {code}"));
     }
     for error in &agent.errors {
         verdict.messages.push(format!("Agent error: {error}"));
     }
     if let Some(problem) = &agent.result_problem {
-        violations.push(format!("POLICY VIOLATION: no usable structured result: {problem}"));
+        violations.push(format!("FAILED: no usable structured result: {problem}"));
     }
 }
 

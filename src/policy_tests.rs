@@ -98,12 +98,16 @@ fn agent_failures_are_violations() {
     };
     let verdict = decide(Mode::Worker, &["src/"], &changes, killed);
     assert!(verdict.policy_violation && verdict.watchdog_killed && !verdict.offered);
-    assert!(verdict.messages.iter().any(|m| m.contains("watchdog killed the agent (heartbeat")));
+    assert!(verdict
+        .messages
+        .iter()
+        .any(|m| m.starts_with("FAILED: heartbeat stall: the watchdog stopped the agent (heartbeat")));
+    assert_eq!(outcome_label(&verdict), "failed: heartbeat stall");
 
     let nonzero = AgentFacts { exit_code: Some(1), ..ok_agent(&["src/a.py"]) };
     let verdict = decide(Mode::Worker, &["src/"], &changes, nonzero);
     assert_eq!(verdict.codex_exit_code, Some(1));
-    assert!(verdict.messages.contains(&"Agent exited non-zero: 1".to_string()));
+    assert!(verdict.messages.contains(&"FAILED: the agent exited non-zero: 1".to_string()));
 
     let no_result =
         AgentFacts { exit_code: Some(0), result_problem: Some("result.json is empty".into()), ..AgentFacts::default() };

@@ -17,6 +17,7 @@
 //! A stdout line longer than [`MAX_LINE_BYTES`] is cut to that length (the rest is dropped and
 //! counted in [`Outcome::truncated_lines`]), so that one endless line cannot exhaust memory.
 
+pub mod cgroup;
 mod group;
 mod interrupt;
 mod lines;
@@ -289,7 +290,7 @@ pub fn spawn_detached(spec: &ProcessSpec, log: &std::path::Path) -> anyhow::Resu
         command.env(key, value);
     }
     // Registered like every child, so that a subreaper's orphan kill never takes it for one.
-    let child = reaper::spawn(&mut command)
+    let child = reaper::spawn(&mut command, None)
         .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))?;
     Ok(DetachedChild { child })
 }

@@ -85,10 +85,12 @@ impl Mode {
         let mut modes = vec![Mode::None];
         if bwrap_supported() {
             modes.push(Mode::Bwrap);
+        } else {
+            support::skip::skip("bwrap", "the bwrap mode of the suite: `--sandbox bwrap` does not run here");
         }
         match git_dispatch::sandbox::landlock_support() {
             Ok(_) => modes.push(Mode::Landlock),
-            Err(reason) => eprintln!("note: the Landlock mode is skipped: {reason}"),
+            Err(reason) => support::skip::skip("landlock", &format!("the Landlock mode of the suite: {reason}")),
         }
         modes
     }

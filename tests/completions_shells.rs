@@ -23,8 +23,7 @@ const GIT_COMPLETION_BASH: [&str; 5] = [
 ];
 
 fn skip(reason: &str) {
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}; CI=true makes this a failure, not a skip");
-    eprintln!("SKIPPED: {reason}");
+    support::skip::skip("shell", reason);
 }
 
 fn found(program: &str) -> Option<PathBuf> {

@@ -125,6 +125,9 @@ fn out_of_scope_worker_is_a_violation_and_nothing_is_offered() {
         .iter()
         .any(|m| m == "POLICY VIOLATION: worker changed files outside WRITE SCOPE."));
     assert_eq!(git(&fx.repo, &["branch", "--list", "dispatch/*"]), "", "the branch of a refused result is deleted");
+    let review = stdout(&cli::run(&fx, &["review"]));
+    assert!(review.contains("verdict:  violation\nmode:     worker    exit code: 3\nscope:    tests/\n"), "{review}");
+    assert!(review.contains("src/app/util.py  <- outside WRITE SCOPE\n"), "{review}");
     let changes = read_json(&run_dir.join("changes.json"));
     let util = changes["changes"]
         .as_array()
@@ -165,7 +168,7 @@ fn agent_failures_are_violations() {
     let cases = [
         (
             json!([{"step": "write", "path": "tests/a.py", "content": "a\n"}, {"step": "exit", "code": 7}]),
-            "Agent exited non-zero: 7",
+            "FAILED: the agent exited non-zero: 7",
             "codex_exit_code",
             json!(7),
         ),
@@ -178,7 +181,7 @@ fn agent_failures_are_violations() {
         ),
         (
             json!([{"step": "fail", "message": "model overloaded"}]),
-            "Agent exited non-zero: 1",
+            "FAILED: the agent exited non-zero: 1",
             "codex_exit_code",
             json!(1),
         ),
@@ -344,4 +347,25 @@ fn a_branch_agent_commits_and_detaches_still_lands_on_the_run_branch() {
     let policy = read_json(&printed_run_dir(&output).join("policy.json"));
     assert_eq!(policy["changed_paths"], json!(["tests/one.py", "tests/two.py"]));
     assert!(branch_exists(&fx.repo, policy["branch"].as_str().expect("branch")));
+}
+
+#[test]
+fn a_worker_that_changed_nothing_exits_0_and_says_why_nothing_is_offered() {
+    let fx = fixture("python-project");
+    let packet = write_packet(&fx, "task.md", &worker_packet(&fx.repo, "- tests/"));
+    let output = dispatch(&fx, &packet, &json!([]), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run_dir = printed_run_dir(&output);
+    let policy = read_json(&run_dir.join("policy.json"));
+    assert_eq!((policy["offered"].clone(), policy["policy_violation"].clone()), (json!(false), json!(false)));
+    assert!(policy["messages"].to_string().contains("NOTHING OFFERED: the worker changed nothing."), "{policy}");
+    assert!(stderr(&output)
+        .contains(": nothing changed (exit 0, 0 changed paths): NOTHING OFFERED: the worker changed nothing."));
+    let review = stdout(&cli::run(&fx, &["review"]));
+    assert!(review.contains("verdict:  nothing changed\n"), "{review}");
+    let result_md = std::fs::read_to_string(run_dir.join("result.md")).expect("result.md");
+    assert!(result_md.contains("VERDICT: OK: the worker changed nothing; nothing to offer"), "{result_md}");
+    let apply = cli::run(&fx, &["apply"]);
+    assert_eq!(apply.status.code(), Some(1));
+    assert!(stderr(&apply).contains("was not offered: the worker changed nothing"), "{}", stderr(&apply));
 }

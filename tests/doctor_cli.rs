@@ -87,9 +87,15 @@ fn doctor_reports_every_check_on_its_own_line() {
         "warn    landlock     cannot confine an agent here: disabled by GIT_DISPATCH_NO_LANDLOCK".to_string(),
         "warn    sandbox      --sandbox auto picks none (neither bwrap nor Landlock is usable): agents run unconfined"
             .to_string(),
-        "ok      processes    child subreaper; Landlock agents get a supervisor that kills their whole tree, a new \
-         session, no capabilities and a TIOCSTI filter (seccomp); cgroups are not used"
-            .to_string(),
+        format!(
+            "ok      processes    child subreaper; Landlock agents get a supervisor that kills their whole tree, a \
+             new session, no capabilities and a TIOCSTI filter (seccomp); {}",
+            match git_dispatch::process::cgroup::parent() {
+                Ok(dir) =>
+                    format!("each child in a cgroup of its own below {} (cgroup.kill at its end)", dir.display()),
+                Err(reason) => format!("no cgroups ({reason})"),
+            }
+        ),
         "warn    network      only --network allow works with --sandbox auto (the agent runs without a sandbox): \
          agents can reach any host, and runs record a warning"
             .to_string(),

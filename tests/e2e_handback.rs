@@ -154,14 +154,15 @@ fn a_violation_run_is_refused() {
     assert_eq!(apply.status.code(), Some(1));
     assert_eq!(
         stderr(&apply),
-        format!("error: cannot apply run {id}: run {id} was not offered: POLICY VIOLATION: worker changed files outside WRITE SCOPE.\n")
+        format!("error: cannot apply: run {id} was not offered: POLICY VIOLATION: worker changed files outside WRITE SCOPE.\n")
     );
     let merge = run(&fx, &["apply", "--merge"]);
     assert_eq!(merge.status.code(), Some(1));
     assert_eq!(checkout_and_index(&fx.repo), before);
     let review = stdout(&run(&fx, &["review", &id]));
     assert!(
-        review.contains("verdict:  violation\n") && review.contains("  ✗ modified     src/app/util.py\n"),
+        review.contains("verdict:  violation\n")
+            && review.contains("  ✗ modified     src/app/util.py  <- outside WRITE SCOPE\n"),
         "{review}"
     );
 }

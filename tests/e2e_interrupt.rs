@@ -169,7 +169,8 @@ fn interrupt_with(signal: Signal, pool: bool) {
     assert_eq!(policy["watchdog_killed"], false);
     assert_eq!(policy["exit_code"], 3);
     assert_eq!(policy["offered"], false);
-    let message = "POLICY VIOLATION: the run was interrupted; the agent was stopped.";
+    let message =
+        "FAILED: interrupted: git-dispatch was stopped (SIGINT/SIGTERM) and stopped the agent; nothing is offered.";
     assert!(policy["messages"].as_array().expect("messages").contains(&json!(message)), "{policy:#}");
     assert_eq!(read_json(&dir.join("run.json"))["stage"], "done");
     assert_eq!(read_json(&dir.join("result.json"))["result"], "blocked");

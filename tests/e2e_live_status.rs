@@ -47,7 +47,7 @@ fn no_escape_codes_and_no_status_when_stderr_is_not_a_terminal() {
 fn under_pty(fx: &Fixture, extra: &str) -> Option<Output> {
     let available = Command::new("script").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     if !available.is_ok_and(|status| status.success()) {
-        eprintln!("SKIPPED: util-linux `script` is not installed (needed for a pseudo-terminal)");
+        support::skip::skip("pty", "util-linux `script` is not installed (needed for a pseudo-terminal)");
         return None;
     }
     let inner = cli::command_with_plan(fx, &chatty_plan());

@@ -109,7 +109,7 @@ fn http_500_is_a_failed_run_with_the_error_recorded() {
     assert_eq!(policy["agent_exit_code"], 1);
     assert_eq!(policy["watchdog_killed"], false);
     let messages = messages(&policy);
-    assert!(messages.contains(&"Agent exited non-zero: 1".to_owned()), "{messages:#?}");
+    assert!(messages.contains(&"FAILED: the agent exited non-zero: 1".to_owned()), "{messages:#?}");
     assert!(
         messages.iter().any(|m| m.starts_with("Agent error: API Error: 500 mock internal error.")),
         "{messages:#?}"
@@ -136,7 +136,7 @@ fn a_final_answer_that_is_not_json_is_blocked_and_the_text_kept() {
     assert_eq!(policy["structured_result_ok"], false);
     assert_eq!(policy["offered"], false);
     let reason = "the agent gave no structured result (structured_output is null)";
-    assert!(messages(&policy).contains(&format!("POLICY VIOLATION: no usable structured result: {reason}")));
+    assert!(messages(&policy).contains(&format!("FAILED: no usable structured result: {reason}")));
     let result = run.json("result.json");
     assert_eq!(result["result"], "blocked");
     assert_eq!(result["summary"], reason);
@@ -158,7 +158,7 @@ fn an_unreachable_server_ends_claude_by_itself() {
     let policy = run.json("policy.json");
     assert_eq!(policy["watchdog_killed"], false, "{policy:#}");
     assert_eq!(policy["agent_exit_code"], 1);
-    assert!(messages(&policy).contains(&"Agent exited non-zero: 1".to_owned()));
+    assert!(messages(&policy).contains(&"FAILED: the agent exited non-zero: 1".to_owned()));
     assert_eq!(run.event_types().last().map(String::as_str), Some("result"));
     let result = run.json("result.json");
     assert_eq!(result["result"], "blocked");

@@ -120,7 +120,7 @@ fn http_500_is_a_failed_run_with_the_error_recorded() {
     assert_eq!(policy["watchdog_killed"], false);
     let message = "We\u{2019}re currently experiencing high demand, which may cause temporary errors.";
     let messages = messages(&policy);
-    assert!(messages.contains(&"Agent exited non-zero: 1".to_owned()), "{messages:#?}");
+    assert!(messages.contains(&"FAILED: the agent exited non-zero: 1".to_owned()), "{messages:#?}");
     assert!(messages.contains(&format!("Agent error: {message}")), "{messages:#?}");
     assert_eq!(run.event_types(), vec!["thread.started", "turn.started", "error", "turn.failed"]);
     let result = run.json("result.json");
@@ -143,7 +143,7 @@ fn a_final_answer_that_is_not_json_is_blocked_and_the_text_kept() {
     assert_eq!(policy["structured_result_ok"], false);
     assert_eq!(policy["offered"], false);
     let reason = "the agent's result is not JSON (expected value at line 1 column 1)";
-    assert!(messages(&policy).contains(&format!("POLICY VIOLATION: no usable structured result: {reason}")));
+    assert!(messages(&policy).contains(&format!("FAILED: no usable structured result: {reason}")));
     let result = run.json("result.json");
     assert_eq!(result["result"], "blocked");
     assert_eq!(result["summary"], reason);
@@ -165,7 +165,7 @@ fn an_unreachable_server_is_ended_by_the_heartbeat_watchdog() {
     assert_eq!(policy["watchdog_reason"], "heartbeat stall (3s without stdout)");
     assert_eq!(policy["interrupted"], false);
     assert!(messages(&policy).contains(
-        &"POLICY VIOLATION: the watchdog killed the agent (heartbeat stall (3s without stdout)).".to_owned()
+        &"FAILED: heartbeat stall: the watchdog stopped the agent (heartbeat stall (3s without stdout)); nothing is offered.".to_owned()
     ));
     assert_eq!(&run.event_types()[..2], ["thread.started", "turn.started"]);
     let result = run.json("result.json");

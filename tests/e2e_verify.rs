@@ -66,6 +66,12 @@ fn failing_verification_is_a_violation_and_nothing_is_offered() {
     assert_eq!(policy["policy_violation"], true);
     assert_eq!(policy["exit_code"], 3);
     assert_eq!(git(&fx.repo, &["branch", "--list", "dispatch/*"]), "", "the refused result's branch is deleted");
+    // review says what ran where: the sandbox, the verification, the scope.
+    let review = support::cli::stdout(&support::cli::run(&fx, &["review"]));
+    assert!(review.contains("verdict:  failed: verification\n"), "{review}");
+    assert!(review.contains("verify:   FAILED: `echo 'assert failed' >&2; exit 4` (exit 4)\n"), "{review}");
+    assert!(review.contains(&format!("sandbox:  {}", policy["sandbox"]["kind"].as_str().expect("kind"))), "{review}");
+    assert!(review.contains("scope:    "), "{review}");
 }
 
 #[test]

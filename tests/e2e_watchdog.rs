@@ -91,8 +91,22 @@ fn the_hard_timeout_stops_a_chatty_agent() {
     assert_eq!(policy["watchdog_killed"], true, "{policy:#}");
     assert_eq!(policy["watchdog_reason"], "hard timeout (2s)");
     assert_eq!(policy["codex_exit_code"], Value::Null, "ended by SIGTERM");
-    assert!(messages(&policy).contains(&"POLICY VIOLATION: the watchdog killed the agent (hard timeout (2s)).".into()));
+    assert!(messages(&policy)
+        .contains(&"FAILED: timeout: the watchdog stopped the agent (hard timeout (2s)); nothing is offered.".into()));
     assert!(run.elapsed < Duration::from_secs(12), "{:?}", run.elapsed);
+    // A failure is called what it is, not a policy violation: result.md, review, the verdict line.
+    let run_dir = printed_run_dir(&run.output);
+    let result_md = std::fs::read_to_string(run_dir.join("result.md")).expect("result.md");
+    assert!(result_md.contains("VERDICT: FAILED: TIMEOUT: nothing is offered\n"), "{result_md}");
+    assert!(result_md.contains("OUTCOME: failed: timeout\n"), "{result_md}");
+    assert!(!result_md.contains("POLICY VIOLATION"), "{result_md}");
+    let review = support::cli::stdout(&support::cli::run(&fx, &["review"]));
+    assert!(review.contains("verdict:  failed: timeout\n"), "{review}");
+    assert!(
+        support::cli::stderr(&run.output).contains(": failed: timeout (exit 3,"),
+        "{}",
+        support::cli::stderr(&run.output)
+    );
     let events = std::fs::read_to_string(printed_run_dir(&run.output).join("events.jsonl")).expect("events");
     let ticks = events.lines().filter(|line| line.contains("\"tick\"")).count();
     assert!((5..=30).contains(&ticks), "about 20 ticks in 2 s, got {ticks}");
@@ -226,7 +240,7 @@ fn a_non_zero_exit_is_a_violation() {
     assert_eq!(policy["agent_exit_code"], 7);
     assert_eq!(policy["watchdog_killed"], false);
     assert_eq!(policy["watchdog_reason"], Value::Null);
-    assert!(messages(&policy).contains(&"Agent exited non-zero: 7".to_owned()), "{policy:#}");
+    assert!(messages(&policy).contains(&"FAILED: the agent exited non-zero: 7".to_owned()), "{policy:#}");
     assert_nothing_left(&fx, &[]);
 }
 
@@ -242,7 +256,7 @@ fn an_agent_killed_by_a_signal_is_a_violation() {
     let policy = assert_failed_and_cleaned(&fx, &run);
     assert_eq!(policy["codex_exit_code"], Value::Null);
     assert_eq!(policy["watchdog_killed"], false);
-    assert!(messages(&policy).contains(&"Agent exited non-zero: a signal".to_owned()), "{policy:#}");
+    assert!(messages(&policy).contains(&"FAILED: the agent exited non-zero: a signal".to_owned()), "{policy:#}");
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
     assert_nothing_left(&fx, &[]);
 }

@@ -6,6 +6,8 @@
 mod fake_agent;
 #[path = "support/scratch_repo.rs"]
 mod scratch_repo;
+#[path = "support/skip.rs"]
+mod skip;
 
 use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
@@ -179,8 +181,7 @@ fn a_bad_plan_exits_2_before_any_step_runs() {
 
 #[test]
 fn root_check_imitates_claudes_refusal_unless_is_sandbox() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: root_check test needs root");
+    if !skip::require_root("imitating claude's root refusal") {
         return;
     }
     let repo = ScratchRepo::new();

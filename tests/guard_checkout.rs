@@ -53,7 +53,6 @@ fn edits_creations_deletions_and_mode_changes() {
 fn same_size_rewrite_is_seen() {
     let repo = Repo::new();
     let report = changed(&repo.scope(), || {
-        std::thread::sleep(std::time::Duration::from_millis(20));
         repo.write("README.md", "HELLO\nWORLD\n");
     });
     assert_eq!(report.main_checkout_changed, strings(&["README.md"]));

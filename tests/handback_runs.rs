@@ -96,6 +96,7 @@ fn reviewed_run(root: &Path) -> RunRecord {
         result_commit: Some("89abcdef0123456789abcdef0123456789abcdef".into()),
         branch: Some("dispatch/20260101-000000-worker-x".into()),
         messages: vec!["out of scope: secrets.env".into()],
+        write_scope: vec!["a.txt".into(), "*.rs".into()],
         ..Verdict::default()
     };
     let dir = write_policy(root, "20260101-000000-worker-x", &verdict);
@@ -124,6 +125,7 @@ fn review_shows_verdict_then_paths_then_patch() {
 run:      20260101-000000-worker-x
 verdict:  violation
 mode:     worker    exit code: 3
+scope:    a.txt, *.rs
 base:     0123456789ab    result: 89abcdef0123
 branch:   dispatch/20260101-000000-worker-x
 messages:
@@ -131,7 +133,7 @@ messages:
 changed paths (3):
   ✓ modified     a.txt
   ✓ renamed      new.rs (from old.rs)
-  ✗ added        secrets.env
+  ✗ added        secrets.env  <- outside WRITE SCOPE
 
 "
     .to_string()
@@ -149,7 +151,7 @@ fn review_in_colour() {
 
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.contains("  \x1b[32m✓\x1b[0m modified     a.txt\n"), "{text}");
-    assert!(text.contains("  \x1b[31m✗\x1b[0m added        secrets.env\n"), "{text}");
+    assert!(text.contains("  \x1b[31m✗\x1b[0m added        secrets.env  <- outside WRITE SCOPE\n"), "{text}");
     let patch = &text[text.find("\x1b[1mdiff --git").expect("bold header")..];
     assert_eq!(
         patch,

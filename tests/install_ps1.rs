@@ -41,6 +41,9 @@ fn both_installers_have_the_same_knobs_and_layout() {
         "npm install -g @anthropic-ai/claude-code",
         "git dispatch --version",
         "Smoke test: ",
+        "claude plugin marketplace add ",
+        "claude plugin install git-dispatch@git-dispatch",
+        "git-dispatch mcp",
     ];
     for needle in shared {
         assert!(sh.contains(needle), "install.sh lacks {needle:?}");
@@ -59,7 +62,7 @@ fn pwsh() -> Option<PathBuf> {
 #[test]
 fn install_ps1_installs_into_a_temporary_home_where_powershell_exists() {
     let Some(pwsh) = pwsh() else {
-        println!("SKIPPED: pwsh (PowerShell) is not on PATH");
+        support::skip::skip("powershell", "pwsh (PowerShell) is not on PATH");
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -15,9 +15,11 @@ use git_dispatch::process::{self, ProcessSpec};
 
 const NS_LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
 
-fn skip(reason: &str) {
-    eprintln!("SKIPPED: {reason}");
-    assert!(std::env::var_os("CI").is_none_or(|ci| ci != "true"), "CI must run this test: {reason}");
+#[path = "support/skip.rs"]
+mod skip;
+
+fn skip(key: &str, reason: &str) {
+    skip::skip(key, reason);
 }
 
 fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
@@ -49,8 +51,11 @@ fn sleeper_with_pid(pid: u32) -> Option<std::process::Child> {
 
 #[test]
 fn a_reaped_leaders_pid_taken_by_another_group_is_not_signalled() {
-    if !nix::unistd::geteuid().is_root() || std::fs::OpenOptions::new().write(true).open(NS_LAST_PID).is_err() {
-        return skip("needs root to choose the next pid (ns_last_pid)");
+    if !skip::require_root("choosing the next pid (ns_last_pid)") {
+        return;
+    }
+    if std::fs::OpenOptions::new().write(true).open(NS_LAST_PID).is_err() {
+        return skip("ns-last-pid", "ns_last_pid is not writable here");
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let leader_file = dir.path().join("leader");
@@ -76,7 +81,7 @@ fn a_reaped_leaders_pid_taken_by_another_group_is_not_signalled() {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(daemon as i32), nix::sys::signal::Signal::SIGKILL);
     assert_eq!(captured.outcome.exit_code, Some(0));
     let Some(mut victim) = victim.filter(|_| in_window) else {
-        return skip("the kernel did not hand out the reaped leader's pid in time (a busy machine)");
+        return skip("pid-race", "the kernel did not hand out the reaped leader's pid in time (a busy machine)");
     };
     // A SIGKILL sent before this SIGTERM has already decided how the victim ends.
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(leader as i32), nix::sys::signal::Signal::SIGTERM);

@@ -24,8 +24,7 @@ fn bwrap_usable() -> bool {
         .output()
         .is_ok_and(|output| output.status.success());
     if !works {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "bwrap is not usable and CI=true");
-        eprintln!("SKIPPED: bwrap --ro-bind / / true does not work here");
+        support::skip::skip("bwrap", "bwrap --ro-bind / / true does not work here");
     }
     works
 }

@@ -23,7 +23,7 @@ fn landlock_abi() -> Option<u32> {
     match git_dispatch::sandbox::landlock_support() {
         Ok(abi) => Some(abi),
         Err(reason) => {
-            eprintln!("SKIPPED: Landlock cannot confine an agent here: {reason}");
+            support::skip::skip("landlock", &format!("Landlock cannot confine an agent here: {reason}"));
             None
         }
     }
@@ -182,7 +182,7 @@ fn landlock_gives_claude_a_private_copy_of_its_config_and_keeps_the_real_one() {
 fn landlock_refuses_signals_to_git_dispatch() {
     let Some(abi) = landlock_abi() else { return };
     if abi < 6 {
-        eprintln!("SKIPPED: Landlock ABI {abi} has no signal scoping (ABI 6+)");
+        support::skip::skip("landlock-abi", &format!("Landlock ABI {abi} has no signal scoping (ABI 6+)"));
         return;
     }
     let fx = fixture("python-project");

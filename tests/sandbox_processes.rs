@@ -21,9 +21,8 @@ use support::cli::{command_with_plan, dispatch, printed_run_dir, read_json, stde
 use support::fixtures::{fixture, Fixture};
 use support::procs;
 
-fn skip(reason: &str) {
-    eprintln!("SKIPPED: {reason}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run this: {reason}");
+fn skip(key: &str, reason: &str) {
+    support::skip::skip(key, reason);
 }
 
 /// The sandboxes this machine has, each one missing SKIPPED.
@@ -31,11 +30,11 @@ fn sandboxes() -> Vec<&'static str> {
     let mut found = Vec::new();
     match git_dispatch::sandbox::bwrap_usable() {
         Ok(_) => found.push("bwrap"),
-        Err(reason) => skip(&format!("bwrap: {reason}")),
+        Err(reason) => skip("bwrap", &reason),
     }
     match git_dispatch::sandbox::landlock_support() {
         Ok(_) => found.push("landlock"),
-        Err(reason) => skip(&format!("landlock: {reason}")),
+        Err(reason) => skip("landlock", &reason),
     }
     found
 }
@@ -199,7 +198,7 @@ fn dispatch_under_pty(fx: &Fixture, sandbox: &str) -> (String, String) {
 #[test]
 fn terminal_injection_never_reaches_the_users_terminal() {
     if std::process::Command::new("script").arg("--version").output().is_err() {
-        return skip("no `script` (util-linux) to make a pty");
+        return skip("pty", "no `script` (util-linux) to make a pty");
     }
     let fx = fixture("python-project");
     if std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").is_ok_and(|v| v.trim() == "1") {
@@ -225,8 +224,8 @@ fn terminal_injection_never_reaches_the_users_terminal() {
 
 #[test]
 fn an_agent_started_by_root_has_no_capability() {
-    if !nix::unistd::geteuid().is_root() {
-        return skip("not root");
+    if !support::skip::require_root("remount, mknod and capabilities as root") {
+        return;
     }
     for sandbox in sandboxes() {
         let fx = fixture("python-project");

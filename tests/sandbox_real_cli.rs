@@ -15,6 +15,8 @@ mod model_server;
 mod real_cli;
 #[path = "support/scratch_repo.rs"]
 mod scratch_repo;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,8 +31,7 @@ use scratch_repo::ScratchRepo;
 fn bwrap_usable() -> bool {
     let works = Command::new("bwrap").args(["--ro-bind", "/", "/", "true"]).output().is_ok_and(|o| o.status.success());
     if !works {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "bwrap is not usable and CI=true");
-        eprintln!("SKIPPED: bwrap --ro-bind / / true does not work here");
+        skip::skip("bwrap", "bwrap --ro-bind / / true does not work here");
     }
     works
 }
@@ -226,8 +227,7 @@ fn real_claude_runs_under_bwrap_with_a_private_config_dir() {
 fn landlock_usable() -> bool {
     let support = git_dispatch::sandbox::landlock_support();
     if let Err(reason) = &support {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "Landlock is not usable and CI=true: {reason}");
-        eprintln!("SKIPPED: Landlock cannot confine an agent here: {reason}");
+        skip::skip("landlock", &format!("Landlock cannot confine an agent here: {reason}"));
     }
     support.is_ok()
 }

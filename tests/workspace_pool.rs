@@ -136,7 +136,6 @@ fn taking_a_clean_worktree_at_its_own_commit_rewrites_nothing() {
         (md.ino(), md.mtime(), md.mtime_nsec())
     };
     let (index_before, files_before) = (stamp(&index), identities(&first.path));
-    std::thread::sleep(std::time::Duration::from_millis(20));
 
     let second = workspace::create(fx.path(), "second", &base, &opts).unwrap();
     assert!(second.warm);

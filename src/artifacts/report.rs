@@ -109,23 +109,30 @@ fn text_of(value: &serde_json::Value) -> String {
 /// agent said (its claims are shown as claims), then the policy messages.
 pub fn render_result_md(verdict: &Verdict, changes: &[ChangeRecord], result: &serde_json::Value) -> String {
     let status = if verdict.dry_run {
-        "DRY RUN (no agent was called)"
+        "DRY RUN (no agent was called)".to_string()
     } else if verdict.blocked {
-        "BLOCKED before the agent ran"
+        "BLOCKED before the agent ran".to_string()
     } else if verdict.policy_violation {
-        "POLICY VIOLATION: nothing is offered"
+        let label = crate::policy::outcome_label(verdict);
+        if label == "violation" {
+            "POLICY VIOLATION: nothing is offered".to_string()
+        } else {
+            format!("{}: nothing is offered", label.to_uppercase())
+        }
     } else if verdict.offered {
-        "OK: the result is offered (review, then apply)"
+        "OK: the result is offered (review, then apply)".to_string()
+    } else if verdict.mode == "worker" {
+        "OK: the worker changed nothing; nothing to offer".to_string()
     } else {
-        "OK: nothing to offer"
+        "OK: nothing to offer".to_string()
     };
     let mut out = format!("# git-dispatch result\n\nVERDICT: {status}\n");
     let result_word = result.get("result").map(text_of).unwrap_or_else(|| "unknown".into());
     out.push_str(&format!("RESULT: {}\n", crate::escape::line(&result_word)));
     out.push_str(&format!(
-        "MODE: {}\nPOLICY VIOLATION: {}\nEXIT CODE: {}\n",
+        "MODE: {}\nOUTCOME: {}\nEXIT CODE: {}\n",
         crate::escape::line(&verdict.mode),
-        verdict.policy_violation,
+        crate::policy::outcome_label(verdict),
         verdict.exit_code
     ));
     if let Some(branch) = &verdict.branch {

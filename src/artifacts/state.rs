@@ -164,20 +164,7 @@ impl RunState {
         self.ended_at = Some(now());
         self.exit_code = Some(verdict.exit_code);
         self.offered = Some(verdict.offered);
-        self.verdict = Some(verdict_word(verdict).to_string());
-    }
-}
-
-/// One word (or three) for a verdict, as the run table says it.
-pub fn verdict_word(verdict: &Verdict) -> &'static str {
-    match verdict.exit_code {
-        _ if verdict.cancelled => "cancelled",
-        _ if verdict.dry_run => "dry run",
-        0 if verdict.offered => "offered",
-        0 => "ok, nothing offered",
-        1 => "could not start",
-        2 => "blocked",
-        _ => "violation",
+        self.verdict = Some(crate::policy::outcome_label(verdict));
     }
 }
 

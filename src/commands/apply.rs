@@ -8,17 +8,14 @@ use crate::handback::{self, ApplyHow};
 
 pub fn cmd_apply(args: &ApplyArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
-    let run = handback::select_run(&root, args.selector.run.as_deref())?;
-    let repo_root = super::runs::repo_root_of(&run)?;
     let how = if args.merge { ApplyHow::Merge } else { ApplyHow::Patch };
-    let outcome = handback::apply(&run, &repo_root, how)
-        .map_err(|err| anyhow::anyhow!("cannot apply run {}: {err:#}", run.id))?;
-    let id = line(&run.id);
-    match outcome.commit {
+    let handed = handback::apply_run(&root, args.selector.run.as_deref(), how)?;
+    let id = line(&handed.run.id);
+    match handed.outcome.commit {
         Some(commit) => writeln!(stdout, "merged run {id} into the current branch: {commit}")?,
-        None => writeln!(stdout, "applied run {id} to {}", line(&repo_root.display().to_string()))?,
+        None => writeln!(stdout, "applied run {id} to {}", line(&handed.repo_root.display().to_string()))?,
     }
-    for path in &outcome.paths {
+    for path in &handed.outcome.paths {
         writeln!(stdout, "  {}", line(path))?;
     }
     Ok(0)

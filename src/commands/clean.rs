@@ -264,6 +264,7 @@ fn recover(
 fn remove_empty_layout(repo_root: &std::path::Path, options: &WorkspaceOptions) {
     let Ok(layout) = workspace::layout_for(repo_root, options) else { return };
     crate::journal::forget_finished(&crate::journal::journal_dir(&layout));
+    let _ = std::fs::remove_file(layout.dir.join("admin.lock"));
     if let Ok(entries) = std::fs::read_dir(&layout.dir) {
         for entry in entries.flatten() {
             let _ = std::fs::remove_dir(entry.path());

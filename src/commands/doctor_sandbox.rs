@@ -46,7 +46,8 @@ pub(super) fn check_sandbox() -> Check {
 
 /// How a run's processes are held: git-dispatch a child subreaper (orphans killed at the end of
 /// the run); Landlock programs through the supervisor (new session, parent-death signal, no
-/// capabilities, the TIOCSTI filter), which needs seccomp. cgroups are not used.
+/// capabilities, the TIOCSTI filter), which needs seccomp; each child in a cgroup of its own where
+/// one can be made.
 pub(super) fn check_processes() -> Check {
     let seccomp = std::fs::read_to_string("/proc/self/status")
         .is_ok_and(|status| status.lines().any(|line| line.starts_with("Seccomp:")));
@@ -64,11 +65,17 @@ pub(super) fn check_processes() -> Check {
             "this kernel has no seccomp: --sandbox landlock cannot start agents (their TIOCSTI filter is missing)",
         );
     }
+    let cgroups = match crate::process::cgroup::parent() {
+        Ok(dir) => format!("each child in a cgroup of its own below {} (cgroup.kill at its end)", dir.display()),
+        Err(reason) => format!("no cgroups ({reason})"),
+    };
     Check::new(
         "processes",
         Status::Ok,
-        "child subreaper; Landlock agents get a supervisor that kills their whole tree, a new session, no \
-         capabilities and a TIOCSTI filter (seccomp); cgroups are not used",
+        format!(
+            "child subreaper; Landlock agents get a supervisor that kills their whole tree, a new session, no \
+             capabilities and a TIOCSTI filter (seccomp); {cgroups}"
+        ),
     )
 }
 

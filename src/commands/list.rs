@@ -20,16 +20,7 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
     let states: Vec<State> = runs.iter().map(|run| crate::jobs::observe(&run.path).state).collect();
     if args.json {
         for (run, state) in runs.iter().zip(&states) {
-            let line = serde_json::json!({
-                "run_id": run.id,
-                "mode": run.policy.mode,
-                "state": state,
-                "verdict": verdict(run, *state),
-                "offered": run.policy.offered,
-                "applied": run.applied.is_some(),
-                "exit_code": run.policy.exit_code,
-                "run_dir": run.path.display().to_string(),
-            });
+            let line = crate::jobs::list_entry(run, *state);
             writeln!(stdout, "{line}")?;
         }
         return Ok(0);
@@ -51,22 +42,13 @@ pub fn cmd_list(args: &ListArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
             "{:<width$}  {:<11}  {:<22}  {:<7}  {:<9}  {}",
             id,
             mode,
-            verdict(run, *state),
+            crate::jobs::list_verdict(run, *state),
             offered,
             state.name(),
             age(run.modified)
         )?;
     }
     Ok(0)
-}
-
-/// The verdict of a run that is over; `(running)` / `(queued)` while it is not.
-fn verdict(run: &handback::RunRecord, state: State) -> &'static str {
-    match state {
-        State::Queued => "(queued)",
-        State::Running => "(running)",
-        _ => handback::verdict_label(run),
-    }
 }
 
 /// "5s", "3m", "2h", "4d" since `time`.

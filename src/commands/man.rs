@@ -144,6 +144,10 @@ The bubblewrap program; \fB1\fR treats Landlock as unsupported.
 \fBGIT_DISPATCH_CHANGE_JOURNAL\fR
 \fBoff\fR: the snapshot scans every file instead of trusting the inotify change journal.
 .TP
+\fBGIT_DISPATCH_CGROUP\fR
+\fBoff\fR: no cgroup of its own for each child (by default made where a cgroup v2 is writable).
+\fBGIT_DISPATCH_CGROUP_PROCS\fR is set by git-dispatch for the child (internal).
+.TP
 \fBGIT_DISPATCH_TRACE_TIMING\fR
 Print the time of each pipeline step on stderr.
 .TP

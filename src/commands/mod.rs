@@ -8,6 +8,7 @@ pub mod demo;
 pub mod doctor;
 pub mod list;
 pub mod man;
+pub mod mcp;
 pub mod review;
 pub mod run;
 pub mod runs;
@@ -30,6 +31,7 @@ pub fn execute(cli: Cli, stdout: &mut dyn Write) -> anyhow::Result<i32> {
         (Some(Command::Stats(args)), _) => stats::cmd_stats(&args, stdout),
         (Some(Command::Demo(args)), _) => demo::cmd_demo(&args, stdout),
         (Some(Command::Clean(args)), _) => clean::cmd_clean(&args, stdout),
+        (Some(Command::Mcp(args)), _) => mcp::cmd_mcp(&args, stdout),
         (Some(Command::Doctor(args)), _) => doctor::cmd_doctor(&args, stdout),
         (Some(Command::Status(args)), _) => status::cmd_status(&args, stdout),
         (Some(Command::Wait(args)), _) => wait::cmd_wait(&args, stdout),

@@ -22,7 +22,7 @@ pub struct Summary {
     pub offered: bool,
     pub messages: Vec<String>,
     #[serde(skip)]
-    pub verdict: &'static str,
+    pub verdict: String,
     #[serde(skip)]
     pub changed_paths: usize,
 }
@@ -78,7 +78,7 @@ pub fn cmd_run(args: &RunArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
             policy_violation: verdict.policy_violation,
             offered: verdict.offered,
             messages: verdict.messages.clone(),
-            verdict: crate::artifacts::state::verdict_word(&verdict),
+            verdict: crate::policy::outcome_label(&verdict),
             changed_paths: verdict.changed_paths.len(),
         });
     }
@@ -190,10 +190,7 @@ fn verdict_line(summary: &Summary) -> String {
         1 => "1 changed path".to_string(),
         n => format!("{n} changed paths"),
     };
-    let reason = summary
-        .messages
-        .iter()
-        .find(|m| ["POLICY VIOLATION", "BLOCKED", "ERROR", "CANCELLED"].iter().any(|p| m.starts_with(p)));
+    let reason = summary.messages.iter().find(|m| crate::policy::is_reason(m));
     let mut line =
         format!("git-dispatch: {}: {} (exit {}, {paths})", summary.run_id, summary.verdict, summary.exit_code);
     if let Some(reason) = reason {

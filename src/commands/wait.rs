@@ -13,8 +13,7 @@ use super::runs::{selected_runs, WhenNone};
 use super::status::status_line;
 use crate::artifacts::state::RunState;
 use crate::cli::WaitArgs;
-use crate::handback::RunRecord;
-use crate::jobs::{self, StatusView};
+use crate::jobs::{self, summary_json, StatusView};
 
 pub fn cmd_wait(args: &WaitArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
     // Run ids, folders and messages come from run folders an agent may have written.
@@ -63,24 +62,4 @@ fn print_human(states: &[&RunState], stdout: &mut dyn Write) -> anyhow::Result<(
         }
     }
     Ok(())
-}
-
-/// `run --json`'s summary of a run (`run_id`, `run_dir`, `mode`, `exit_code`, `policy_violation`,
-/// `offered`, `messages`) with its state's fields.
-pub fn summary_json(state: &RunState) -> serde_json::Value {
-    let mut value = serde_json::to_value(StatusView::of(state.clone())).unwrap_or_default();
-    if state.state.is_over() {
-        let record = RunRecord::load(std::path::Path::new(&state.run_dir));
-        let policy = &record.policy;
-        if let Some(fields) = value.as_object_mut() {
-            fields.insert("mode".into(), policy.mode.clone().into());
-            fields.insert("policy_violation".into(), policy.policy_violation.into());
-            fields.insert("messages".into(), serde_json::to_value(&policy.messages).unwrap_or_default());
-            if state.exit_code.is_none() {
-                fields.insert("exit_code".into(), policy.exit_code.into());
-            }
-            fields.insert("offered".into(), policy.offered.into());
-        }
-    }
-    value
 }

@@ -11,8 +11,8 @@ use gix::diff::blob::platform::resource::Data;
 use gix::diff::blob::{Diff, InternedInput, ResourceKind};
 use gix::object::tree::EntryKind;
 
-use super::quote::quote_path;
 use super::status::{quoting, WorktreeChange, WorktreeKind};
+use crate::quote::quote_path;
 
 /// Total width git uses for a stat when stdout is not a terminal.
 const STAT_WIDTH: i64 = 80;

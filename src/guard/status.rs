@@ -9,7 +9,7 @@ use gix::bstr::BString;
 use gix::status::index_worktree::Item as WorktreeItem;
 use gix::status::plumbing::index_as_worktree::{Change, Conflict, EntryStatus};
 
-use super::quote::{quote_path, Quoting};
+use crate::quote::{quote_path, Quoting};
 
 /// How a tracked file differs between the index and the worktree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,8 +154,7 @@ pub(crate) fn open(repo_root: &Path) -> Result<gix::Repository> {
 
 /// Path quoting as configured (`core.quotePath`), with quoted spaces for the short status.
 pub(crate) fn quoting(repo: &gix::Repository, quote_space: bool) -> Quoting {
-    let quote_high_bytes = repo.config_snapshot().boolean("core.quotePath").unwrap_or(true);
-    Quoting { quote_high_bytes, quote_space }
+    Quoting::of(repo, quote_space)
 }
 
 /// Tracked paths whose worktree version differs from the index, as `git diff` lists them: once

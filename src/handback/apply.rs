@@ -105,12 +105,46 @@ pub enum ApplyError {
     Other(#[from] anyhow::Error),
 }
 
+impl ApplyError {
+    /// Whether the message already names the run (so a caller adds no second "run ID").
+    pub fn names_run(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::NotOffered { .. }
+                | ApplyError::AlreadyApplied { .. }
+                | ApplyError::BeingApplied { .. }
+                | ApplyError::Incomplete { .. }
+        )
+    }
+}
+
 /// Renders the patch base..result from the object store (`crate::patch::render` in the product).
 pub type PatchRenderer<'a> = &'a dyn Fn(&gix::Repository, ObjectId, ObjectId) -> anyhow::Result<Vec<u8>>;
 
 /// Apply `run` to the repository whose checkout is at `repo_root`, with the product's patch renderer.
 pub fn apply(run: &RunRecord, repo_root: &Path, how: ApplyHow) -> Result<ApplyOutcome, ApplyError> {
     apply_with(run, repo_root, how, &crate::patch::render)
+}
+
+/// A run handed back by [`apply_run`]: the run, the checkout it went to, and what was done.
+#[derive(Debug, Clone)]
+pub struct HandedBack {
+    pub run: RunRecord,
+    pub repo_root: std::path::PathBuf,
+    pub outcome: ApplyOutcome,
+}
+
+/// `git dispatch apply [RUN] [--merge]` (and the MCP tool `apply`): the run `selector` names in
+/// `runs_root` (None: the newest), applied to its repository's checkout. Every refusal is one
+/// line: `cannot apply run ID: reason`, or `cannot apply: reason` when the reason names the run.
+pub fn apply_run(runs_root: &Path, selector: Option<&str>, how: ApplyHow) -> anyhow::Result<HandedBack> {
+    let run = runs::select_run(runs_root, selector)?;
+    let repo_root = runs::repo_root_of(&run)?;
+    let outcome = apply(&run, &repo_root, how).map_err(|err| match err.names_run() {
+        true => anyhow::anyhow!("cannot apply: {err:#}"),
+        false => anyhow::anyhow!("cannot apply run {}: {err:#}", run.id),
+    })?;
+    Ok(HandedBack { run, repo_root, outcome })
 }
 
 /// [`apply`] with the patch renderer given (tests substitute their own).
@@ -162,14 +196,16 @@ fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
 fn not_offered_reason(run: &RunRecord) -> String {
     let policy = &run.policy;
     // The first message that says what went wrong (warnings such as a skipped quota gate come first).
-    let is_reason = |m: &&String| ["POLICY VIOLATION", "BLOCKED", "ERROR"].iter().any(|p| m.starts_with(p));
-    let first_message = policy.messages.iter().find(is_reason).or(policy.messages.first()).cloned();
+    let first_message =
+        policy.messages.iter().find(|m| crate::policy::is_reason(m)).or(policy.messages.first()).cloned();
     if policy.dry_run {
         "it was a dry run".into()
     } else if policy.blocked {
         first_message.unwrap_or_else(|| "it was blocked before the agent ran".into())
     } else if !policy.mode.is_empty() && policy.mode != "worker" {
         format!("it is a {} run; only a worker's result is offered", policy.mode)
+    } else if !policy.policy_violation && policy.changed_paths.is_empty() {
+        "the worker changed nothing".into()
     } else {
         first_message.unwrap_or_else(|| "the run failed or violated policy".into())
     }

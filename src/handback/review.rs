@@ -9,10 +9,9 @@
 use std::io::Write;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::runs::RunRecord;
-use crate::policy::Verdict;
 
 const BOLD: &str = "\x1b[1m";
 const RED: &str = "\x1b[31m";
@@ -21,7 +20,7 @@ const CYAN: &str = "\x1b[36m";
 const RESET: &str = "\x1b[0m";
 
 /// One entry of `changes.json` as review needs it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ChangeEntry {
     pub path: String,
     pub status: String,
@@ -37,25 +36,13 @@ struct ChangesFile {
     changes: Vec<ChangeEntry>,
 }
 
-/// A short word for a run's verdict: `offered`, `violation`, `blocked`, `dry run`, `not offered`,
-/// or `unreadable` when its policy.json could not be read.
-pub fn verdict_label(run: &RunRecord) -> &'static str {
-    let policy: &Verdict = &run.policy;
+/// A few words for a run's verdict ([`crate::policy::outcome_label`]), or `unreadable` when its
+/// policy.json could not be read.
+pub fn verdict_label(run: &RunRecord) -> String {
     if run.problem.is_some() {
-        "unreadable"
-    } else if policy.dry_run {
-        "dry run"
-    } else if policy.cancelled {
-        "cancelled"
-    } else if policy.blocked {
-        "blocked"
-    } else if policy.offered {
-        "offered"
-    } else if policy.policy_violation {
-        "violation"
-    } else {
-        "not offered"
+        return "unreadable".to_string();
     }
+    crate::policy::outcome_label(&run.policy)
 }
 
 /// Write the review of `run` to `out`; `color` adds ANSI colours.
@@ -82,6 +69,17 @@ fn write_verdict(run: &RunRecord, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "problem:  {}", line(problem))?;
     }
     writeln!(out, "mode:     {}    exit code: {}", line(or_dash(&policy.mode)), policy.exit_code)?;
+    if policy.mode == "worker" {
+        let scope = if policy.write_scope.is_empty() { "none".to_string() } else { policy.write_scope.join(", ") };
+        writeln!(out, "scope:    {}", line(&scope))?;
+    }
+    if let Some(sandbox) = &policy.sandbox {
+        let abi = sandbox.abi.map(|abi| format!(" (ABI {abi})")).unwrap_or_default();
+        writeln!(out, "sandbox:  {}{abi}", line(&sandbox.kind))?;
+    }
+    if let Some(verification) = verification_line(run) {
+        writeln!(out, "verify:   {}", line(&verification))?;
+    }
     let commit = |id: &Option<String>| line(id.as_deref().map(short_id).unwrap_or("-")).into_owned();
     writeln!(out, "base:     {}    result: {}", commit(&policy.base_commit), commit(&policy.result_commit))?;
     if let Some(branch) = &policy.branch {
@@ -100,6 +98,22 @@ fn write_verdict(run: &RunRecord, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `--verify`'s outcome from verification.json: passed, or the first command that failed.
+fn verification_line(run: &RunRecord) -> Option<String> {
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(run.file("verification.json")).ok()?).ok()?;
+    let commands = file["commands"].as_array().cloned().unwrap_or_default();
+    if file["passed"] == true {
+        return Some(format!("passed ({} command{})", commands.len(), if commands.len() == 1 { "" } else { "s" }));
+    }
+    let failed = commands.iter().find(|command| command["passed"] != true)?;
+    let how = match (failed["exit_code"].as_i64(), failed["killed"].as_str()) {
+        (_, Some(killed)) => format!("stopped: {killed}"),
+        (Some(code), None) => format!("exit {code}"),
+        (None, None) => "died".to_string(),
+    };
+    Some(format!("FAILED: `{}` ({how})", failed["command"].as_str().unwrap_or("?")))
+}
+
 fn or_dash(text: &str) -> &str {
     if text.is_empty() {
         "-"
@@ -112,8 +126,9 @@ fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked.
-fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
+/// The changed paths from changes.json, else (an older or partial run) policy.json's list unmarked
+/// (`in_scope` unknown).
+pub fn load_changes(run: &RunRecord) -> anyhow::Result<Vec<ChangeEntry>> {
     let path = run.file("changes.json");
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -143,7 +158,8 @@ fn write_changes(run: &RunRecord, color: bool, out: &mut dyn Write) -> anyhow::R
         };
         let mark = if color && !paint.is_empty() { format!("{paint}{mark}{RESET}") } else { mark.to_string() };
         let from = change.old_path.as_deref().map(|old| format!(" (from {})", line(old))).unwrap_or_default();
-        writeln!(out, "  {mark} {:<12} {}{from}", line(&change.status), line(&change.path))?;
+        let outside = if change.in_scope == Some(false) { "  <- outside WRITE SCOPE" } else { "" };
+        writeln!(out, "  {mark} {:<12} {}{from}{outside}", line(&change.status), line(&change.path))?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::artifacts::RUNS_SUBDIR;
 use crate::policy::Verdict;
 
 /// The file, in a run folder, that records a hand-back.
@@ -168,6 +169,35 @@ pub fn select_run(runs_root: &Path, selector: Option<&str>) -> anyhow::Result<Ru
             Err(SelectError::Ambiguous { selector: selector.to_string(), matches }.into())
         }
     }
+}
+
+/// The runs root of a repository: `output_dir` (`--output-dir`) when given, else the nearest
+/// `.codex-dispatch/runs` from `repo` (`-C`, or the current directory) up to its repository root.
+/// A `.codex-dispatch` (or `runs`) that is a symlink is refused, never followed.
+pub fn runs_root(repo: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = output_dir {
+        return Ok(dir.to_path_buf());
+    }
+    let start = match repo {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let start = std::fs::canonicalize(&start).with_context(|| format!("{} does not exist", start.display()))?;
+    let top =
+        gix::discover(&start).ok().and_then(|repo| repo.workdir().and_then(|dir| std::fs::canonicalize(dir).ok()));
+    let mut dir = Some(start.as_path());
+    while let Some(current) = dir {
+        let candidate = current.join(RUNS_SUBDIR);
+        crate::artifacts::check_runs_path(current)?;
+        if candidate.is_dir() {
+            return Ok(candidate);
+        }
+        if top.as_deref() == Some(current) {
+            break;
+        }
+        dir = current.parent();
+    }
+    anyhow::bail!("no runs found: {} has no {RUNS_SUBDIR} folder (give -C DIR or --output-dir DIR)", start.display())
 }
 
 /// The repository whose checkout a run belongs to (from its WORKDIR).

@@ -97,7 +97,7 @@ impl Run<'_> {
             self.verdict.offered = false;
             self.verdict.policy_violation = true;
             self.verdict.exit_code = self.verdict.exit_code.max(exit::VIOLATION);
-            self.verdict.messages.push("POLICY VIOLATION: the run was interrupted; nothing is offered.".to_string());
+            self.verdict.messages.push(policy::INTERRUPTED_MESSAGE.to_string());
         }
         if self.cancel.is_cancelled() && !self.verdict.cancelled {
             policy::mark_cancelled(&mut self.verdict);

@@ -112,9 +112,9 @@ impl Run<'_> {
         if err.downcast_ref::<Interrupted>().is_some() {
             self.verdict.interrupted = true;
             self.verdict.exit_code = exit::VIOLATION;
-            self.verdict
-                .messages
-                .push(format!("POLICY VIOLATION: the run was interrupted at stage {stage}; nothing is offered."));
+            self.verdict.messages.push(format!(
+                "FAILED: interrupted at stage {stage}: git-dispatch was stopped (SIGINT/SIGTERM); nothing is offered."
+            ));
             self.verdict.stage = format!("failed at {stage}");
             self.record.stage = self.verdict.stage.clone();
             return;

@@ -71,11 +71,17 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Removes the journal entry once everything of the run is released.
+    /// Removes the journal entry once everything of the run is released (a run that stopped before
+    /// it had one is still recorded as finished).
     pub(super) fn close_journal(&mut self) {
-        if let Some(journal) = self.journal.take() {
-            if let Err(err) = journal.close() {
-                self.verdict.messages.push(format!("WARNING: {err:#}"));
+        match self.journal.take() {
+            Some(journal) => {
+                if let Err(err) = journal.close() {
+                    self.verdict.messages.push(format!("WARNING: {err:#}"));
+                }
+            }
+            None => {
+                journal::finished_without_entry(&self.dispatch.repo_root, &self.workspace_options(), &self.run_dir.id)
             }
         }
     }

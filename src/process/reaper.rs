@@ -44,9 +44,12 @@ pub fn is_subreaper() -> bool {
 
 /// Spawns `command` and registers the child (under the lock, so that no orphan scan sees it
 /// unregistered).
-pub(super) fn spawn(command: &mut Command) -> std::io::Result<Child> {
+pub(super) fn spawn(command: &mut Command, cgroup: Option<&super::cgroup::Cgroup>) -> std::io::Result<Child> {
     let mut live = live();
-    let child = command.spawn()?;
+    let child = match cgroup {
+        Some(cgroup) => cgroup.spawn_inside(|| command.spawn(), Child::id)?,
+        None => command.spawn()?,
+    };
     live.push(child.id());
     Ok(child)
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::cgroup::{Cgroup, CGROUP_PROCS_ENV};
 use super::group::{self, GroupSignal};
 use super::{interrupted, reaper, KillReason, Outcome, ProcessSpec};
 
@@ -49,6 +50,8 @@ enum Stopping {
 struct Guarded {
     child: Child,
     status: Option<ExitStatus>,
+    /// The child's own cgroup, where one could be made: emptied with the group, removed on drop.
+    cgroup: Option<Cgroup>,
 }
 
 impl Guarded {
@@ -61,8 +64,12 @@ impl Guarded {
         if !group::exited(&self.child, block).context("waiting for the child")? {
             return Ok(false);
         }
-        // Whatever is left of the group (background grandchildren) goes now.
+        // Whatever is left of the group (background grandchildren) goes now, and whatever left
+        // the group but not the cgroup.
         group::signal(&self.child, GroupSignal::Kill);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
         self.status = Some(reaper::reap(&mut self.child).context("reaping the child")?);
         Ok(true)
     }
@@ -80,7 +87,9 @@ impl Drop for Guarded {
 /// Runs `spec`, handing stdout and stderr chunks to the sinks as they arrive.
 pub(super) fn run(spec: &ProcessSpec, on_stdout: &mut Sink<'_>, on_stderr: &mut Sink<'_>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let mut guarded = Guarded { child: spawn(spec)?, status: None };
+    let cgroup = Cgroup::create();
+    let child = spawn(spec, cgroup.as_ref())?;
+    let mut guarded = Guarded { child, status: None, cgroup };
     let receiver = start_readers(&mut guarded.child)?;
     let killed = watch(spec, &mut guarded, &receiver, on_stdout, on_stderr, started)?;
     let status = guarded.status.expect("watch returns only after the child was reaped");
@@ -93,7 +102,7 @@ pub(super) fn run(spec: &ProcessSpec, on_stdout: &mut Sink<'_>, on_stderr: &mut 
     })
 }
 
-fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
+fn spawn(spec: &ProcessSpec, cgroup: Option<&Cgroup>) -> anyhow::Result<Child> {
     let mut command = Command::new(&spec.program);
     command.args(&spec.args).current_dir(&spec.cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for key in &spec.env_remove {
@@ -102,8 +111,11 @@ fn spawn(spec: &ProcessSpec) -> anyhow::Result<Child> {
     for (key, value) in &spec.env {
         command.env(key, value);
     }
+    if let Some(cgroup) = cgroup {
+        command.env(CGROUP_PROCS_ENV, cgroup.procs_file());
+    }
     group::own_group(&mut command);
-    reaper::spawn(&mut command)
+    reaper::spawn(&mut command, cgroup)
         .with_context(|| format!("starting {} in {}", spec.program.to_string_lossy(), spec.cwd.display()))
 }
 

@@ -85,6 +85,10 @@ impl TreeArgs {
 /// Runs the supervisor; returns the exit code to end with (the program's), after re-raising
 /// the program's fatal signal on itself when it died of one.
 pub fn supervise(args: &TreeArgs) -> anyhow::Result<i32> {
+    // Into the child's cgroup first (where git-dispatch made one), before anything is started.
+    if let Some(procs) = std::env::var_os(super::cgroup::CGROUP_PROCS_ENV) {
+        super::cgroup::add_to(std::path::Path::new(&procs), std::process::id());
+    }
     nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).context("prctl(PR_SET_PDEATHSIG)")?;
     anyhow::ensure!(nix::unistd::getppid().as_raw() as u32 == args.parent, "git-dispatch is gone");
     reaper::become_subreaper()?;

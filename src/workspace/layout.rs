@@ -120,18 +120,17 @@ impl RepoLayout {
 /// Held while a worktree of one repository is added or removed. gix's `add_worktree` reads every
 /// other worktree's admin folder, and fails on one that another thread or process is writing or
 /// deleting at that moment (`Refusing to read an empty path from .../gitdir`), so these steps take
-/// turns. The lock file is in the temp folder, keyed by the repository's common dir, so runs with
-/// different worktree roots share it too; it is released when dropped.
+/// turns. The lock file is `admin.lock` in the repository's folder of the user's worktrees root
+/// (never a shared temp folder another user could own); it is released when dropped.
 pub struct AdminLock {
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl AdminLock {
-    /// Waits for the lock of the repository whose common git dir is `common_dir`.
-    pub fn acquire(common_dir: &Path) -> anyhow::Result<AdminLock> {
-        let dir = std::env::temp_dir().join("git-dispatch-locks");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(format!("{}.lock", repo_folder_name(common_dir, "worktrees")));
+    /// Waits for the lock of the repository whose folder below the worktrees root is `layout_dir`.
+    pub fn acquire(layout_dir: &Path) -> anyhow::Result<AdminLock> {
+        std::fs::create_dir_all(layout_dir).with_context(|| format!("creating {}", layout_dir.display()))?;
+        let path = layout_dir.join("admin.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -224,7 +224,7 @@ fn place_worktree(
     let path = layout.worktree_path(&name);
     pause_point("worktree-add");
     let head = gix::worktree::add::Head::Attached(branch.clone());
-    let turn = layout::AdminLock::acquire(&canonical(repo.common_dir()))?;
+    let turn = layout::AdminLock::acquire(&layout.dir)?;
     repo.add_worktree(&path, head, gix::progress::Discard, &AtomicBool::new(false))
         .map_err(anyhow::Error::from)
         .with_context(|| format!("adding worktree {}", path.display()))?;

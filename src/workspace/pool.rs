@@ -119,8 +119,9 @@ fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName, clean_at: Opt
 pub fn remove_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<()> {
     let registered = registered_worktree(repo, path)?;
     if registered.is_some() {
-        let common_dir = repo.common_dir().canonicalize().unwrap_or_else(|_| repo.common_dir().to_path_buf());
-        let _turn = super::layout::AdminLock::acquire(&common_dir)?;
+        // `<layout>/wt/<name>`: the lock is in `<layout>`.
+        let layout_dir = path.parent().and_then(Path::parent);
+        let _turn = layout_dir.map(super::layout::AdminLock::acquire).transpose()?;
         repo.remove_worktree(path, gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("removing worktree {}", path.display()))?;

@@ -7,3 +7,4 @@ pub mod fixtures;
 pub mod git;
 pub mod procs;
 pub mod scenarios;
+pub mod skip;

@@ -57,6 +57,9 @@ pub enum Turn {
     /// claude only: a Bash call with an explicit `timeout` in milliseconds (the orchestrator's
     /// `git dispatch wait` loop).
     Bash { command: String, timeout_ms: u64 },
+    /// claude only: a call of the tool `name` (e.g. an MCP tool, `mcp__git-dispatch__wait`) with
+    /// this JSON input.
+    Tool { name: String, input: Value },
     /// claude only: as the first and only turn of a script, decides every turn from the tool
     /// results so far (in order), so that a script can loop on what it got back.
     Program(fn(&[ToolOutput]) -> Turn),
@@ -80,6 +83,10 @@ impl Turn {
 
     pub fn final_text(text: &str) -> Turn {
         Turn::Final(text.to_owned())
+    }
+
+    pub fn tool(name: &str, input: Value) -> Turn {
+        Turn::Tool { name: name.to_owned(), input }
     }
 
     pub fn final_json(value: &Value) -> Turn {

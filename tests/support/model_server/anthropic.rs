@@ -67,6 +67,7 @@ fn answer(script: &[Turn], body: &Value) -> Answer {
             let input = json!({"command": command, "description": "scripted step", "timeout": timeout_ms});
             Answer::Blocks(vec![tool_use(0, "Bash", input)], "tool_use")
         }
+        Some(Turn::Tool { name, input }) => Answer::Blocks(vec![tool_use(0, name, input.clone())], "tool_use"),
         Some(Turn::Program(_)) => Answer::Blocks(vec![text_block("(a program decides only as turn 0)")], "end_turn"),
         Some(Turn::WriteFiles(files)) => {
             let cwd = working_directory(body).unwrap_or_default();

@@ -27,9 +27,10 @@ pub fn reply(script: &[Turn], request: &RecordedRequest) -> Reply {
         Some(Turn::WriteFiles(files)) => Reply::Stream(response_events(turn, &[apply_patch(turn, &body, files)])),
         Some(Turn::Final(text)) => Reply::Stream(response_events(turn, &[message_item(text)])),
         Some(Turn::Bash { command, .. }) => Reply::Stream(response_events(turn, &[exec_command(turn, command)])),
-        Some(Turn::Program(_)) => {
-            Reply::Stream(response_events(turn, &[message_item("(programs are for the claude server)")]))
-        }
+        Some(Turn::Program(_) | Turn::Tool { .. }) => Reply::Stream(response_events(
+            turn,
+            &[message_item("(programs and named tools are for the claude server)")],
+        )),
     }
 }
 
