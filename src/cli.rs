@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::agent::AgentKind;
 
+mod handback;
+pub use handback::{ApplyArgs, CleanArgs, ListArgs, ReviewArgs, RunSelector, ShowArgs};
+
 pub use crate::pipeline::{DEFAULT_HEARTBEAT_SEC, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC};
 
 /// Hand a bounded task to a coding-agent CLI (Codex, Claude Code) in an isolated git worktree,
@@ -28,6 +31,8 @@ pub struct Cli {
     pub run: Option<RunArgs>,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Dispatch one task packet (or several, in parallel with -j).
@@ -102,9 +107,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The agent CLI to drive [default: the packet's AGENT, else codex].
-    #[arg(long, value_enum, env = "GIT_DISPATCH_AGENT")]
-    pub agent: Option<AgentKind>,
+    /// The agent CLI to drive [default: the packet's AGENT, else codex]. Several, comma-separated
+    /// (`codex,claude`), dispatch the packet once per agent as attempts of one group.
+    #[arg(long, value_enum, env = "GIT_DISPATCH_AGENT", value_delimiter = ',')]
+    pub agent: Vec<AgentKind>,
+
+    /// Dispatch the packet N times (per agent), each attempt in its own worktree, as one group
+    /// to compare with `review GROUP` [default: the packet's ATTEMPTS, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::packet::MAX_ATTEMPTS as i64))]
+    pub attempts: Option<u32>,
 
     /// Base revision for the worktree, used as it is [default: HEAD plus your uncommitted changes].
     #[arg(long, value_name = "REV")]
@@ -131,9 +142,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub detach: bool,
 
-    /// How many packets run at once.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1, value_parser = at_least_one)]
-    pub jobs: usize,
+    /// How many runs go at once [default: 1; the attempts of a group all at once].
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = at_least_one)]
+    pub jobs: Option<usize>,
 
     /// No live status line on stderr.
     #[arg(short, long)]
@@ -192,20 +203,6 @@ fn parse_size(text: &str) -> Result<u64, String> {
     crate::sensitive::size::parse(text)
 }
 
-#[derive(Debug, Args)]
-pub struct RunSelector {
-    /// Run id, a unique prefix of one, or nothing for the newest run.
-    pub run: Option<String>,
-
-    /// The repository (or WORKDIR) whose runs to look at [default: the current directory].
-    #[arg(short = 'C', long = "repo", value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-
-    /// Root folder of the run folders, if runs were written with --output-dir.
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
-}
-
 /// Which runs a job command looks at: ids, unique prefixes, or paths of run folders.
 #[derive(Debug, Args)]
 pub struct RunsSelector {
@@ -261,86 +258,6 @@ pub struct CancelArgs {
 pub struct SuperviseArgs {
     /// The supervisor request (`supervisor.json` in the first run's folder).
     pub request: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct ReviewArgs {
-    #[command(flatten)]
-    pub selector: RunSelector,
-    /// Colour the patch: auto (on a terminal), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub color: String,
-}
-
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    #[command(flatten)]
-    pub selector: RunSelector,
-    /// Merge the scratch branch into the current branch instead of applying the patch.
-    #[arg(long)]
-    pub merge: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// The repository (or WORKDIR) whose runs to list [default: the current directory].
-    #[arg(short = 'C', long = "repo", value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-    /// Root folder of the run folders, if runs were written with --output-dir.
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
-    /// One JSON object per run.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    #[command(flatten)]
-    pub selector: RunSelector,
-    /// Print policy.json and run.json as one JSON object.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(
-    after_long_help = "What `clean` removes, run by run (RUN, --all, or with no RUN every run of the repository):\n\
-  - the worktree of a run kept with --keep-worktree;\n\
-  - the run's scratch branch dispatch/<run-id>;\n\
-  - with --artifacts, the run folder itself.\n\
-It never touches a run that is queued or running, and keeps an offered result that was not applied\n\
-(it names it) unless --force. --pool also empties the warm pool of idle worktrees; --recover also\n\
-removes what killed runs left (worktrees, admin folders, branches, processes) and names stale locks.\n\
-Your checkout, index and other branches are never changed."
-)]
-pub struct CleanArgs {
-    /// Run id or unique prefix to clean.
-    pub run: Option<String>,
-    /// Clean every run.
-    #[arg(long, conflicts_with = "run")]
-    pub all: bool,
-    /// Clean runs older than this (e.g. 30m, 12h, 7d).
-    #[arg(long, value_name = "AGE", conflicts_with = "run")]
-    pub older_than: Option<String>,
-    /// Also empty the warm pool of idle worktrees.
-    #[arg(long)]
-    pub pool: bool,
-    /// Find and remove what killed runs left behind (worktrees, branches, stale locks).
-    #[arg(long)]
-    pub recover: bool,
-    /// Also delete the run folders.
-    #[arg(long)]
-    pub artifacts: bool,
-    /// Also clean offered results that were not applied.
-    #[arg(long)]
-    pub force: bool,
-    /// The repository (or WORKDIR) whose runs to clean [default: the current directory].
-    #[arg(short = 'C', long = "repo", value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-    /// Root folder of the run folders, if runs were written with --output-dir.
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
 }
 
 /// `git dispatch mcp`: the server's working repository and the defaults of its dispatches (the
@@ -439,7 +356,7 @@ mod tests {
         match sub.command {
             Some(Command::Run(args)) => {
                 assert_eq!(args.tasks.len(), 2);
-                assert_eq!(args.jobs, 2);
+                assert_eq!(args.jobs, Some(2));
             }
             other => panic!("unexpected {other:?}"),
         }

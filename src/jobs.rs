@@ -11,7 +11,7 @@ pub mod summary;
 pub mod wait;
 
 pub use cancel::{cancel, CancelOutcome};
-pub use detach::{start, supervise, SUPERVISE_COMMAND};
+pub use detach::{start, start_prepared, supervise, SUPERVISE_COMMAND};
 pub use observe::{find, going, going_or_newest, observe, FindError, StatusView};
 pub use summary::{list_entry, list_verdict, summary_json};
 pub use wait::{wait, Waited, STILL_RUNNING};

@@ -186,8 +186,10 @@ impl Journal {
 /// The folder, in the journal, of the ids of runs that finished (kept a day).
 const DONE_DIR: &str = "done";
 
-/// Writes the finished-run record of `run_id` in the journal folder `dir` (best effort).
-fn record_done(dir: &Path, run_id: &str) {
+/// Writes the finished-run record of `run_id` in the journal folder `dir` (best effort): at
+/// [`Journal::close`], and again after the run's very last write to its folder (the final
+/// `state.json`), so that a run watching the run folders since in between knows that write.
+pub fn record_done(dir: &Path, run_id: &str) {
     let done = dir.join(DONE_DIR);
     let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let _ = std::fs::create_dir_all(&done).and_then(|()| std::fs::write(done.join(run_id), at.as_nanos().to_string()));

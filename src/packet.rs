@@ -19,12 +19,14 @@ use serde::Serialize;
 
 use crate::agent::AgentKind;
 
+mod near;
 mod values;
-pub use values::strip_annotation;
+use near::{canonical_field, near_misses};
 use values::{
-    agent_value, allow_hosts_value, allow_value, bool_value, join_text, list_value, network_value, scope_entries,
-    seconds_value, single_value, size_value, split_top_level_commas, text_value,
+    agent_value, allow_hosts_value, allow_value, attempts_value, bool_value, join_text, list_value, network_value,
+    scope_entries, seconds_value, single_value, size_value, split_top_level_commas, strip_bullet, text_value,
 };
+pub use values::{strip_annotation, MAX_ATTEMPTS};
 
 /// The role a dispatch plays; only `Worker` may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,6 +91,8 @@ pub struct Packet {
     pub allow: Vec<String>,
     /// `MAX FILE SIZE:` in bytes (`50M`, `1G`, `1048576`).
     pub max_file_size: Option<u64>,
+    /// `ATTEMPTS:`: how many times to dispatch the packet (best of N).
+    pub attempts: Option<u32>,
     /// `NETWORK:` (`allow`, `api`, `strict`, `none`).
     pub network: Option<crate::egress::NetworkChoice>,
     /// `ALLOW HOSTS:` entries (`HOST[:PORT]`), checked.
@@ -131,6 +135,7 @@ const FIELDS: &[(&str, bool)] = &[
     ("READABLE", false),
     ("ALLOW", false),
     ("MAX FILE SIZE", false),
+    ("ATTEMPTS", false),
     ("NETWORK", false),
     ("ALLOW HOSTS", false),
 ];
@@ -224,6 +229,7 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
             .unwrap_or_default(),
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),
         max_file_size: field("MAX FILE SIZE").map(|raw| size_value(raw, "MAX FILE SIZE")).transpose()?,
+        attempts: field("ATTEMPTS").map(attempts_value).transpose()?,
         network: field("NETWORK").map(network_value).transpose()?,
         allow_hosts: field("ALLOW HOSTS").map(allow_hosts_value).transpose()?.unwrap_or_default(),
         warnings: near_misses(text),
@@ -313,54 +319,6 @@ fn split_fields(text: &str) -> Result<Vec<(&'static str, RawField)>, PacketError
     Ok(fields)
 }
 
-/// Headers that are no known field but look like one with a typo: a warning each, naming the line
-/// and the field it probably means.
-fn near_misses(text: &str) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for (index, raw_line) in text.lines().enumerate() {
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        let Some((key, _)) = header(line) else { continue };
-        if canonical_field(&key).is_some() {
-            continue;
-        }
-        if let Some(meant) = likely_field(&key) {
-            warnings.push(format!("line {}: unknown field `{key}` is ignored; did you mean `{meant}`?", index + 1));
-        }
-    }
-    warnings
-}
-
-/// The known field `key` most probably means: one it starts (`TIMEOUT` for `TIMEOUT SEC`), or one
-/// at most two letters away.
-fn likely_field(key: &str) -> Option<&'static str> {
-    let normal = |text: &str| text.replace(['_', '-'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
-    let key = normal(key);
-    if key.len() < 3 {
-        return None;
-    }
-    FIELDS.iter().map(|(name, _)| *name).find(|name| {
-        let name_normal = normal(name);
-        (name_normal.starts_with(&key) && name_normal[key.len()..].starts_with(' '))
-            || edit_distance(&key, &name_normal) <= 2.min(name_normal.len() / 3)
-    })
-}
-
-/// The Levenshtein distance of two short ASCII strings.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<u8> = b.bytes().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
 /// Recognise a header line: `KEY: value`, `KEY (note): value`, `## KEY:`, `**KEY:** value`.
 fn header(line: &str) -> Option<(String, String)> {
     let trimmed = line.trim_end();
@@ -389,34 +347,6 @@ fn header(line: &str) -> Option<(String, String)> {
     let value = value.trim();
     let value = if bold { value.strip_prefix("**").unwrap_or(value).trim() } else { value };
     Some((key, value.to_string()))
-}
-
-/// Map a header key to a known field name (`NON GOALS`, `NON_GOALS` and `non-goals` are one field).
-fn canonical_field(key: &str) -> Option<&'static str> {
-    let normal = |text: &str| text.replace(['_', '-'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
-    let wanted = normal(key);
-    FIELDS.iter().map(|(name, _)| *name).find(|name| normal(name) == wanted)
-}
-
-/// Strip a list bullet (`- `, `* `, `+ `, `1. `, `1) `).
-fn strip_bullet(text: &str) -> &str {
-    let text = text.trim();
-    for bullet in ["- ", "* ", "+ "] {
-        if let Some(rest) = text.strip_prefix(bullet) {
-            return rest.trim();
-        }
-    }
-    if matches!(text, "-" | "*" | "+") {
-        return "";
-    }
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    if digits > 0 {
-        let rest = &text[digits..];
-        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
-            return rest.trim();
-        }
-    }
-    text
 }
 
 fn is_comment(text: &str) -> bool {

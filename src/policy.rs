@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod network;
+use network::judge_network;
+pub use network::{NetworkFacts, NetworkRecord};
+
 /// `policy.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Verdict {
@@ -89,30 +93,6 @@ pub struct SandboxRecord {
     /// The Landlock ABI the kernel enforced (kind `landlock` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abi: Option<u32>,
-}
-
-/// `network` in policy.json: the mode, the allow-list of the proxy, and its counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkRecord {
-    /// `allow`, `api`, `strict` or `none`.
-    pub mode: String,
-    /// `host:port` the agent could reach (`api`, `strict`).
-    pub allowed_hosts: Vec<String>,
-    /// Connections the proxy refused (see `network.jsonl`).
-    pub refused: u64,
-    /// Connections the proxy let through.
-    #[serde(default)]
-    pub allowed: u64,
-}
-
-/// What the proxy saw, for the verdict.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkFacts {
-    /// `NETWORK: strict`: a refused connection is a violation.
-    pub strict: bool,
-    pub refused: u64,
-    /// The refused targets (`host:port`) and how often.
-    pub refused_targets: Vec<(String, u64)>,
 }
 
 /// The message of a cancelled run.
@@ -369,32 +349,6 @@ fn judge_repository(verdict: &mut Verdict, facts: &Facts, violations: &mut Vec<S
         violations.push("POLICY VIOLATION: verification failed (see verification.json).".to_string());
     }
     judge_network(verdict, facts.network.as_ref(), violations);
-}
-
-/// Refused connections: a warning, or with `NETWORK: strict` a violation.
-fn judge_network(verdict: &mut Verdict, network: Option<&NetworkFacts>, violations: &mut Vec<String>) {
-    let Some(network) = network.filter(|network| network.refused > 0) else { return };
-    const SHOWN: usize = 10;
-    let mut targets: Vec<String> = network
-        .refused_targets
-        .iter()
-        .take(SHOWN)
-        .map(|(target, count)| if *count == 1 { target.clone() } else { format!("{target} ({count} times)") })
-        .collect();
-    if network.refused_targets.len() > SHOWN {
-        targets.push(format!("and {} more", network.refused_targets.len() - SHOWN));
-    }
-    let what = format!(
-        "the network policy refused {} connection attempt{} of the agent: {} (see network.jsonl)",
-        network.refused,
-        if network.refused == 1 { "" } else { "s" },
-        targets.join(", ")
-    );
-    if network.strict {
-        violations.push(format!("POLICY VIOLATION: {what}; NETWORK: strict makes that a violation."));
-    } else {
-        verdict.messages.push(format!("WARNING: {what}."));
-    }
 }
 
 /// Compare the agent's claimed `changed_files` with the computed set (claims may be relative to

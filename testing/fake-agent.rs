@@ -59,6 +59,11 @@
 //! "risks": [], "next": []}`. A step that fails (a refused write, a failing command) is reported on
 //! stderr and in the events, and the plan goes on. Exit code: 0, or the `exit` step's code, or 1
 //! after `fail`, or 2 for a bad plan or command line. No network but what `net` steps ask, no randomness.
+//!
+//! Attempts of a group (`git dispatch run --attempts N`, `--agent codex,claude`) share one plan:
+//! git-dispatch gives each attempt's agent `GIT_DISPATCH_ATTEMPT` (1, 2, ...) and
+//! `GIT_DISPATCH_GROUP`, so a `shell` step can make them differ
+//! (`case "$GIT_DISPATCH_ATTEMPT" in 1) ...;; 2) ...;; esac`, see `tests/e2e_attempts.rs`).
 
 #[path = "fake_agent/events.rs"]
 mod events;

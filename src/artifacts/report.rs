@@ -70,6 +70,17 @@ pub struct RunRecord {
     pub token_usage: Option<serde_json::Value>,
     pub sandbox: Option<crate::policy::SandboxRecord>,
     pub exit_code: Option<i32>,
+    /// Best of N: the group of attempts, this run's attempt number (from 1) and the group's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Written by `apply` once the run is handed back (as `applied.json`, plus the other runs of
+    /// the same hand-back and their order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<serde_json::Value>,
 }
 
 fn section(out: &mut String, title: &str, items: &[String]) {

@@ -87,6 +87,14 @@ pub struct RunState {
     /// Why a run could not start at all (its supervisor could not resolve it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The group of attempts (best of N) the run belongs to: its id, this run's attempt number
+    /// (from 1) and how many attempts the group has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 impl RunState {
@@ -111,6 +119,9 @@ impl RunState {
             offered: None,
             verdict: None,
             error: None,
+            group: None,
+            attempt: None,
+            attempts: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `git dispatch clean [RUN | --all | --older-than D] [--pool] [--recover] [--artifacts] [--force]`:
 //! removes what runs leave behind, one printed line per action.
 //!
-//! For each selected run (no selector = every run): its kept worktree (only when it lies in this
+//! For each selected run (a run, a group's attempts, no selector = every run): its kept worktree (only when it lies in this
 //! repository's worktrees folder: run.json could have been rewritten by an agent), its scratch branch
 //! `dispatch/<id>`, and with `--artifacts` its run folder. An offered run that was not applied is
 //! kept and named (while its branch exists) unless `--force`; a run still in progress is never touched. `--pool` empties the
@@ -27,7 +27,10 @@ pub fn cmd_clean(args: &CleanArgs, stdout: &mut dyn Write) -> anyhow::Result<i32
     let max_age = args.older_than.as_deref().map(parse_age).transpose()?;
     let runs_root = super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref());
     let runs = match (&runs_root, &args.run) {
-        (Ok(root), Some(selector)) => vec![handback::select_run(root, Some(selector))?],
+        (Ok(root), Some(selector)) => match handback::select(root, Some(selector))? {
+            handback::Selected::Run(run) => vec![run],
+            handback::Selected::Group(group) => group.runs,
+        },
         (Ok(root), None) => handback::list_runs(root)?,
         (Err(err), Some(_)) => return Err(anyhow::anyhow!("{err:#}")),
         (Err(_), None) => Vec::new(),
@@ -105,9 +108,10 @@ fn in_progress(run: &RunRecord) -> bool {
     !crate::jobs::observe(&run.path).state.is_over()
 }
 
-/// An offered result nobody applied yet (worth keeping while its branch exists).
+/// An offered result nobody applied yet (worth keeping while its branch exists); an attempt
+/// superseded by its group's applied pick is not.
 fn offered_not_applied(run: &RunRecord) -> bool {
-    run.policy.offered && run.applied.is_none()
+    run.policy.offered && run.applied.is_none() && run.superseded.is_none()
 }
 
 /// Clean one run; returns how many lines were printed.

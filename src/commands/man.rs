@@ -86,12 +86,13 @@ and everything below it, \fBdir/\fR everything below dir, \fB!entry\fR excludes;
 read-only modes. Annotations such as \fB(NEW)\fR are comments. A rename is in scope only if both
 paths are.
 .TP
-\fBCONTEXT\fR, \fBAGENT\fR, \fBBASE\fR, \fBSETUP\fR, \fBTIMEOUT SEC\fR, \fBHEARTBEAT SEC\fR, \fBALLOW DIRTY OVERLAP\fR, \fBWRITABLE\fR, \fBALLOW\fR (optional)
+\fBCONTEXT\fR, \fBAGENT\fR, \fBBASE\fR, \fBSETUP\fR, \fBTIMEOUT SEC\fR, \fBHEARTBEAT SEC\fR, \fBALLOW DIRTY OVERLAP\fR, \fBWRITABLE\fR, \fBALLOW\fR, \fBATTEMPTS\fR (optional)
 Background for the agent; \fBcodex\fR or \fBclaude\fR; the base revision; commands run in the
 worktree before the agent; the limits in seconds; \fBtrue\fR to dispatch over uncommitted changes
 in scope; extra writable paths for the sandbox; sensitive-change kinds allowed (\fBsymlink\fR,
-\fBsubmodule\fR, \fBgitattributes\fR, \fBexec-bit\fR). The command line wins over the packet,
-which wins over the defaults.
+\fBsubmodule\fR, \fBgitattributes\fR, \fBexec-bit\fR); how many attempts to dispatch at once as
+one group (best of N, 1 to 20). The command line wins over the packet, which wins over the
+defaults.
 .PP
 Errors name the field and the packet's line, exit 1, and create nothing. The full reference is
 docs/packet.md.
@@ -116,8 +117,9 @@ tampered with, your checkout changed, a sensitive change. Nothing is offered.
 \fB4\fR
 \fBwait\fR only: a run was still going when \fB--timeout\fR passed.
 .PP
-With several packets the exit status is the highest of the runs'. On success or violation the last
-line on stdout is the run folder.
+With several packets the exit status is the highest of the runs'; the attempts of a group (best
+of N) count as one, with their best (lowest) code, for \fBrun\fR and \fBwait\fR alike. On success
+or violation the last line on stdout is the run folder.
 .SH ENVIRONMENT
 .TP
 \fBCODEX_DISPATCH_TIMEOUT_SEC\fR, \fBCODEX_DISPATCH_HEARTBEAT_SEC\fR, \fBCODEX_DISPATCH_QUOTA_GATE\fR
@@ -162,6 +164,9 @@ git-dispatch says so and never sets it.
 The identity of git-dispatch's own commits and reflog entries; with none configured it is
 \fBgit-dispatch <git-dispatch@localhost>\fR.
 .PP
+Set by git-dispatch for the agent and SETUP of an attempt of a group: \fBGIT_DISPATCH_ATTEMPT\fR
+(its number, from 1) and \fBGIT_DISPATCH_GROUP\fR (the group id).
+.PP
 Set by git-dispatch for its own use (not to be set by hand): \fBGIT_DISPATCH_RUN_MARKER\fR (marks
 a run's processes), \fBGIT_DISPATCH_SUPERVISOR_PID\fR (the process supervisor's pid, checked by the
 supervised program), \fBGIT_DISPATCH_REPLAY_AGENT\fR and \fBGIT_DISPATCH_REPLAY_DELAY_MS\fR (the
@@ -174,7 +179,8 @@ A run folder (or \fB--output-dir\fR): task.md, prompt.md, result.schema.json, ev
 stderr.txt, result.json, result.md, pre-status.txt, post-status.txt, pre-diff-stat.txt,
 post-diff-stat.txt, post-diff-name-only.txt, changes.json, result.patch, policy.json (the verdict,
 docs/policy.md), run.json (timings and tokens, docs/run.md), state.json (queued, running,
-finished, ...), verification.json with \fB--verify\fR, applied.json once applied, tampered/ when
+finished, ...), verification.json with \fB--verify\fR, applied.json once applied,
+superseded.json in the other attempts of a group once one was applied, tampered/ when
 the git dir was restored; a detached run's first folder also holds supervisor.json and
 supervisor.log.
 .TP

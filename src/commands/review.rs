@@ -1,15 +1,50 @@
-//! `git dispatch review [RUN]` and `git dispatch show [RUN] [--json]`. What the run folder says is
-//! shown escaped ([`crate::escape`]); `--json` is escaped by JSON itself.
+//! `git dispatch review [RUN | RUN... | --all-offered | GROUP] [--json]` and `git dispatch show [RUN]
+//! [--json]`. One run: its review as before; several: the fan-in report (changed paths, overlaps,
+//! whether they apply together); a group: its attempts ranked. What the run folders say is shown
+//! escaped ([`crate::escape`]); `--json` is escaped by JSON itself.
 
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{ReviewArgs, ShowArgs};
 use crate::escape::line;
-use crate::handback;
+use crate::handback::{self, RunRecord, Selected};
 
 pub fn cmd_review(args: &ReviewArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
-    let root = super::runs::runs_root(args.selector.repo.as_deref(), args.selector.output_dir.as_deref())?;
-    let run = handback::select_run(&root, args.selector.run.as_deref())?;
+    let root = super::runs::runs_root(args.repo.as_deref(), args.output_dir.as_deref())?;
+    if args.all_offered {
+        let mut runs: Vec<RunRecord> =
+            handback::list_runs(&root)?.into_iter().filter(|run| handback::status_word(run) == "offered").collect();
+        runs.reverse();
+        if runs.is_empty() {
+            writeln!(stdout, "no offered runs waiting to be applied")?;
+            return Ok(0);
+        }
+        return fan_in(&runs, args.json, stdout);
+    }
+    if args.runs.len() > 1 {
+        let mut runs = Vec::new();
+        for selector in &args.runs {
+            match handback::select(&root, Some(selector))? {
+                Selected::Run(run) => runs.push(run),
+                Selected::Group(group) => anyhow::bail!(
+                    "{} is a group: review it alone (`git dispatch review {}`), or name its attempts",
+                    group.id,
+                    group.id
+                ),
+            }
+        }
+        return fan_in(&runs, args.json, stdout);
+    }
+    let run = match handback::select(&root, args.runs.first().map(String::as_str))? {
+        Selected::Group(group) => return group_review(&group, args.json, stdout),
+        Selected::Run(run) => run,
+    };
+    if args.json {
+        anyhow::bail!(
+            "--json goes with several runs or a group; for one run use `git dispatch show {} --json`",
+            run.id
+        );
+    }
     if still_going(&run, stdout)? {
         return Ok(0);
     }
@@ -21,6 +56,43 @@ pub fn cmd_review(args: &ReviewArgs, stdout: &mut dyn Write) -> anyhow::Result<i
     };
     handback::review(&run, color, stdout)?;
     Ok(0)
+}
+
+/// `review A B ...`: the fan-in report (runs still going are named first).
+fn fan_in(runs: &[RunRecord], json: bool, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let report = handback::fan_in_report(runs)?;
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(0);
+    }
+    note_going(runs, stdout)?;
+    handback::write_fan_in(&report, stdout)?;
+    Ok(0)
+}
+
+/// `review GROUP`: the attempts ranked (those still going are named first).
+fn group_review(group: &handback::Group, json: bool, stdout: &mut dyn Write) -> anyhow::Result<i32> {
+    let report = handback::group_report(group)?;
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(0);
+    }
+    note_going(&group.runs, stdout)?;
+    handback::write_group(&report, stdout)?;
+    Ok(0)
+}
+
+/// One line naming the runs still queued or running (their verdict is not in yet).
+fn note_going(runs: &[RunRecord], stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let going: Vec<String> = runs
+        .iter()
+        .filter(|run| !crate::jobs::observe(&run.path).state.is_over())
+        .map(|run| line(&run.id).into_owned())
+        .collect();
+    if !going.is_empty() {
+        writeln!(stdout, "still going (no verdict yet; `git dispatch wait` for them): {}", going.join(", "))?;
+    }
+    Ok(())
 }
 
 pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> {
@@ -70,7 +142,7 @@ pub fn cmd_show(args: &ShowArgs, stdout: &mut dyn Write) -> anyhow::Result<i32> 
 
 /// A run still queued or running has no verdict yet: says so (stage, time, how to wait) and
 /// returns true.
-fn still_going(run: &handback::RunRecord, stdout: &mut dyn Write) -> anyhow::Result<bool> {
+fn still_going(run: &RunRecord, stdout: &mut dyn Write) -> anyhow::Result<bool> {
     let state = crate::jobs::observe(&run.path);
     if state.state.is_over() {
         return Ok(false);

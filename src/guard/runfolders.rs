@@ -5,7 +5,8 @@
 //! every entry below them except the running dispatch's own run folder, and reports what changed,
 //! leaving out what other git-dispatch processes legitimately do meanwhile: write the run folders
 //! of runs the journal knows (live, or finished during this run), record a hand-back
-//! (`applied.json`), remove whole run folders (`clean`).
+//! (`applied.json`, `superseded.json` in the other attempts of a group, `run.json` of a run handed
+//! back), remove whole run folders (`clean`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,13 +95,22 @@ pub fn compare(before: &RunFolders, after: &RunFolders, known_run: &dyn Fn(&str)
         let still_a_folder = old.zip(new).is_some_and(|(a, b)| a.kind == b'd' && b.kind == b'd');
         let accounted = still_a_folder
             || run_of(path).is_some_and(|(id, _)| {
-                known_run(id) || path.ends_with("/applied.json") || (new.is_none() && folder_removed(id))
+                known_run(id) || handed_back(path, after) || (new.is_none() && folder_removed(id))
             });
         if !accounted {
             changed.push(path.clone());
         }
     }
     changed
+}
+
+/// What `apply` writes into a run folder: `applied.json`, `superseded.json` in the other
+/// attempts of its group, and `run.json` of a run it handed back (whose `applied.json` exists).
+fn handed_back(path: &str, after: &RunFolders) -> bool {
+    if path.ends_with("/applied.json") || path.ends_with("/superseded.json") {
+        return true;
+    }
+    path.strip_suffix("/run.json").is_some_and(|folder| after.entries.contains_key(&format!("{folder}/applied.json")))
 }
 
 #[cfg(test)]
@@ -112,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join(".codex-dispatch");
         let runs = root.join("runs");
-        for id in ["own", "old", "live", "gone"] {
+        for id in ["own", "old", "live", "gone", "plain"] {
             std::fs::create_dir_all(runs.join(id)).expect("run folder");
             std::fs::write(runs.join(id).join("policy.json"), "{}").expect("policy");
         }
@@ -121,6 +131,9 @@ mod tests {
         std::fs::write(runs.join("own/policy.json"), r#"{"own": 1}"#).expect("own run");
         std::fs::write(runs.join("live/policy.json"), r#"{"live": 1}"#).expect("a live run");
         std::fs::write(runs.join("old/applied.json"), "{}").expect("a hand-back");
+        std::fs::write(runs.join("old/run.json"), "{\"applied\": {}}").expect("recorded in run.json");
+        std::fs::write(runs.join("live/superseded.json"), "{}").expect("a sibling superseded");
+        std::fs::write(runs.join("plain/run.json"), "{\"applied\": {}}").expect("run.json without a hand-back");
         std::fs::remove_dir_all(runs.join("gone")).expect("clean");
         std::fs::create_dir_all(runs.join("forged")).expect("forged");
         std::fs::write(runs.join("forged/policy.json"), r#"{"offered": true}"#).expect("forged");
@@ -132,7 +145,8 @@ mod tests {
             [
                 ".codex-dispatch/runs/forged",
                 ".codex-dispatch/runs/forged/policy.json",
-                ".codex-dispatch/runs/old/policy.json"
+                ".codex-dispatch/runs/old/policy.json",
+                ".codex-dispatch/runs/plain/run.json"
             ]
         );
     }

@@ -39,6 +39,16 @@ pub enum ApplyHow {
     Merge,
 }
 
+impl MergeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeKind::FastForward => "fast-forward",
+            MergeKind::MergeCommit => "merge-commit",
+            MergeKind::SingleCommit => "single-commit",
+        }
+    }
+}
+
 impl ApplyHow {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -101,6 +111,14 @@ pub enum ApplyError {
     DetachedHead,
     #[error("HEAD has no commit yet: apply without --merge")]
     UnbornHead,
+    #[error("run {run} was superseded: {by}, another attempt of group {group}, was applied")]
+    Superseded { run: String, by: String, group: String },
+    #[error("{group} is a group of {attempts} attempts: pick the one to apply with --pick RUN (compare them with `git dispatch review {group}`)")]
+    GroupNeedsPick { group: String, attempts: usize },
+    #[error("these runs cannot be applied together: {reason}")]
+    NotTogether { reason: String },
+    #[error("{}; nothing was changed{}", super::fanin::describe_conflicts(.conflicts), if *.merge { " (apply without --merge brings what merges into your working tree)" } else { "" })]
+    FanInConflict { conflicts: Vec<super::fanin::Conflict>, merge: bool },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -114,6 +132,7 @@ impl ApplyError {
                 | ApplyError::AlreadyApplied { .. }
                 | ApplyError::BeingApplied { .. }
                 | ApplyError::Incomplete { .. }
+                | ApplyError::Superseded { .. }
         )
     }
 }
@@ -137,8 +156,19 @@ pub struct HandedBack {
 /// `git dispatch apply [RUN] [--merge]` (and the MCP tool `apply`): the run `selector` names in
 /// `runs_root` (None: the newest), applied to its repository's checkout. Every refusal is one
 /// line: `cannot apply run ID: reason`, or `cannot apply: reason` when the reason names the run.
+/// A group id is refused (it needs a pick: [`hand_back`] the attempt chosen).
 pub fn apply_run(runs_root: &Path, selector: Option<&str>, how: ApplyHow) -> anyhow::Result<HandedBack> {
-    let run = runs::select_run(runs_root, selector)?;
+    match runs::select(runs_root, selector)? {
+        runs::Selected::Run(run) => hand_back(run, how),
+        runs::Selected::Group(group) => {
+            let err = ApplyError::GroupNeedsPick { group: group.id.clone(), attempts: group.runs.len() };
+            anyhow::bail!("cannot apply group {}: {err}", group.id)
+        }
+    }
+}
+
+/// [`apply`] of `run` to the checkout of its repository, refusals as [`apply_run`] words them.
+pub fn hand_back(run: RunRecord, how: ApplyHow) -> anyhow::Result<HandedBack> {
     let repo_root = runs::repo_root_of(&run)?;
     let outcome = apply(&run, &repo_root, how).map_err(|err| match err.names_run() {
         true => anyhow::anyhow!("cannot apply: {err:#}"),
@@ -160,6 +190,7 @@ pub fn apply_with(
     let layout = crate::workspace::layout_for(repo_root, &crate::workspace::WorkspaceOptions::from_env())?;
     let _repo_lock = super::lock::lock_repository(&layout.dir)?;
     crate::workspace::pause_point("apply-locked");
+    super::group::require_not_superseded(run)?;
     let repo = gix::discover(repo_root)
         .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
         .with_object_memory();
@@ -168,7 +199,8 @@ pub fn apply_with(
         ApplyHow::Patch => apply_patch(&repo, &commits)?,
         ApplyHow::Merge => super::merge::merge(repo, run, &commits)?,
     };
-    record_applied(run, &outcome)?;
+    record_applied(run, &outcome, &[])?;
+    super::group::mark_superseded(run);
     Ok(outcome)
 }
 
@@ -179,7 +211,7 @@ pub struct RunCommits {
     pub result: ObjectId,
 }
 
-fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
+pub(super) fn require_offered(run: &RunRecord) -> Result<(), ApplyError> {
     if let Some(problem) = &run.problem {
         return Err(ApplyError::NotOffered { run: run.id.clone(), reason: problem.clone() });
     }
@@ -221,7 +253,7 @@ fn parse_commit(run: &RunRecord, value: &Option<String>, field: &str) -> Result<
 }
 
 /// Check the branch and the patch; trust nothing else the run folder says.
-fn verified_commits(
+pub(super) fn verified_commits(
     run: &RunRecord,
     repo: &gix::Repository,
     render: PatchRenderer<'_>,
@@ -280,6 +312,17 @@ pub fn merge_trees(
     ours: ObjectId,
     theirs: ObjectId,
 ) -> Result<ObjectId, ApplyError> {
+    merge_or_conflicts(repo, ancestor, ours, theirs)?.map_err(|paths| ApplyError::Conflict { paths })
+}
+
+/// Merge the trees `ancestor`, `ours`, `theirs`: the merged tree, or the paths of the unresolved
+/// conflicts (sorted). The merged tree is written to the repository's object store (or memory).
+pub fn merge_or_conflicts(
+    repo: &gix::Repository,
+    ancestor: ObjectId,
+    ours: ObjectId,
+    theirs: ObjectId,
+) -> anyhow::Result<Result<ObjectId, Vec<String>>> {
     use gix::merge::tree::TreatAsUnresolved;
     let labels = gix::merge::blob::builtin_driver::text::Labels {
         ancestor: Some("base".into()),
@@ -299,9 +342,9 @@ pub fn merge_trees(
             .collect();
         paths.sort();
         paths.dedup();
-        return Err(ApplyError::Conflict { paths });
+        return Ok(Err(paths));
     }
-    Ok(outcome.tree.write().context("cannot write the merged tree")?.detach())
+    Ok(Ok(outcome.tree.write().context("cannot write the merged tree")?.detach()))
 }
 
 /// The default hand-back: 3-way into the working tree, index untouched.
@@ -321,14 +364,29 @@ fn apply_patch(repo: &gix::Repository, commits: &RunCommits) -> Result<ApplyOutc
     Ok(ApplyOutcome { how: ApplyHow::Patch, paths, commit: None, merge: None })
 }
 
-/// Write `applied.json` into the run folder.
-fn record_applied(run: &RunRecord, outcome: &ApplyOutcome) -> anyhow::Result<()> {
+/// Write `applied.json` into the run folder, and the same record as `applied` into its
+/// `run.json`; `together` names every run of a hand-back of several, in order.
+pub(super) fn record_applied(run: &RunRecord, outcome: &ApplyOutcome, together: &[String]) -> anyhow::Result<()> {
     let applied = Applied {
         applied_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         how: outcome.how.as_str().to_string(),
         commit: outcome.commit.map(|id| id.to_string()),
+        merge: outcome.merge.map(|kind| kind.as_str().to_string()),
+        runs: together.to_vec(),
     };
     let mut bytes = serde_json::to_vec_pretty(&applied).context("cannot serialize applied.json")?;
     bytes.push(b'\n');
-    crate::artifacts::write_atomic(&run.file(APPLIED_FILE), &bytes)
+    crate::artifacts::write_atomic(&run.file(APPLIED_FILE), &bytes)?;
+    record_in_run_json(run, &applied)
+}
+
+/// `run.json` with `applied` set (the file is left alone when it is missing or no JSON object).
+fn record_in_run_json(run: &RunRecord, applied: &Applied) -> anyhow::Result<()> {
+    let path = run.file("run.json");
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+    let Ok(serde_json::Value::Object(mut record)) = serde_json::from_slice(&bytes) else { return Ok(()) };
+    record.insert("applied".into(), serde_json::to_value(applied).context("cannot serialize the hand-back")?);
+    let mut bytes = serde_json::to_vec_pretty(&record).context("cannot serialize run.json")?;
+    bytes.push(b'\n');
+    crate::artifacts::write_replace(&path, &bytes)
 }

@@ -32,9 +32,29 @@ use super::runs::RunRecord;
 
 /// Merge the verified result of `run` into the branch HEAD points at. `repo` has object memory on.
 pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -> Result<ApplyOutcome, ApplyError> {
-    let workdir = repo.workdir().context("the repository has no working tree")?.to_path_buf();
     let head_id = current_branch_tip(&repo)?;
-    if is_ancestor(&repo, commits.result, head_id)? {
+    require_not_in_head(&repo, run, commits, head_id)?;
+    let head_tree = tree_of(&repo, head_id)?;
+    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)
+        .map_err(|err| match err {
+            ApplyError::Conflict { paths } => ApplyError::MergeConflict { paths },
+            other => other,
+        })?;
+    let edits = landing_edits(&repo, head_tree, merged)?;
+    let (author, committer) = identity(&repo)?;
+    let (new_tip, kind) = merge_commit(&repo, run, commits, head_id, merged, (&author, &committer))?;
+    let paths = land(&mut repo, &edits, (head_id, new_tip), &reflog_message(run, kind), &committer)?;
+    Ok(ApplyOutcome { how: ApplyHow::Merge, paths, commit: Some(new_tip), merge: Some(kind) })
+}
+
+/// Refuses a run whose result is already in HEAD's history.
+pub(super) fn require_not_in_head(
+    repo: &gix::Repository,
+    run: &RunRecord,
+    commits: &RunCommits,
+    head_id: ObjectId,
+) -> Result<(), ApplyError> {
+    if is_ancestor(repo, commits.result, head_id)? {
         let how = ApplyHow::Merge.as_str().to_string();
         return Err(ApplyError::AlreadyApplied {
             run: run.id.clone(),
@@ -42,45 +62,74 @@ pub fn merge(mut repo: gix::Repository, run: &RunRecord, commits: &RunCommits) -
             at: "its result is already in HEAD".into(),
         });
     }
-    let head_tree = tree_of(&repo, head_id)?;
-    let merged = merge_trees(&repo, tree_of(&repo, commits.base)?, head_tree, tree_of(&repo, commits.result)?)
-        .map_err(|err| match err {
-            ApplyError::Conflict { paths } => ApplyError::MergeConflict { paths },
-            other => other,
-        })?;
-    let edits = files::path_edits(&repo, head_tree, merged)?;
-    let dirty = overlapping_dirty_paths(&checkout::dirty_paths(&repo)?, &edits);
+    Ok(())
+}
+
+/// The edits from HEAD's tree to the merged tree, once nothing is in their way: no uncommitted
+/// change in those paths, no untracked or ignored file, no other git process holding the index.
+pub(super) fn landing_edits(
+    repo: &gix::Repository,
+    head_tree: ObjectId,
+    merged: ObjectId,
+) -> Result<Vec<PathEdit>, ApplyError> {
+    let workdir = repo.workdir().context("the repository has no working tree")?;
+    let edits = files::path_edits(repo, head_tree, merged)?;
+    let dirty = overlapping_dirty_paths(&checkout::dirty_paths(repo)?, &edits);
     if !dirty.is_empty() {
         return Err(ApplyError::DirtyForMerge { paths: dirty });
     }
-    let blocked = files::blocked_paths(&workdir, &edits);
+    let blocked = files::blocked_paths(workdir, &edits);
     if !blocked.is_empty() {
         return Err(ApplyError::InTheWay { paths: blocked });
     }
-    require_index_unlocked(&repo)?;
-    let kind = merge_kind(&repo, head_id, commits.base)?;
-    let (author, committer) = identity(&repo)?;
-    let new_tip = match kind {
+    require_index_unlocked(repo)?;
+    Ok(edits)
+}
+
+/// The commit that brings `run`'s result onto `head` with the tree `merged` (in memory), and
+/// what kind of merge it is.
+pub(super) fn merge_commit(
+    repo: &gix::Repository,
+    run: &RunRecord,
+    commits: &RunCommits,
+    head: ObjectId,
+    merged: ObjectId,
+    (author, committer): (&gix::actor::Signature, &gix::actor::Signature),
+) -> anyhow::Result<(ObjectId, MergeKind)> {
+    let kind = merge_kind(repo, head, commits.base)?;
+    let tip = match kind {
         MergeKind::FastForward => commits.result,
         MergeKind::MergeCommit => {
             let message = commit_message("Merge", run, commits.result);
-            write_commit(&repo, merged, vec![head_id, commits.result], &author, &committer, message)?
+            write_commit(repo, merged, vec![head, commits.result], author, committer, message)?
         }
         MergeKind::SingleCommit => {
             let message = commit_message("Apply", run, commits.result);
-            write_commit(&repo, merged, vec![head_id], &author, &committer, message)?
+            write_commit(repo, merged, vec![head], author, committer, message)?
         }
     };
-    persist_objects(&mut repo)?;
-    let written = files::write_edits(&repo, &workdir, &edits)?;
-    update_index(&repo, &written)?;
-    move_branch(&repo, head_id, new_tip, &reflog_message(run, kind), &committer)?;
-    let paths = edits.iter().map(PathEdit::path_lossy).collect();
-    Ok(ApplyOutcome { how: ApplyHow::Merge, paths, commit: Some(new_tip), merge: Some(kind) })
+    Ok((tip, kind))
+}
+
+/// Writes what was made in memory: the objects, the edited files and their index entries, then
+/// moves the branch from `old` to `new` (if it still points at `old`). Returns the paths written.
+pub(super) fn land(
+    repo: &mut gix::Repository,
+    edits: &[PathEdit],
+    (old, new): (ObjectId, ObjectId),
+    reflog: &str,
+    committer: &gix::actor::Signature,
+) -> anyhow::Result<Vec<String>> {
+    let workdir = repo.workdir().context("the repository has no working tree")?.to_path_buf();
+    persist_objects(repo)?;
+    let written = files::write_edits(repo, &workdir, edits)?;
+    update_index(repo, &written)?;
+    move_branch(repo, old, new, reflog, committer)?;
+    Ok(edits.iter().map(PathEdit::path_lossy).collect())
 }
 
 /// The commit of the branch HEAD points at; refuses a detached or unborn HEAD.
-fn current_branch_tip(repo: &gix::Repository) -> Result<ObjectId, ApplyError> {
+pub(super) fn current_branch_tip(repo: &gix::Repository) -> Result<ObjectId, ApplyError> {
     let head = repo.head().context("cannot read HEAD")?;
     if head.is_detached() {
         return Err(ApplyError::DetachedHead);
@@ -138,7 +187,7 @@ fn overlapping_dirty_paths(dirty: &[BString], edits: &[PathEdit]) -> Vec<String>
 }
 
 /// Author and committer from the user's configuration, else `git-dispatch <git-dispatch@localhost>`.
-fn identity(repo: &gix::Repository) -> anyhow::Result<(gix::actor::Signature, gix::actor::Signature)> {
+pub(super) fn identity(repo: &gix::Repository) -> anyhow::Result<(gix::actor::Signature, gix::actor::Signature)> {
     let fallback = || gix::actor::Signature {
         name: "git-dispatch".into(),
         email: "git-dispatch@localhost".into(),

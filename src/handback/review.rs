@@ -244,6 +244,23 @@ const HEADER_PREFIXES: &[&[u8]] = &[
     b"GIT binary patch",
 ];
 
+/// The lines a patch adds and removes (inside its hunks; binary changes count none).
+pub fn patch_size(patch: &[u8]) -> (u64, u64) {
+    let (mut state, mut added, mut removed) = (HunkState::default(), 0, 0);
+    for line in patch.split(|byte| *byte == b'\n') {
+        let paint = if state.in_hunk() { state.hunk_line(line) } else { None };
+        match paint {
+            Some(GREEN) => added += 1,
+            Some(RED) => removed += 1,
+            Some(_) => {}
+            None => {
+                state.start(line);
+            }
+        }
+    }
+    (added, removed)
+}
+
 /// Write `patch` for reading: its lines with control characters escaped (tab and newline kept).
 pub fn write_patch(patch: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
     for line in patch.split_inclusive(|byte| *byte == b'\n') {
@@ -312,6 +329,13 @@ mod tests {
         let mut plain = Vec::new();
         write_patch(b"+tab\there\x1b[2J\r\n", &mut plain).expect("writes to a Vec");
         assert_eq!(plain, b"+tab\there\\x1b[2J\\r\n");
+    }
+
+    #[test]
+    fn patch_sizes_count_hunk_lines_only() {
+        let patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,3 @@\n--- old\n+++ new\n+more\n keep\n";
+        assert_eq!(patch_size(patch.as_bytes()), (2, 1));
+        assert_eq!(patch_size(b""), (0, 0));
     }
 
     #[test]

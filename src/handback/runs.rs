@@ -11,6 +11,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use super::group::{self, Group, GroupTag, Superseded};
 use crate::artifacts::RUNS_SUBDIR;
 use crate::policy::Verdict;
 
@@ -27,6 +28,12 @@ pub struct Applied {
     /// The commit made on the user's branch by `apply --merge` (absent for a patch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// What `apply --merge` made: `fast-forward`, `merge-commit` or `single-commit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+    /// A hand-back of several runs: all of them, in the order they were applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
 }
 
 /// One run folder, loaded.
@@ -47,6 +54,10 @@ pub struct RunRecord {
     pub started: Option<NaiveDateTime>,
     /// The folder's modification time.
     pub modified: SystemTime,
+    /// The group of attempts the run belongs to (best of N), if any.
+    pub group: Option<GroupTag>,
+    /// `superseded.json`: another attempt of its group was handed back.
+    pub superseded: Option<Superseded>,
 }
 
 impl RunRecord {
@@ -64,7 +75,8 @@ impl RunRecord {
             None
         });
         let started = created_at(path).or_else(|| started_from_id(&id));
-        RunRecord { started, id, path: path.to_path_buf(), policy, applied, problem, modified }
+        let (group, superseded) = (group::load_tag(path), group::load_superseded(path));
+        RunRecord { started, id, path: path.to_path_buf(), policy, applied, problem, modified, group, superseded }
     }
 
     /// A file of the run folder.
@@ -169,6 +181,26 @@ pub fn select_run(runs_root: &Path, selector: Option<&str>) -> anyhow::Result<Ru
             Err(SelectError::Ambiguous { selector: selector.to_string(), matches }.into())
         }
     }
+}
+
+/// What a selector names: one run, or a group of attempts. (Made once per command: the size of
+/// a run's record inline costs nothing.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Selected {
+    Run(RunRecord),
+    Group(Group),
+}
+
+/// The run or group `selector` names: a group id (`<first attempt's run id>-g`) exactly, else as
+/// [`select_run`] (an exact run id, a unique prefix of one, or (None) the newest run).
+pub fn select(runs_root: &Path, selector: Option<&str>) -> anyhow::Result<Selected> {
+    if let Some(id) = selector.filter(|id| crate::pipeline::is_group_id(id)) {
+        if let Some(group) = group::find_group(runs_root, id)? {
+            return Ok(Selected::Group(group));
+        }
+    }
+    select_run(runs_root, selector).map(Selected::Run)
 }
 
 /// The runs root of a repository: `output_dir` (`--output-dir`) when given, else the nearest

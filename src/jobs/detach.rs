@@ -46,6 +46,9 @@ pub struct DetachedRun {
     pub run_dir: PathBuf,
     pub packet_path: PathBuf,
     pub packet_text: String,
+    /// Best of N: which attempt of which group the run is (its agent included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<pipeline::Attempt>,
 }
 
 /// Creates the run folders of `dispatches` and starts their supervisor; returns once the
@@ -55,25 +58,35 @@ pub fn start(dispatches: &[Dispatch], options: &RunOptions, program: &Path) -> a
     let mut runs = Vec::new();
     for dispatch in dispatches {
         let run_dir = pipeline::create_run_dir(dispatch, options)?;
-        runs.push((run_dir, dispatch));
+        runs.push((dispatch.clone(), run_dir));
     }
-    let first = runs.first().map(|(run_dir, _)| run_dir.path.clone()).context("no packet to dispatch")?;
+    start_prepared(&runs, options, program)
+}
+
+/// [`start`] for runs whose folders exist already (the attempts of a group, created in order).
+pub fn start_prepared(
+    runs: &[(Dispatch, RunDir)],
+    options: &RunOptions,
+    program: &Path,
+) -> anyhow::Result<Vec<RunState>> {
+    let first = runs.first().map(|(_, run_dir)| run_dir.path.clone()).context("no packet to dispatch")?;
     let log = first.join(SUPERVISOR_LOG);
-    for (run_dir, _) in &runs {
+    for (dispatch, run_dir) in runs {
         let mut state = RunState::queued(&run_dir.id, &run_dir.path, true);
         state.log = Some(log.display().to_string());
+        pipeline::tag_state(&mut state, dispatch.attempt.as_ref());
         state.save(&run_dir.path)?;
     }
     let request = SupervisorRequest {
         options: RunOptions { live_status: false, ..options.clone() },
-        runs: runs.iter().map(|(run_dir, dispatch)| detached_run(run_dir, dispatch)).collect(),
+        runs: runs.iter().map(|(dispatch, run_dir)| detached_run(run_dir, dispatch)).collect(),
     };
     let request_path = first.join(REQUEST_FILE);
     crate::artifacts::write_atomic(&request_path, &serde_json::to_vec_pretty(&request)?)?;
-    let cwd = dispatches.first().map(|d| d.repo_root.clone()).unwrap_or_else(|| PathBuf::from("/"));
+    let cwd = runs.first().map(|(d, _)| d.repo_root.clone()).unwrap_or_else(|| PathBuf::from("/"));
     let spec = ProcessSpec::new(program, cwd).args([OsString::from(SUPERVISE_COMMAND), request_path.into()]);
     let mut child = process::spawn_detached(&spec, &log)?;
-    let dirs: Vec<&Path> = runs.iter().map(|(run_dir, _)| run_dir.path.as_path()).collect();
+    let dirs: Vec<&Path> = runs.iter().map(|(_, run_dir)| run_dir.path.as_path()).collect();
     wait_for_takeover(&mut child, &dirs, &log)
 }
 
@@ -83,6 +96,7 @@ fn detached_run(run_dir: &RunDir, dispatch: &Dispatch) -> DetachedRun {
         run_dir: run_dir.path.clone(),
         packet_path: dispatch.packet_path.clone(),
         packet_text: dispatch.packet_text.clone(),
+        attempt: dispatch.attempt.clone(),
     }
 }
 
@@ -155,7 +169,11 @@ fn run_one(run: &DetachedRun, options: &RunOptions) -> anyhow::Result<i32> {
 
 /// The pipeline for one run of a request, in its folder made beforehand.
 pub(super) fn drive(run: &DetachedRun, options: &RunOptions) -> anyhow::Result<i32> {
-    let dispatch = pipeline::resolve_text(run.packet_text.clone(), &run.packet_path, options)?;
+    let mut dispatch = pipeline::resolve_text(run.packet_text.clone(), &run.packet_path, options)?;
+    if let Some(attempt) = &run.attempt {
+        dispatch.agent = attempt.agent;
+        dispatch.attempt = Some(attempt.clone());
+    }
     let run_dir = RunDir { id: run.run_id.clone(), path: run.run_dir.clone() };
     let (_, verdict) = pipeline::dispatch_in(&dispatch, options, run_dir)?;
     Ok(verdict.exit_code)

@@ -61,24 +61,29 @@ fn from_records(run_dir: &Path) -> RunState {
 /// Why the runs a command names could not be found.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
-    #[error("unknown run `{0}`: no run folder with that id or prefix, and no such folder")]
+    #[error("unknown run `{0}`: no run folder with that id or prefix, no group with that id, and no such folder")]
     Unknown(String),
 }
 
 /// The run folders `selectors` name: a path to a run folder (of any repository), else an id or
-/// a unique id prefix in `runs_root`.
+/// a unique id prefix in `runs_root`, or a group id there (all the group's attempts, in order).
 pub fn find(runs_root: Option<&Path>, selectors: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    selectors.iter().map(|selector| find_one(runs_root, selector)).collect()
+    let mut found = Vec::new();
+    for selector in selectors {
+        found.extend(find_one(runs_root, selector)?);
+    }
+    Ok(found)
 }
 
-fn find_one(runs_root: Option<&Path>, selector: &str) -> anyhow::Result<PathBuf> {
+fn find_one(runs_root: Option<&Path>, selector: &str) -> anyhow::Result<Vec<PathBuf>> {
     let as_path = Path::new(selector);
     if is_run_folder(as_path) && (selector.contains('/') || runs_root.is_none()) {
-        return Ok(std::fs::canonicalize(as_path).unwrap_or_else(|_| as_path.to_path_buf()));
+        return Ok(vec![std::fs::canonicalize(as_path).unwrap_or_else(|_| as_path.to_path_buf())]);
     }
     let Some(root) = runs_root else { return Err(FindError::Unknown(selector.to_string()).into()) };
-    match handback::select_run(root, Some(selector)) {
-        Ok(run) => Ok(run.path),
+    match handback::select(root, Some(selector)) {
+        Ok(handback::Selected::Run(run)) => Ok(vec![run.path]),
+        Ok(handback::Selected::Group(group)) => Ok(group.runs.into_iter().map(|run| run.path).collect()),
         Err(err) => match err.downcast_ref::<handback::SelectError>() {
             Some(handback::SelectError::Ambiguous { .. }) => Err(err),
             _ => Err(FindError::Unknown(selector.to_string()).into()),

@@ -29,9 +29,10 @@ pub fn summary_json(state: &RunState) -> serde_json::Value {
     value
 }
 
-/// One run of `list --json`: id, mode, state, verdict, offered, applied, exit code, folder.
+/// One run of `list --json`: id, mode, state, verdict, offered, applied, exit code, folder; for
+/// an attempt of a group also `group`, `attempt` and `superseded`.
 pub fn list_entry(run: &RunRecord, state: State) -> serde_json::Value {
-    serde_json::json!({
+    let mut entry = serde_json::json!({
         "run_id": run.id,
         "mode": run.policy.mode,
         "state": state,
@@ -40,7 +41,13 @@ pub fn list_entry(run: &RunRecord, state: State) -> serde_json::Value {
         "applied": run.applied.is_some(),
         "exit_code": run.policy.exit_code,
         "run_dir": run.path.display().to_string(),
-    })
+    });
+    if let (Some(tag), Some(fields)) = (&run.group, entry.as_object_mut()) {
+        fields.insert("group".into(), tag.id.clone().into());
+        fields.insert("attempt".into(), tag.attempt.into());
+        fields.insert("superseded".into(), run.superseded.is_some().into());
+    }
+    entry
 }
 
 /// The verdict of a run that is over; `(running)` / `(queued)` while it is not.

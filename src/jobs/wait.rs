@@ -30,7 +30,8 @@ pub struct Waited {
 
 impl Waited {
     /// `wait`'s exit code: 4 while something asked for is going; else the highest exit code of
-    /// the runs (the first one's with `any`), a died run counting as 3.
+    /// the runs (the first one's with `any`), a died run counting as 3, the attempts of one group
+    /// counting as one with their best (lowest) code, as `run --attempts` does.
     pub fn exit_code(&self) -> i32 {
         if !self.done {
             return STILL_RUNNING;
@@ -39,10 +40,21 @@ impl Waited {
             State::Died => exit::VIOLATION,
             _ => state.exit_code.unwrap_or(exit::VIOLATION),
         };
-        match self.first {
-            Some(index) => code(&self.states[index]),
-            None => self.states.iter().map(code).max().unwrap_or(exit::OK),
+        if let Some(index) = self.first {
+            return code(&self.states[index]);
         }
+        let mut worst = exit::OK;
+        let mut groups: Vec<(&str, i32)> = Vec::new();
+        for state in &self.states {
+            match state.group.as_deref() {
+                None => worst = worst.max(code(state)),
+                Some(group) => match groups.iter_mut().find(|(id, _)| *id == group) {
+                    Some((_, best)) => *best = (*best).min(code(state)),
+                    None => groups.push((group, code(state))),
+                },
+            }
+        }
+        groups.into_iter().map(|(_, best)| best).fold(worst, i32::max)
     }
 }
 
@@ -123,5 +135,29 @@ impl Watcher {
         if matches!(poll(&mut fds, timeout), Ok(ready) if ready > 0) {
             let _ = inotify.read_events();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(code: i32, group: Option<&str>) -> RunState {
+        let mut state = RunState::queued("r", std::path::Path::new("/nowhere"), false);
+        state.state = State::Finished;
+        state.exit_code = Some(code);
+        state.group = group.map(str::to_string);
+        state
+    }
+
+    #[test]
+    fn a_group_counts_with_its_best_attempt() {
+        let waited = |states| Waited { states, done: true, first: None };
+        let group = |codes: &[i32]| codes.iter().map(|code| finished(*code, Some("g"))).collect::<Vec<_>>();
+        assert_eq!(waited(group(&[3, 0, 3])).exit_code(), 0, "one attempt offered");
+        assert_eq!(waited(group(&[3, 2])).exit_code(), 2);
+        let mut mixed = group(&[3, 0]);
+        mixed.push(finished(3, None));
+        assert_eq!(waited(mixed).exit_code(), 3, "a plain run's code still counts");
     }
 }

@@ -189,3 +189,40 @@ pub(super) fn allow_hosts_value(raw: &RawField) -> Result<Vec<String>, PacketErr
     }
     Ok(hosts)
 }
+
+/// The most attempts one packet may ask for (`ATTEMPTS:`, `--attempts`).
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// `ATTEMPTS:`: a whole number from 1 to [`MAX_ATTEMPTS`].
+pub(super) fn attempts_value(raw: &RawField) -> Result<u32, PacketError> {
+    let (line, text) = single_value(raw, "ATTEMPTS", "expected a number of attempts (1 or more)")?;
+    match text.parse::<u32>() {
+        Ok(count) if (1..=MAX_ATTEMPTS).contains(&count) => Ok(count),
+        _ => Err(PacketError::Invalid {
+            field: "ATTEMPTS",
+            line,
+            message: format!("`{text}` is not a number of attempts from 1 to {MAX_ATTEMPTS}"),
+        }),
+    }
+}
+
+/// Strip a list bullet (`- `, `* `, `+ `, `1. `, `1) `).
+pub(super) fn strip_bullet(text: &str) -> &str {
+    let text = text.trim();
+    for bullet in ["- ", "* ", "+ "] {
+        if let Some(rest) = text.strip_prefix(bullet) {
+            return rest.trim();
+        }
+    }
+    if matches!(text, "-" | "*" | "+") {
+        return "";
+    }
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 {
+        let rest = &text[digits..];
+        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            return rest.trim();
+        }
+    }
+    text
+}

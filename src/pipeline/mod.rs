@@ -31,6 +31,7 @@ use crate::policy::Verdict;
 use crate::process::Cancel;
 
 mod agent_stage;
+mod attempts;
 mod background;
 mod cancel;
 mod finish;
@@ -45,6 +46,9 @@ mod unconfined;
 mod verify;
 mod worktree;
 
+pub use attempts::{
+    create_group, create_queued, is_group_id, plan, tag_state, Attempt, ATTEMPT_ENV, GROUP_ENV, GROUP_SUFFIX,
+};
 pub use many::{panicked, run_all, Finished};
 pub use options::{
     pool_size_from_env, RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_POOL_SIZE, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC,
@@ -74,6 +78,9 @@ struct Run<'a> {
     agent_ran: bool,
     /// This run's journal entry (written before any branch or worktree exists).
     journal: Option<Journal>,
+    /// The journal's folder, once the entry is closed (the run's end is stamped there again
+    /// after the final state file).
+    journal_dir: Option<std::path::PathBuf>,
     /// The user's checkout audited just after the guard's first fingerprint.
     pre_audit: Option<guard::CheckoutAudit>,
     /// The closing audit when it is known without a new pass (the guard found nothing changed).
@@ -114,6 +121,9 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         agent: dispatch.agent.program_name().to_string(),
         pid: std::process::id(),
         started_at: now(),
+        group: dispatch.attempt.as_ref().map(|attempt| attempt.group.clone()),
+        attempt: dispatch.attempt.as_ref().map(|attempt| attempt.number),
+        attempts: dispatch.attempt.as_ref().map(|attempt| attempt.count),
         ..RunRecord::default()
     };
     let mut run = Run {
@@ -126,6 +136,7 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
         changes: Vec::new(),
         clock: Instant::now(),
         journal: None,
+        journal_dir: None,
         agent_ran: false,
         pre_audit: None,
         post_audit: None,
@@ -143,6 +154,12 @@ pub fn dispatch_in(dispatch: &Dispatch, options: &RunOptions, run_dir: RunDir) -
     drop(watch);
     // Last: a caller waiting on the state file finds everything of the run released.
     run.state.finish(&run.verdict);
+    // Its end once more, after that very last write (also for a run that ended before its journal
+    // entry existed): a run watching the run folders meanwhile knows the write for its own.
+    let layout = crate::workspace::layout_for(&dispatch.repo_root, &run.workspace_options()).ok();
+    if let Some(dir) = run.journal_dir.clone().or_else(|| layout.map(|layout| crate::journal::journal_dir(&layout))) {
+        crate::journal::record_done(&dir, &run.run_dir.id);
+    }
     finished?;
     Ok((run.run_dir, run.verdict))
 }

@@ -45,6 +45,8 @@ pub struct Dispatch {
     pub skip_quota: bool,
     /// Where worktrees go, over `GIT_DISPATCH_WORKTREES` (the demo keeps them in its own folder).
     pub worktrees_root: Option<PathBuf>,
+    /// Best of N: which attempt of which group this dispatch is (None: a plain dispatch).
+    pub attempt: Option<super::attempts::Attempt>,
 }
 
 /// Load and check one packet, and settle every setting of its dispatch.
@@ -85,6 +87,7 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         agent_program: None,
         skip_quota: false,
         worktrees_root: None,
+        attempt: None,
         packet_text,
         scope,
         repo_root,

@@ -17,8 +17,12 @@ pub fn create_run_dir(dispatch: &Dispatch, options: &RunOptions) -> anyhow::Resu
     if root.starts_with(&dispatch.repo_root) {
         artifacts::exclude_run_folders(&dispatch.common_dir)?;
     }
-    let branch_taken = |id: &str| dispatch.common_dir.join("refs/heads/dispatch").join(id).exists();
-    artifacts::create_run_dir(&root, dispatch.packet.mode, &dispatch.packet.objective, &branch_taken)
+    // Neither a taken branch nor a name that a group id (`<first run id>-g`) could clash with.
+    let taken = |id: &str| {
+        dispatch.common_dir.join("refs/heads/dispatch").join(id).exists()
+            || super::attempts::clashes_with_a_group(&root, id)
+    };
+    artifacts::create_run_dir(&root, dispatch.packet.mode, &dispatch.packet.objective, &taken)
 }
 
 /// The seed's verdict fields filled from the dispatch.

@@ -76,6 +76,7 @@ impl Run<'_> {
     pub(super) fn close_journal(&mut self) {
         match self.journal.take() {
             Some(journal) => {
+                self.journal_dir = journal.path().parent().map(std::path::Path::to_path_buf);
                 if let Err(err) = journal.close() {
                     self.verdict.messages.push(format!("WARNING: {err:#}"));
                 }
@@ -86,9 +87,16 @@ impl Run<'_> {
         }
     }
 
-    /// The environment marker of this run's child processes (see [`journal::RUN_MARKER_ENV`]).
+    /// The environment marker of this run's child processes (see [`journal::RUN_MARKER_ENV`]),
+    /// and for an attempt of a group its number and group ([`super::ATTEMPT_ENV`]).
     pub(super) fn marker_env(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-        self.journal.iter().map(|j| (RUN_MARKER_ENV.into(), j.marker().into())).collect()
+        let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+            self.journal.iter().map(|j| (RUN_MARKER_ENV.into(), j.marker().into())).collect();
+        if let Some(attempt) = &self.dispatch.attempt {
+            env.push((super::ATTEMPT_ENV.into(), attempt.number.to_string().into()));
+            env.push((super::GROUP_ENV.into(), attempt.group.clone().into()));
+        }
+        env
     }
 
     pub(super) fn workspace_options(&self) -> WorkspaceOptions {
@@ -113,7 +121,13 @@ impl Run<'_> {
         // and the worktree are made, and awaited before anything runs (see `settle_before`).
         self.stage("guard-before")?;
         let guard_scope = span("guard-before/scope", || self.guard_scope())?;
-        let git_before = span("guard-before/git-dir", || guard::capture_git_dir(&guard_scope))?;
+        let git_before = span("guard-before/git-dir", || {
+            // Not while another run of the repository writes a worktree admin dir (half of one
+            // would read as someone else's).
+            let layout = workspace::layout_for(&self.dispatch.repo_root, &self.workspace_options())?;
+            let _turn = workspace::AdminLock::acquire(&layout.dir)?;
+            guard::capture_git_dir(&guard_scope)
+        })?;
         span("guard-before/unconfined", || self.capture_unconfined());
         let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
         self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {

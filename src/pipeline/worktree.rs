@@ -94,6 +94,9 @@ impl Run<'_> {
         self.stage("guard-after")?;
         // The worktree's own admin links first (the fingerprint tells an admin dir's owner by them).
         let links = workspace::restore_admin_links(&ws.path, &ws.common_dir, &ws.name)?;
+        // In turn with the worktree admin dirs other runs of the repository add and remove: half
+        // of one would read as tampering, and restoring it would break that run.
+        let turn = workspace::AdminLock::acquire(&ws.layout_dir)?;
         let git_after = span("guard-after/git-dir", || guard::capture_git_dir(guard_scope))?;
         let mut git_dir_tampered = guard::compare_git_dir(before.git_dir(), &git_after);
         git_dir_tampered.extend(links);
@@ -102,6 +105,7 @@ impl Run<'_> {
         if !git_dir_tampered.is_empty() {
             guard::restore_git_dir(guard_scope, before.git_dir(), &git_after, &git_dir_tampered, &self.run_dir.path)?;
         }
+        drop(turn);
         let scope = guard_scope.clone();
         let checkout_after = Background::start("guard-after/checkout", move || guard::capture_checkout(&scope));
 

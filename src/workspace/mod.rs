@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
 pub use journal_handle::JournalHandle;
-pub use layout::{repo_folder_name, validate_run_id, worktrees_root, RepoLayout};
+pub use layout::{repo_folder_name, validate_run_id, worktrees_root, AdminLock, RepoLayout};
 pub use pause::pause_point;
 pub use pool::PruneReport;
 pub use repo::{restore_admin_links, FALLBACK_EMAIL, FALLBACK_NAME};
