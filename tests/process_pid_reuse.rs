@@ -4,7 +4,10 @@
 //!
 //! The test makes the reuse happen: the child exits while a `setsid` grandchild holds its stdout
 //! open (so the run waits for the pipe), and in that window an unrelated `sleep` is given the
-//! child's pid (`/proc/sys/kernel/ns_last_pid`, root only) in a group of its own.
+//! child's pid (`/proc/sys/kernel/ns_last_pid`, root only) in a group of its own. Where the
+//! child has a cgroup of its own (root), the grandchild also moves itself out of it (into this
+//! test's cgroup), as a hostile agent that escaped both would, or the cgroup's kill would end it
+//! and with it the window.
 
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
@@ -60,8 +63,12 @@ fn a_reaped_leaders_pid_taken_by_another_group_is_not_signalled() {
     let dir = tempfile::tempdir().expect("temp dir");
     let leader_file = dir.path().join("leader");
     let daemon_file = dir.path().join("daemon");
+    let escape = match git_dispatch::process::cgroup::parent() {
+        Ok(outside) => format!("echo $$ > {}; ", outside.join("cgroup.procs").display()),
+        Err(_) => String::new(),
+    };
     let script = format!(
-        "setsid sh -c 'echo $$ > {daemon}; exec sleep 20' & while [ ! -s {daemon} ]; do sleep 0.01; done; \
+        "setsid sh -c '{escape}echo $$ > {daemon}; exec sleep 20' & while [ ! -s {daemon} ]; do sleep 0.01; done; \
          echo $$ > {leader}; exit 0",
         daemon = daemon_file.display(),
         leader = leader_file.display()
