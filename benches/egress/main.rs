@@ -14,6 +14,7 @@ mod dispatch;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::time::{Duration, Instant};
 
 use git_dispatch::egress::{AllowList, HostRule, NetLog, Proxy};
@@ -98,6 +99,7 @@ fn forwarder(socket: &std::path::Path) -> (std::process::Child, u16) {
         .args(["__net-forward", "--socket"])
         .arg(socket)
         .args(["--port", &port.to_string(), "--", "sleep", "600"])
+        .process_group(0)
         .spawn()
         .expect("the forwarder starts");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -131,7 +133,8 @@ fn latency(requests: usize) -> String {
             measure(requests, || request(forward_port, Some(upstream), "/")),
         ),
     ];
-    let _ = child.kill();
+    // The forwarder and the `sleep` it started (which holds this benchmark's stdout) end together.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
     let (base50, base99) = rows[0].1;
     let mut out = format!(
