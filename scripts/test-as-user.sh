@@ -18,7 +18,7 @@ home=$(getent passwd "$user" | cut -d: -f6)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(dispatch_verdicts fake_agent_results sandbox_processes process_pid_reuse sandbox_confinement
-           sandbox_landlock sandbox_home integrity e2e_detach e2e_interrupt crash_stages)
+           sandbox_landlock sandbox_home sandbox_network integrity e2e_detach e2e_interrupt crash_stages)
 fi
 
 # The user must reach the clone (read and run) and the tests' temp folder (write).

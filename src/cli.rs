@@ -154,6 +154,17 @@ pub struct RunArgs {
     #[arg(long, value_enum, env = "GIT_DISPATCH_SANDBOX", default_value_t = SandboxChoice::Auto)]
     pub sandbox: SandboxChoice,
 
+    /// What the confined agent may reach: allow (anything), api (only its model API and the
+    /// allow-list, through git-dispatch's proxy), strict (api, and a refused connection is a
+    /// violation), none [default: the packet's NETWORK, else api where the sandbox enforces it]
+    #[arg(long, value_enum, env = "GIT_DISPATCH_NETWORK")]
+    pub network: Option<crate::egress::NetworkChoice>,
+
+    /// A host the agent may reach under --network api/strict: HOST, HOST:PORT or *.DOMAIN (port
+    /// 443 unless given; repeatable).
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_hosts: Vec<String>,
+
     /// Extra path the confined agent may write (repeatable).
     #[arg(long, value_name = "PATH")]
     pub writable: Vec<PathBuf>,

@@ -8,7 +8,8 @@
 //! folder, atomic writes) -> `handback` (review, apply, merge). `journal` records the runs in
 //! progress and recovers what killed ones left. `pipeline` drives one dispatch through all of them:
 //! the one implementation behind every face. `escape` shows text from the agent or the worktree
-//! without letting it drive the terminal. `cli` and `commands` sit on top and only
+//! without letting it drive the terminal. `egress` is the confined agent's network: its allow-list
+//! and the proxy it goes through. `cli` and `commands` sit on top and only
 //! orchestrate; lower layers never import them. `stats` adds the finished run folders up.
 
 // git-dispatch is a Linux program: its confinement (bubblewrap, Landlock, seccomp), its change journal
@@ -23,6 +24,7 @@ pub mod changes;
 pub mod checkout_status;
 pub mod cli;
 pub mod commands;
+pub mod egress;
 pub mod escape;
 pub mod guard;
 pub mod handback;

@@ -23,8 +23,8 @@ mod near;
 mod values;
 use near::{canonical_field, near_misses};
 use values::{
-    agent_value, allow_value, attempts_value, bool_value, join_text, list_value, scope_entries, seconds_value,
-    single_value, size_value, split_top_level_commas, text_value,
+    agent_value, allow_hosts_value, allow_value, attempts_value, bool_value, join_text, list_value, network_value,
+    scope_entries, seconds_value, single_value, size_value, split_top_level_commas, strip_bullet, text_value,
 };
 pub use values::{strip_annotation, MAX_ATTEMPTS};
 
@@ -93,6 +93,10 @@ pub struct Packet {
     pub max_file_size: Option<u64>,
     /// `ATTEMPTS:`: how many times to dispatch the packet (best of N).
     pub attempts: Option<u32>,
+    /// `NETWORK:` (`allow`, `api`, `strict`, `none`).
+    pub network: Option<crate::egress::NetworkChoice>,
+    /// `ALLOW HOSTS:` entries (`HOST[:PORT]`), checked.
+    pub allow_hosts: Vec<String>,
     /// Near misses of the text that are no error: a header that looks like a known field with a
     /// typo (`TIMEOUT:`, `NON-GOALZ:`), which is ignored. One line each, naming the line.
     pub warnings: Vec<String>,
@@ -132,6 +136,8 @@ const FIELDS: &[(&str, bool)] = &[
     ("ALLOW", false),
     ("MAX FILE SIZE", false),
     ("ATTEMPTS", false),
+    ("NETWORK", false),
+    ("ALLOW HOSTS", false),
 ];
 
 /// Words that, as the only WRITE SCOPE entry, mean "no writes".
@@ -224,6 +230,8 @@ pub fn parse(text: &str) -> Result<Packet, PacketError> {
         allow: field("ALLOW").map(allow_value).transpose()?.unwrap_or_default(),
         max_file_size: field("MAX FILE SIZE").map(|raw| size_value(raw, "MAX FILE SIZE")).transpose()?,
         attempts: field("ATTEMPTS").map(attempts_value).transpose()?,
+        network: field("NETWORK").map(network_value).transpose()?,
+        allow_hosts: field("ALLOW HOSTS").map(allow_hosts_value).transpose()?.unwrap_or_default(),
         warnings: near_misses(text),
     };
     Ok(packet)
@@ -339,27 +347,6 @@ fn header(line: &str) -> Option<(String, String)> {
     let value = value.trim();
     let value = if bold { value.strip_prefix("**").unwrap_or(value).trim() } else { value };
     Some((key, value.to_string()))
-}
-
-/// Strip a list bullet (`- `, `* `, `+ `, `1. `, `1) `).
-fn strip_bullet(text: &str) -> &str {
-    let text = text.trim();
-    for bullet in ["- ", "* ", "+ "] {
-        if let Some(rest) = text.strip_prefix(bullet) {
-            return rest.trim();
-        }
-    }
-    if matches!(text, "-" | "*" | "+") {
-        return "";
-    }
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    if digits > 0 {
-        let rest = &text[digits..];
-        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
-            return rest.trim();
-        }
-    }
-    text
 }
 
 fn is_comment(text: &str) -> bool {

@@ -139,7 +139,7 @@ fn multi_line_objective_and_unknown_headers() {
 #[test]
 fn optional_fields() {
     let text = format!(
-        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nREADABLE:\n- ~/.ssh/known_hosts\nALLOW: symlink, exec-bit, automation\nMAX FILE SIZE: 2G\n"
+        "{MINIMAL}\nCONTEXT:\nThe utils module is old.\n\nALLOW DIRTY OVERLAP: true\nAGENT: claude\nBASE: main~1\nSETUP:\n- pip install -e .\nTIMEOUT SEC: 60\nHEARTBEAT SEC (seconds): 10\nWRITABLE:\n- ~/.cache/pip\nREADABLE:\n- ~/.ssh/known_hosts\nALLOW: symlink, exec-bit, automation\nMAX FILE SIZE: 2G\nNETWORK: Strict\nALLOW HOSTS: pypi.org, *.pythonhosted.org\n"
     );
     let packet = parse(&text).expect("valid");
     assert_eq!(packet.context.as_deref(), Some("The utils module is old."));
@@ -153,6 +153,11 @@ fn optional_fields() {
     assert_eq!(packet.readable, vec!["~/.ssh/known_hosts"]);
     assert_eq!(packet.allow, vec!["symlink", "exec-bit", "automation"]);
     assert_eq!(packet.max_file_size, Some(2 << 30));
+    assert_eq!(packet.network, Some(crate::egress::NetworkChoice::Strict));
+    assert_eq!(packet.allow_hosts, vec!["pypi.org", "*.pythonhosted.org"]);
+    let listed =
+        parse(&format!("{MINIMAL}ALLOW HOSTS:\n- 127.0.0.1:8080\n- [::1]:9000 (local model)\n")).expect("valid");
+    assert_eq!(listed.allow_hosts, vec!["127.0.0.1:8080", "[::1]:9000"]);
 }
 
 #[test]
@@ -190,6 +195,15 @@ fn errors_name_field_and_line() {
         ),
         (format!("{MINIMAL}ALLOW: everything\n"), "line 16: ALLOW: unknown kind `everything`"),
         (format!("{MINIMAL}MAX FILE SIZE: huge\n"), "line 16: MAX FILE SIZE: `huge` is not a size"),
+        (format!("{MINIMAL}NETWORK: open\n"), "line 16: NETWORK: unknown network mode `open`"),
+        (
+            format!("{MINIMAL}ALLOW HOSTS:\n- ok.example\n- bad host:1\n"),
+            "line 18: ALLOW HOSTS: `bad host:1` is not a host name or address",
+        ),
+        (
+            format!("{MINIMAL}ALLOW HOSTS: x.example:99999\n"),
+            "line 16: ALLOW HOSTS: `x.example:99999`: `99999` is not a port",
+        ),
         (MINIMAL.replace("WORKDIR: /tmp/project", "WORKDIR:\n- /a\n- /b"), "line 4: WORKDIR: expected one value"),
     ];
     for (text, expected) in cases {

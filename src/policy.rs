@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod network;
+use network::judge_network;
+pub use network::{NetworkFacts, NetworkRecord};
+
 /// `policy.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Verdict {
@@ -56,6 +60,9 @@ pub struct Verdict {
     #[serde(default)]
     pub result: Option<String>,
     pub sandbox: Option<SandboxRecord>,
+    /// What the agent could reach (`--network`); `null` before the sandbox stage.
+    #[serde(default)]
+    pub network: Option<NetworkRecord>,
     pub stage: String,
 }
 
@@ -140,6 +147,8 @@ pub struct Facts<'a> {
     pub main_checkout_changed: Vec<String>,
     pub sensitive: Vec<SensitiveChange>,
     pub verification_failed: Option<bool>,
+    /// `None` without a proxy (no refusal can be seen).
+    pub network: Option<NetworkFacts>,
 }
 
 /// Is a change in scope? A rename needs both of its paths in scope.
@@ -339,6 +348,7 @@ fn judge_repository(verdict: &mut Verdict, facts: &Facts, violations: &mut Vec<S
         verdict.verification_failed = true;
         violations.push("POLICY VIOLATION: verification failed (see verification.json).".to_string());
     }
+    judge_network(verdict, facts.network.as_ref(), violations);
 }
 
 /// Compare the agent's claimed `changed_files` with the computed set (claims may be relative to

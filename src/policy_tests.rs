@@ -34,6 +34,7 @@ fn decide(mode: Mode, scope: &[&str], changes: &[Change], agent: AgentFacts) -> 
         main_checkout_changed: vec![],
         sensitive: vec![],
         verification_failed: None,
+        network: None,
     };
     let mut verdict = Verdict::default();
     judge(&mut verdict, &facts);
@@ -141,6 +142,7 @@ fn repository_guards_and_sensitive_changes() {
         main_checkout_changed: vec![],
         sensitive,
         verification_failed: Some(false),
+        network: None,
     };
     let mut verdict = Verdict::default();
     judge(&mut verdict, &facts);
@@ -195,9 +197,56 @@ fn claims_relative_to_a_workdir_subdirectory() {
         main_checkout_changed: vec![],
         sensitive: vec![],
         verification_failed: None,
+        network: None,
     };
     let mut verdict = Verdict::default();
     judge(&mut verdict, &facts);
     assert_eq!(verdict.claims_mismatch, None);
     assert!(verdict.offered);
+}
+
+#[test]
+fn refused_connections_warn_or_with_strict_violate() {
+    let scope = Scope::compile(&["src/".to_string()]).expect("scope");
+    let changes = [change("src/a.py", ChangeStatus::Modified)];
+    let network = crate::policy::NetworkFacts {
+        strict: false,
+        refused: 3,
+        refused_targets: vec![("evil.example:443".to_string(), 2), ("127.0.0.1:9".to_string(), 1)],
+    };
+    let mut facts = Facts {
+        mode: Mode::Worker,
+        scope: &scope,
+        workdir_in_repo: "",
+        changes: &changes,
+        agent: ok_agent(&["src/a.py"]),
+        git_dir_tampered: vec![],
+        objects_overwritten: vec![],
+        main_checkout_changed: vec![],
+        sensitive: vec![],
+        verification_failed: None,
+        network: Some(network),
+    };
+    let mut verdict = Verdict::default();
+    judge(&mut verdict, &facts);
+    assert!(verdict.offered, "a refused connection alone is no violation");
+    assert_eq!(
+        verdict.messages,
+        ["WARNING: the network policy refused 3 connection attempts of the agent: evil.example:443 (2 times), \
+          127.0.0.1:9 (see network.jsonl)."]
+    );
+    facts.network.as_mut().expect("network").strict = true;
+    let mut verdict = Verdict::default();
+    judge(&mut verdict, &facts);
+    assert!(!verdict.offered && verdict.policy_violation);
+    assert_eq!(verdict.exit_code, 3);
+    assert!(
+        verdict.messages[0].starts_with("POLICY VIOLATION: the network policy refused 3"),
+        "{:?}",
+        verdict.messages
+    );
+    facts.network = Some(crate::policy::NetworkFacts { strict: true, ..Default::default() });
+    let mut verdict = Verdict::default();
+    judge(&mut verdict, &facts);
+    assert!(verdict.offered && verdict.messages.is_empty(), "nothing refused: nothing to say");
 }

@@ -36,7 +36,7 @@ use anyhow::Context as _;
 
 pub use interrupt::{clear_interrupt, install_interrupt_handler, interrupted, request_interrupt};
 pub use reaper::{become_subreaper, children_of, is_subreaper};
-pub use tree::{exec, supervise as supervise_tree, TreeArgs, SUPERVISOR_ENV};
+pub use tree::{exec, run_relayed, supervise as supervise_tree, TreeArgs, SUPERVISOR_ENV};
 
 /// The longest stdout line handed to `on_line` by [`run_streaming`]; longer lines are truncated.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;

@@ -18,9 +18,11 @@
 //! do). `auto` takes bwrap, else Landlock, else none with a warning; an explicit choice that
 //! cannot be had is an error.
 mod bwrap;
+mod choose;
 mod confine;
 mod guarded;
 mod landlock;
+mod network;
 mod paths;
 mod state;
 
@@ -35,9 +37,13 @@ use crate::policy::SandboxRecord;
 use crate::process::ProcessSpec;
 
 pub use bwrap::BWRAP_ENV;
+pub use choose::auto_kind;
+use choose::{choose, Chosen};
 pub use confine::run_hidden_stage;
 pub use guarded::GuardedFile;
+pub use network::{enforceable as network_enforceable, NetworkPlan};
 pub use paths::{agent_state_paths, expand_writable, secret_paths, StatePaths};
+use paths::{canonical, create_dir, git_paths};
 pub use state::{PrivateState, PRIVATE_STATE_DIR, SESSIONS_DIR};
 
 /// What the user asked for (`--sandbox`, `GIT_DISPATCH_SANDBOX`).
@@ -99,6 +105,8 @@ pub struct SandboxRequest {
     pub readable: Vec<PathBuf>,
     /// The secrets hidden from a confined agent unless named by a readable or writable path.
     pub hidden: Vec<PathBuf>,
+    /// What the agent may reach on the network (`--network`, `ALLOW HOSTS:`).
+    pub network: crate::egress::NetworkRequest,
 }
 
 /// How to start the agent (and every other program of the run) confined: prepend `wrapper` to its
@@ -126,6 +134,9 @@ pub struct SandboxPlan {
     pub scratch: Option<tempfile::TempDir>,
     /// The agent's private state and cache, removed when the plan is dropped.
     pub private: Option<PrivateState>,
+    /// The network mode and, for `api`/`strict`, the proxy (stopped by [`NetworkPlan::stop`] or
+    /// with the plan).
+    pub network: NetworkPlan,
 }
 
 impl SandboxPlan {
@@ -187,6 +198,7 @@ impl SandboxPlan {
             guarded: Vec::new(),
             scratch: None,
             private: None,
+            network: NetworkPlan::default(),
         }
     }
 }
@@ -221,20 +233,6 @@ pub fn landlock_support() -> Result<u32, String> {
     landlock::support()
 }
 
-/// The kind `--sandbox auto` picks here, and why when it is not bwrap.
-pub fn auto_kind() -> (Kind, Option<String>) {
-    match bwrap_usable() {
-        Ok(_) => (Kind::Bwrap, None),
-        Err(bwrap) => match landlock_support() {
-            Ok(_) => (Kind::Landlock, Some(format!("bubblewrap is not usable here ({bwrap})"))),
-            Err(landlock) => (
-                Kind::None,
-                Some(format!("bubblewrap is not usable here ({bwrap}) and neither is Landlock ({landlock})")),
-            ),
-        },
-    }
-}
-
 /// Why an explicit choice cannot be honoured.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -242,6 +240,8 @@ pub enum SandboxError {
     BwrapUnusable(String),
     #[error("--sandbox landlock: Landlock cannot confine the agent here: {0}")]
     LandlockUnavailable(String),
+    #[error("--network {0}: cannot keep the agent off the network here: {1} (--network allow lets it reach any host)")]
+    NetworkUnenforceable(&'static str, String),
 }
 
 /// The warning recorded when the agent runs unconfined at the user's request.
@@ -249,16 +249,24 @@ pub const NONE_REQUESTED: &str =
     "WARNING: the agent ran without a sandbox (--sandbox none): it could write anywhere this user can.";
 
 /// Decides the confinement of one run and prepares it (the private state and temp folders made,
-/// the guarded files captured). An explicit `bwrap` or `landlock` that cannot be had is an error;
-/// `auto` degrades to Landlock, then to none with a warning.
+/// the guarded files captured, the network's proxy started). An explicit `bwrap` or `landlock`
+/// (or network mode) that cannot be had is an error; `auto` degrades to Landlock, then to none
+/// with a warning.
 pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
     let cache_links: Vec<PathBuf> = match &req.state.cache {
         Some(cache) => req.writable.iter().filter(|path| path.starts_with(cache) && *path != cache).cloned().collect(),
         None => Vec::new(),
     };
     let private = PrivateState::create(&req.private_root, &req.state, &cache_links)?;
-    let mut plan = confine(req, private.root())?;
+    let chosen = choose(req)?;
+    let network = NetworkPlan::start(&req.network, req.agent, chosen.kind(), &private.home())?;
+    let mut plan = match chosen {
+        Chosen::Bwrap(program) => bwrap_plan(req, private.root(), program, &network)?,
+        Chosen::Landlock(abi, note) => landlock_plan(req, private.root(), abi, note, &network)?,
+        Chosen::None(warning) => SandboxPlan::unconfined(warning),
+    };
     plan.env.extend(private.env());
+    plan.env.extend(network.env());
     let writable: Vec<PathBuf> = plan.writable.iter().map(PathBuf::from).collect();
     let guarded: Vec<PathBuf> = req
         .state
@@ -271,49 +279,24 @@ pub fn plan(req: &SandboxRequest) -> anyhow::Result<SandboxPlan> {
         .collect();
     plan.guarded = GuardedFile::capture_all(&guarded)?;
     plan.private = Some(private);
+    plan.network = network;
     Ok(plan)
 }
 
-/// The confinement of [`plan`], with the private state folder `private` writable.
-fn confine(req: &SandboxRequest, private: &Path) -> anyhow::Result<SandboxPlan> {
-    match req.choice {
-        Choice::None => Ok(SandboxPlan::unconfined(NONE_REQUESTED.to_string())),
-        Choice::Landlock => match landlock_support() {
-            Ok(abi) => landlock_plan(req, private, abi, None),
-            Err(reason) => Err(SandboxError::LandlockUnavailable(reason).into()),
-        },
-        Choice::Bwrap => match bwrap::usable() {
-            Ok(program) => bwrap_plan(req, private, program),
-            Err(reason) => Err(SandboxError::BwrapUnusable(reason).into()),
-        },
-        Choice::Auto => match bwrap::usable() {
-            Ok(program) => bwrap_plan(req, private, program),
-            Err(bwrap) => match landlock_support() {
-                Ok(abi) => landlock_plan(
-                    req,
-                    private,
-                    abi,
-                    Some(format!(
-                        "NOTE: bubblewrap is not usable here ({bwrap}); the agent ran under Landlock (ABI {abi}), \
-                         which confines its writes and its process tree but has no namespaces (see SECURITY.md)."
-                    )),
-                ),
-                Err(landlock) => Ok(SandboxPlan::unconfined(format!(
-                    "WARNING: the agent ran without a sandbox: bubblewrap is not usable here ({bwrap}) and neither \
-                     is Landlock ({landlock}); it could write anywhere this user can. Install bubblewrap to confine it."
-                ))),
-            },
-        },
-    }
-}
-
-fn bwrap_plan(req: &SandboxRequest, private: &Path, program: PathBuf) -> anyhow::Result<SandboxPlan> {
+fn bwrap_plan(
+    req: &SandboxRequest,
+    private: &Path,
+    program: PathBuf,
+    net: &NetworkPlan,
+) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
     let layout = bwrap::Layout::prepare(req, &[scratch_path.clone(), private.to_path_buf()])?;
+    let mut wrapper = layout.argv(&program);
+    net.wrap_bwrap(&mut wrapper)?;
     Ok(SandboxPlan {
         kind: Kind::Bwrap,
-        wrapper: layout.argv(&program),
+        wrapper,
         env: vec![("TMPDIR".into(), scratch_path.into_os_string())],
         writable: displayed(&layout.writable),
         hidden: displayed(&layout.hidden),
@@ -322,14 +305,23 @@ fn bwrap_plan(req: &SandboxRequest, private: &Path, program: PathBuf) -> anyhow:
         guarded: Vec::new(),
         scratch: Some(scratch),
         private: None,
+        network: NetworkPlan::default(),
     })
 }
 
-fn landlock_plan(req: &SandboxRequest, private: &Path, abi: u32, note: Option<String>) -> anyhow::Result<SandboxPlan> {
+fn landlock_plan(
+    req: &SandboxRequest,
+    private: &Path,
+    abi: u32,
+    note: Option<String>,
+    net: &NetworkPlan,
+) -> anyhow::Result<SandboxPlan> {
     let scratch = private_tmp()?;
     let scratch_path = canonical(scratch.path());
     let rules = landlock::Rules::prepare(req, &[scratch_path.clone(), private.to_path_buf()])?;
-    let wrapper = confine::wrapper(rules.to_args())?;
+    let mut args = rules.to_args();
+    args.extend(net.landlock_args());
+    let wrapper = confine::wrapper(args)?;
     Ok(SandboxPlan {
         kind: Kind::Landlock,
         wrapper,
@@ -341,6 +333,7 @@ fn landlock_plan(req: &SandboxRequest, private: &Path, abi: u32, note: Option<St
         guarded: Vec::new(),
         scratch: Some(scratch),
         private: None,
+        network: NetworkPlan::default(),
     })
 }
 
@@ -351,31 +344,4 @@ fn displayed(paths: &[PathBuf]) -> Vec<String> {
 /// The agent's private `TMPDIR`, removed with the plan.
 fn private_tmp() -> anyhow::Result<tempfile::TempDir> {
     tempfile::Builder::new().prefix("git-dispatch-agent-").tempdir().context("creating the agent's private temp folder")
-}
-
-/// The shared git dir and the worktree's admin folder in it, which stay read-only whatever else is
-/// writable.
-fn git_paths(req: &SandboxRequest) -> Vec<PathBuf> {
-    let dot_git = canonical(&req.worktree).join(".git");
-    let admin = admin_dir(&dot_git).filter(|admin| admin.exists()).map(|admin| canonical(&admin));
-    admin.into_iter().chain([canonical(&req.common_dir)]).collect()
-}
-
-/// The worktree's admin folder (`<common>/worktrees/<name>`) named by its `.git` file.
-fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dot_git).ok()?;
-    let target = text.lines().find_map(|line| line.strip_prefix("gitdir:"))?.trim();
-    let target = Path::new(target);
-    Some(if target.is_absolute() { target.to_path_buf() } else { dot_git.parent()?.join(target) })
-}
-
-/// `dir` created when missing, with symlinks resolved.
-fn create_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {} for the sandbox", dir.display()))?;
-    Ok(canonical(dir))
-}
-
-/// The path with symlinks resolved, or as it is when it does not exist.
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }

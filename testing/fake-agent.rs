@@ -52,12 +52,13 @@
 //! | `exit` | `code`, `abrupt`=false | stop; closing events and result still written unless `abrupt` |
 //! | `fail` | `message` | a failed turn (codex `error` + `turn.failed`, claude `is_error: true`), exit 1 |
 //! | `record` | `path`, `env`=[] | write `{argv, cwd, style, prompt, schema_offered, pid, ppid, env}` as JSON |
+//! | `net` | `probe`, `host`?, `port`?, `name`?, `count`?, `at_once`? | one network attempt (`tcp`, `udp`, `dns`, `http`, `connect`, `garbage`, `half_open`, `flood`: see `fake_agent/net_steps.rs`), reported as a message `net <probe> <target>: ok (...)` / `failed (...)` |
 //!
 //! The default result is `{"result": "done", "summary": ..., "changed_files": [paths the file steps
 //! touched below the cwd, sorted], "verification_run": [], "evidence": [], "findings": [],
 //! "risks": [], "next": []}`. A step that fails (a refused write, a failing command) is reported on
 //! stderr and in the events, and the plan goes on. Exit code: 0, or the `exit` step's code, or 1
-//! after `fail`, or 2 for a bad plan or command line. No network, no randomness.
+//! after `fail`, or 2 for a bad plan or command line. No network but what `net` steps ask, no randomness.
 //!
 //! Attempts of a group (`git dispatch run --attempts N`, `--agent codex,claude`) share one plan:
 //! git-dispatch gives each attempt's agent `GIT_DISPATCH_ATTEMPT` (1, 2, ...) and
@@ -70,6 +71,8 @@ mod events;
 mod fs_steps;
 #[path = "fake_agent/invocation.rs"]
 mod invocation;
+#[path = "fake_agent/net_steps.rs"]
+mod net_steps;
 #[path = "fake_agent/plan.rs"]
 mod plan;
 #[path = "fake_agent/proc_steps.rs"]

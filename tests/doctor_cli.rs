@@ -96,6 +96,9 @@ fn doctor_reports_every_check_on_its_own_line() {
                 Err(reason) => format!("no cgroups ({reason})"),
             }
         ),
+        "warn    network      only --network allow works with --sandbox auto (the agent runs without a sandbox): \
+         agents can reach any host, and runs record a warning"
+            .to_string(),
         "warn    root         running as root without a sandbox: agents run with every capability of root (install \
          bubblewrap)"
             .to_string(),
@@ -117,7 +120,7 @@ fn doctor_without_git_exits_1() {
     assert_eq!(output.status.code(), Some(1), "stdout: {}", stdout(&output));
     let text = stdout(&output);
     assert_eq!(line(&text, "git"), "missing git          git not found on PATH: install git (https://git-scm.com)");
-    let lines = if nix::unistd::geteuid().is_root() { 12 } else { 11 };
+    let lines = if nix::unistd::geteuid().is_root() { 13 } else { 12 };
     assert_eq!(text.lines().count(), lines, "every check still runs (`root` as root only):\n{text}");
 }
 
@@ -159,7 +162,7 @@ fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
     let fx = fixture("python-project");
     let bin = path_dir(&fx, true);
     let args_file = fx.root.join("bwrap-args");
-    script(&bin.join("bwrap"), &format!("echo \"$@\" > '{}'", args_file.display()));
+    script(&bin.join("bwrap"), &format!("echo \"$@\" >> '{}'", args_file.display()));
     let output = doctor(&fx, &bin, &["--offline"]);
     let bwrap = bin.join("bwrap");
     let probe = "--unshare-user --cap-drop ALL --ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent \
@@ -173,7 +176,10 @@ fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
             "{text}"
         );
     }
-    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe}\n"));
+    let net_probe = "--ro-bind / / --unshare-net --unshare-user --cap-drop ALL --unshare-pid --die-with-parent \
+                     --new-session --disable-userns -- true";
+    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe}\n{net_probe}\n"));
+    assert!(line(&text, "network").starts_with("ok      network      --network api (the default), strict, none"));
 
     script(&bwrap, "echo 'bwrap: No permissions to create a new namespace' >&2; exit 1");
     let output = command(&fx)

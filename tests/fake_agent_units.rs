@@ -5,5 +5,8 @@
 #[path = "../testing/fake_agent/invocation.rs"]
 mod invocation;
 #[allow(dead_code)]
+#[path = "../testing/fake_agent/net_steps.rs"]
+mod net_steps;
+#[allow(dead_code)]
 #[path = "../testing/fake_agent/plan.rs"]
 mod plan;

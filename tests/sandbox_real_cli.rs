@@ -4,7 +4,9 @@
 //! reaches them), reach the model on 127.0.0.1, write inside the worktree, write configuration
 //! and instructions into their (private) state folder, fail to write `~/.bashrc` when confined,
 //! and codex's `-o` result and session logs arrive in the run folder; the user's own state folder
-//! is byte-identical afterwards. Skipped with a message when a CLI or bwrap is missing; a failure
+//! is byte-identical afterwards; under a sandbox they reach their server only through the egress
+//! proxy (the default `--network api`, the server being their configured base URL's host). Skipped
+//! with a message when a CLI or bwrap is missing; a failure
 //! under `CI=true`.
 
 #[path = "support/model_server.rs"]
@@ -121,8 +123,34 @@ fn assert_offered(output: &std::process::Output, run_dir: &Path, sandbox: &str) 
     );
     assert_eq!(policy["sandbox"]["kind"], sandbox);
     assert_eq!(policy["offered"], true, "{policy:#}");
+    assert_reached_only_through_the_proxy(&policy, run_dir, sandbox);
     assert_eq!(policy["changed_paths"], json!(["tests/a.txt"]));
     assert_eq!(read_json(&run_dir.join("result.json")), final_result());
+}
+
+/// Under a sandbox the default network is `api`: the CLI reached its scripted server (its
+/// configured base URL's host) through git-dispatch's proxy, each request logged with its bytes.
+/// Without one, `allow` (with a warning) and no proxy.
+fn assert_reached_only_through_the_proxy(policy: &Value, run_dir: &Path, sandbox: &str) {
+    if sandbox == "none" {
+        assert_eq!(policy["network"]["mode"], "allow");
+        return;
+    }
+    assert_eq!(policy["network"]["mode"], "api", "{policy:#}");
+    let log = std::fs::read_to_string(run_dir.join("network.jsonl")).expect("network.jsonl");
+    let entries: Vec<Value> = log.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
+    let served: Vec<&Value> = entries
+        .iter()
+        .filter(|entry| {
+            entry["allowed"] == true && entry["host"] == "127.0.0.1" && entry["bytes_received"].as_u64() > Some(0)
+        })
+        .collect();
+    assert!(!served.is_empty(), "no request reached the model server through the proxy: {log}");
+    let port = served[0]["port"].as_u64().expect("port");
+    assert!(
+        policy["network"]["allowed_hosts"].as_array().expect("list").contains(&json!(format!("127.0.0.1:{port}"))),
+        "the configured base URL's host is on the list: {policy:#}"
+    );
 }
 
 /// Codex with its `CODEX_HOME` (holding the model server's config.toml) under `sandbox`.

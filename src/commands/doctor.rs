@@ -2,8 +2,8 @@
 //! `missing`: git-dispatch itself (on PATH, so that `git dispatch` works), git, the repository
 //! (the current directory or `-C`), the agent CLIs and their versions, the Codex quota endpoint
 //! (not asked with `--offline`), sandbox support (bubblewrap with the very probe the sandbox uses,
-//! Landlock with the ABI the kernel enforces, and the kind `--sandbox auto` picks from them), and
-//! the worktree pool's size on disk, and the shared git lock files present (git-dispatch never
+//! Landlock with the ABI the kernel enforces, the kind `--sandbox auto` picks from them, and the
+//! `--network` modes it can enforce), the worktree pool's size on disk, and the shared git lock files present (git-dispatch never
 //! removes one: the line says how to, by hand).
 //!
 //! The exit code is 0 unless git itself is missing (1): everything else only limits what a
@@ -87,6 +87,7 @@ pub fn run_checks(args: &DoctorArgs) -> Vec<Check> {
         sandbox_checks::check_landlock(),
         sandbox_checks::check_sandbox(),
         sandbox_checks::check_processes(),
+        sandbox_checks::check_network(),
     ]
     .into_iter()
     .chain(sandbox_checks::check_root())

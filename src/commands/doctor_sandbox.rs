@@ -1,6 +1,7 @@
 //! `doctor`'s sandbox lines: bubblewrap and Landlock probed as a run probes them, what `auto`
 //! picks, how the processes of a run are held (child subreaper, the Landlock trampoline, no
-//! cgroup), and, as root, what keeps an agent from root's capabilities.
+//! cgroup), which `--network` modes work, and, as root, what keeps an agent from root's
+//! capabilities.
 
 use super::{Check, Status};
 use crate::sandbox::{self, Kind};
@@ -33,7 +34,7 @@ pub(super) fn check_sandbox() -> Check {
             "sandbox",
             Status::Ok,
             "--sandbox auto picks landlock (bwrap is not usable): writes and the agent's process tree are \
-             confined, reads and the network are not (see SECURITY.md)",
+             confined, reads are not, the network through TCP port rules (ABI 4+; see SECURITY.md)",
         ),
         Kind::None => Check::new(
             "sandbox",
@@ -99,4 +100,38 @@ pub(super) fn check_root() -> Option<Check> {
             "running as root without a sandbox: agents run with every capability of root (install bubblewrap)",
         ),
     })
+}
+
+/// Which `--network` modes work here: `api`, `strict` and `none` where the sandbox `auto` picks
+/// can keep the agent off the network (bubblewrap with a network namespace of its own, probed as
+/// a run probes it; Landlock ABI 4+), and always `allow`; and what the default is.
+pub(super) fn check_network() -> Check {
+    let (kind, _) = sandbox::auto_kind();
+    let abi = sandbox::landlock_support().ok();
+    let how = match kind {
+        Kind::Bwrap => {
+            "bwrap gives the agent a network namespace of its own, the proxy reaches it through a unix socket"
+                .to_string()
+        }
+        Kind::Landlock => format!(
+            "Landlock ABI {} lets the agent's TCP connections go to the proxy's port only, seccomp refuses UDP",
+            abi.unwrap_or(0)
+        ),
+        Kind::None => String::new(),
+    };
+    match sandbox::network_enforceable(kind, abi) {
+        Ok(()) => Check::new(
+            "network",
+            Status::Ok,
+            format!("--network api (the default), strict, none and allow work with --sandbox auto ({how})"),
+        ),
+        Err(reason) => Check::new(
+            "network",
+            Status::Warn,
+            format!(
+                "only --network allow works with --sandbox auto ({reason}): agents can reach any host, and runs \
+                 record a warning"
+            ),
+        ),
+    }
 }

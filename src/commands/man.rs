@@ -86,11 +86,14 @@ and everything below it, \fBdir/\fR everything below dir, \fB!entry\fR excludes;
 read-only modes. Annotations such as \fB(NEW)\fR are comments. A rename is in scope only if both
 paths are.
 .TP
-\fBCONTEXT\fR, \fBAGENT\fR, \fBBASE\fR, \fBSETUP\fR, \fBTIMEOUT SEC\fR, \fBHEARTBEAT SEC\fR, \fBALLOW DIRTY OVERLAP\fR, \fBWRITABLE\fR, \fBALLOW\fR, \fBATTEMPTS\fR (optional)
+\fBCONTEXT\fR, \fBAGENT\fR, \fBBASE\fR, \fBSETUP\fR, \fBTIMEOUT SEC\fR, \fBHEARTBEAT SEC\fR, \fBALLOW DIRTY OVERLAP\fR, \fBWRITABLE\fR, \fBREADABLE\fR, \fBALLOW\fR, \fBNETWORK\fR, \fBALLOW HOSTS\fR, \fBATTEMPTS\fR (optional)
 Background for the agent; \fBcodex\fR or \fBclaude\fR; the base revision; commands run in the
 worktree before the agent; the limits in seconds; \fBtrue\fR to dispatch over uncommitted changes
-in scope; extra writable paths for the sandbox; sensitive-change kinds allowed (\fBsymlink\fR,
-\fBsubmodule\fR, \fBgitattributes\fR, \fBexec-bit\fR); how many attempts to dispatch at once as
+in scope; extra writable paths for the sandbox; hidden secrets the agent may read;
+sensitive-change kinds allowed (\fBsymlink\fR, \fBsubmodule\fR, \fBgitattributes\fR,
+\fBexec-bit\fR); the network (\fBapi\fR: only the model API and the allow-list, through
+git-dispatch's proxy; \fBstrict\fR: the same, a refused connection a violation; \fBnone\fR;
+\fBallow\fR: everything); extra hosts the proxy lets through (\fBHOST[:PORT]\fR); how many attempts to dispatch at once as
 one group (best of N, 1 to 20). The command line wins over the packet, which wins over the
 defaults.
 .PP
@@ -125,8 +128,8 @@ or violation the last line on stdout is the run folder.
 \fBCODEX_DISPATCH_TIMEOUT_SEC\fR, \fBCODEX_DISPATCH_HEARTBEAT_SEC\fR, \fBCODEX_DISPATCH_QUOTA_GATE\fR
 Defaults of \fB--timeout-sec\fR (1800), \fB--heartbeat-sec\fR (300) and \fB--quota-gate\fR (85).
 .TP
-\fBGIT_DISPATCH_AGENT\fR, \fBGIT_DISPATCH_SANDBOX\fR
-Defaults of \fB--agent\fR and \fB--sandbox\fR.
+\fBGIT_DISPATCH_AGENT\fR, \fBGIT_DISPATCH_SANDBOX\fR, \fBGIT_DISPATCH_NETWORK\fR
+Defaults of \fB--agent\fR, \fB--sandbox\fR and \fB--network\fR.
 .TP
 \fBGIT_DISPATCH_CODEX_BIN\fR, \fBGIT_DISPATCH_CLAUDE_BIN\fR
 The agent programs (else \fBcodex\fR and \fBclaude\fR on PATH).

@@ -306,6 +306,11 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         pool_size: pipeline::pool_size_from_env(std::env::var("GIT_DISPATCH_POOL_SIZE").ok().as_deref())?,
         max_file_size: args.max_file_size,
         max_change_size: args.max_change_size,
+        network: args.network,
+        allow_hosts: {
+            pipeline::checked_allow_hosts(&args.allow_hosts)?;
+            args.allow_hosts.clone()
+        },
     })
 }
 

@@ -164,6 +164,32 @@ pub(super) fn size_value(raw: &RawField, field: &'static str) -> Result<u64, Pac
     crate::sensitive::size::parse(&text).map_err(|message| PacketError::Invalid { field, line, message })
 }
 
+pub(super) fn network_value(raw: &RawField) -> Result<crate::egress::NetworkChoice, PacketError> {
+    let (line, text) = single_value(raw, "NETWORK", "expected allow, api, strict or none")?;
+    crate::egress::NetworkChoice::parse(&text).ok_or_else(|| PacketError::Invalid {
+        field: "NETWORK",
+        line,
+        message: format!("unknown network mode `{text}`; expected allow, api, strict or none"),
+    })
+}
+
+/// `ALLOW HOSTS:` entries, each `HOST[:PORT]` (`none` for no entry).
+pub(super) fn allow_hosts_value(raw: &RawField) -> Result<Vec<String>, PacketError> {
+    let mut hosts = Vec::new();
+    for (line, item) in path_items(raw) {
+        if item.eq_ignore_ascii_case("none") {
+            continue;
+        }
+        crate::egress::HostRule::parse(&item).map_err(|message| PacketError::Invalid {
+            field: "ALLOW HOSTS",
+            line,
+            message,
+        })?;
+        hosts.push(item);
+    }
+    Ok(hosts)
+}
+
 /// The most attempts one packet may ask for (`ATTEMPTS:`, `--attempts`).
 pub const MAX_ATTEMPTS: u32 = 20;
 
@@ -178,4 +204,25 @@ pub(super) fn attempts_value(raw: &RawField) -> Result<u32, PacketError> {
             message: format!("`{text}` is not a number of attempts from 1 to {MAX_ATTEMPTS}"),
         }),
     }
+}
+
+/// Strip a list bullet (`- `, `* `, `+ `, `1. `, `1) `).
+pub(super) fn strip_bullet(text: &str) -> &str {
+    let text = text.trim();
+    for bullet in ["- ", "* ", "+ "] {
+        if let Some(rest) = text.strip_prefix(bullet) {
+            return rest.trim();
+        }
+    }
+    if matches!(text, "-" | "*" | "+") {
+        return "";
+    }
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 {
+        let rest = &text[digits..];
+        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            return rest.trim();
+        }
+    }
+    text
 }

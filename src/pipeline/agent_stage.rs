@@ -41,6 +41,11 @@ impl Run<'_> {
             writable,
             readable,
             hidden: sandbox::secret_paths(home.as_deref(), &var),
+            network: crate::egress::NetworkRequest {
+                choice: self.dispatch.network,
+                allow_hosts: self.dispatch.allow_hosts.clone(),
+                log: Some(self.run_dir.file("network.jsonl")),
+            },
         })
     }
 

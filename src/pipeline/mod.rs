@@ -54,7 +54,7 @@ pub use many::{panicked, run_all, Finished};
 pub use options::{
     pool_size_from_env, RunOptions, DEFAULT_HEARTBEAT_SEC, DEFAULT_POOL_SIZE, DEFAULT_QUOTA_GATE, DEFAULT_TIMEOUT_SEC,
 };
-pub use resolve::{checked_allow_kinds, resolve, resolve_text, Dispatch};
+pub use resolve::{checked_allow_hosts, checked_allow_kinds, resolve, resolve_text, Dispatch};
 pub use run_dir::{create_run_dir, dry_run, initial_verdict, write_inputs};
 
 use background::Background;

@@ -62,6 +62,10 @@ pub struct RunOptions {
     pub max_file_size: Option<u64>,
     /// `--max-change-size` in bytes.
     pub max_change_size: Option<u64>,
+    /// `--network` (over the packet's `NETWORK:`); `None`: the packet's, else the default.
+    pub network: Option<crate::egress::NetworkChoice>,
+    /// `--allow-host` entries, checked (added to the packet's `ALLOW HOSTS:`).
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -89,6 +93,8 @@ impl Default for RunOptions {
             pool_size: DEFAULT_POOL_SIZE,
             max_file_size: None,
             max_change_size: None,
+            network: None,
+            allow_hosts: Vec::new(),
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct Dispatch {
     pub max_file_size: u64,
     /// The most new content a result may bring, in bytes.
     pub max_change_size: u64,
+    /// `--network`, else `NETWORK:`; `None` is the default (`api` where enforced).
+    pub network: Option<crate::egress::NetworkChoice>,
+    /// `ALLOW HOSTS:` and `--allow-host`.
+    pub allow_hosts: Vec<crate::egress::HostRule>,
     /// The agent program when not located by name (the demo's built-in replay agent).
     pub agent_program: Option<PathBuf>,
     /// Skip the quota gate (the demo never contacts a network endpoint).
@@ -66,6 +70,8 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         .within(&workdir_in_repo);
     let mut allow = packet.allow.clone();
     allow.extend(checked_allow_kinds(&options.allow)?);
+    let mut allow_hosts = checked_allow_hosts(&packet.allow_hosts)?;
+    allow_hosts.extend(checked_allow_hosts(&options.allow_hosts)?);
     Ok(Dispatch {
         packet_path: std::path::absolute(packet_path).unwrap_or_else(|_| packet_path.to_path_buf()),
         agent: options.agent.or(packet.agent).unwrap_or_default(),
@@ -76,6 +82,8 @@ pub fn resolve_text(packet_text: String, packet_path: &Path, options: &RunOption
         allow,
         max_file_size: options.max_file_size.or(packet.max_file_size).unwrap_or(DEFAULT_MAX_FILE_SIZE),
         max_change_size: options.max_change_size.unwrap_or(DEFAULT_MAX_CHANGE_SIZE),
+        network: options.network.or(packet.network),
+        allow_hosts,
         agent_program: None,
         skip_quota: false,
         worktrees_root: None,
@@ -116,5 +124,13 @@ pub fn checked_allow_kinds(kinds: &[String]) -> anyhow::Result<Vec<String>> {
                 anyhow::bail!("--allow: unknown kind `{kind}`; expected one of {}", packet::ALLOW_KINDS.join(", "))
             }
         })
+        .collect()
+}
+
+/// `--allow-host` entries (`HOST[:PORT]`) as rules; a bad one is an error naming it.
+pub fn checked_allow_hosts(hosts: &[String]) -> anyhow::Result<Vec<crate::egress::HostRule>> {
+    hosts
+        .iter()
+        .map(|host| crate::egress::HostRule::parse(host).map_err(|message| anyhow::anyhow!("--allow-host: {message}")))
         .collect()
 }

@@ -40,10 +40,12 @@ impl Run<'_> {
         // The sandbox comes first: SETUP runs code from the worktree (tracked, or ignored and
         // left by an earlier run of a pooled worktree), so it is confined like the agent.
         self.stage("sandbox")?;
-        let sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
+        let mut sandbox = span("sandbox/plan", || sandbox::plan(&self.sandbox_request(ws)?))?;
         self.verdict.sandbox = Some(sandbox.record());
         self.record.sandbox = Some(sandbox.record());
+        self.verdict.network = sandbox.network.record();
         self.verdict.messages.extend(sandbox.warning.clone());
+        self.verdict.messages.extend(sandbox.network.warning.clone());
         // SETUP, the agent and `--verify` all run under this plan: an unconfined one may write
         // any pooled worktree, so none sealed before it is trusted without a rescan.
         ws.confined = sandbox.kind != sandbox::Kind::None;
@@ -65,6 +67,9 @@ impl Run<'_> {
         self.verdict.messages.extend(sandbox.after_agent(&self.run_dir.path)?);
         let after = self.after_agent(ws, guard_scope, &before)?;
         let verification_failed = self.verification(&cwd, &sandbox)?;
+        // Every program of the run is done: the proxy stops, and what it refused is counted.
+        let network = sandbox.network.stop();
+        self.verdict.network = sandbox.network.record();
 
         self.stage("verdict")?;
         let facts = Facts {
@@ -78,6 +83,7 @@ impl Run<'_> {
             main_checkout_changed: after.guard.main_checkout_changed,
             sensitive: after.sensitive,
             verification_failed,
+            network,
         };
         policy::judge(&mut self.verdict, &facts);
         Ok(())

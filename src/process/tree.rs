@@ -141,6 +141,21 @@ fn watch(pid: Pid, stop: &AtomicBool, grace: Duration) -> WaitStatus {
     }
 }
 
+/// Runs `argv` as a child sharing this process's standard streams and waits for it; returns the
+/// exit code to end with: the child's, or (after re-raising its fatal signal on this process) 128
+/// plus the signal. For a stage that must stay alive beside the program (the network forwarder).
+pub fn run_relayed(argv: &[OsString]) -> anyhow::Result<i32> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let (program, args) = argv.split_first().context("no program to run")?;
+    let status = Command::new(program).args(args).status().with_context(|| format!("starting {program:?}"))?;
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    let signal = status.signal().unwrap_or(nix::libc::SIGKILL);
+    let _ = signal_hook::low_level::emulate_default_handler(signal);
+    Ok(128 + signal)
+}
+
 /// Replaces this process with `argv` (the environment less `env_remove`, the working folder as
 /// it is); returns only on failure.
 pub fn exec(argv: &[OsString], env_remove: &[&str]) -> std::io::Error {

@@ -87,6 +87,21 @@ fn probe() -> Result<PathBuf, String> {
     Ok(program)
 }
 
+/// Whether this bwrap gives a sandbox a network namespace of its own (only loopback, which bwrap
+/// brings up): the probe of `--network api|none` (once per process).
+pub(super) fn net_usable() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let program = usable()?;
+            let mut args = vec!["--ro-bind", "/", "/", "--unshare-net"];
+            args.extend(isolation());
+            args.extend(["--", "true"]);
+            try_probe(&program, &args).map_err(|error| format!("no network namespace: {error}"))
+        })
+        .clone()
+}
+
 fn try_probe(program: &Path, args: &[&str]) -> Result<(), String> {
     let spec = ProcessSpec::new(program, "/").args(args).timeout(Duration::from_secs(10)).grace(Duration::from_secs(1));
     let captured =
@@ -229,6 +244,7 @@ mod tests {
                 root.join("home/.netrc"),
                 root.join("home/.kube"),
             ],
+            network: Default::default(),
         }
     }
 

@@ -11,7 +11,11 @@
 //!    controlling terminal), no_new_privs, the Landlock rules, every capability dropped (bounding,
 //!    ambient, inheritable, effective, permitted: an agent started by root keeps none), a seccomp
 //!    filter that refuses `ioctl(TIOCSTI)` and `ioctl(TIOCLINUX)` (the low 32 bits of the request
-//!    are compared, as the kernel does), then `exec`.
+//!    are compared, as the kernel does), then `exec`. With `--net-restrict` (network `api`,
+//!    `strict`, `none`), the Landlock rules also refuse every TCP connection but to the ports of
+//!    `--net-connect PORT` (the run's proxy), and the seccomp filter refuses sockets TCP rules
+//!    cannot see: UDP, raw and other IPv4/IPv6 kinds, families other than unix, IPv4, IPv6 and
+//!    netlink, and `io_uring_setup` (its sockets bypass seccomp).
 //!
 //! A stage that cannot do all of this refuses to start the program (exit 126, one line on
 //! stderr): a run never gets less than it records.
@@ -53,6 +57,7 @@ pub fn run_hidden_stage(args: &[OsString]) -> Option<i32> {
     let outcome = match first.to_str()? {
         SUPERVISE => TreeArgs::parse(rest).and_then(|tree| process::supervise_tree(&tree)),
         EXEC => exec_confined(rest).map(|()| 0),
+        crate::egress::FORWARD => crate::egress::run_forwarder(rest),
         _ => return None,
     };
     Some(outcome.unwrap_or_else(|error| {
@@ -64,34 +69,55 @@ pub fn run_hidden_stage(args: &[OsString]) -> Option<i32> {
 /// Stage 2: confines this process as the module says, then becomes the program. Returns only on
 /// failure.
 fn exec_confined(args: &[OsString]) -> anyhow::Result<()> {
-    let (grants, argv) = parse_exec_args(args)?;
+    let ExecArgs { grants, net, argv } = parse_exec_args(args)?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).context("prctl(PR_SET_PDEATHSIG)")?;
     let supervisor = std::env::var(process::SUPERVISOR_ENV).context("no supervisor")?;
     anyhow::ensure!(nix::unistd::getppid().as_raw().to_string() == supervisor, "the supervisor is gone");
     nix::unistd::setsid().context("setsid")?;
     nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
-    landlock::enforce(&grants)?;
+    landlock::enforce(&grants, net.as_deref())?;
     drop_capabilities()?;
-    refuse_terminal_injection()?;
+    install_filter(net.is_some())?;
     Err(process::exec(&argv, &[process::SUPERVISOR_ENV])).with_context(|| format!("starting {:?}", argv[0]))
 }
 
-/// The Landlock grants of stage 2.
-type Grants = Vec<(PathBuf, Grant)>;
+/// The command line of stage 2.
+#[derive(Debug, PartialEq, Eq)]
+struct ExecArgs {
+    grants: Vec<(PathBuf, Grant)>,
+    /// `Some`: the network is restricted to TCP connections to these ports.
+    net: Option<Vec<u16>>,
+    argv: Vec<OsString>,
+}
 
-/// `[--tree|--device|--terminal PATH]... -- PROGRAM ARGS...`
-fn parse_exec_args(args: &[OsString]) -> anyhow::Result<(Grants, Vec<OsString>)> {
-    let mut grants = Vec::new();
+/// `[--tree|--device|--terminal PATH]... [--net-restrict] [--net-connect PORT]... -- PROGRAM ARGS...`
+fn parse_exec_args(args: &[OsString]) -> anyhow::Result<ExecArgs> {
+    let (mut grants, mut net) = (Vec::new(), None);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
-        if arg == "--" {
-            let argv: Vec<OsString> = rest.cloned().collect();
-            anyhow::ensure!(!argv.is_empty(), "no program to start");
-            return Ok((grants, argv));
+        match arg.to_str() {
+            Some("--") => {
+                let argv: Vec<OsString> = rest.cloned().collect();
+                anyhow::ensure!(!argv.is_empty(), "no program to start");
+                return Ok(ExecArgs { grants, net, argv });
+            }
+            Some("--net-restrict") => {
+                net.get_or_insert_with(Vec::new);
+            }
+            Some("--net-connect") => {
+                let port = rest
+                    .next()
+                    .and_then(|port| port.to_str()?.parse::<u16>().ok())
+                    .context("a port after --net-connect")?;
+                net.get_or_insert_with(Vec::new).push(port);
+            }
+            _ => {
+                let grant =
+                    arg.to_str().and_then(landlock::grant_flag).with_context(|| format!("unexpected {arg:?}"))?;
+                let path = rest.next().with_context(|| format!("a path after {arg:?}"))?;
+                grants.push((PathBuf::from(path), grant));
+            }
         }
-        let grant = arg.to_str().and_then(landlock::grant_flag).with_context(|| format!("unexpected {arg:?}"))?;
-        let path = rest.next().with_context(|| format!("a path after {arg:?}"))?;
-        grants.push((PathBuf::from(path), grant));
     }
     anyhow::bail!("no `--` before the program")
 }
@@ -111,26 +137,57 @@ fn drop_capabilities() -> anyhow::Result<()> {
 }
 
 /// A seccomp filter: `ioctl` with TIOCSTI (push input into a terminal) or TIOCLINUX fails with
-/// EPERM; every other system call is allowed.
-fn refuse_terminal_injection() -> anyhow::Result<()> {
-    use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule};
-    let request = |value: u64| -> anyhow::Result<SeccompRule> {
-        let condition = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)?;
-        Ok(SeccompRule::new(vec![condition])?)
-    };
+/// EPERM; with `net`, so do the sockets of [`socket_rules`] and `io_uring_setup`; every other
+/// system call is allowed.
+fn install_filter(net: bool) -> anyhow::Result<()> {
+    use seccompiler::{SeccompAction, SeccompFilter};
     // The request's C type differs between C libraries (unsigned long, int).
     #[allow(clippy::unnecessary_cast)]
-    let rules = vec![request(nix::libc::TIOCSTI as u64)?, request(nix::libc::TIOCLINUX as u64)?];
+    let ioctl =
+        vec![rule(&[(1, Op::Eq, nix::libc::TIOCSTI as u64)])?, rule(&[(1, Op::Eq, nix::libc::TIOCLINUX as u64)])?];
+    let mut rules: std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        [(nix::libc::SYS_ioctl, ioctl)].into();
+    if net {
+        rules.insert(nix::libc::SYS_socket, socket_rules()?);
+        rules.insert(nix::libc::SYS_io_uring_setup, Vec::new());
+    }
     let arch = std::env::consts::ARCH.try_into().map_err(|error| anyhow::anyhow!("seccomp: {error:?}"))?;
-    let filter = SeccompFilter::new(
-        [(nix::libc::SYS_ioctl, rules)].into_iter().collect(),
-        SeccompAction::Allow,
-        SeccompAction::Errno(nix::libc::EPERM as u32),
-        arch,
-    )
-    .context("seccomp: the filter")?;
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(nix::libc::EPERM as u32), arch)
+        .context("seccomp: the filter")?;
     let program: seccompiler::BpfProgram = filter.try_into().context("seccomp: compiling the filter")?;
     seccompiler::apply_filter(&program).context("seccomp: installing the filter")
+}
+
+use seccompiler::SeccompCmpOp as Op;
+
+/// A rule matching when every `(argument, op, value)` holds (32-bit compares, as the kernel's
+/// `int` arguments are).
+fn rule(conditions: &[(u8, Op, u64)]) -> anyhow::Result<seccompiler::SeccompRule> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCondition};
+    let conditions = conditions
+        .iter()
+        .map(|(arg, op, value)| SeccompCondition::new(*arg, SeccompCmpArgLen::Dword, op.clone(), *value))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(seccompiler::SeccompRule::new(conditions)?)
+}
+
+/// The `socket(domain, type, protocol)` calls Landlock's TCP rules cannot see: a family other
+/// than unix, IPv4, IPv6 and netlink; on IPv4/IPv6 any type but a stream, and a stream of another
+/// protocol than TCP (SCTP, MPTCP).
+fn socket_rules() -> anyhow::Result<Vec<seccompiler::SeccompRule>> {
+    use nix::libc::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, IPPROTO_TCP, SOCK_STREAM};
+    let families = [AF_UNIX, AF_INET, AF_INET6, AF_NETLINK].map(|family| (0, Op::Ne, family as u64));
+    let mut rules = vec![rule(&families)?];
+    let kinds = [nix::libc::SOCK_DGRAM, nix::libc::SOCK_RAW, nix::libc::SOCK_RDM, nix::libc::SOCK_SEQPACKET, 6, 10];
+    for family in [AF_INET, AF_INET6] {
+        for kind in kinds {
+            rules.push(rule(&[(0, Op::Eq, family as u64), (1, Op::MaskedEq(0xf), kind as u64)])?);
+        }
+        let other_protocol =
+            [(0, Op::Eq, family as u64), (1, Op::MaskedEq(0xf), SOCK_STREAM as u64), (2, Op::Gt, IPPROTO_TCP as u64)];
+        rules.push(rule(&other_protocol)?);
+    }
+    Ok(rules)
 }
 
 #[cfg(test)]
@@ -141,9 +198,19 @@ mod tests {
     fn stage_two_arguments_are_grants_then_the_program() {
         let args: Vec<OsString> =
             ["--tree", "/w", "--device", "/dev/null", "--", "prog", "--tree"].iter().map(OsString::from).collect();
-        let (grants, argv) = parse_exec_args(&args).expect("parse");
-        assert_eq!(grants, vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/null"), Grant::Device)]);
-        assert_eq!(argv, vec![OsString::from("prog"), OsString::from("--tree")]);
+        let parsed = parse_exec_args(&args).expect("parse");
+        assert_eq!(
+            parsed.grants,
+            vec![(PathBuf::from("/w"), Grant::Tree), (PathBuf::from("/dev/null"), Grant::Device)]
+        );
+        assert_eq!(parsed.argv, vec![OsString::from("prog"), OsString::from("--tree")]);
+        assert_eq!(parsed.net, None);
+        let net: Vec<OsString> =
+            ["--net-restrict", "--net-connect", "3128", "--", "prog"].iter().map(OsString::from).collect();
+        assert_eq!(parse_exec_args(&net).expect("parse").net, Some(vec![3128]));
+        let none: Vec<OsString> = ["--net-restrict", "--", "prog"].iter().map(OsString::from).collect();
+        assert_eq!(parse_exec_args(&none).expect("parse").net, Some(vec![]));
+        assert!(parse_exec_args(&["--net-connect".into(), "x".into(), "--".into(), "p".into()]).is_err());
         assert!(parse_exec_args(&[OsString::from("--tree")]).is_err());
         assert!(parse_exec_args(&[OsString::from("--")]).is_err());
         assert!(parse_exec_args(&[OsString::from("--bogus"), OsString::from("x")]).is_err());

@@ -32,8 +32,8 @@ use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use landlock::{
-    Access, AccessFs, BitFlags, LandlockStatus, PathBeneath, PathFd, RestrictionStatus, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort, PathBeneath, PathFd,
+    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 use super::SandboxRequest;
@@ -64,7 +64,7 @@ pub(super) fn support() -> Result<u32, String> {
 fn probe() -> Result<u32, String> {
     let status = std::thread::Builder::new()
         .name("landlock-probe".to_string())
-        .spawn(|| restrict_current_thread(&[(PathBuf::from("/"), Grant::Read)]))
+        .spawn(|| restrict_current_thread(&[(PathBuf::from("/"), Grant::Read)], None))
         .map_err(|error| format!("cannot start the probe thread: {error}"))?
         .join()
         .map_err(|_| "the probe thread panicked".to_string())?
@@ -235,8 +235,10 @@ pub(super) fn grant_flag(flag: &str) -> Option<Grant> {
 
 /// Confines the calling thread with `grants` (see [`restrict_current_thread`]); an error when the
 /// kernel did not enforce them.
-pub(super) fn enforce(grants: &[(PathBuf, Grant)]) -> anyhow::Result<()> {
-    let status = restrict_current_thread(grants)?;
+/// With `net`, TCP connections may go to those ports only (a kernel without Landlock's network
+/// rights, before ABI 4, is an error: never less than asked).
+pub(super) fn enforce(grants: &[(PathBuf, Grant)], net: Option<&[u16]>) -> anyhow::Result<()> {
+    let status = restrict_current_thread(grants, net)?;
     if status.ruleset == RulesetStatus::NotEnforced {
         anyhow::bail!("Landlock did not enforce the sandbox's rules ({:?})", status.landlock);
     }
@@ -245,14 +247,25 @@ pub(super) fn enforce(grants: &[(PathBuf, Grant)]) -> anyhow::Result<()> {
 
 /// Confines the calling thread to `grants`, signals and abstract unix sockets scoped. Paths that
 /// do not exist (any more) are skipped: less access.
-fn restrict_current_thread(grants: &[(PathBuf, Grant)]) -> anyhow::Result<RestrictionStatus> {
+fn restrict_current_thread(grants: &[(PathBuf, Grant)], net: Option<&[u16]>) -> anyhow::Result<RestrictionStatus> {
     let mut ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(TARGET_ABI))
         .context("Landlock: filesystem rights")?
         .scope(Scope::from_all(TARGET_ABI))
-        .context("Landlock: scopes")?
-        .create()
-        .context("Landlock: creating the ruleset")?;
+        .context("Landlock: scopes")?;
+    if net.is_some() {
+        ruleset = ruleset
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessNet::ConnectTcp)
+            .context("Landlock: restricting TCP connections (ABI 4+)")?
+            .set_compatibility(CompatLevel::BestEffort);
+    }
+    let mut ruleset = ruleset.create().context("Landlock: creating the ruleset")?;
+    for port in net.unwrap_or_default() {
+        ruleset = ruleset
+            .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))
+            .with_context(|| format!("Landlock: the rule for port {port}"))?;
+    }
     for (path, grant) in grants {
         let Ok(fd) = PathFd::new(path) else { continue };
         ruleset = ruleset
@@ -303,6 +316,7 @@ mod tests {
             writable: vec![home.clone(), repo.clone(), repo.join(".git/hooks")],
             readable: vec![home.join(".ssh/known_hosts")],
             hidden: vec![home.join(".ssh"), home.join(".netrc"), home.join(".aws")],
+            network: Default::default(),
         };
         let rules = Rules::prepare(&req, &[scratch.clone(), private.clone()]).expect("rules");
         let mut tree = paths(&rules, Grant::Tree);

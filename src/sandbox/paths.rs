@@ -165,6 +165,34 @@ pub(super) fn canonical_or_parent(path: &Path) -> PathBuf {
     }
 }
 
+/// The shared git dir and the worktree's admin folder in it, which stay read-only whatever else is
+/// writable.
+pub(super) fn git_paths(req: &super::SandboxRequest) -> Vec<PathBuf> {
+    let dot_git = canonical(&req.worktree).join(".git");
+    let admin = admin_dir(&dot_git).filter(|admin| admin.exists()).map(|admin| canonical(&admin));
+    admin.into_iter().chain([canonical(&req.common_dir)]).collect()
+}
+
+/// The worktree's admin folder (`<common>/worktrees/<name>`) named by its `.git` file.
+pub(super) fn admin_dir(dot_git: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dot_git).ok()?;
+    let target = text.lines().find_map(|line| line.strip_prefix("gitdir:"))?.trim();
+    let target = Path::new(target);
+    Some(if target.is_absolute() { target.to_path_buf() } else { dot_git.parent()?.join(target) })
+}
+
+/// `dir` created when missing, with symlinks resolved.
+pub(super) fn create_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|error| anyhow::anyhow!("creating {} for the sandbox: {error}", dir.display()))?;
+    Ok(canonical(dir))
+}
+
+/// The path with symlinks resolved, or as it is when it does not exist.
+pub(super) fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -258,6 +258,15 @@ pub enum Step {
     Fail {
         message: String,
     },
+    /// One network attempt (see `net_steps.rs`), reported as a message event.
+    Net {
+        probe: crate::net_steps::Probe,
+        host: Option<String>,
+        port: Option<u16>,
+        name: Option<String>,
+        count: Option<u32>,
+        at_once: Option<u32>,
+    },
     /// Write `{argv, cwd, style, env}` as JSON to `path` (env: only the names listed).
     Record {
         path: PathArg,
@@ -300,6 +309,7 @@ impl Step {
             Step::NoResult => "no_result",
             Step::Exit { .. } => "exit",
             Step::Fail { .. } => "fail",
+            Step::Net { .. } => "net",
             Step::Record { .. } => "record",
         }
     }

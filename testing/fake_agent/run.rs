@@ -41,6 +41,8 @@ pub struct Runner {
     touched: BTreeSet<String>,
     result: FinalResult,
     children: Vec<Child>,
+    /// Connections a `net` step keeps open until the agent exits.
+    held: Vec<std::net::TcpStream>,
     steps_run: usize,
 }
 
@@ -55,6 +57,7 @@ impl Runner {
             touched: BTreeSet::new(),
             result: FinalResult::Default,
             children: Vec::new(),
+            held: Vec::new(),
             steps_run: 0,
         }
     }
@@ -178,6 +181,17 @@ impl Runner {
             Step::Exit { code, abrupt } => return Ok(Flow::Exit { code: *code, abrupt: *abrupt }),
             Step::Fail { message } => return Ok(Flow::Failed(message.clone())),
             Step::Record { path, env } => self.record(&self.workspace.resolve(path)?, env)?,
+            Step::Net { probe, host, port, name, count, at_once } => {
+                let args = crate::net_steps::NetArgs {
+                    host: host.clone(),
+                    port: *port,
+                    name: name.clone(),
+                    count: *count,
+                    at_once: *at_once,
+                };
+                let text = crate::net_steps::run(*probe, &args, &mut self.held);
+                self.activity(Activity::Message(text))?;
+            }
             other => unreachable!("step {} is handled in Runner::step", other.kind()),
         }
         Ok(Flow::Continue)
