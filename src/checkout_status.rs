@@ -8,7 +8,8 @@
 //! - the workspace's scans (the base commit, the snapshot's full scan, moving a pooled worktree):
 //!   a given tree or none, an index in memory, no renames, submodules by their checked-out commit,
 //!   ignored files when asked;
-//! - the hand-back's dirty paths: HEAD, no renames, no submodules.
+//! - the hand-back's dirty paths: HEAD, no renames, no submodules;
+//! - `.worktreeinclude`: the ignored entries alone ([`ignored_entries`]).
 //!
 //! Whatever the user's configuration says (`status.showUntrackedFiles=no`, ...), untracked files
 //! are listed one by one and empty directories are not; index-worktree renames are never tracked.
@@ -149,6 +150,31 @@ fn read_index_at(repo: &gix::Repository, or_empty: bool) -> anyhow::Result<gix::
         gix::index::File::at(&path, hash, true, options)
     };
     index.with_context(|| format!("reading the index {}", path.display()))
+}
+
+/// The ignored entries of `repo`'s checkout, ignored directories collapsed: `(path, is_dir)` (the
+/// directory walk of a status pass alone, for `.worktreeinclude`).
+pub fn ignored_entries(repo: &gix::Repository) -> anyhow::Result<Vec<(gix::bstr::BString, bool)>> {
+    use gix::dir::walk::EmissionMode;
+    let index = index_or_empty(repo)?;
+    let options = repo
+        .dirwalk_options()
+        .context("reading dirwalk options")?
+        .emit_ignored(Some(EmissionMode::CollapseDirectory))
+        .emit_untracked(EmissionMode::CollapseDirectory);
+    let mut collect = gix::dir::walk::delegate::Collect::default();
+    repo.dirwalk(&index, None::<&str>, &std::sync::atomic::AtomicBool::new(false), options, &mut collect)
+        .context("walking the checkout for ignored files")?;
+    Ok(collect
+        .into_entries_by_path()
+        .into_iter()
+        .filter(|(e, _)| matches!(e.status, gix::dir::entry::Status::Ignored(_)))
+        .filter_map(|(e, _)| match e.disk_kind {
+            Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository) => Some((e.rela_path, true)),
+            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => Some((e.rela_path, false)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// [`for_each`], collected.

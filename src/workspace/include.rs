@@ -9,7 +9,6 @@ use gix::glob::pattern::Case;
 use std::path::Path;
 
 use crate::walk::{Step, Walk};
-use std::sync::atomic::AtomicBool;
 
 /// The file listing what to bring in, at the root of the user's checkout.
 pub const INCLUDE_FILE: &str = ".worktreeinclude";
@@ -24,7 +23,7 @@ pub fn copy_includes(user_repo: &gix::Repository, dest: &Path) -> anyhow::Result
         return Ok(Vec::new());
     };
     let mut included = Vec::new();
-    for (rela, is_dir) in ignored_entries(user_repo)? {
+    for (rela, is_dir) in crate::checkout_status::ignored_entries(user_repo)? {
         collect_matches(src_root, rela.as_bstr(), is_dir, &matcher, &mut included)?;
     }
     included.sort();
@@ -108,30 +107,6 @@ impl Matcher {
             literal.starts_with(&prefix) || prefix.starts_with(literal)
         })
     }
-}
-
-/// Ignored entries of the checkout, ignored directories collapsed: `(path, is_dir)`.
-fn ignored_entries(repo: &gix::Repository) -> anyhow::Result<Vec<(BString, bool)>> {
-    use gix::dir::walk::EmissionMode;
-    let index = crate::checkout_status::index_or_empty(repo)?;
-    let options = repo
-        .dirwalk_options()
-        .context("reading dirwalk options")?
-        .emit_ignored(Some(EmissionMode::CollapseDirectory))
-        .emit_untracked(EmissionMode::CollapseDirectory);
-    let mut collect = gix::dir::walk::delegate::Collect::default();
-    repo.dirwalk(&index, None::<&str>, &AtomicBool::new(false), options, &mut collect)
-        .context("walking the checkout for ignored files")?;
-    Ok(collect
-        .into_entries_by_path()
-        .into_iter()
-        .filter(|(e, _)| matches!(e.status, gix::dir::entry::Status::Ignored(_)))
-        .filter_map(|(e, _)| match e.disk_kind {
-            Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository) => Some((e.rela_path, true)),
-            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => Some((e.rela_path, false)),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Adds `rela` to `out` if included, or looks below it, as deep as something may be.
