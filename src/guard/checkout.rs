@@ -48,10 +48,42 @@ pub(crate) struct CheckoutSnapshot {
 
 /// Records every file below `root` (except in `skip_dirs`) and hashes the index at `index_path`.
 pub(crate) fn capture(root: &Path, skip_dirs: &[PathBuf], index_path: &Path) -> Result<CheckoutSnapshot> {
-    let mut files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
-    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let index_hash = hash_file(index_path)?;
-    Ok(CheckoutSnapshot { files, index_hash })
+    let files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
+    // The index hashed while the two halves of the list are sorted (on a 100k-file checkout each of
+    // the three costs about as much as the others).
+    let (files, index_hash) = std::thread::scope(|scope| {
+        let hashed = scope.spawn(|| hash_file(index_path));
+        let files = sort_by_path(scope, files);
+        (files, hashed.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    Ok(CheckoutSnapshot { files, index_hash: index_hash? })
+}
+
+/// `files` sorted by path: each half on its own thread, then merged (paths are unique).
+fn sort_by_path<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    mut files: Vec<(RelPath, FileStat)>,
+) -> Vec<(RelPath, FileStat)> {
+    let by_path = |a: &(RelPath, FileStat), b: &(RelPath, FileStat)| a.0.cmp(&b.0);
+    let mut upper = files.split_off(files.len() / 2);
+    let sorted_upper = scope.spawn(move || {
+        upper.sort_unstable_by(by_path);
+        upper
+    });
+    files.sort_unstable_by(by_path);
+    let upper = sorted_upper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let mut merged = Vec::with_capacity(files.len() + upper.len());
+    let (mut lower, mut upper) = (files.into_iter().peekable(), upper.into_iter().peekable());
+    loop {
+        let take_lower = match (lower.peek(), upper.peek()) {
+            (Some(a), Some(b)) => a.0 < b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        merged.extend(if take_lower { lower.next() } else { upper.next() });
+    }
+    merged
 }
 
 /// The repository-relative paths whose record differs, sorted, then `<index>` if the index changed.

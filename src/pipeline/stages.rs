@@ -129,8 +129,12 @@ impl Run<'_> {
             let _turn = workspace::AdminLock::acquire(&layout.dir)?;
             guard::capture_git_dir(&guard_scope)
         })?;
-        span("guard-before/unconfined", || self.capture_unconfined());
-        let checkout = span("guard-before/checkout", || guard::capture_checkout(&guard_scope))?;
+        // The run folders and loose objects are recorded while the checkout is walked.
+        let checkout = std::thread::scope(|scope| {
+            let walked = scope.spawn(|| span("guard-before/checkout", || guard::capture_checkout(&guard_scope)));
+            span("guard-before/unconfined", || self.capture_unconfined());
+            walked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
 
         self.stage("base")?;
         let (base, items) = span("base/resolve", || {
