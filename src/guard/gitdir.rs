@@ -202,20 +202,46 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// `modules/` holds submodule git dirs, possibly below name prefixes (`modules/lib/foo`).
+    /// `modules/` holds submodule git dirs, possibly below name prefixes (`modules/lib/foo`): walked
+    /// down to the folders holding a `HEAD` (each a submodule's git dir, read as one); the other
+    /// entries are only checked for locks.
     fn modules(&mut self, rel: &Path) -> Result<()> {
-        for name in self.children(rel)? {
-            let child = rel.join(&name);
-            let Some(meta) = self.lstat(&child)? else { continue };
-            if !meta.is_dir() {
-                self.visit(&child, Area::LocksOnly)?;
-            } else if self.lstat(&child.join("HEAD"))?.is_some() {
-                self.submodule_git_dir(&child)?;
-            } else {
-                self.modules(&child)?;
-            }
+        let (mut git_dirs, mut failure) = (Vec::new(), None);
+        Walk::new(&self.root.join(rel)).each(|found| {
+            let step = self.module_entry(rel, found, &mut git_dirs);
+            step.unwrap_or_else(|err| {
+                failure = Some(err);
+                Step::Stop
+            })
+        });
+        if let Some(err) = failure {
+            return Err(err);
         }
-        Ok(())
+        git_dirs.iter().try_for_each(|git_dir| self.submodule_git_dir(git_dir))
+    }
+
+    /// One entry of the walk of `modules/` at `rel`: a submodule's git dir is kept for later.
+    fn module_entry(
+        &mut self,
+        rel: &Path,
+        found: Result<Entry<'_>, WalkError>,
+        git_dirs: &mut Vec<PathBuf>,
+    ) -> Result<Step> {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.error.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing the git dir's modules"),
+        };
+        let child = rel.join(entry.rela());
+        if !entry.is_dir() {
+            self.visit(&child, Area::LocksOnly)?;
+            return Ok(Step::Continue);
+        }
+        if self.lstat(&child.join("HEAD"))?.is_some() {
+            git_dirs.push(child);
+            return Ok(Step::Prune);
+        }
+        Ok(Step::Continue)
     }
 
     fn submodule_git_dir(&mut self, rel: &Path) -> Result<()> {
