@@ -187,8 +187,7 @@ pub fn apply_with(
     let _run_lock =
         super::lock::try_lock_run(&run.path)?.ok_or_else(|| ApplyError::BeingApplied { run: run.id.clone() })?;
     require_offered(run)?;
-    let layout = crate::workspace::layout_for(repo_root, &crate::workspace::WorkspaceOptions::from_env())?;
-    let _repo_lock = super::lock::lock_repository(&layout.dir)?;
+    let _repo_lock = super::lock::lock_repository(repo_root)?;
     crate::workspace::pause_point("apply-locked");
     super::group::require_not_superseded(run)?;
     let repo = gix::discover(repo_root)

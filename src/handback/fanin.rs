@@ -141,8 +141,7 @@ pub fn apply_many_with(
             .push(lock::try_lock_run(&run.path)?.ok_or_else(|| ApplyError::BeingApplied { run: run.id.clone() })?);
         apply::require_offered(run)?;
     }
-    let layout = crate::workspace::layout_for(repo_root, &crate::workspace::WorkspaceOptions::from_env())?;
-    let _repo_lock = lock::lock_repository(&layout.dir)?;
+    let _repo_lock = lock::lock_repository(repo_root)?;
     crate::workspace::pause_point("apply-locked");
     for run in runs {
         group::require_not_superseded(run)?;

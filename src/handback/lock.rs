@@ -3,10 +3,10 @@
 //! - per run: a lock on the run folder itself, taken without waiting; a second `apply` of the run
 //!   while the first holds it is refused ("already being applied"), and one that comes after
 //!   finds `applied.json` (read again once the lock is held: "already applied").
-//! - per repository: a lock on the repository's git-dispatch folder (the one holding its
-//!   worktrees, never in the git dir, whose new `*.lock` files a running dispatch would flag),
-//!   taken with waiting: applies of different runs (patch or `--merge`) into one checkout go one
-//!   at a time.
+//! - per repository: a lock on the repository's common git dir, the folder itself (no file is
+//!   made in it, so a running dispatch's guard sees nothing new), taken with waiting: applies of
+//!   different runs (patch or `--merge`) into one checkout go one at a time, whatever
+//!   `GIT_DISPATCH_WORKTREES` each of them was given.
 //!
 //! Both are `flock(2)` locks on the folders themselves: no file is created (a refused `apply`
 //! leaves the run folder byte-identical), and the kernel drops them when their holder exits,
@@ -36,10 +36,13 @@ pub fn try_lock_run(run_dir: &Path) -> anyhow::Result<Option<Held>> {
     }
 }
 
-/// Takes the lock of the repository whose git-dispatch folder is `dir`, waiting for it.
-pub fn lock_repository(dir: &Path) -> anyhow::Result<Held> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let lock = Flock::lock(open(dir)?, FlockArg::LockExclusive)
+/// Takes the lock of the repository `repo_root` is in (its common git dir), waiting for it.
+pub fn lock_repository(repo_root: &Path) -> anyhow::Result<Held> {
+    let repo =
+        gix::discover(repo_root).with_context(|| format!("{} is not in a git repository", repo_root.display()))?;
+    let dir = std::fs::canonicalize(repo.common_dir())
+        .with_context(|| format!("cannot resolve {}", repo.common_dir().display()))?;
+    let lock = Flock::lock(open(&dir)?, FlockArg::LockExclusive)
         .map_err(|(_, errno)| anyhow::anyhow!("cannot lock {}: {errno}", dir.display()))?;
     Ok(Held { _lock: lock })
 }

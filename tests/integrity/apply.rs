@@ -53,3 +53,40 @@ fn of_two_concurrent_applies_exactly_one_applies() {
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already applied"), "{}", stderr(&again));
 }
+
+/// Whether `/proc/locks` shows `pid` waiting for a lock (a `->` line: blocked behind a holder).
+fn waits_for_a_lock(pid: u32) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks.lines().any(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        fields.next() == Some("->") && fields.nth(3) == Some(pid.to_string().as_str())
+    })
+}
+
+#[test]
+fn applies_of_two_runs_into_one_checkout_take_turns_whatever_their_worktrees_root() {
+    let fx = fixture("python-project");
+    let first = json!([{"step": "append", "path": "README.md", "content": "first\n"}]);
+    let second = json!([{"step": "write", "path": "NOTES.md", "content": "second\n"}]);
+    let (first_dir, _) = dispatched(&fx, "", &first, &[], 0);
+    let (second_dir, _) = dispatched(&fx, "", &second, &[], 0);
+
+    // The first apply holds the repository's lock (paused); the second, told another worktrees
+    // root, must still wait for it.
+    let pause = fx.root.join("paused");
+    let mut holder = spawn_apply(&fx, &id_of(&first_dir), Some(&pause));
+    wait_for_file(&pause);
+    let mut waiter = command(&fx);
+    waiter.args(["apply", &id_of(&second_dir)]).env("GIT_DISPATCH_WORKTREES", fx.root.join("other-worktrees"));
+    let waiter = waiter.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !waits_for_a_lock(waiter.id()) {
+        assert!(std::time::Instant::now() < deadline, "the second apply never waited for the first's lock");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    holder.kill().expect("kill the paused apply");
+    holder.wait().expect("reap it");
+    let output = waiter.wait_with_output().expect("the second apply ends");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(fx.repo.join("NOTES.md")).expect("NOTES.md"), "second\n");
+}
