@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use diffstat::diff_stat;
-pub use status::{audit, diff_name_only, status_short, CheckoutAudit};
+pub use status::{audit, audit_items, diff_name_only, status_short, CheckoutAudit};
 
 /// Where the guard looks.
 #[derive(Clone, Debug, PartialEq, Eq)]

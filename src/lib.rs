@@ -21,6 +21,7 @@ compile_error!("git-dispatch builds and runs on Linux only (see README, \"Platfo
 pub mod agent;
 pub mod artifacts;
 pub mod changes;
+pub mod checkout_status;
 pub mod cli;
 pub mod commands;
 pub mod egress;
@@ -41,4 +42,5 @@ pub mod sandbox;
 pub mod scope;
 pub mod sensitive;
 pub mod stats;
+pub mod walk;
 pub mod workspace;

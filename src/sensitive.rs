@@ -72,13 +72,16 @@ impl Findings {
 
 /// The sensitive changes from `base` to `result` (commits or trees) in `worktree`, with `allowed`
 /// set from `allow` (the resolved `ALLOW:` kinds). `changes` is the run's changed set (its
-/// `lossy_path` flags names that are not UTF-8 on either side).
+/// `lossy_path` flags names that are not UTF-8 on either side). `disk_roots`: the only entries of
+/// the worktree whose disk state can hold planted repositories or special files (see
+/// [`disk::walk_roots`]); `None` walks all of it.
 pub fn detect(
     repo: &gix::Repository,
     base: ObjectId,
     result: ObjectId,
     changes: &[Change],
     worktree: &Path,
+    disk_roots: Option<&[(String, bool)]>,
     allow: &[String],
 ) -> anyhow::Result<Vec<SensitiveChange>> {
     let diff = crate::changes::raw_changes_without_renames(repo, base, result)?;
@@ -118,7 +121,10 @@ pub fn detect(
     let touched_paths: BTreeSet<&BString> = touched.iter().map(|(path, _, _)| path).collect();
     let mut reader = lookup::TreeReader::new(repo, result)?;
     check_tree_shapes(&mut reader, &touched_paths, allow, &mut found)?;
-    let on_disk = disk::walk(worktree);
+    let on_disk = match disk_roots {
+        Some(roots) => disk::walk_roots(worktree, roots),
+        None => disk::walk(worktree),
+    };
     for planted in on_disk.planted {
         let reason = format!("`{}` in the worktree is {}", crate::escape::line(&planted.path), planted.why);
         found.add(planted.path.as_bytes().as_bstr(), EMBEDDED_REPO, reason, true, allow);

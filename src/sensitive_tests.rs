@@ -69,7 +69,7 @@ fn run(sc: &Scratch, base: &[Spec], result: &[Spec], allow: &[&str]) -> Vec<(Str
     let result = tree_of(&sc.repo, result);
     let changes = crate::changes::changed_set(&sc.repo, base, result).expect("changes");
     let allow: Vec<String> = allow.iter().map(|a| a.to_string()).collect();
-    let found = detect(&sc.repo, base, result, &changes, &sc.worktree, &allow).expect("detect");
+    let found = detect(&sc.repo, base, result, &changes, &sc.worktree, None, &allow).expect("detect");
     for change in &found {
         assert!(!change.reason.contains('\n'), "one line: {:?}", change.reason);
     }
@@ -298,7 +298,7 @@ fn non_utf8_name_is_a_control_char_change() {
     let blob = sc.repo.write_blob(b"x").expect("blob").detach();
     let result = raw_tree(&sc.repo, &[(b"README.md".to_vec(), F, readme), (b"bad\xffname".to_vec(), F, blob)]);
     let changes = crate::changes::changed_set(&sc.repo, base, result).expect("changes");
-    let found = detect(&sc.repo, base, result, &changes, &sc.worktree, &[]).expect("detect");
+    let found = detect(&sc.repo, base, result, &changes, &sc.worktree, None, &[]).expect("detect");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path, "bad\u{fffd}name");
     assert_eq!(found[0].kind, "control-char");
@@ -312,7 +312,7 @@ fn reasons_name_the_path() {
     let got = {
         let base = tree_of(&sc.repo, &[README]);
         let result = tree_of(&sc.repo, &[README, ("p", L, "/etc/passwd"), ("run", X, "")]);
-        detect(&sc.repo, base, result, &[], &sc.worktree, &[]).expect("detect")
+        detect(&sc.repo, base, result, &[], &sc.worktree, None, &[]).expect("detect")
     };
     let reasons: Vec<&str> = got.iter().map(|c| c.reason.as_str()).collect();
     assert_eq!(

@@ -256,7 +256,8 @@ pub fn pool_usage(root: &Path) -> std::io::Result<PoolUsage> {
     let mut usage = PoolUsage::default();
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
-        if !entry.file_type()?.is_dir() {
+        // Hidden entries (`.unconfined`, the markers of runs without a sandbox) are no repository.
+        if !entry.file_type()?.is_dir() || entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         usage.repositories += 1;
@@ -279,20 +280,14 @@ fn count_entries(dir: &Path) -> std::io::Result<usize> {
 
 /// The sum of file lengths below `root`, without following symlinks.
 fn disk_use(root: &Path) -> std::io::Result<u64> {
-    let mut bytes = 0;
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else {
-                bytes += meta.len();
-            }
+    let sizes = crate::walk::Walk::new(root).parallel().try_collect(|entry, sizes| {
+        let entry = entry?;
+        if !entry.is_dir() {
+            sizes.push(entry.metadata()?.len());
         }
-    }
-    Ok(bytes)
+        Ok(crate::walk::Step::Continue)
+    });
+    sizes.map(|sizes| sizes.iter().sum()).map_err(std::io::Error::other)
 }
 
 /// `512 B`, `1.5 KiB`, `12.3 MiB`, `2.0 GiB`.

@@ -1,17 +1,17 @@
 //! Fingerprint of the user's checkout: a cheap `lstat` record of every non-directory below its root
-//! (walked on a few threads, skipping `.git`, `.codex-dispatch` and the given folders) and the hash
-//! of its index file.
+//! (walked on a few threads by [`crate::walk`], skipping `.git`, `.codex-dispatch` and the given
+//! folders) and the hash of its index file.
 
 use std::cmp::Ordering;
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::fsmeta::{self, Identity};
+use super::fsmeta::Identity;
+use crate::walk::{Step, Walk};
 
 /// Directory names skipped at any depth: git dirs (or `.git` files) and the run folders.
 const SKIPPED_NAMES: [&str; 2] = [".git", ".codex-dispatch"];
@@ -48,10 +48,42 @@ pub(crate) struct CheckoutSnapshot {
 
 /// Records every file below `root` (except in `skip_dirs`) and hashes the index at `index_path`.
 pub(crate) fn capture(root: &Path, skip_dirs: &[PathBuf], index_path: &Path) -> Result<CheckoutSnapshot> {
-    let mut files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
-    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let index_hash = hash_file(index_path)?;
-    Ok(CheckoutSnapshot { files, index_hash })
+    let files = walk(root, skip_dirs).with_context(|| format!("fingerprinting the checkout {}", root.display()))?;
+    // The index hashed while the two halves of the list are sorted (on a 100k-file checkout each of
+    // the three costs about as much as the others).
+    let (files, index_hash) = std::thread::scope(|scope| {
+        let hashed = scope.spawn(|| hash_file(index_path));
+        let files = sort_by_path(scope, files);
+        (files, hashed.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    Ok(CheckoutSnapshot { files, index_hash: index_hash? })
+}
+
+/// `files` sorted by path: each half on its own thread, then merged (paths are unique).
+fn sort_by_path<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    mut files: Vec<(RelPath, FileStat)>,
+) -> Vec<(RelPath, FileStat)> {
+    let by_path = |a: &(RelPath, FileStat), b: &(RelPath, FileStat)| a.0.cmp(&b.0);
+    let mut upper = files.split_off(files.len() / 2);
+    let sorted_upper = scope.spawn(move || {
+        upper.sort_unstable_by(by_path);
+        upper
+    });
+    files.sort_unstable_by(by_path);
+    let upper = sorted_upper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let mut merged = Vec::with_capacity(files.len() + upper.len());
+    let (mut lower, mut upper) = (files.into_iter().peekable(), upper.into_iter().peekable());
+    loop {
+        let take_lower = match (lower.peek(), upper.peek()) {
+            (Some(a), Some(b)) => a.0 < b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        merged.extend(if take_lower { lower.next() } else { upper.next() });
+    }
+    merged
 }
 
 /// The repository-relative paths whose record differs, sorted, then `<index>` if the index changed.
@@ -91,119 +123,46 @@ fn hash_file(path: &Path) -> Result<Option<[u8; 32]>> {
     }
 }
 
-fn stat_of(entry: &fs::DirEntry, meta: &Metadata) -> FileStat {
-    let kind = if meta.file_type().is_symlink() {
-        FileKind::Symlink
-    } else if meta.is_file() {
-        FileKind::File
-    } else {
-        FileKind::Other
+fn stat_of(path: &Path, stat: &nix::sys::stat::FileStat) -> FileStat {
+    let kind = match stat.st_mode & nix::libc::S_IFMT {
+        nix::libc::S_IFLNK => FileKind::Symlink,
+        nix::libc::S_IFREG => FileKind::File,
+        _ => FileKind::Other,
     };
-    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(entry.path()).unwrap_or_default());
+    let link_target = (kind == FileKind::Symlink).then(|| fs::read_link(path).unwrap_or_default());
     FileStat {
         kind,
-        size: meta.len(),
-        mode: fsmeta::permission_bits(meta),
-        links: fsmeta::link_count(meta),
-        identity: Identity::of(meta),
+        size: stat.st_size as u64,
+        mode: stat.st_mode & 0o7777,
+        links: stat.st_nlink,
+        identity: Identity::of_stat(stat),
         link_target,
     }
 }
 
-/// Work shared by the walking threads: directories still to list, and how many are being listed.
-struct Queue {
-    pending: Vec<(PathBuf, RelPath)>,
-    busy: usize,
-}
-
+/// Every non-directory below `root` with its stat record, on a few threads; folders that vanish
+/// or may not be read meanwhile hold nothing, any other failure to read is an error.
 fn walk(root: &Path, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
-    let queue = Mutex::new(Queue { pending: vec![(root.to_path_buf(), RelPath::new())], busy: 0 });
-    let wake = Condvar::new();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-    let results: Vec<Result<Vec<(RelPath, FileStat)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&queue, &wake, skip_dirs))).collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a walker panicked")))).collect()
-    });
-    let mut files = Vec::new();
-    for result in results {
-        files.extend(result?);
-    }
-    Ok(files)
-}
-
-fn walk_worker(queue: &Mutex<Queue>, wake: &Condvar, skip_dirs: &[PathBuf]) -> Result<Vec<(RelPath, FileStat)>> {
-    let mut found = Vec::new();
-    loop {
-        let (abs, rel) = {
-            let mut q = queue.lock().map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-            loop {
-                if let Some(next) = q.pending.pop() {
-                    q.busy += 1;
-                    break next;
-                }
-                if q.busy == 0 {
-                    wake.notify_all();
-                    return Ok(found);
-                }
-                q = wake.wait(q).map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-            }
+    Walk::new(root).parallel().try_collect(|found, files| {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.is_gone_or_denied() => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing a folder"),
         };
-        let listed = list_dir(&abs, &rel, skip_dirs, &mut found);
-        let mut q = queue.lock().map_err(|_| anyhow::anyhow!("walk queue poisoned"))?;
-        q.busy -= 1;
-        match listed {
-            Ok(subdirs) => q.pending.extend(subdirs),
-            Err(err) => {
-                // Leave the queue consistent so the other walkers finish, then report.
-                wake.notify_all();
-                return Err(err);
-            }
-        }
-        wake.notify_all();
-    }
-}
-
-/// Records the files of one directory and returns its subdirectories to walk.
-fn list_dir(
-    abs: &Path,
-    rel: &[u8],
-    skip_dirs: &[PathBuf],
-    found: &mut Vec<(RelPath, FileStat)>,
-) -> Result<Vec<(PathBuf, RelPath)>> {
-    let entries = match fs::read_dir(abs) {
-        Ok(entries) => entries,
-        // Gone meanwhile, or not ours to read: nothing to record below it.
-        Err(err) if matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied) => {
-            return Ok(Vec::new());
-        }
-        Err(err) => return Err(err).with_context(|| format!("listing {}", abs.display())),
-    };
-    let mut subdirs = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", abs.display()))?;
-        let name = entry.file_name();
+        let name = entry.name();
         if SKIPPED_NAMES.iter().any(|skipped| name == *skipped) {
-            continue;
+            return Ok(Step::Prune);
         }
-        let meta = match entry.metadata() {
+        if entry.is_dir() {
+            let skipped = skip_dirs.iter().any(|dir| dir == entry.path());
+            return Ok(if skipped { Step::Prune } else { Step::Continue });
+        }
+        let meta = match entry.lstat() {
             Ok(meta) => meta,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
             Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),
         };
-        let mut rel_child = Vec::with_capacity(rel.len() + 1 + name.len());
-        if !rel.is_empty() {
-            rel_child.extend_from_slice(rel);
-            rel_child.push(b'/');
-        }
-        rel_child.extend_from_slice(name.as_encoded_bytes());
-        if meta.is_dir() {
-            let path = entry.path();
-            if !skip_dirs.contains(&path) {
-                subdirs.push((path, rel_child));
-            }
-        } else {
-            found.push((rel_child, stat_of(&entry, &meta)));
-        }
-    }
-    Ok(subdirs)
+        files.push((entry.rela().as_os_str().as_encoded_bytes().to_vec(), stat_of(entry.path(), &meta)));
+        Ok(Step::Continue)
+    })
 }

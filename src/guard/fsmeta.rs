@@ -37,12 +37,16 @@ impl Identity {
             mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
         }
     }
-}
 
-/// Number of hard links to a file.
-pub(crate) fn link_count(meta: &Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    meta.nlink()
+    /// [`Identity::of`] from a raw `lstat` record.
+    pub(crate) fn of_stat(stat: &nix::sys::stat::FileStat) -> Self {
+        Identity {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            ctime_ns: i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+            mtime_ns: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+        }
+    }
 }
 
 /// Creates a symlink at `link` pointing to `target`.

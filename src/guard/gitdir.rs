@@ -20,6 +20,7 @@ use anyhow::{Context, Result};
 
 use super::fsmeta::{self, Identity};
 use super::packed;
+use crate::walk::{Entry, Step, Walk, WalkError};
 
 /// Files of one worktree admin dir that a run may not change.
 const ADMIN_FILES: [&str; 5] = ["HEAD", "gitdir", "commondir", "config.worktree", "locked"];
@@ -201,20 +202,46 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// `modules/` holds submodule git dirs, possibly below name prefixes (`modules/lib/foo`).
+    /// `modules/` holds submodule git dirs, possibly below name prefixes (`modules/lib/foo`): walked
+    /// down to the folders holding a `HEAD` (each a submodule's git dir, read as one); the other
+    /// entries are only checked for locks.
     fn modules(&mut self, rel: &Path) -> Result<()> {
-        for name in self.children(rel)? {
-            let child = rel.join(&name);
-            let Some(meta) = self.lstat(&child)? else { continue };
-            if !meta.is_dir() {
-                self.visit(&child, Area::LocksOnly)?;
-            } else if self.lstat(&child.join("HEAD"))?.is_some() {
-                self.submodule_git_dir(&child)?;
-            } else {
-                self.modules(&child)?;
-            }
+        let (mut git_dirs, mut failure) = (Vec::new(), None);
+        Walk::new(&self.root.join(rel)).each(|found| {
+            let step = self.module_entry(rel, found, &mut git_dirs);
+            step.unwrap_or_else(|err| {
+                failure = Some(err);
+                Step::Stop
+            })
+        });
+        if let Some(err) = failure {
+            return Err(err);
         }
-        Ok(())
+        git_dirs.iter().try_for_each(|git_dir| self.submodule_git_dir(git_dir))
+    }
+
+    /// One entry of the walk of `modules/` at `rel`: a submodule's git dir is kept for later.
+    fn module_entry(
+        &mut self,
+        rel: &Path,
+        found: Result<Entry<'_>, WalkError>,
+        git_dirs: &mut Vec<PathBuf>,
+    ) -> Result<Step> {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.error.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing the git dir's modules"),
+        };
+        let child = rel.join(entry.rela());
+        if !entry.is_dir() {
+            self.visit(&child, Area::LocksOnly)?;
+            return Ok(Step::Continue);
+        }
+        if self.lstat(&child.join("HEAD"))?.is_some() {
+            git_dirs.push(child);
+            return Ok(Step::Prune);
+        }
+        Ok(Step::Continue)
     }
 
     fn submodule_git_dir(&mut self, rel: &Path) -> Result<()> {
@@ -263,19 +290,58 @@ impl Walker<'_> {
 
     fn visit(&mut self, rel: &Path, area: Area) -> Result<()> {
         let Some(meta) = self.lstat(rel)? else { return Ok(()) };
-        if meta.is_dir() {
-            let own = rel == Path::new(OWN_REFS_DIR) || rel == Path::new(OWN_LOGS_DIR);
-            if own || (area == Area::LocksOnly && rel.ends_with("objects")) {
-                return Ok(());
-            }
-            if area == Area::Tracked {
-                self.snap.dirs.insert(rel.to_path_buf());
-            }
-            for name in self.children(rel)? {
-                self.visit(&rel.join(name), area)?;
-            }
-        } else if area == Area::Tracked || is_lock(rel) {
-            self.record(rel, &meta)?;
+        if !meta.is_dir() {
+            return self.record_if_kept(rel, &meta, area);
+        }
+        if self.skipped_dir(rel, area) {
+            return Ok(());
+        }
+        let mut failure = None;
+        Walk::new(&self.root.join(rel)).each(|found| {
+            let step = self.visit_below(rel, found, area);
+            step.unwrap_or_else(|err| {
+                failure = Some(err);
+                Step::Stop
+            })
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// One entry of the walk below the directory `rel` (already recorded).
+    fn visit_below(&mut self, rel: &Path, found: Result<Entry<'_>, WalkError>, area: Area) -> Result<Step> {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if err.error.kind() == io::ErrorKind::NotFound => return Ok(Step::Continue),
+            Err(err) => return Err(err).context("listing the git dir"),
+        };
+        let child = rel.join(entry.rela());
+        if entry.is_dir() {
+            return Ok(if self.skipped_dir(&child, area) { Step::Prune } else { Step::Continue });
+        }
+        match entry.metadata() {
+            Ok(meta) => self.record_if_kept(&child, &meta, area)?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading the metadata of {}", entry.path().display())),
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Whether the directory `rel` is left out (git-dispatch's own refs, an object store), else
+    /// records it (in the tracked area).
+    fn skipped_dir(&mut self, rel: &Path, area: Area) -> bool {
+        let own = rel == Path::new(OWN_REFS_DIR) || rel == Path::new(OWN_LOGS_DIR);
+        if own || (area == Area::LocksOnly && rel.ends_with("objects")) {
+            return true;
+        }
+        if area == Area::Tracked {
+            self.snap.dirs.insert(rel.to_path_buf());
+        }
+        false
+    }
+
+    fn record_if_kept(&mut self, rel: &Path, meta: &Metadata, area: Area) -> Result<()> {
+        if area == Area::Tracked || is_lock(rel) {
+            self.record(rel, meta)?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use super::fsmeta::Identity;
+use crate::walk::{Step, Walk};
 
 /// The loose objects at one moment: `ab/cdef...` -> size and identity.
 #[derive(Clone, Debug, Default)]
@@ -23,22 +24,22 @@ pub struct LooseObjects {
 pub fn capture(common_dir: &Path) -> LooseObjects {
     let mut found = LooseObjects::default();
     let objects = common_dir.join("objects");
-    let Ok(fanout) = std::fs::read_dir(&objects) else { return found };
-    for dir in fanout.flatten() {
-        let name = dir.file_name().to_string_lossy().into_owned();
-        if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
+    let is_hex = |name: &str| name.bytes().all(|b| b.is_ascii_hexdigit());
+    Walk::new(&objects).max_depth(2).each(|entry| {
+        let Ok(entry) = entry else { return Step::Continue };
+        let name = entry.name().to_string_lossy();
+        if entry.depth() == 1 {
+            let fanout = name.len() == 2 && is_hex(&name);
+            return if fanout { Step::Continue } else { Step::Prune };
         }
-        let Ok(listing) = std::fs::read_dir(dir.path()) else { continue };
-        for file in listing.flatten() {
-            let rest = file.file_name().to_string_lossy().into_owned();
-            if rest.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if let Ok(meta) = file.path().symlink_metadata() {
-                    found.objects.insert(format!("{name}/{rest}"), (meta.len(), Identity::of(&meta)));
-                }
+        if is_hex(&name) {
+            if let Ok(meta) = entry.metadata() {
+                let dir = entry.rela().parent().unwrap_or(Path::new("")).to_string_lossy();
+                found.objects.insert(format!("{dir}/{name}"), (meta.len(), Identity::of(&meta)));
             }
         }
-    }
+        Step::Continue
+    });
     found
 }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::fsmeta::Identity;
+use crate::walk::{Step, Walk};
 
 /// One entry's kind, size, permissions and identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,15 +46,15 @@ fn walk(dir: &Path, rela: &str, own_run: &Path, out: &mut BTreeMap<String, Entry
     if !meta.is_dir() {
         return;
     }
-    let Ok(listing) = std::fs::read_dir(dir) else { return };
-    for item in listing.flatten() {
-        let path = item.path();
-        if path == own_run {
-            continue;
+    Walk::new(dir).each(|found| {
+        let Ok(item) = found else { return Step::Continue };
+        if item.path() == own_run {
+            return Step::Prune;
         }
-        let child = format!("{rela}/{}", item.file_name().to_string_lossy());
-        walk(&path, &child, own_run, out);
-    }
+        let Ok(meta) = item.metadata() else { return Step::Continue };
+        out.insert(format!("{rela}/{}", item.rela().to_string_lossy()), entry_of(&meta));
+        Step::Continue
+    });
 }
 
 fn entry_of(meta: &std::fs::Metadata) -> Entry {

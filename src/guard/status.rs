@@ -9,6 +9,7 @@ use gix::bstr::BString;
 use gix::status::index_worktree::Item as WorktreeItem;
 use gix::status::plumbing::index_as_worktree::{Change, Conflict, EntryStatus};
 
+use crate::checkout_status;
 use crate::quote::{quote_path, Quoting};
 
 /// How a tracked file differs between the index and the worktree.
@@ -55,11 +56,23 @@ pub struct CheckoutAudit {
 /// from one walk of it (one index-worktree comparison, one directory walk).
 pub fn audit(repo_root: &Path) -> Result<CheckoutAudit> {
     let repo = open(repo_root)?;
-    let pass = status_pass(&repo)?;
+    let items =
+        checkout_status::items(&repo, checkout_status::Index::Repository, &checkout_status::Options::git_status())?;
+    audit_of(&repo, items)
+}
+
+/// [`audit`] from the items of a status pass taken already with [`checkout_status::Options::git_status`]
+/// (HEAD's tree, or the tree HEAD resolved to).
+pub fn audit_items(repo_root: &Path, items: Vec<gix::status::Item>) -> Result<CheckoutAudit> {
+    audit_of(&open(repo_root)?, items)
+}
+
+fn audit_of(repo: &gix::Repository, items: Vec<gix::status::Item>) -> Result<CheckoutAudit> {
+    let pass = pass_of(repo, items)?;
     Ok(CheckoutAudit {
-        status_short: render_short(&pass, quoting(&repo, true)),
-        diff_stat: super::diffstat::render_stat(&repo, &pass.worktree)?,
-        diff_name_only: render_name_only(&pass.worktree, quoting(&repo, false)),
+        status_short: render_short(&pass, quoting(repo, true)),
+        diff_stat: super::diffstat::render_stat(repo, &pass.worktree)?,
+        diff_name_only: render_name_only(&pass.worktree, quoting(repo, false)),
     })
 }
 
@@ -84,27 +97,13 @@ pub(crate) struct StatusPass {
     pub(crate) worktree: Vec<WorktreeChange>,
 }
 
-/// Index against HEAD, worktree against index, and the untracked files, in one pass.
-fn status_pass(repo: &gix::Repository) -> Result<StatusPass> {
-    let dirwalk = repo
-        .dirwalk_options()
-        .context("reading the directory-walk options")?
-        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-        .emit_ignored(None)
-        .emit_empty_directories(false);
-    let iter = repo
-        .status(gix::progress::Discard)
-        .context("preparing the status")?
-        .index_worktree_rewrites(None)
-        .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: false })
-        .index_worktree_options_mut(|opts| opts.dirwalk_options = Some(dirwalk))
-        .into_iter(Vec::<BString>::new())
-        .context("starting the status")?;
+/// The audit's reading of the items of a [`checkout_status::Options::git_status`] pass.
+pub(crate) fn pass_of(repo: &gix::Repository, items: Vec<gix::status::Item>) -> Result<StatusPass> {
     let mut lines: BTreeMap<BString, ShortLine> = BTreeMap::new();
     let mut untracked: BTreeSet<BString> = BTreeSet::new();
     let mut changes = WorktreeChanges::new();
-    for item in iter {
-        match item.context("computing the status")? {
+    for item in items {
+        match item {
             gix::status::Item::TreeIndex(change) => record_staged(&mut lines, &change),
             gix::status::Item::IndexWorktree(item) => {
                 changes.record(repo, &item)?;

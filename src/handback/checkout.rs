@@ -11,25 +11,26 @@ use gix::bstr::{BStr, BString, ByteSlice};
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 
+use crate::checkout_status;
+
 /// Repository paths where the checkout differs from HEAD: staged or unstaged changes, deletions,
 /// untracked (not ignored) files one by one, and conflicts. Sorted, without duplicates.
 /// Submodule contents and nested repositories are not looked into.
 pub fn dirty_paths(repo: &gix::Repository) -> anyhow::Result<Vec<BString>> {
-    let iter = repo
-        .status(gix::progress::Discard)
-        .context("cannot read the status of your checkout")?
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None)
-        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
-        .into_iter(Vec::<BString>::new())
-        .context("cannot read the status of your checkout")?;
+    let options = checkout_status::Options {
+        tree: checkout_status::Tree::Head,
+        tree_renames: false,
+        ignored: false,
+        submodules: checkout_status::Submodules::Skip,
+    };
     let mut paths = BTreeSet::new();
-    for item in iter {
-        let item = item.context("cannot read the status of your checkout")?;
+    checkout_status::for_each(repo, checkout_status::Index::Repository, &options, |item| {
         if let Some(path) = dirty_location(&item) {
             paths.insert(path.to_owned());
         }
-    }
+        Ok(())
+    })
+    .context("cannot read the status of your checkout")?;
     Ok(paths.into_iter().collect())
 }
 

@@ -1,5 +1,5 @@
 //! Work that runs on a thread of its own while the dispatch goes on: reading the user's checkout
-//! (the guard's fingerprint of it, the audit), which nothing else of the dispatch writes to.
+//! (the audit of the status pass, the guard's closing fingerprint), which nothing else of the dispatch writes to.
 
 use std::thread::JoinHandle;
 

@@ -4,12 +4,13 @@
 //! guard -> snapshot -> changed set and patch -> `--verify` -> verdict -> artifacts -> offer (keep
 //! the branch) or not (delete it).
 //!
-//! The user's checkout is audited (`pre-status.txt` etc.) once, just after the guard's first
-//! fingerprint of it; when the guard finds nothing changed after the agent (and no `--verify`
-//! command ran since), the closing `post-*` files are that same audit, else a new one. Reading the
-//! user's checkout (fingerprints, audit) runs on a thread of its own while the base and the
-//! worktree are made, and while the snapshot is taken; the git dir's fingerprints are taken in line
-//! (before git-dispatch writes worktree admin files there, and before the snapshot opens it).
+//! The user's checkout is read once at the start, just after the guard's first fingerprint of it:
+//! one status pass gives the base and the audit (`pre-status.txt` etc.; rendered on a thread of its
+//! own while the worktree is made). When the guard finds nothing changed after the agent (and no
+//! `--verify` command ran since), the closing `post-*` files are that same audit, else a new one.
+//! The closing fingerprint is taken on a thread of its own while the snapshot is taken; the git
+//! dir's fingerprints are taken in line (before git-dispatch writes worktree admin files there,
+//! and before the snapshot opens it).
 //!
 //! Every stage is recorded in `run.json` and `policy.json` (`stage`) before it starts, so a run folder
 //! left by a crash says where it stopped. Whatever happens after the worktree exists, it is released.

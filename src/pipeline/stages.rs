@@ -117,8 +117,9 @@ impl Run<'_> {
         span("inputs/write-inputs", || write_inputs(self.dispatch, &self.run_dir))?;
 
         // The git dir's fingerprint is taken before git-dispatch writes there (worktree admin
-        // files). The checkout's, and then the audit, are taken on another thread while the base
-        // and the worktree are made, and awaited before anything runs (see `settle_before`).
+        // files), the checkout's before its status: one status pass gives the base and the audit
+        // (rendered on another thread while the worktree is made, awaited before anything runs:
+        // see `settle_before`), so both see the checkout at or after its fingerprint.
         self.stage("guard-before")?;
         let guard_scope = span("guard-before/scope", || self.guard_scope())?;
         let git_before = span("guard-before/git-dir", || {
@@ -128,15 +129,25 @@ impl Run<'_> {
             let _turn = workspace::AdminLock::acquire(&layout.dir)?;
             guard::capture_git_dir(&guard_scope)
         })?;
-        span("guard-before/unconfined", || self.capture_unconfined());
-        let (scope, root) = (guard_scope.clone(), self.dispatch.repo_root.clone());
-        self.checkout_before = Some(Background::start("guard-before/checkout-and-audit", move || {
-            Ok((guard::capture_checkout(&scope)?, guard::audit(&root)?))
-        }));
+        // The run folders and loose objects are recorded while the checkout is walked.
+        let checkout = std::thread::scope(|scope| {
+            let walked = scope.spawn(|| span("guard-before/checkout", || guard::capture_checkout(&guard_scope)));
+            span("guard-before/unconfined", || self.capture_unconfined());
+            walked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
 
         self.stage("base")?;
-        let base =
-            span("base/resolve", || workspace::resolve_base(&self.dispatch.repo_root, self.dispatch.base.as_deref()))?;
+        let (base, items) = span("base/resolve", || {
+            workspace::resolve_base_and_status(&self.dispatch.repo_root, self.dispatch.base.as_deref())
+        })?;
+        let root = self.dispatch.repo_root.clone();
+        self.checkout_before = Some(Background::start("base/audit", move || {
+            let audit = match items {
+                Some(items) => guard::audit_items(&root, items)?,
+                None => guard::audit(&root)?,
+            };
+            Ok((checkout, audit))
+        }));
         self.verdict.dirty_file_count_before = base.dirty_paths.len();
         self.verdict.base_commit = Some(hex(base.commit));
         self.record.base_commit = Some(hex(base.commit));
@@ -161,6 +172,7 @@ impl Run<'_> {
         let outcome = recorded.and_then(|()| self.in_worktree(&mut ws, &guard_scope, git_before));
         let offered = outcome.is_ok() && self.verdict.offered && !process::interrupted();
         span("release", || self.release(&ws, &options, offered, outcome.is_err()));
+        workspace::release_unconfined();
         outcome
     }
 }

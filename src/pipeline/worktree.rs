@@ -46,6 +46,13 @@ impl Run<'_> {
         self.verdict.network = sandbox.network.record();
         self.verdict.messages.extend(sandbox.warning.clone());
         self.verdict.messages.extend(sandbox.network.warning.clone());
+        // SETUP, the agent and `--verify` all run under this plan: an unconfined one may write
+        // any pooled worktree, so none sealed before it is trusted without a rescan.
+        ws.confined = sandbox.kind != sandbox::Kind::None;
+        if !ws.confined {
+            let root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir);
+            workspace::mark_unconfined(root, &self.run_dir.id)?;
+        }
         if !self.dispatch.packet.setup.is_empty() {
             self.stage("setup")?;
             if !self.run_setup(&cwd, &sandbox)? {
@@ -207,8 +214,13 @@ fn sensitive_changes(
     changes: &[Change],
     allow: &[String],
 ) -> anyhow::Result<Vec<policy::SensitiveChange>> {
-    let mut found = crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, allow)
-        .context("checking for sensitive changes")?;
+    // The disk walk may stop at what the journal saw touched only where the worktree was known to
+    // hold no planted repository or special file when it started: fresh, or a sealed pooled one.
+    let known_clean = !ws.warm || !ws.pool_rescanned;
+    let roots = snapshot.disk_roots.as_deref().filter(|_| known_clean);
+    let mut found =
+        crate::sensitive::detect(repo, ws.base_commit, snapshot.result_commit, changes, &ws.path, roots, allow)
+            .context("checking for sensitive changes")?;
     found.extend(crate::sensitive::detect_ignored(&ws.path, &snapshot.ignored_written));
     if snapshot.dot_git_replaced {
         found.push(policy::SensitiveChange {

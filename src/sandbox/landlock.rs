@@ -37,6 +37,7 @@ use landlock::{
 };
 
 use super::SandboxRequest;
+use crate::walk::{Step, Walk};
 
 /// The newest Landlock ABI whose rights are handled (and tested).
 const TARGET_ABI: ABI = ABI::V7;
@@ -196,20 +197,21 @@ fn carve(
         return Ok(());
     }
     out.extend(way.map(|way| (root.to_path_buf(), way)));
-    let entries = std::fs::read_dir(root).with_context(|| format!("listing {} for the sandbox", root.display()))?;
-    for entry in entries {
+    let found = Walk::new(root).try_collect(|entry, found| {
         let entry = entry.with_context(|| format!("listing {} for the sandbox", root.display()))?;
         let path = entry.path();
         let file_type = entry.file_type().with_context(|| format!("inspecting {}", path.display()))?;
         if file_type.is_symlink() || inside.iter().any(|excluded| **excluded == path) {
-            continue;
+            return Ok(Step::Prune);
         }
-        if inside.iter().any(|excluded| excluded.starts_with(&path)) {
-            carve(&path, excluded, (grant, way), out)?;
-        } else {
-            out.push((path, grant));
+        if inside.iter().any(|excluded| excluded.starts_with(path)) {
+            found.extend(way.map(|way| (path.to_path_buf(), way)));
+            return Ok(Step::Continue);
         }
-    }
+        found.push((path.to_path_buf(), grant));
+        Ok(Step::Prune)
+    })?;
+    out.extend(found);
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use anyhow::Context as _;
 
 use super::StatePaths;
 use crate::agent::AgentKind;
+use crate::walk::{Entry, Step, Walk, WalkError};
 
 /// What a private copy carries from the user's state folder of one CLI.
 struct Carried {
@@ -85,11 +86,11 @@ impl PrivateState {
         let carried = carried(state.agent);
         if let Some(source) = &state.dir {
             for name in carried.files.iter().chain(carried.dirs) {
-                copy_tree(&source.join(name), &private.home().join(name), 0)?;
+                copy_tree(&source.join(name), &private.home().join(name))?;
             }
         }
         if let Some(file) = &state.global_file {
-            copy_tree(file, &private.home().join(".claude.json"), 0)?;
+            copy_tree(file, &private.home().join(".claude.json"))?;
         }
         for link in cache_links {
             let Some(rel) = state.cache.as_ref().and_then(|cache| link.strip_prefix(cache).ok()) else { continue };
@@ -157,19 +158,42 @@ impl Drop for PrivateState {
 
 /// Copies a file or a folder from the user's state, following symlinks (a link would let the
 /// agent write through to the user's file); missing is nothing. Folders deeper than
-/// [`COPY_MAX_DEPTH`] (a symlink loop) are left out.
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> anyhow::Result<()> {
+/// [`COPY_MAX_DEPTH`] and symlink loops are left out.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     let Ok(meta) = std::fs::metadata(from) else { return Ok(()) };
-    if meta.is_dir() && depth < COPY_MAX_DEPTH {
-        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-        for entry in std::fs::read_dir(from).with_context(|| format!("listing {}", from.display()))? {
-            let entry = entry.with_context(|| format!("listing {}", from.display()))?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()), depth + 1)?;
-        }
-    } else if meta.is_file() {
-        let _ = std::fs::remove_file(to);
-        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    if meta.is_file() {
+        return copy_file(from, to);
     }
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    Walk::new(from).follow_links().max_depth(COPY_MAX_DEPTH).try_collect(|entry, _: &mut Vec<()>| {
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A dangling link or a loop: nothing to copy there.
+            Err(err) if matches!(err.error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData) => {
+                return Ok(Step::Continue)
+            }
+            Err(err) => return Err(err).with_context(|| format!("listing {}", from.display())),
+        };
+        let Ok(meta) = entry.metadata() else { return Ok(Step::Continue) };
+        let target = to.join(entry.rela());
+        if meta.is_dir() && entry.depth() < COPY_MAX_DEPTH {
+            std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+        } else if meta.is_dir() {
+            return Ok(Step::Prune);
+        } else if meta.is_file() {
+            copy_file(entry.path(), &target)?;
+        }
+        Ok(Step::Continue)
+    })?;
+    Ok(())
+}
+
+fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(to);
+    std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 
@@ -178,20 +202,39 @@ fn copy_tree(from: &Path, to: &Path, depth: usize) -> anyhow::Result<()> {
 fn copy_files_only(from: &Path, to: &Path, budget: &mut u64) -> anyhow::Result<bool> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut complete = true;
-    for entry in std::fs::read_dir(from).with_context(|| format!("listing {}", from.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", from.display()))?;
-        let meta = std::fs::symlink_metadata(entry.path()).with_context(|| format!("inspecting {}", from.display()))?;
-        let target = to.join(entry.file_name());
-        if meta.is_dir() {
-            complete &= copy_files_only(&entry.path(), &target, budget)?;
-        } else if meta.is_file() && meta.len() <= *budget {
-            std::fs::copy(entry.path(), &target).with_context(|| format!("copying {}", entry.path().display()))?;
-            *budget -= meta.len();
-        } else if meta.is_file() {
-            complete = false;
-        }
+    let mut failure = None;
+    Walk::new(from).each(|entry| {
+        let copied = copy_one_file(from, to, entry, budget).map(|fitted| complete &= fitted);
+        copied.map_or_else(
+            |err| {
+                failure = Some(err);
+                Step::Stop
+            },
+            |()| Step::Continue,
+        )
+    });
+    failure.map_or(Ok(complete), Err)
+}
+
+/// [`copy_files_only`] of one entry; `false` when it did not fit the budget.
+fn copy_one_file(
+    from: &Path,
+    to: &Path,
+    entry: Result<Entry<'_>, WalkError>,
+    budget: &mut u64,
+) -> anyhow::Result<bool> {
+    let entry = entry.with_context(|| format!("listing {}", from.display()))?;
+    let meta = entry.metadata().with_context(|| format!("inspecting {}", from.display()))?;
+    let target = to.join(entry.rela());
+    if meta.is_dir() {
+        std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    } else if meta.is_file() && meta.len() <= *budget {
+        std::fs::copy(entry.path(), &target).with_context(|| format!("copying {}", entry.path().display()))?;
+        *budget -= meta.len();
+    } else if meta.is_file() {
+        return Ok(false);
     }
-    Ok(complete)
+    Ok(true)
 }
 
 fn remove_tree(path: &Path) -> anyhow::Result<()> {

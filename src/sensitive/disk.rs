@@ -6,6 +6,8 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Component, Path, PathBuf};
 
+use crate::walk::{Step, Walk};
+
 /// A repository found inside the worktree: its directory relative to the worktree, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planted {
@@ -21,37 +23,84 @@ pub struct OnDisk {
     pub special: Vec<String>,
 }
 
-/// Walk the worktree (symlinks not followed, the worktree's own `.git` skipped) for planted
-/// repositories (a repository found is not searched further) and special files, which git's
-/// status never reports. Unreadable directories are skipped.
+/// Walk the worktree (symlinks not followed, the worktree's own `.git` skipped, on a few threads)
+/// for planted repositories (a repository found is not searched further) and special files,
+/// which git's status never reports. Unreadable directories are skipped.
 pub fn walk(worktree: &Path) -> OnDisk {
-    let mut found = OnDisk::default();
-    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
-    while let Some(rela) = stack.pop() {
-        let dir = worktree.join(&rela);
-        if !rela.as_os_str().is_empty() && looks_bare(&dir) {
-            found.planted.push(Planted { path: display(&rela), why: "a bare repository (HEAD, objects/, refs/)" });
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let child = rela.join(&name);
-            let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
-            let own_git = rela.as_os_str().is_empty() && name == ".git";
-            let kind = entry.file_type().ok();
-            if is_git && !own_git {
-                found.planted.push(Planted { path: display(&child), why: "a `.git` entry below the worktree's root" });
-            } else if !is_git && kind.is_some_and(|kind| kind.is_dir()) {
-                stack.push(child);
-            } else if kind.is_some_and(is_special) {
-                found.special.push(display(&child));
-            }
+    let mut on_disk = OnDisk::default();
+    walk_below(worktree, Path::new(""), &mut on_disk);
+    on_disk.sort();
+    on_disk
+}
+
+/// [`walk`] of only these entries of the worktree (`(path, is_dir)`; folders walked whole): where
+/// something can differ from a worktree known to hold neither (fresh, or a trusted pooled one),
+/// as the change journal saw it (touched files and folders) plus its ignored entries.
+pub fn walk_roots(worktree: &Path, roots: &[(String, bool)]) -> OnDisk {
+    let mut on_disk = OnDisk::default();
+    for (rela, _) in roots {
+        let rela = Path::new(rela);
+        let Ok(meta) = std::fs::symlink_metadata(worktree.join(rela)) else { continue };
+        let name = rela.file_name().unwrap_or_default();
+        if name.as_encoded_bytes().eq_ignore_ascii_case(b".git") && rela != Path::new(".git") {
+            let why = "a `.git` entry below the worktree's root";
+            on_disk.planted.push(Planted { path: display(rela), why });
+        } else if meta.is_dir() && looks_bare(&worktree.join(rela)) {
+            on_disk.planted.push(Planted { path: display(rela), why: "a bare repository (HEAD, objects/, refs/)" });
+        } else if meta.is_dir() {
+            walk_below(worktree, rela, &mut on_disk);
+        } else if is_special(meta.file_type()) {
+            on_disk.special.push(display(rela));
         }
     }
-    found.planted.sort_by(|a, b| a.path.cmp(&b.path));
-    found.special.sort();
-    found
+    on_disk.sort();
+    on_disk
+}
+
+impl OnDisk {
+    fn sort(&mut self) {
+        self.planted.sort_by(|a, b| a.path.cmp(&b.path));
+        self.planted.dedup();
+        self.special.sort();
+        self.special.dedup();
+    }
+}
+
+/// Adds what is below the folder `start` of the worktree to `on_disk`.
+fn walk_below(worktree: &Path, start: &Path, on_disk: &mut OnDisk) {
+    enum Found {
+        Planted(Planted),
+        Special(String),
+    }
+    let at_root = start.as_os_str().is_empty();
+    let found = Walk::new(&worktree.join(start)).parallel().try_collect(|entry, out| {
+        let Ok(entry) = entry else { return Ok(Step::Continue) };
+        let name = entry.name();
+        let is_git = name.as_encoded_bytes().eq_ignore_ascii_case(b".git");
+        let own_git = at_root && entry.depth() == 1 && name == ".git";
+        let kind = entry.file_type();
+        let rela = start.join(entry.rela());
+        if is_git && !own_git {
+            let why = "a `.git` entry below the worktree's root";
+            out.push(Found::Planted(Planted { path: display(&rela), why }));
+        } else if !is_git && kind.is_some_and(|kind| kind.is_dir()) {
+            if looks_bare(entry.path()) {
+                let why = "a bare repository (HEAD, objects/, refs/)";
+                out.push(Found::Planted(Planted { path: display(&rela), why }));
+                return Ok(Step::Prune);
+            }
+            return Ok(Step::Continue);
+        } else if kind.is_some_and(is_special) {
+            out.push(Found::Special(display(&rela)));
+        }
+        Ok(Step::Prune)
+    });
+    for item in found.unwrap_or_default() {
+        match item {
+            Found::Planted(planted) => on_disk.planted.push(planted),
+            Found::Special(path) => on_disk.special.push(path),
+        }
+    }
 }
 
 fn is_special(kind: std::fs::FileType) -> bool {
@@ -160,5 +209,25 @@ mod tests {
                 ("c/.git".to_string(), dotgit),
             ]
         );
+    }
+
+    #[test]
+    fn walking_only_the_roots_finds_what_is_inside_them_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let wt = dir.path();
+        let mkdir = |p: &str| std::fs::create_dir_all(wt.join(p)).expect("mkdir");
+        mkdir("old/.git");
+        mkdir("new/deep/.git");
+        mkdir("bare/objects");
+        mkdir("bare/refs");
+        std::fs::write(wt.join("bare/HEAD"), "x").expect("write");
+        nix::unistd::mkfifo(&wt.join("pipe"), nix::sys::stat::Mode::S_IRWXU).expect("fifo");
+        nix::unistd::mkfifo(&wt.join("new/pipe"), nix::sys::stat::Mode::S_IRWXU).expect("fifo");
+        let roots = [("new".to_string(), true), ("bare".to_string(), true), ("pipe".to_string(), false)];
+        let on_disk = walk_roots(wt, &roots);
+        assert_eq!(on_disk.special, ["new/pipe", "pipe"]);
+        let planted: Vec<&str> = on_disk.planted.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(planted, ["bare", "new/deep/.git"], "old/.git is outside the roots");
+        assert_eq!(walk_roots(wt, &[("gone".to_string(), false)]), OnDisk::default());
     }
 }

@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::glob::pattern::Case;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+
+use crate::walk::{Step, Walk};
 
 /// The file listing what to bring in, at the root of the user's checkout.
 pub const INCLUDE_FILE: &str = ".worktreeinclude";
@@ -22,7 +23,7 @@ pub fn copy_includes(user_repo: &gix::Repository, dest: &Path) -> anyhow::Result
         return Ok(Vec::new());
     };
     let mut included = Vec::new();
-    for (rela, is_dir) in ignored_entries(user_repo)? {
+    for (rela, is_dir) in crate::checkout_status::ignored_entries(user_repo)? {
         collect_matches(src_root, rela.as_bstr(), is_dir, &matcher, &mut included)?;
     }
     included.sort();
@@ -108,31 +109,7 @@ impl Matcher {
     }
 }
 
-/// Ignored entries of the checkout, ignored directories collapsed: `(path, is_dir)`.
-fn ignored_entries(repo: &gix::Repository) -> anyhow::Result<Vec<(BString, bool)>> {
-    use gix::dir::walk::EmissionMode;
-    let index = repo.index_or_empty().context("reading the index")?;
-    let options = repo
-        .dirwalk_options()
-        .context("reading dirwalk options")?
-        .emit_ignored(Some(EmissionMode::CollapseDirectory))
-        .emit_untracked(EmissionMode::CollapseDirectory);
-    let mut collect = gix::dir::walk::delegate::Collect::default();
-    repo.dirwalk(&index, None::<&str>, &AtomicBool::new(false), options, &mut collect)
-        .context("walking the checkout for ignored files")?;
-    Ok(collect
-        .into_entries_by_path()
-        .into_iter()
-        .filter(|(e, _)| matches!(e.status, gix::dir::entry::Status::Ignored(_)))
-        .filter_map(|(e, _)| match e.disk_kind {
-            Some(gix::dir::entry::Kind::Directory | gix::dir::entry::Kind::Repository) => Some((e.rela_path, true)),
-            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => Some((e.rela_path, false)),
-            _ => None,
-        })
-        .collect())
-}
-
-/// Adds `rela` to `out` if included, or descends into it when something below may be.
+/// Adds `rela` to `out` if included, or looks below it, as deep as something may be.
 fn collect_matches(
     root: &Path,
     rela: &BStr,
@@ -148,41 +125,59 @@ fn collect_matches(
         return Ok(());
     }
     let dir = super::scan::join(root, rela);
-    let mut children: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("listing {}", dir.display()))?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = gix::path::os_str_into_bstr(&child.file_name())
+    let found = Walk::new(&dir).try_collect(|entry, found| {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let below = gix::path::os_str_into_bstr(entry.rela().as_os_str())
             .map(ToOwned::to_owned)
-            .unwrap_or_else(|_| child.file_name().to_string_lossy().into_owned().into());
-        let child_rela: BString = [rela.as_bytes(), b"/", name.as_bytes()].concat().into();
-        let child_is_dir = child.file_type().is_ok_and(|t| t.is_dir());
-        collect_matches(root, child_rela.as_bstr(), child_is_dir, matcher, out)?;
-    }
+            .unwrap_or_else(|_| entry.rela().to_string_lossy().into_owned().into());
+        let child_rela: BString = [rela.as_bytes(), b"/", below.as_bytes()].concat().into();
+        let child_is_dir = entry.is_dir();
+        if matcher.is_included(child_rela.as_bstr(), child_is_dir) {
+            found.push(child_rela);
+            return Ok(Step::Prune);
+        }
+        let deeper = child_is_dir && matcher.may_match_below(child_rela.as_bstr());
+        Ok(if deeper { Step::Continue } else { Step::Prune })
+    })?;
+    out.extend(found);
     Ok(())
 }
 
 /// Copies a file, symlink or directory tree from `src` to `dst`.
 pub fn copy_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
     let md = std::fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
-    if md.is_dir() {
-        std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
-        std::fs::set_permissions(dst, md.permissions()).with_context(|| format!("chmod {}", dst.display()))?;
-        for child in std::fs::read_dir(src).with_context(|| format!("listing {}", src.display()))? {
-            let child = child.with_context(|| format!("listing {}", src.display()))?;
-            copy_tree(&child.path(), &dst.join(child.file_name()))?;
-        }
-        return Ok(());
+    if !md.is_dir() {
+        return copy_one(src, dst, &md);
     }
+    copy_dir(dst, &md)?;
+    Walk::new(src).try_collect(|entry, _: &mut Vec<()>| {
+        let entry = entry.with_context(|| format!("listing {}", src.display()))?;
+        let md = entry.metadata().with_context(|| format!("reading {}", entry.path().display()))?;
+        let target = dst.join(entry.rela());
+        if md.is_dir() {
+            copy_dir(&target, &md)?;
+        } else {
+            copy_one(entry.path(), &target, &md)?;
+        }
+        Ok(Step::Continue)
+    })?;
+    Ok(())
+}
+
+fn copy_dir(dst: &Path, md: &std::fs::Metadata) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+    std::fs::set_permissions(dst, md.permissions()).with_context(|| format!("chmod {}", dst.display()))
+}
+
+/// Copies a file or a symlink.
+fn copy_one(src: &Path, dst: &Path, md: &std::fs::Metadata) -> anyhow::Result<()> {
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     if md.file_type().is_symlink() {
         return copy_symlink(src, dst);
     }
-    copy_file(src, dst, &md)
+    copy_file(src, dst, md)
 }
 
 fn copy_symlink(src: &Path, dst: &Path) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 //! ```text
 //! <root>/<repo-name>-<hash>/
 //!   wt/<name>/        linked worktrees (unique basenames: gix names admin dirs after them)
-//!   pool/<name>       marker: worktree <name> is idle (detached, clean)
+//!   pool/<name>       marker: worktree <name> is idle (detached, clean); holds its seal, if any
 //!   busy/<name>       marker: worktree <name> belongs to the run id written in it
 //! ```
 //! Claiming an idle worktree is an atomic `rename(pool/<name>, busy/<name>)`: of two concurrent
@@ -85,6 +85,11 @@ impl RepoLayout {
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// What the marker of worktree `name` holds (its seal, when it was just claimed).
+    pub fn marker(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.busy_dir().join(name)).unwrap_or_default()
+    }
+
     /// Atomically moves idle worktree `name` to busy. `Ok(false)` when another process was faster.
     pub fn claim(&self, name: &str) -> anyhow::Result<bool> {
         let from = self.pool_dir().join(name);
@@ -96,11 +101,12 @@ impl RepoLayout {
         }
     }
 
-    /// Moves worktree `name` from busy to the pool.
-    pub fn park(&self, name: &str) -> anyhow::Result<()> {
+    /// Moves worktree `name` from busy to the pool; the marker then holds `content` (a seal, or
+    /// `pool`).
+    pub fn park(&self, name: &str, content: &[u8]) -> anyhow::Result<()> {
         let from = self.busy_dir().join(name);
         let to = self.pool_dir().join(name);
-        std::fs::write(&from, "pool\n").with_context(|| format!("writing {}", from.display()))?;
+        std::fs::write(&from, content).with_context(|| format!("writing {}", from.display()))?;
         std::fs::rename(&from, &to).with_context(|| format!("moving {} to the pool", from.display()))
     }
 

@@ -14,6 +14,7 @@ pub mod pause;
 mod pool;
 mod repo;
 pub mod scan;
+mod seal;
 mod snapshot;
 mod stamp;
 pub mod sync;
@@ -29,8 +30,9 @@ use std::time::SystemTime;
 pub use journal_handle::JournalHandle;
 pub use layout::{repo_folder_name, validate_run_id, worktrees_root, AdminLock, RepoLayout};
 pub use pause::pause_point;
-pub use pool::PruneReport;
+pub use pool::{PruneReport, Taken};
 pub use repo::{restore_admin_links, FALLBACK_EMAIL, FALLBACK_NAME};
+pub use seal::{mark_unconfined, release_unconfined};
 
 /// Errors callers may want to tell apart.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,17 @@ pub fn resolve_base(repo_root: &Path, rev: Option<&str>) -> anyhow::Result<Base>
     base::resolve_base(repo_root, rev)
 }
 
+/// [`resolve_base`] from one status pass of the checkout that also serves `git status` (the
+/// guard's audit: [`crate::guard::audit_items`]), whose items come back with the base. `None` when
+/// the checkout has submodules (the audit looks into them as configured, the base by their
+/// commit only: each takes its own pass) or no working tree.
+pub fn resolve_base_and_status(
+    repo_root: &Path,
+    rev: Option<&str>,
+) -> anyhow::Result<(Base, Option<Vec<gix::status::Item>>)> {
+    base::resolve_base_and_status(repo_root, rev)
+}
+
 /// A worktree given to one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
@@ -105,6 +118,12 @@ pub struct Workspace {
     pub base_commit: gix::ObjectId,
     /// True when taken from the pool.
     pub warm: bool,
+    /// Taken from the pool and read in full (no seal it could be trusted by); false when it was
+    /// trusted as sealed (only the paths its tree and the base differ in were touched).
+    pub pool_rescanned: bool,
+    /// Every program of the run (SETUP, the agent, `--verify`) runs confined: set by the caller
+    /// once it knows; only then is the worktree sealed when it goes back to the pool.
+    pub confined: bool,
     /// `.worktreeinclude` matches copied in (directories end with `/`).
     pub included: Vec<String>,
     /// The per-repository folder (`<root>/<repo-name>-<hash>`).
@@ -146,7 +165,7 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
             let _ = layout.forget(name);
         }
     }
-    let Placed { name, path, warm, kept_ignored } = result?;
+    let Placed { name, path, warm, kept_ignored, rescanned } = result?;
     let included = match include::copy_includes(&repo, &path) {
         Ok(included) => included,
         Err(err) => {
@@ -166,6 +185,8 @@ pub fn create(repo_root: &Path, run_id: &str, base: &Base, opts: &WorkspaceOptio
         branch: format!("dispatch/{run_id}"),
         base_commit: base.commit,
         warm,
+        pool_rescanned: rescanned,
+        confined: false,
         included,
         ready_at: stamp::fs_now(&layout.dir)?,
         layout_dir: layout.dir,
@@ -200,6 +221,7 @@ struct Placed {
     path: PathBuf,
     warm: bool,
     kept_ignored: Vec<(gix::bstr::BString, bool)>,
+    rescanned: bool,
 }
 
 /// Takes a pooled worktree or adds a new one; `claimed` receives the marker name once owned.
@@ -215,7 +237,8 @@ fn place_worktree(
     if !opts.fresh {
         if let Some(taken) = pool::take(repo, layout, run_id, branch, base.commit)? {
             *claimed = Some(taken.name.clone());
-            return Ok(Placed { name: taken.name, path: taken.path, warm: true, kept_ignored: taken.kept_ignored });
+            let Taken { name, path, kept_ignored, rescanned } = taken;
+            return Ok(Placed { name, path, warm: true, kept_ignored, rescanned });
         }
     }
     let name = unique_name(layout, run_id);
@@ -230,7 +253,7 @@ fn place_worktree(
         .with_context(|| format!("adding worktree {}", path.display()))?;
     drop(turn);
     pause_point("worktree-added");
-    Ok(Placed { name, path, warm: false, kept_ignored: Vec::new() })
+    Ok(Placed { name, path, warm: false, kept_ignored: Vec::new(), rescanned: false })
 }
 
 fn unique_name(layout: &RepoLayout, run_id: &str) -> String {
@@ -288,6 +311,10 @@ pub struct Snapshot {
     pub full_scan_reason: Option<String>,
     /// What the result does not record: special files, files over the size limit.
     pub left_out: scan::LeftOut,
+    /// From the change journal: the only entries where the disk can differ from the worktree as
+    /// the journal started (touched files and folders, ignored entries; `(path, is_dir)`); `None`
+    /// after a full scan.
+    pub disk_roots: Option<Vec<(String, bool)>>,
 }
 
 /// The default limit of [`snapshot`]: a file larger than this (50 MiB) is left out of the result.
@@ -319,8 +346,9 @@ pub fn release(ws: &Workspace, branch: Release, opts: &WorkspaceOptions) -> anyh
 
 /// [`release`] of a worktree that holds exactly `snapshot` (the commit [`snapshot`] made of it, with
 /// its index refreshed) because nothing ran in it since: when that is still its branch's tip, it goes
-/// to the pool without another pass over its files (the next [`create`] cleans a pooled worktree
-/// anyway, whatever happened to it while idle).
+/// to the pool without another pass over its files. A worktree whose run ran confined
+/// ([`Workspace::confined`]) is sealed there, and the next [`create`] reads it in full only when the
+/// seal cannot vouch for it (something unconfined ran since, its index or HEAD moved: `seal`).
 pub fn release_snapshotted(
     ws: &Workspace,
     snapshot: gix::ObjectId,

@@ -3,6 +3,7 @@
 //! removing worktrees and branches, emptying the pool, and pruning what crashed runs left.
 
 use super::layout::RepoLayout;
+use super::seal::{self, Seal};
 use super::{repo, sync, Release, Workspace, WorkspaceOptions};
 use anyhow::Context as _;
 use gix::bstr::BString;
@@ -27,6 +28,8 @@ pub struct Taken {
     pub path: PathBuf,
     /// The ignored entries (`(path, is_dir)`) it kept from earlier runs.
     pub kept_ignored: Vec<(BString, bool)>,
+    /// Its files were read in full (it had no seal it could be trusted by).
+    pub rescanned: bool,
 }
 
 /// Claims an idle worktree and moves it to `base` on `branch`. Broken pool entries are removed.
@@ -41,10 +44,12 @@ pub fn take(
         if !layout.claim(&name)? {
             continue;
         }
+        let seal = Seal::parse(&layout.marker(&name));
         layout.mark_busy(&name, run_id)?;
         let path = layout.worktree_path(&name);
-        match prepare_pooled(repo, &path, &name, branch, base) {
-            Ok(kept_ignored) => return Ok(Some(Taken { name, path, kept_ignored })),
+        let root = layout.dir.parent().unwrap_or(&layout.dir).to_path_buf();
+        match prepare_pooled(repo, &path, &name, branch, base, seal.as_ref().map(|seal| (seal, root.as_path()))) {
+            Ok((kept_ignored, rescanned)) => return Ok(Some(Taken { name, path, kept_ignored, rescanned })),
             Err(_) => {
                 let _ = remove_worktree(repo, &path);
                 let _ = layout.forget(&name);
@@ -55,22 +60,34 @@ pub fn take(
 }
 
 /// Moves the pooled worktree `name` at `path` to `base` on `branch`; returns the ignored entries
-/// it kept. Its `.git` file and admin links are put back first (a run without a sandbox could
-/// have redirected them to a git dir with filters the checkout would run).
+/// it kept, and whether it had to be read in full (no seal it could be trusted by). Its `.git`
+/// file and admin links are put back first (a run without a sandbox could have redirected them to
+/// a git dir with filters the checkout would run).
 fn prepare_pooled(
     repo: &gix::Repository,
     path: &Path,
     name: &str,
     branch: &FullName,
     base: ObjectId,
-) -> anyhow::Result<Vec<(BString, bool)>> {
+    seal: Option<(&Seal, &Path)>,
+) -> anyhow::Result<(Vec<(BString, bool)>, bool)> {
     let common = std::fs::canonicalize(repo.common_dir()).unwrap_or_else(|_| repo.common_dir().to_path_buf());
-    let wt = repo::open_worktree(path, &common, name)?;
+    let dot_git_replaced = repo::restore_dot_git(path, &common, name)?;
+    let links_restored = !repo::restore_admin_links(path, &common, name)?.is_empty();
+    let wt = repo::open(path)?;
     let same_repo = wt.common_dir().canonicalize().ok() == repo.common_dir().canonicalize().ok();
     anyhow::ensure!(same_repo, "{} is not a worktree of this repository", path.display());
-    let retargeted = sync::retarget(&wt, repo::commit_tree(repo, base)?)?;
+    let intact = !dot_git_replaced && !links_restored;
+    let trusted = seal.filter(|_| intact).and_then(|(seal, root)| Some((seal.trusted(&wt, root)?, seal)));
+    let target = repo::commit_tree(repo, base)?;
+    let (retargeted, rescanned) = match trusted {
+        Some((commit, seal)) => {
+            (sync::retarget_sealed(&wt, repo::commit_tree(repo, commit)?, target, seal.ignored())?, false)
+        }
+        None => (sync::retarget(&wt, target)?, true),
+    };
     repo::attach_head(&wt, branch)?;
-    Ok(retargeted.ignored)
+    Ok((retargeted.ignored, rescanned))
 }
 
 /// See [`super::release`]; `clean_at` is the commit the worktree is known to hold exactly (files
@@ -86,8 +103,7 @@ pub fn release(
     let branch_name = repo::branch_name(&ws.run_id)?;
     let pooled = opts.pool_size > 0
         && layout.pooled()?.len() < opts.pool_size
-        && park(&repo, ws, &branch_name, clean_at).is_ok()
-        && layout.park(&ws.name).is_ok();
+        && park(&repo, ws, &branch_name, clean_at).is_ok_and(|seal| layout.park(&ws.name, &seal).is_ok());
     if !pooled {
         remove_worktree(&repo, &ws.path)?;
         layout.forget(&ws.name)?;
@@ -98,20 +114,46 @@ pub fn release(
     Ok(())
 }
 
+/// More ignored entries than this and a worktree is not sealed (the seal would be large; the
+/// next run reads it in full instead).
+const MAX_SEALED_IGNORED: usize = 10_000;
+
 /// Cleans the worktree to its branch tip and detaches HEAD there, unless it is known to hold
 /// exactly that commit: the caller says so (`clean_at`), or the change journal saw nothing touched
-/// since the snapshot at the tip.
-fn park(repo: &gix::Repository, ws: &Workspace, branch: &FullName, clean_at: Option<ObjectId>) -> anyhow::Result<()> {
+/// since the snapshot at the tip. Returns what its pool marker holds: its seal when every program
+/// of the run ran confined and its ignored entries are known, else `pool`.
+fn park(
+    repo: &gix::Repository,
+    ws: &Workspace,
+    branch: &FullName,
+    clean_at: Option<ObjectId>,
+) -> anyhow::Result<Vec<u8>> {
     let tip = repo::ref_target(repo, branch)?.unwrap_or(ws.base_commit);
     let wt = repo::open_worktree(&ws.path, &ws.common_dir, &ws.name)?;
     let untouched = match ws.journal.get() {
         Some(journal) => journal.untouched_since(&wt, branch, tip)?,
         None => false,
     };
-    if clean_at != Some(tip) && !untouched {
-        sync::retarget(&wt, repo::commit_tree(repo, tip)?)?;
-    }
-    repo::detach_head(&wt, tip)
+    let ignored = if clean_at != Some(tip) && !untouched {
+        Some(sync::retarget(&wt, repo::commit_tree(repo, tip)?)?.ignored)
+    } else if untouched {
+        ws.journal.get().and_then(|journal| journal.last_ignored())
+    } else {
+        None
+    };
+    repo::detach_head(&wt, tip)?;
+    let seal = match ignored.filter(|ignored| ws.confined && ignored.len() <= MAX_SEALED_IGNORED) {
+        Some(ignored) => {
+            let root = ws.layout_dir.parent().unwrap_or(&ws.layout_dir);
+            seal::ensure_unconfined_dir(root)?;
+            Some(Seal::take(&wt, tip, &ignored, &ws.layout_dir)?)
+        }
+        None => None,
+    };
+    Ok(match seal {
+        Some(seal) => serde_json::to_vec(&seal).context("writing the seal")?,
+        None => b"pool\n".to_vec(),
+    })
 }
 
 /// Removes a linked worktree and its admin dir (forcefully); a folder that is not a registered

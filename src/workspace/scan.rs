@@ -15,6 +15,8 @@ use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 use std::collections::BTreeMap;
 
+use crate::checkout_status;
+
 pub use super::hasher::{is_special, Hasher};
 
 /// The new state of one path: `None` when it is gone.
@@ -99,14 +101,46 @@ impl Scan {
 
 /// Scans the working tree of `repo`.
 pub fn scan(repo: &gix::Repository, options: ScanOptions) -> anyhow::Result<Scan> {
-    let index = repo.open_index().or_else(|_| empty_index(repo))?;
+    let index = index_or_empty(repo)?;
     let head_tree = repo.head_tree_id_or_empty().context("reading HEAD's tree")?.detach();
-    let mut collected = raw_status(repo, &index, Some(head_tree), options)?;
+    let collected = raw_status(repo, &index, Some(head_tree), options)?;
+    finish_scan(repo, index, head_tree, collected, options)
+}
+
+/// [`scan`] from the items of a status pass run already (against `head_tree` and `index`, the
+/// index-worktree part without renames; renames between the tree and the index are split into a
+/// deletion and an addition), e.g. one whose items also serve the guard's audit.
+pub fn scan_items(
+    repo: &gix::Repository,
+    index: gix::index::File,
+    head_tree: ObjectId,
+    items: impl IntoIterator<Item = gix::status::Item>,
+    options: ScanOptions,
+) -> anyhow::Result<Scan> {
+    let mut collected = RawStatus::default();
+    for item in items {
+        record_item(&index, item, &mut collected)?;
+    }
+    finish_scan(repo, index, head_tree, collected, options)
+}
+
+fn finish_scan(
+    repo: &gix::Repository,
+    index: gix::index::File,
+    head_tree: ObjectId,
+    mut collected: RawStatus,
+    options: ScanOptions,
+) -> anyhow::Result<Scan> {
     let (unstaged, mut left_out) = hash_worktree_paths(repo, &index, &collected, options.max_file_size)?;
     left_out.special.extend(collected.special.iter().map(|path| path.to_str_lossy().into_owned()));
     left_out.normalize();
     collected.ignored.sort();
     Ok(Scan { head_tree, staged: collected.staged, unstaged, ignored: collected.ignored, index, left_out })
+}
+
+/// The index of `repo`, or an empty one when it has none.
+pub fn index_or_empty(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
+    crate::checkout_status::read_index(repo).or_else(|_| empty_index(repo))
 }
 
 fn empty_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
@@ -140,64 +174,55 @@ pub fn raw_status(
     compare_tree: Option<ObjectId>,
     options: ScanOptions,
 ) -> anyhow::Result<RawStatus> {
+    let tree = compare_tree.map_or(checkout_status::Tree::Skip, checkout_status::Tree::Given);
+    let options = checkout_status::Options::scan(tree, options.list_ignored);
     let mut out = RawStatus::default();
+    checkout_status::for_each(repo, checkout_status::Index::Given(Box::new(index.clone())), &options, |item| {
+        record_item(index, item, &mut out)
+    })?;
+    Ok(out)
+}
+
+/// Records one item of a [`checkout_status::Options::scan`] pass.
+pub fn record_item(index: &gix::index::File, item: gix::status::Item, out: &mut RawStatus) -> anyhow::Result<()> {
     use gix::status::{index_worktree::Item as Iw, Item};
-    let dirwalk = repo
-        .dirwalk_options()
-        .context("reading dirwalk options")?
-        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-        .emit_ignored(options.list_ignored.then_some(gix::dir::walk::EmissionMode::Matching))
-        .emit_empty_directories(false);
-    let platform = repo
-        .status(gix::progress::Discard)
-        .context("preparing status")?
-        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index.clone()))
-        .index_worktree_options_mut(|opts| {
-            opts.dirwalk_options = Some(dirwalk);
-            opts.rewrites = None;
-        })
-        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
-        .index_worktree_submodules(gix::status::Submodule::Given {
-            ignore: gix::submodule::config::Ignore::Dirty,
-            check_dirty: false,
-        });
-    let items: Box<dyn Iterator<Item = gix::Result<Item>>> = match compare_tree {
-        Some(tree) => Box::new(platform.head_tree(tree).into_iter(None).context("running status")?),
-        None => Box::new(
-            platform
-                .into_index_worktree_iter(Vec::new())
-                .context("running status")?
-                .map(|item| item.map(Item::IndexWorktree)),
-        ),
-    };
-    for item in items {
-        match item.context("reading a status item")? {
-            Item::TreeIndex(change) => record_staged(index, change, &mut out),
-            Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => {
-                record_modification(rela_path, status, &mut out)
-            }
-            Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => record_dir_entry(entry, &mut out),
-            Item::IndexWorktree(Iw::Rewrite { .. }) => {
-                anyhow::bail!("status reported a rewrite although rename tracking is off")
-            }
+    match item {
+        Item::TreeIndex(change) => record_staged(index, change, out),
+        Item::IndexWorktree(Iw::Modification { rela_path, status, .. }) => record_modification(rela_path, status, out),
+        Item::IndexWorktree(Iw::DirectoryContents { entry, .. }) => record_dir_entry(entry, out),
+        Item::IndexWorktree(Iw::Rewrite { .. }) => {
+            anyhow::bail!("status reported a rewrite although rename tracking is off")
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn record_staged(index: &gix::index::File, change: gix::diff::index::Change, out: &mut RawStatus) {
     use gix::diff::index::Change as C;
-    let (path, edit) = match change {
-        C::Deletion { location, .. } => (location.into_owned(), None),
-        C::Addition { location, entry_mode, id, .. } | C::Modification { location, entry_mode, id, .. } => {
-            let Some(kind) = entry_mode.to_tree_entry_mode().map(|m| m.kind()) else {
-                return;
-            };
-            let edit = Some(Hashed { kind, id: id.into_owned(), stat: None });
-            (location.into_owned(), edit)
-        }
-        C::Rewrite { .. } => return,
+    let edit_of = |entry_mode: gix::index::entry::Mode, id: &gix::oid| {
+        let kind = entry_mode.to_tree_entry_mode().map(|m| m.kind())?;
+        Some(Hashed { kind, id: id.to_owned(), stat: None })
     };
+    match change {
+        C::Deletion { location, .. } => stage(index, location.into_owned(), None, out),
+        C::Addition { location, entry_mode, id, .. } | C::Modification { location, entry_mode, id, .. } => {
+            if let Some(edit) = edit_of(entry_mode, &id) {
+                stage(index, location.into_owned(), Some(edit), out);
+            }
+        }
+        C::Rewrite { source_location, location, entry_mode, id, copy, .. } => {
+            if !copy {
+                stage(index, source_location.into_owned(), None, out);
+            }
+            if let Some(edit) = edit_of(entry_mode, &id) {
+                stage(index, location.into_owned(), Some(edit), out);
+            }
+        }
+    }
+}
+
+/// Records the index's version of `path` (`None`: the index lacks it).
+fn stage(index: &gix::index::File, path: BString, edit: Edit, out: &mut RawStatus) {
     // Conflicted paths have no stage-0 entry; their worktree state decides.
     if index.entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted).is_some() || edit.is_none()
     {

@@ -7,6 +7,7 @@
 use super::scan::{self, Edit, ScanOptions};
 use super::touched::{Baseline, FileStamp};
 use super::{repo, Snapshot, Workspace};
+use crate::walk::{Step, Walk};
 use anyhow::Context as _;
 use gix::bstr::{BString, ByteSlice};
 use gix::refs::transaction::PreviousValue;
@@ -27,14 +28,22 @@ pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Sn
         Some(journal) => journal.scan(&wt, &branch, max_file_size)?,
         None => Err(ws.journal.off_reason()),
     };
-    let (scanned, parent, new_dirs, full_scan_reason) = match quick {
-        Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), None),
+    let (scanned, parent, new_dirs, touched, full_scan_reason) = match quick {
+        Ok(touched) => (touched.scan, touched.parent, Some(touched.new_dirs), Some(touched.touched), None),
         Err(reason) => {
             let scanned = scan::scan(&wt, ScanOptions { list_ignored: true, max_file_size })?;
             let parent = expected_parent(&wt, &branch, ws.base_commit)?;
-            (scanned, parent, None, Some(reason))
+            (scanned, parent, None, None, Some(reason))
         }
     };
+    let lossy = |path: &BString| path.to_str_lossy().into_owned();
+    let disk_roots = touched.map(|touched| {
+        let mut roots: Vec<(String, bool)> = touched.iter().map(|(path, is_dir)| (lossy(path), *is_dir)).collect();
+        roots.extend(scanned.ignored.iter().map(|(path, is_dir)| (lossy(path), *is_dir)));
+        roots.sort();
+        roots.dedup();
+        roots
+    });
     let tree = scan::write_tree(&wt, scanned.head_tree, &scanned.edits())?;
     let result_commit = if repo::commit_tree(&wt, parent)? == tree {
         parent
@@ -50,13 +59,17 @@ pub fn snapshot(ws: &Workspace, max_file_size: Option<u64>) -> anyhow::Result<Sn
     let ignored_written = written_since(&ws.path, &scanned.ignored, ws.ready_at);
     let left_out = scanned.left_out.clone();
     let mut index = scanned.index;
-    apply_to_index(&mut index, &scanned.unstaged);
-    write_index(&mut index)?;
+    // The index on disk is the one the scan compared with: rewritten only when the worktree differs
+    // from it (at 100k files, writing it costs as much as the rest of a quiet snapshot).
+    if !scanned.unstaged.is_empty() || !index.path().is_file() {
+        apply_to_index(&mut index, &scanned.unstaged);
+        write_index(&mut index)?;
+    }
     if let (Some(journal), Some(new_dirs)) = (journal, new_dirs) {
         let index_stamp = FileStamp::of(index.path())?;
         journal.rebase(Baseline { commit: result_commit, tree, index, index_stamp }, new_dirs);
     }
-    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason, left_out })
+    Ok(Snapshot { result_commit, ignored_written, dot_git_replaced, full_scan_reason, left_out, disk_roots })
 }
 
 /// The agent's commits on the branch when they descend from `base`, else `base`.
@@ -114,18 +127,14 @@ fn written_since(workdir: &Path, ignored: &[(BString, bool)], since: SystemTime)
 }
 
 fn collect_newer_files(dir: &Path, rela: &str, since: SystemTime, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child_rela = format!("{rela}/{name}");
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect_newer_files(&entry.path(), &child_rela, since, out),
-            Ok(_) if changed_after(&entry.path(), since) => out.push(child_rela),
-            _ => {}
+    let found = Walk::new(dir).try_collect(|entry, newer| {
+        let Ok(entry) = entry else { return Ok(Step::Continue) };
+        if !entry.is_dir() && changed_after(entry.path(), since) {
+            newer.push(format!("{rela}/{}", entry.rela().to_string_lossy()));
         }
-    }
+        Ok(Step::Continue)
+    });
+    out.extend(found.unwrap_or_default());
 }
 
 fn changed_after(path: &Path, since: SystemTime) -> bool {

@@ -26,7 +26,7 @@ pub struct Retarget {
 /// Makes `wt`'s files and index equal `target_tree`, leaving ignored files alone.
 pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<Retarget> {
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
-    let index = wt.open_index().or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
+    let index = crate::checkout_status::read_index(wt).or_else(|_| wt.index_from_tree(&wt.empty_tree().id))?;
     let mut status =
         scan::raw_status(wt, &index, Some(target_tree), ScanOptions { list_ignored: true, ..Default::default() })?;
     status.ignored.sort();
@@ -43,6 +43,39 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
         written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
         deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
         ignored: std::mem::take(&mut status.ignored),
+    })
+}
+
+/// [`retarget`] of a worktree known to hold `from_tree` exactly (files and index, ignored files
+/// aside, nothing untracked: a sealed pooled worktree, see `seal`): only the paths where the two
+/// trees differ are looked at, from the trees alone; the files are not read.
+pub fn retarget_sealed(
+    wt: &gix::Repository,
+    from_tree: ObjectId,
+    target_tree: ObjectId,
+    ignored: Vec<(BString, bool)>,
+) -> anyhow::Result<Retarget> {
+    let mut status = RawStatus::default();
+    for change in crate::changes::raw_changes_without_renames(wt, from_tree, target_tree)? {
+        for side in [change.old, change.new].into_iter().flatten() {
+            status.staged.insert(side.path, None);
+        }
+    }
+    if status.staged.is_empty() {
+        return Ok(Retarget { ignored, ..Retarget::default() });
+    }
+    let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
+    let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
+    let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
+    let plan = Plan::new(&status, &target);
+    delete_paths(&workdir, &plan.delete)?;
+    let written = checkout_paths(wt, &workdir, &mut target, &plan.write)?;
+    carry_stats(&index, &mut target, &written);
+    write_index(target)?;
+    Ok(Retarget {
+        written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
+        deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
+        ignored,
     })
 }
 

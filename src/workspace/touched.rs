@@ -9,6 +9,7 @@
 
 use super::scan::{self, Edit, Hasher, Scan};
 use super::watch::{ChangeWatch, Touched};
+use crate::walk::{Step, Walk};
 use anyhow::Context as _;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::ObjectId;
@@ -24,6 +25,8 @@ pub struct Journal {
     /// Ignored files and directories present when the journal started (`.worktreeinclude`
     /// copies, build outputs kept in a pooled worktree): not watched, searched by change time.
     ignored_roots: Vec<(BString, bool)>,
+    /// The ignored entries the last scan from the journal found (with the roots).
+    last_ignored: Mutex<Option<Vec<(BString, bool)>>>,
 }
 
 /// The result of [`Journal::scan`]: the scan, and the directories that appeared (to watch next).
@@ -32,6 +35,8 @@ pub struct TouchedScan {
     /// The baseline's commit: the parent of the snapshot.
     pub parent: ObjectId,
     pub new_dirs: Vec<BString>,
+    /// What the journal saw touched: files, and folders made or removed (`(path, is_dir)`).
+    pub touched: Vec<(BString, bool)>,
 }
 
 /// The state the journal is relative to: a commit on the run's branch, its tree, and the index
@@ -45,7 +50,7 @@ pub struct Baseline {
 }
 
 /// What identifies one version of a file: inode, size, modification and change times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileStamp {
     ino: u64,
     size: u64,
@@ -74,7 +79,7 @@ impl Journal {
             anyhow::bail!("the worktree has submodules");
         }
         let watch = ChangeWatch::start(workdir, super::watch::index_dirs(&baseline.index))?;
-        Ok(Journal { watch, baseline: Mutex::new(Some(baseline)), ignored_roots })
+        Ok(Journal { watch, baseline: Mutex::new(Some(baseline)), ignored_roots, last_ignored: Mutex::new(None) })
     }
 
     /// Reads the index of `wt` and starts the journal from it at `commit`.
@@ -84,7 +89,7 @@ impl Journal {
         ignored_roots: Vec<(BString, bool)>,
     ) -> anyhow::Result<Journal> {
         let workdir = wt.workdir().context("the worktree has no working directory")?.to_owned();
-        let index = wt.open_index().context("reading the worktree's index")?;
+        let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
         let index_stamp = FileStamp::of(index.path())?;
         let tree = super::repo::commit_tree(wt, commit)?;
         Journal::start(&workdir, Baseline { commit, tree, index, index_stamp }, ignored_roots)
@@ -119,6 +124,11 @@ impl Journal {
             && super::repo::ref_target(wt, branch)? == Some(commit))
     }
 
+    /// The ignored entries of the worktree as of the last scan from the journal (`None` before one).
+    pub fn last_ignored(&self) -> Option<Vec<(BString, bool)>> {
+        self.last_ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The scan of the touched paths, or why the full scan is needed. Either way the period
     /// ends: the journal counts from now, and its baseline is used up until [`Journal::rebase`].
     pub fn scan(
@@ -146,6 +156,8 @@ impl Journal {
             done.scan.ignored.extend(self.ignored_roots.iter().cloned());
             done.scan.ignored.sort();
             done.scan.ignored.dedup();
+            *self.last_ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(done.scan.ignored.clone());
         }
         Ok(scanned)
     }
@@ -164,6 +176,8 @@ fn scan_touched(
     let workdir = wt.workdir().context("the worktree has no working directory")?.to_owned();
     let parent = baseline.commit;
     let index = baseline.index;
+    let mut seen: Vec<(BString, bool)> = touched.files.iter().map(|p| (p.clone(), false)).collect();
+    seen.extend(touched.trees.iter().map(|p| (p.clone(), true)));
     let mut candidates: BTreeSet<BString> = touched.files.into_iter().filter(|p| p.as_slice() != b".git").collect();
     let mut new_dirs = Vec::new();
     for tree in &touched.trees {
@@ -228,7 +242,7 @@ fn scan_touched(
     left_out.special.extend(special);
     left_out.normalize();
     let scan = Scan { head_tree: baseline.tree, staged: BTreeMap::new(), unstaged, ignored, index, left_out };
-    Ok(Ok(TouchedScan { scan, parent, new_dirs }))
+    Ok(Ok(TouchedScan { scan, parent, new_dirs, touched: seen }))
 }
 
 fn entry_kind(entry: &gix::index::Entry) -> Option<gix::objs::tree::EntryKind> {
@@ -243,33 +257,41 @@ fn walk_new_tree(
     out: &mut BTreeSet<BString>,
     dirs: &mut Vec<BString>,
 ) -> anyhow::Result<Result<(), String>> {
-    let mut stack = vec![tree.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let abs = scan::join(workdir, dir.as_bstr());
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(err) if matches!(err.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => continue,
-            Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
-        };
-        if looks_bare(&abs) {
-            return Ok(Err(format!("a repository appeared at {dir}")));
-        }
-        dirs.push(dir.clone());
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => return Ok(Err(format!("the new folder {dir} cannot be listed: {err}"))),
-            };
-            let child = child_path(dir.as_bstr(), &entry.file_name());
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                stack.push(child);
-            } else {
-                out.insert(child);
-            }
-        }
+    let root = scan::join(workdir, tree);
+    match std::fs::read_dir(&root) {
+        Ok(_) => {}
+        Err(err) if matches!(err.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => return Ok(Ok(())),
+        Err(err) => return Ok(Err(format!("the new folder {tree} cannot be listed: {err}"))),
     }
-    Ok(Ok(()))
+    if looks_bare(&root) {
+        return Ok(Err(format!("a repository appeared at {tree}")));
+    }
+    dirs.push(tree.to_owned());
+    let mut why = None;
+    Walk::new(&root).each(|found| {
+        let entry = match found {
+            Ok(entry) => entry,
+            Err(err) if matches!(err.error.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ENOTDIR)) => {
+                return Step::Continue
+            }
+            Err(err) => {
+                let dir = err.path.as_deref().and_then(|p| p.strip_prefix(workdir).ok()).unwrap_or(Path::new(""));
+                why = Some(format!("the new folder {} cannot be listed: {}", dir.display(), err.error));
+                return Step::Stop;
+            }
+        };
+        let child = child_path(tree, entry.rela().as_os_str());
+        if !entry.is_dir() {
+            out.insert(child);
+        } else if looks_bare(entry.path()) {
+            why = Some(format!("a repository appeared at {child}"));
+            return Step::Stop;
+        } else {
+            dirs.push(child);
+        }
+        Step::Continue
+    });
+    Ok(why.map_or(Ok(()), Err))
 }
 
 fn child_path(dir: &BStr, name: &std::ffi::OsStr) -> BString {

@@ -60,12 +60,16 @@ struct Shared {
     workdir: PathBuf,
     state: Mutex<State>,
     stop: AtomicBool,
+    /// The read end of a pipe whose write end the [`ChangeWatch`] holds: closing it wakes the
+    /// reader at once (instead of at its next poll timeout).
+    wake: std::os::fd::OwnedFd,
 }
 
 /// A running journal; dropping it stops the reader thread and closes the inotify instance.
 pub struct ChangeWatch {
     shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
+    wake: Option<std::os::fd::OwnedFd>,
 }
 
 impl std::fmt::Debug for ChangeWatch {
@@ -94,8 +98,9 @@ impl ChangeWatch {
     pub fn start(workdir: &Path, dirs: impl IntoIterator<Item = BString>) -> anyhow::Result<ChangeWatch> {
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).context("starting inotify")?;
         let state = State { dirs: HashMap::new(), root: None, touched: Touched::default() };
-        let shared =
-            Arc::new(Shared { inotify, workdir: workdir.to_path_buf(), state: Mutex::new(state), stop: false.into() });
+        let (wake, wake_writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("making a pipe")?;
+        let (dir, state, stop) = (workdir.to_path_buf(), Mutex::new(state), false.into());
+        let shared = Arc::new(Shared { inotify, workdir: dir, state, stop, wake });
         {
             let mut state = shared.state.lock().expect("journal state lock is never poisoned");
             let root = shared.inotify.add_watch(workdir, mask()).context("watching the worktree")?;
@@ -108,7 +113,7 @@ impl ChangeWatch {
             .name("change-journal".into())
             .spawn(move || reader_shared.read_until_stopped())
             .context("starting the change journal's reader")?;
-        Ok(ChangeWatch { shared, reader: Some(reader) })
+        Ok(ChangeWatch { shared, reader: Some(reader), wake: Some(wake_writer) })
     }
 
     /// Also watches `dirs` (directories that became tracked), from now on.
@@ -129,6 +134,7 @@ impl ChangeWatch {
 impl Drop for ChangeWatch {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        drop(self.wake.take());
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -156,7 +162,10 @@ impl Shared {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::AsFd as _;
         while !self.stop.load(Ordering::Relaxed) {
-            let mut fds = [PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+            ];
             match poll(&mut fds, PollTimeout::from(50u8)) {
                 Ok(0) => continue,
                 Ok(_) => self.drain(&mut self.lock()),
@@ -238,8 +247,15 @@ fn child_path(dir: &BString, name: &std::ffi::OsStr) -> BString {
 /// The directories holding the entries of `index` (each once, parents before children, without `""`).
 pub fn index_dirs(index: &gix::index::State) -> Vec<BString> {
     let mut dirs: BTreeSet<&[u8]> = BTreeSet::new();
+    // Entries are sorted: most share the folder of the one before, already recorded.
+    let mut last: &[u8] = b"";
     for entry in index.entries() {
         let mut path: &[u8] = entry.path(index);
+        let folder = path.rfind_byte(b'/').map_or(&path[..0], |slash| &path[..slash]);
+        if folder == last {
+            continue;
+        }
+        last = folder;
         while let Some(slash) = path.rfind_byte(b'/') {
             path = &path[..slash];
             if !dirs.insert(path) {

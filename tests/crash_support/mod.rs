@@ -73,8 +73,12 @@ impl Scene {
     /// The per-repository folder below the worktrees root (there is exactly one).
     pub fn repo_folder(&self) -> PathBuf {
         let root = self.fx.worktrees_root();
-        let mut dirs: Vec<PathBuf> =
-            std::fs::read_dir(&root).expect("the worktrees root exists").map(|e| e.expect("entry").path()).collect();
+        // `.unconfined` (markers of runs without a sandbox) is not a repository folder.
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .expect("the worktrees root exists")
+            .map(|e| e.expect("entry").path())
+            .filter(|path| !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
+            .collect();
         assert_eq!(dirs.len(), 1, "one repository folder in {}", root.display());
         dirs.remove(0)
     }
