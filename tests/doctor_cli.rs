@@ -176,10 +176,29 @@ fn doctor_tries_bwrap_with_the_sandbox_probe_and_reports_whether_it_works() {
             "{text}"
         );
     }
+    // One bwrap process probes the sandbox and its network namespace together.
+    let probe_with_net = probe.replace(" -- true", " --unshare-net -- true");
+    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe_with_net}\n"));
+    assert!(line(&text, "network").starts_with("ok      network      --network api (the default), strict, none"));
+
+    // A bwrap that makes sandboxes but no network namespace: probed apart, and said so.
+    std::fs::remove_file(&args_file).expect("args file");
+    script(
+        &bwrap,
+        &format!(
+            "echo \"$@\" >> '{}'; case \" $* \" in *' --unshare-net '*) echo 'bwrap: no netns' >&2; exit 1;; esac",
+            args_file.display()
+        ),
+    );
+    let text = stdout(&doctor(&fx, &bin, &["--offline"]));
+    assert_eq!(line(&text, "bwrap"), format!("ok      bwrap        {} works (bwrap {probe})", bwrap.display()));
     let net_probe = "--ro-bind / / --unshare-net --unshare-user --cap-drop ALL --unshare-pid --die-with-parent \
                      --new-session --disable-userns -- true";
-    assert_eq!(std::fs::read_to_string(&args_file).expect("bwrap ran"), format!("{probe}\n{net_probe}\n"));
-    assert!(line(&text, "network").starts_with("ok      network      --network api (the default), strict, none"));
+    assert_eq!(
+        std::fs::read_to_string(&args_file).expect("bwrap ran"),
+        format!("{probe_with_net}\n{probe}\n{net_probe}\n")
+    );
+    assert!(!line(&text, "network").starts_with("ok      network      --network api (the default)"), "{text}");
 
     script(&bwrap, "echo 'bwrap: No permissions to create a new namespace' >&2; exit 1");
     let output = command(&fx)

@@ -67,6 +67,9 @@ pub(super) fn isolation() -> Vec<&'static str> {
 /// Whether the probe passed with `--disable-userns` (set by the probe).
 static DISABLE_USERNS: OnceLock<bool> = OnceLock::new();
 
+/// Set when the first probe passed with `--unshare-net` as well.
+static NET_PROBED: OnceLock<()> = OnceLock::new();
+
 /// The `bwrap` program if a sandbox with the options we use starts here, else why not. Probed once.
 pub(super) fn usable() -> Result<PathBuf, String> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -75,6 +78,15 @@ pub(super) fn usable() -> Result<PathBuf, String> {
 
 fn probe() -> Result<PathBuf, String> {
     let program = program().ok_or_else(|| "bwrap not found on PATH (install bubblewrap)".to_string())?;
+    // Most runs want a network namespace too (`--network api`, the default): one process probes
+    // both, and the separate network probe only runs where this one failed.
+    let mut with_net = PROBE_ARGS.to_vec();
+    with_net.insert(with_net.len() - 2, "--unshare-net");
+    if try_probe(&program, &with_net).is_ok() {
+        let _ = DISABLE_USERNS.set(true);
+        let _ = NET_PROBED.set(());
+        return Ok(program);
+    }
     let full = try_probe(&program, &PROBE_ARGS);
     if full.is_ok() {
         let _ = DISABLE_USERNS.set(true);
@@ -94,6 +106,9 @@ pub(super) fn net_usable() -> Result<(), String> {
     PROBE
         .get_or_init(|| {
             let program = usable()?;
+            if NET_PROBED.get().is_some() {
+                return Ok(());
+            }
             let mut args = vec!["--ro-bind", "/", "/", "--unshare-net"];
             args.extend(isolation());
             args.extend(["--", "true"]);
