@@ -21,6 +21,11 @@ use super::{interrupted, reaper, KillReason, Outcome, ProcessSpec};
 /// How often the watchdog looks at the clock, the child and the interrupt flag.
 const TICK: Duration = Duration::from_millis(50);
 
+/// The first wait for the child's exit once its pipes closed (doubled up to [`TICK`]): a child
+/// closes its pipes a moment before it can be waited for, and a whole tick there was most of
+/// the time of a short command (a `bwrap` probe: 34 ms instead of 5).
+const FIRST_EXIT_POLL: Duration = Duration::from_millis(1);
+
 /// After the child exited and its group was killed, how long to wait for the pipes to close
 /// (a process that left the group may hold them open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -173,6 +178,7 @@ fn watch(
     let mut pipes_open = true;
     let mut exited_at: Option<Instant> = None;
     let mut last_check = started;
+    let mut exit_poll = FIRST_EXIT_POLL;
     loop {
         if pipes_open {
             match receiver.recv_timeout(TICK) {
@@ -185,7 +191,8 @@ fn watch(
                 Err(RecvTimeoutError::Disconnected) => pipes_open = false,
             }
         } else if guarded.status.is_none() {
-            thread::sleep(TICK);
+            thread::sleep(exit_poll);
+            exit_poll = (exit_poll * 2).min(TICK);
         }
         let now = Instant::now();
         if now.duration_since(last_check) < TICK && pipes_open {

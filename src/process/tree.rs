@@ -117,6 +117,8 @@ pub fn supervise(args: &TreeArgs) -> anyhow::Result<i32> {
 fn watch(pid: Pid, stop: &AtomicBool, grace: Duration) -> WaitStatus {
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
+    // A short program ends within a millisecond or two: start polling fast, then every POLL.
+    let mut poll = Duration::from_millis(1);
     loop {
         if stop.load(Ordering::SeqCst) && kill_at.is_none() {
             let _ = killpg(pid, Signal::SIGTERM);
@@ -134,7 +136,10 @@ fn watch(pid: Pid, stop: &AtomicBool, grace: Duration) -> WaitStatus {
             Ok(status @ (WaitStatus::Exited(child, _) | WaitStatus::Signaled(child, _, _))) if child == pid => {
                 return status;
             }
-            Ok(WaitStatus::StillAlive) => std::thread::sleep(POLL),
+            Ok(WaitStatus::StillAlive) => {
+                std::thread::sleep(poll);
+                poll = (poll * 2).min(POLL);
+            }
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => return WaitStatus::Exited(pid, 1), // no child left (cannot happen)
         }
