@@ -2,18 +2,11 @@
 //! audit, the workspace's scans, the hand-back's dirty paths) goes through `src/checkout_status.rs`,
 //! with the options each caller needs; no other file starts one (nor a gix directory walk alone).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-}
+#[path = "support/sources.rs"]
+mod sources;
+use sources::rust_files;
 
 #[test]
 fn every_status_pass_goes_through_checkout_status() {

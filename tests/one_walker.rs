@@ -3,18 +3,11 @@
 //! folder (run folders, journal entries, `/proc`, the pool's markers, one level of the git dir), and
 //! no hand-rolled thread pool (a `Condvar`) walks anything.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-}
+#[path = "support/sources.rs"]
+mod sources;
+use sources::rust_files;
 
 /// Files whose `read_dir` calls list one folder, each checked by hand: not a walk.
 const ONE_FOLDER_LISTINGS: &[&str] = &[

@@ -2,18 +2,11 @@
 //! another platform (`cfg(unix)`, `cfg(windows)`, `cfg(not(target_os = "linux"))`, ...), which
 //! could only return made-up answers, and the library refuses to build elsewhere.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-}
+#[path = "support/sources.rs"]
+mod sources;
+use sources::rust_files;
 
 #[test]
 fn no_source_file_has_a_branch_for_another_platform() {

@@ -1,18 +1,11 @@
 //! `process` is the only module that starts child processes: no other source file under src/
 //! names `std::process::Command` (`clap::Command` is fine).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-}
+#[path = "support/sources.rs"]
+mod sources;
+use sources::rust_files;
 
 #[test]
 fn only_the_process_module_spawns() {

@@ -2,18 +2,11 @@
 //! a failure unless tests/ci-allowed-skips.txt allows it: no test prints its own `SKIPPED` line.
 //! (The real agent CLIs' finder in support/real_cli.rs fails under CI=true by itself.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read tests dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-}
+#[path = "support/sources.rs"]
+mod sources;
+use sources::rust_files;
 
 #[test]
 fn no_test_prints_its_own_skip() {
