@@ -397,7 +397,7 @@ fn survives_a_hostile_client(sandbox: Sandbox) {
         {"step": "record", "path": record, "env": ["HTTPS_PROXY"]},
         {"step": "net", "probe": "garbage"},
         {"step": "net", "probe": "half_open"},
-        {"step": "net", "probe": "flood", "count": 11000, "at_once": 200},
+        {"step": "net", "probe": "flood", "count": 13000, "at_once": 200},
         net("http", allowed.port),
         write_step(),
         result(&["tests/net.txt"]),
@@ -414,7 +414,8 @@ fn survives_a_hostile_client(sandbox: Sandbox) {
 
     let policy = read_json(&run_dir.join("policy.json"));
     assert_eq!(policy["offered"], true, "{policy:#}");
-    // Connections still queued when the agent ended were never served, nor counted.
+    // Connections still queued when the agent ended were never served, nor counted, and a loaded
+    // machine loses some of the flood's connects: 13000 keeps more than the log's cap counted.
     assert!(policy["network"]["refused"].as_u64() > Some(10_000), "{:#}", policy["network"]);
     let log = network_log(&run_dir);
     assert_eq!(log.len() as u64, git_dispatch::egress::MAX_LINES + 1, "capped, with the closing line");

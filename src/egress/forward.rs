@@ -19,8 +19,26 @@ use super::pump::{self, Stream, THREAD_STACK};
 /// The hidden subcommand of the forwarder.
 pub const FORWARD: &str = "__net-forward";
 
-/// Connections carried at once; more wait in the kernel's queue until one ends.
+/// Connections carried at once at most; more wait in the kernel's queue until one ends.
 const MAX_FORWARDED: usize = 512;
+
+/// Descriptors one carried connection holds: the client, the unix socket, and a clone of each
+/// for the pump's second direction.
+const FDS_PER_CONNECTION: u64 = 4;
+
+/// Descriptors kept for everything else (standard streams, the listener, the program's).
+const FDS_RESERVED: u64 = 64;
+
+/// Connections carried at once: [`MAX_FORWARDED`], or fewer where the open-files limit could not
+/// hold that many (a plain user's soft limit is often 1024). Over it a connection waits its turn
+/// in the kernel's queue; without it, one that found no descriptor was reset (seen after a flood:
+/// the agent's own request after it was refused).
+fn carried_at_once() -> usize {
+    use nix::sys::resource::{getrlimit, Resource};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    let fit = soft.saturating_sub(FDS_RESERVED) / FDS_PER_CONNECTION;
+    usize::try_from(fit).unwrap_or(MAX_FORWARDED).clamp(1, MAX_FORWARDED)
+}
 
 /// The argv prefix that starts a program behind the forwarder (the program and its arguments
 /// follow).
@@ -69,15 +87,15 @@ pub fn run_forwarder(args: &[OsString]) -> anyhow::Result<i32> {
 /// Connections being carried, and its change signalled.
 type Active = Arc<(Mutex<usize>, Condvar)>;
 
-/// One connection's place among [`MAX_FORWARDED`]; given back on drop.
+/// One connection's place among [`carried_at_once`]; given back on drop.
 struct Slot(Active);
 
 impl Slot {
-    /// Waits until a place is free.
-    fn take(active: &Active) -> Option<Slot> {
+    /// Waits until fewer than `limit` places are taken.
+    fn take(active: &Active, limit: usize) -> Option<Slot> {
         let (count, changed) = &**active;
         let mut count = count.lock().ok()?;
-        while *count >= MAX_FORWARDED {
+        while *count >= limit {
             count = changed.wait(count).ok()?;
         }
         *count += 1;
@@ -97,7 +115,8 @@ impl Drop for Slot {
 
 fn accept_loop(listener: &TcpListener, socket: &Path) {
     let active: Active = Arc::new((Mutex::new(0), Condvar::new()));
-    while let Some(slot) = Slot::take(&active) {
+    let limit = carried_at_once();
+    while let Some(slot) = Slot::take(&active, limit) {
         let Ok((client, _)) = listener.accept() else {
             drop(slot);
             std::thread::sleep(std::time::Duration::from_millis(20)); // out of descriptors: let some end

@@ -21,8 +21,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-/// How long one attempt may take.
-const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one attempt may take. Refusals come at once (a 403 from the proxy, a refused or
+/// unreachable connection, Landlock's EACCES); only an allowed request waits, and after a flood
+/// it waits behind the thousands of dead connections the proxy is still draining, which takes
+/// more than 5 s on a loaded machine (as an agent CLI would, it waits rather than gives up).
+const TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
