@@ -3,11 +3,9 @@
 //! folder (run folders, journal entries, `/proc`, the pool's markers, one level of the git dir), and
 //! no hand-rolled thread pool (a `Condvar`) walks anything.
 
-use std::path::Path;
-
 #[path = "support/sources.rs"]
 mod sources;
-use sources::rust_files;
+use sources::sources;
 
 /// Files whose `read_dir` calls list one folder, each checked by hand: not a walk.
 const ONE_FOLDER_LISTINGS: &[&str] = &[
@@ -28,13 +26,8 @@ const ONE_FOLDER_LISTINGS: &[&str] = &[
 
 #[test]
 fn every_walk_of_a_tree_goes_through_the_one_walker() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut offenders = Vec::new();
-    for file in &files {
-        let rela = file.strip_prefix(&src).expect("below src").to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(file).expect("source file");
+    for (rela, text) in sources("src") {
         // Unit tests may list a folder to check what a function left there.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         // A Condvar beside folder listings: a hand-rolled walker's queue (other Condvars, like the

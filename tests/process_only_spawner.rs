@@ -1,26 +1,17 @@
 //! `process` is the only module that starts child processes: no other source file under src/
 //! names `std::process::Command` (`clap::Command` is fine).
 
-use std::path::Path;
-
 #[path = "support/sources.rs"]
 mod sources;
-use sources::rust_files;
+use sources::sources;
 
 #[test]
 fn only_the_process_module_spawns() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let allowed = [src.join("process.rs"), src.join("process")];
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|file| !allowed.iter().any(|allowed| file.starts_with(allowed)))
-        .filter(|file| {
-            let text = std::fs::read_to_string(file).expect("source file");
-            text.lines().any(names_std_command)
-        })
-        .map(|file| file.strip_prefix(&src).expect("under src").display().to_string())
+    let offenders: Vec<String> = sources("src")
+        .into_iter()
+        .filter(|(rela, _)| rela != "process.rs" && !rela.starts_with("process/"))
+        .filter(|(_, text)| text.lines().any(names_std_command))
+        .map(|(rela, _)| rela)
         .collect();
     assert_eq!(offenders, Vec::<String>::new(), "spawn through crate::process instead");
 }

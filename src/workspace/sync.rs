@@ -33,17 +33,8 @@ pub fn retarget(wt: &gix::Repository, target_tree: ObjectId) -> anyhow::Result<R
     if already_there(&status, &index) {
         return Ok(Retarget { ignored: status.ignored, ..Retarget::default() });
     }
-    let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
-    let plan = Plan::new(&status, &target);
-    delete_paths(&workdir, &plan.delete)?;
-    let written = checkout_paths(wt, &workdir, &mut target, &plan.write)?;
-    carry_stats(&index, &mut target, &written);
-    write_index(target)?;
-    Ok(Retarget {
-        written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
-        deleted: plan.delete.iter().map(|(p, _)| p.to_str_lossy().into_owned()).collect(),
-        ignored: std::mem::take(&mut status.ignored),
-    })
+    let ignored = std::mem::take(&mut status.ignored);
+    apply_plan(wt, &workdir, &index, &status, target_tree, ignored)
 }
 
 /// [`retarget`] of a worktree known to hold `from_tree` exactly (files and index, ignored files
@@ -66,11 +57,24 @@ pub fn retarget_sealed(
     }
     let workdir = wt.workdir().context("worktree has no working directory")?.to_owned();
     let index = crate::checkout_status::read_index(wt).context("reading the worktree's index")?;
+    apply_plan(wt, &workdir, &index, &status, target_tree, ignored)
+}
+
+/// Deletes and writes the paths `status` says differ from `target_tree`, and writes the index
+/// of `target_tree` with the stat data of `index` kept for the paths left alone.
+fn apply_plan(
+    wt: &gix::Repository,
+    workdir: &Path,
+    index: &gix::index::File,
+    status: &RawStatus,
+    target_tree: ObjectId,
+    ignored: Vec<(BString, bool)>,
+) -> anyhow::Result<Retarget> {
     let mut target = wt.index_from_tree(&target_tree).context("reading the target tree")?;
-    let plan = Plan::new(&status, &target);
-    delete_paths(&workdir, &plan.delete)?;
-    let written = checkout_paths(wt, &workdir, &mut target, &plan.write)?;
-    carry_stats(&index, &mut target, &written);
+    let plan = Plan::new(status, &target);
+    delete_paths(workdir, &plan.delete)?;
+    let written = checkout_paths(wt, workdir, &mut target, &plan.write)?;
+    carry_stats(index, &mut target, &written);
     write_index(target)?;
     Ok(Retarget {
         written: plan.write.iter().map(|p| p.to_str_lossy().into_owned()).collect(),
