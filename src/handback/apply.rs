@@ -187,12 +187,12 @@ pub fn apply_with(
     let _run_lock =
         super::lock::try_lock_run(&run.path)?.ok_or_else(|| ApplyError::BeingApplied { run: run.id.clone() })?;
     require_offered(run)?;
-    let _repo_lock = super::lock::lock_repository(repo_root)?;
-    crate::workspace::pause_point("apply-locked");
-    super::group::require_not_superseded(run)?;
     let repo = gix::discover(repo_root)
         .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
         .with_object_memory();
+    let _repo_lock = super::lock::lock_repository(repo.common_dir())?;
+    crate::workspace::pause_point("apply-locked");
+    super::group::require_not_superseded(run)?;
     let commits = verified_commits(run, &repo, render)?;
     let outcome = match how {
         ApplyHow::Patch => apply_patch(&repo, &commits)?,

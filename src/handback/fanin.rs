@@ -141,14 +141,14 @@ pub fn apply_many_with(
             .push(lock::try_lock_run(&run.path)?.ok_or_else(|| ApplyError::BeingApplied { run: run.id.clone() })?);
         apply::require_offered(run)?;
     }
-    let _repo_lock = lock::lock_repository(repo_root)?;
+    let mut repo = gix::discover(repo_root)
+        .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
+        .with_object_memory();
+    let _repo_lock = lock::lock_repository(repo.common_dir())?;
     crate::workspace::pause_point("apply-locked");
     for run in runs {
         group::require_not_superseded(run)?;
     }
-    let mut repo = gix::discover(repo_root)
-        .with_context(|| format!("{} is not in a git repository", repo_root.display()))?
-        .with_object_memory();
     let mut steps = Vec::new();
     for run in runs {
         let commits = apply::verified_commits(run, &repo, render)?;

@@ -36,14 +36,10 @@ pub fn try_lock_run(run_dir: &Path) -> anyhow::Result<Option<Held>> {
     }
 }
 
-/// Takes the lock of the repository `repo_root` is in (its common git dir), waiting for it.
-pub fn lock_repository(repo_root: &Path) -> anyhow::Result<Held> {
-    let repo =
-        gix::discover(repo_root).with_context(|| format!("{} is not in a git repository", repo_root.display()))?;
-    let dir = std::fs::canonicalize(repo.common_dir())
-        .with_context(|| format!("cannot resolve {}", repo.common_dir().display()))?;
-    let lock = Flock::lock(open(&dir)?, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| anyhow::anyhow!("cannot lock {}: {errno}", dir.display()))?;
+/// Takes the lock of the repository whose common git dir is `common_dir`, waiting for it.
+pub fn lock_repository(common_dir: &Path) -> anyhow::Result<Held> {
+    let lock = Flock::lock(open(common_dir)?, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| anyhow::anyhow!("cannot lock {}: {errno}", common_dir.display()))?;
     Ok(Held { _lock: lock })
 }
 
